@@ -1,0 +1,41 @@
+"""`python -m harness VERB ...`: the command-line entry. Verbs live in harness/commands/<verb>.py."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from zoo.errors import ZooError
+
+#: Verb modules, in the order `--help` lists them. A module that is missing is skipped (work in progress).
+VERBS = ("fetch", "inspect", "convert", "evaluate", "score")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m harness",
+        description="Evaluate HRNet-family checkpoints of the MMPose model zoo against their documented numbers.",
+    )
+    sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    for verb in VERBS:
+        try:
+            module = importlib.import_module(f"harness.commands.{verb}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"harness.commands.{verb}":
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ZooError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,39 @@
+"""Shared fixtures. Tests that need ../shared (sample data, seeds, PROTOCOLS.md) skip with a reason where it is
+absent, e.g. for users outside the project's workplace; CI always has it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("HRNET_ZOO_SHARED", REPO.parent / "shared")).resolve()
+
+
+def _need(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"{path} is absent: set HRNET_ZOO_SHARED to the shared/ folder that holds seeds/ and data/")
+    return path
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    return _need(SHARED)
+
+
+@pytest.fixture(scope="session")
+def seeds_dir() -> Path:
+    return _need(SHARED / "seeds")
+
+
+@pytest.fixture(scope="session")
+def samples_dir() -> Path:
+    """../shared/data/samples: tiny real subsets (aic, coco, horse10, macaque, atrw). Read, never copy."""
+    return _need(SHARED / "data" / "samples")

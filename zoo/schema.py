@@ -1,0 +1,256 @@
+"""Typed, frozen records of the registry (zoo.yaml). Pure data: no I/O, no torch.
+
+Sizes are (H, W) everywhere in code; zoo.yaml spells them the same way (`input_size: [256, 192]` is H=256, W=192),
+unlike MMPose configs, which write (w, h).
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+
+from zoo.errors import UnknownEntryError
+
+Paradigm = Literal["topdown", "bottomup"]
+HeadKind = Literal["heatmap", "associative_embedding", "higher_resolution"]
+BoxKind = Literal["gt", "detector"]
+EvaluatorKind = Literal["coco_keypoints", "pck_nme"]
+Aggregation = Literal["upsample_to_last", "direct"]
+
+#: Metric names exactly as the README tables and the JSON outputs spell them.
+COCO_METRICS = ("AP", "AP50", "AP75", "AR", "AR50")
+PCK_METRICS = ("PCK@0.3", "NME")
+METRIC_NAMES = COCO_METRICS + PCK_METRICS
+
+#: Metrics where a larger value is better (the sign of a delta is reported relative to this).
+HIGHER_IS_BETTER = {"AP": True, "AP50": True, "AP75": True, "AR": True, "AR50": True, "PCK@0.3": True, "NME": False}
+
+
+def _frozen_map(m: Mapping | None) -> Mapping:
+    return MappingProxyType(dict(m or {}))
+
+
+@dataclass(frozen=True)
+class KeypointSchema:
+    """Keypoint names, flip pairs and OKS sigmas of one dataset family (PROTOCOLS.md §3, §5)."""
+
+    name: str
+    keypoints: tuple[str, ...]
+    flip_pairs: tuple[tuple[int, int], ...]
+    sigmas: tuple[float, ...] | None
+    #: Bottom-up grouping visits joints in this order (PROTOCOLS.md §4 step 3); identity when unused.
+    grouping_order: tuple[int, ...]
+
+    @property
+    def num_keypoints(self) -> int:
+        return len(self.keypoints)
+
+    @property
+    def flip_index(self) -> tuple[int, ...]:
+        """Channel permutation of a horizontal flip: flip_index[k] is the joint that k becomes."""
+        idx = list(range(self.num_keypoints))
+        for a, b in self.flip_pairs:
+            idx[a], idx[b] = b, a
+        return tuple(idx)
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """How to build the network (PROTOCOLS.md §1)."""
+
+    backbone: Literal["hrnet"]
+    width: int  # 32 or 48
+    head: HeadKind
+    input_size: tuple[int, int]  # (H, W)
+    heatmap_sizes: tuple[tuple[int, int], ...]  # (H, W) of each output stage at the training input size
+    num_keypoints: int
+    keypoint_schema: str
+
+    @property
+    def paradigm(self) -> Paradigm:
+        return "topdown" if self.head == "heatmap" else "bottomup"
+
+
+@dataclass(frozen=True)
+class HubMirror:
+    """A Hugging Face Hub location holding the same bytes as the checkpoint URL."""
+
+    repo_id: str
+    filename: str
+    revision: str | None = None
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    url: str
+    #: First 8 hex digits of the file's SHA-256, as published in its name (PROTOCOLS.md §6).
+    sha256_prefix: str
+    log_url: str | None = None
+    #: Full SHA-256 and size in bytes, once known (a fetch that verified the prefix can record them).
+    sha256: str | None = None
+    size: int | None = None
+    mirrors: tuple[HubMirror, ...] = ()
+
+    @property
+    def filename(self) -> str:
+        return self.url.rstrip("/").rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class BoxSource:
+    kind: BoxKind
+    #: Detector file name (relative to the dataset's detection folder), None for GT boxes.
+    file: str | None = None
+    #: Detections with score below this are dropped (det_bbox_thr).
+    score_threshold: float = 0.0
+
+
+@dataclass(frozen=True)
+class Evaluator:
+    """Scoring semantics (PROTOCOLS.md §5)."""
+
+    kind: EvaluatorKind
+    #: COCO-style only: the library whose semantics are of record.
+    library: Literal["xtcocotools", "pycocotools"] | None = None
+    #: COCO-style only: name of the keypoint schema whose sigmas are used.
+    sigmas: str | None = None
+    #: COCO-style only: False means OKS area = 0.53 * GT bbox w*h (AIC).
+    use_area: bool = True
+    #: PCK/NME only.
+    pck_threshold: float | None = None
+    normalize: Literal["nose_eye"] | None = None
+
+
+@dataclass(frozen=True)
+class Era:
+    """Behaviour that changed inside MMPose 0.x (PROTOCOLS.md §7, §8); the row records which one produced it."""
+
+    name: str
+    #: GT-box cleaning uses w-1/h-1 (model-zoo era, until 2022-05-12) instead of w/h.
+    gt_box_shrink: bool = False
+    #: Bottom-up stage aggregation: upsample to the last stage then to base size (before 2021-09-28) or direct.
+    stage_aggregation: Aggregation | None = None
+    #: Bottom-up grouping offers only the first N existing groups as matching targets (model-zoo era: 30).
+    grouping_max_groups: int | None = None
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """Everything that decides the numbers of one documented row."""
+
+    paradigm: Paradigm
+    flip: bool
+    scales: tuple[float, ...]
+    evaluator: Evaluator
+    era: Era
+    # top-down
+    boxes: BoxSource | None = None
+    padding: float | None = None
+    shift_heatmap: bool = False
+    vis_thr: float | None = None  # rescoring keeps maxvals strictly above this
+    oks_nms_thr: float | None = None  # None: no OKS-NMS
+    # bottom-up
+    max_num_people: int | None = None
+    detection_threshold: float | None = None
+    tag_threshold: float | None = None
+    nms_kernel: int | None = None
+    adjust: bool = False
+    refine: bool = False
+
+
+@dataclass(frozen=True)
+class Result:
+    """One documented result row."""
+
+    entry_id: str
+    name: str  # unique within its entry, e.g. "single-scale", "multi-scale", "gt-bbox"
+    dataset: str  # key into Registry.datasets
+    split: str  # key into Dataset.splits
+    metrics: Mapping[str, float]
+    #: The same values exactly as the seed page prints them ("0.870", never "0.87").
+    metric_text: Mapping[str, str]
+    #: Absolute tolerance per metric for the "reproduced" verdict.
+    tolerances: Mapping[str, float]
+    source: str  # seed page the numbers come from
+    protocol: Protocol
+
+    @property
+    def row_id(self) -> str:
+        return f"{self.entry_id}/{self.name}"
+
+
+@dataclass(frozen=True)
+class DataSplit:
+    """Paths relative to the data root, in the reference layout (PROTOCOLS.md §5)."""
+
+    ann_file: str
+    img_dir: str
+    bbox_file: str | None = None
+
+
+@dataclass(frozen=True)
+class Dataset:
+    key: str  # "aic", "coco", "horse10", "macaque", "atrw"
+    name: str
+    paper: str  # bibtex key
+    keypoint_schema: str
+    splits: Mapping[str, DataSplit]
+    #: Where a user gets the data (shown when it is missing).
+    homepage: str = ""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One checkpoint."""
+
+    id: str
+    name: str
+    architecture: Architecture
+    checkpoint: Checkpoint
+    config: str  # MMPose 0.x config path (PROTOCOLS.md §9)
+    papers: tuple[str, ...]  # bibtex keys
+    dataset: str
+    results: tuple[Result, ...]
+
+    @property
+    def paradigm(self) -> Paradigm:
+        return self.architecture.paradigm
+
+
+@dataclass(frozen=True)
+class Registry:
+    entries: Mapping[str, Entry]
+    datasets: Mapping[str, Dataset]
+    schemas: Mapping[str, KeypointSchema]
+    #: bibtex key -> the entry's source text
+    papers: Mapping[str, str]
+    default_tolerances: Mapping[str, float] = field(default_factory=lambda: _frozen_map({}))
+
+    def entry(self, entry_id: str) -> Entry:
+        """The entry with this id; an unknown id raises UnknownEntryError listing close matches."""
+        try:
+            return self.entries[entry_id]
+        except KeyError:
+            close = difflib.get_close_matches(entry_id, list(self.entries), n=5, cutoff=0.5)
+            raise UnknownEntryError("entry", entry_id, close) from None
+
+    def result(self, row_id: str) -> Result:
+        """A result row by `ENTRY/NAME`; a bare entry id works when that entry has exactly one row."""
+        entry_id, _, name = row_id.partition("/")
+        entry = self.entry(entry_id)
+        if not name and len(entry.results) == 1:
+            return entry.results[0]
+        for r in entry.results:
+            if r.name == name:
+                return r
+        close = difflib.get_close_matches(row_id, [r.row_id for r in entry.results], n=5, cutoff=0.0)
+        raise UnknownEntryError("result row", row_id, close)
+
+    def match(self, pattern: str = "*") -> list[Entry]:
+        """Entries whose id matches a shell-style wildcard (case-insensitive), in registry order."""
+        pat = pattern.lower()
+        return [e for e in self.entries.values() if fnmatch.fnmatchcase(e.id.lower(), pat)]
