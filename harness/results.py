@@ -1,0 +1,111 @@
+"""Result files of one evaluation run and their provenance.
+
+A run directory holds predictions.json (COCO results format), metrics.json and result.json (identity +
+provenance). A result is keyed by what was run (entry, row, protocol, overrides, data and checkpoint hashes,
+harness version), never by its value (STYLE.md principle 3).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: Packages whose versions can move a number; recorded in every result.
+TRACKED_PACKAGES = (
+    "torch",
+    "timm",
+    "numpy",
+    "opencv-python-headless",
+    "opencv-python",
+    "xtcocotools",
+    "pycocotools",
+    "scipy",
+    "munkres",
+)
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in TRACKED_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def git_state(repo: Path = REPO) -> dict[str, Any]:
+    """The harness's git sha and whether the tree had uncommitted changes (None outside a git checkout)."""
+
+    def git(*args: str) -> str | None:
+        try:
+            res = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, timeout=10, check=True)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return res.stdout.strip()
+
+    sha = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"sha": sha, "dirty": None if status is None else bool(status)}
+
+
+def sha256_file(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def run_key(identity: Mapping[str, Any]) -> str:
+    """A short stable hash of a run's identity (canonical JSON), used to name and resume runs."""
+    text = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def now_utc() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any, *, indent: int | None = 2) -> None:
+    """Write JSON to a temp file in the same folder and rename it into place: a reader never sees half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(obj, f, indent=indent, allow_nan=False)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_predictions(path: str | os.PathLike, predictions: list[dict]) -> None:
+    """COCO results format, one record per line inside the array: compact yet diffable."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write("[\n")
+            for i, rec in enumerate(predictions):
+                f.write(json.dumps(rec, separators=(",", ":"), allow_nan=False))
+                f.write(",\n" if i + 1 < len(predictions) else "\n")
+            f.write("]\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,109 @@
+"""The append-only history of evaluation results (one JSON file per run) that reports are rendered from.
+
+Runs write `results/history/<date>_<row>_<runkey>.json` and never rewrite one; reports and README tables are
+re-rendered from these files without re-running anything. torch-free.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from zoo.errors import ZooError
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA_VERSION = 1
+_REQUIRED = ("schema_version", "run_key", "row_id", "entry", "protocol", "partial", "metrics", "date")
+
+
+def default_history_dir() -> Path:
+    return Path(os.environ.get("HRNET_ZOO_RESULTS", REPO / "results")) / "history"
+
+
+class HistoryError(ZooError, ValueError):
+    """A history file is malformed; the message names the file and field."""
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    path: Path
+    data: dict[str, Any]
+
+    @property
+    def row_id(self) -> str:
+        return self.data["row_id"]
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.data["partial"])
+
+    @property
+    def date(self) -> str:
+        return self.data["date"]
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return self.data["metrics"]
+
+
+def record_filename(record: dict[str, Any]) -> str:
+    """`<UTC date>_<row id with / as __>_<run key>.json` — sortable by date, unique per run."""
+    stamp = re.sub(r"[^0-9T]", "", record["date"])[:15]
+    row = record["row_id"].replace("/", "__")
+    return f"{stamp}_{row}_{record['run_key']}.json"
+
+
+def append(record: dict[str, Any], history_dir: Path | None = None) -> Path:
+    """Add one run to the history. Refuses to overwrite an existing record (history is append-only)."""
+    missing = [k for k in _REQUIRED if k not in record]
+    if missing:
+        raise HistoryError(f"history record lacks {missing}; it was not written")
+    folder = history_dir or default_history_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / record_filename(record)
+    try:
+        with open(path, "x") as f:  # "x": never replace an earlier run
+            json.dump(record, f, indent=1, sort_keys=True, allow_nan=False)
+            f.write("\n")
+    except FileExistsError:
+        raise HistoryError(f"{path} exists already: history is append-only") from None
+    return path
+
+
+def load(history_dir: Path | None = None) -> list[RunRecord]:
+    """Every record, oldest first. A malformed file is an error naming it (never silently skipped)."""
+    folder = history_dir or default_history_dir()
+    if not folder.is_dir():
+        return []
+    out = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise HistoryError(f"{path}: cannot read history record: {exc}") from exc
+        missing = [k for k in _REQUIRED if k not in data]
+        if missing:
+            raise HistoryError(f"{path}: missing field(s) {missing}")
+        if data["schema_version"] != SCHEMA_VERSION:
+            raise HistoryError(f"{path}: schema_version {data['schema_version']}, expected {SCHEMA_VERSION}")
+        out.append(RunRecord(path, data))
+    return sorted(out, key=lambda r: (r.date, r.path.name))
+
+
+def latest_by_row(records: Iterable[RunRecord], *, protocol: str = "published") -> dict[str, RunRecord]:
+    """The latest run per row for one protocol. A full run always wins over a partial one, whatever their dates:
+    a --limit or sample run can never displace (or be mistaken for) a full reproduction."""
+    best: dict[str, RunRecord] = {}
+    for rec in records:
+        if rec.data["protocol"] != protocol or rec.data.get("overrides"):
+            continue
+        rank = (not rec.partial, rec.date, rec.path.name)
+        cur = best.get(rec.row_id)
+        if cur is None or rank >= (not cur.partial, cur.date, cur.path.name):
+            best[rec.row_id] = rec
+    return best
