@@ -60,14 +60,6 @@ def git_state(repo: Path = REPO) -> dict[str, Any]:
     return {"sha": sha, "dirty": None if status is None else bool(status)}
 
 
-def sha256_file(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def run_key(identity: Mapping[str, Any]) -> str:
     """A short stable hash of a run's identity (canonical JSON), used to name and resume runs."""
     text = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)

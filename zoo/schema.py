@@ -122,7 +122,7 @@ class Evaluator:
     use_area: bool = True
     #: PCK/NME only.
     pck_threshold: float | None = None
-    normalize: Literal["nose_eye"] | None = None
+    normalize: Literal["nose_eye", "bbox_longer_side"] | None = None
 
 
 @dataclass(frozen=True)
@@ -177,6 +177,10 @@ class Result:
     tolerances: Mapping[str, float]
     source: str  # seed page the numbers come from
     protocol: Protocol
+    #: The upstream page the seed was taken from (a URL), when known.
+    source_page: str = ""
+    #: Free-text remark, e.g. alternate values published elsewhere for the same checkpoint.
+    note: str = ""
 
     @property
     def row_id(self) -> str:
@@ -201,6 +205,8 @@ class Dataset:
     splits: Mapping[str, DataSplit]
     #: Where a user gets the data (shown when it is missing).
     homepage: str = ""
+    #: Where the MMPose-format annotation files are published, when they are distributed apart from the images.
+    annotations_url: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,167 @@
+"""Per-scale network outputs -> aggregated heatmaps and tags at the base (scale-1 INPUT) resolution.
+
+PROTOCOLS.md §4 "Per scale", §7 (stage aggregation eras), §8 items 8 and 13. Shapes: heatmaps [N, K, H, W],
+tags [N, K, H, W] per tag-carrying pass, stacked tags [N, K, H, W, L]. Sizes are (H, W).
+
+A stage output with 2K channels carries heatmaps (channels :K) and per-joint tags (channels K:2K); a stage with
+K channels carries heatmaps only. That is `with_heatmaps` / `with_ae` of the two heads in PROTOCOLS.md §2.2:
+AE [True]/[True] (one 2K stage), HigherHRNet [True, True]/[True, False] (2K stage, then K stage).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+from harness.bottomup.errors import BottomUpConfigError, ModelOutputError
+
+Aggregation = Literal["upsample_to_last", "direct"]
+AGGREGATIONS: tuple[str, ...] = ("upsample_to_last", "direct")
+
+
+def _resize(x: torch.Tensor, size_hw: tuple[int, int]) -> torch.Tensor:
+    """Bilinear, align_corners False (PROTOCOLS.md §2.2 `align_corners=False`). Same size is the identity."""
+    if tuple(x.shape[-2:]) == tuple(size_hw):
+        return x
+    return F.interpolate(x, size=tuple(size_hw), mode="bilinear", align_corners=False)
+
+
+def _check_outputs(outputs: Sequence[torch.Tensor], num_keypoints: int) -> None:
+    if not outputs:
+        raise ModelOutputError("the model returned no output stages; expected a list of [N, C, H, W] tensors")
+    for i, out in enumerate(outputs):
+        if out.ndim != 4 or out.shape[1] not in (num_keypoints, 2 * num_keypoints):
+            raise ModelOutputError(
+                f"output stage {i} has shape {tuple(out.shape)}; expected [N, K or 2K, H, W] with K = {num_keypoints} "
+                "(heatmaps, then per-joint tags); check the head's num_joints against the keypoint schema"
+            )
+    if outputs[0].shape[1] != 2 * num_keypoints:
+        raise ModelOutputError(
+            f"output stage 0 has {outputs[0].shape[1]} channels; the first stage must carry K heatmaps and K tags "
+            f"(2K = {2 * num_keypoints}) (PROTOCOLS.md §8 item 13)"
+        )
+
+
+def _unflip(x: torch.Tensor, flip_index: Sequence[int] | None) -> torch.Tensor:
+    """Maps of the flipped input -> original frame: mirror along width, permute joints. NO one-pixel shift
+    (PROTOCOLS.md §4; the shift is top-down only, §8 item 6)."""
+    if flip_index is None:
+        return x
+    return torch.flip(x, dims=[3])[:, list(flip_index)]
+
+
+def stage_maps(
+    outputs: Sequence[torch.Tensor],
+    *,
+    num_keypoints: int,
+    base_size_hw: tuple[int, int],
+    aggregation: Aggregation,
+    flip_index: Sequence[int] | None = None,
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """One forward pass -> (heatmaps [N, K, H_1, W_1] averaged over stages, tags: [N, K, H_1, W_1] per tag stage).
+
+    outputs: the head's list of stage outputs [N, C_i, H_i, W_i] (C_i = 2K or K). flip_index: given when the
+    outputs are those of the horizontally flipped input; the maps are then mirrored back and their joint channels
+    permuted (heatmaps and tags alike, tag_per_joint).
+    aggregation (PROTOCOLS.md §7): "direct" (0.x HEAD) resizes every stage straight to base size and averages;
+    "upsample_to_last" (model-zoo era, before 2021-09-28) first upsamples lower-resolution stages (all channels)
+    to the LAST stage's resolution, averages the heatmaps there, splits the tags from the upsampled stage, and
+    then resizes the results to base size.
+    """
+    k = num_keypoints
+    _check_outputs(outputs, k)
+    if aggregation not in AGGREGATIONS:
+        raise BottomUpConfigError(f"stage aggregation {aggregation!r} is unknown; expected one of {AGGREGATIONS}")
+    if flip_index is not None and sorted(flip_index) != list(range(k)):
+        raise BottomUpConfigError(f"flip_index {list(flip_index)} is not a permutation of 0..{k - 1}")
+    heat_sum: torch.Tensor | None = None
+    tags: list[torch.Tensor] = []
+    if aggregation == "upsample_to_last":
+        last_hw = tuple(outputs[-1].shape[-2:])
+        for out in outputs:
+            up = _resize(out, last_hw)  # the whole stage output, heatmaps and tags together
+            heat = _unflip(up[:, :k], flip_index)
+            heat_sum = heat if heat_sum is None else heat_sum + heat
+            if up.shape[1] == 2 * k:
+                tags.append(_unflip(up[:, k:], flip_index))
+        heatmaps = _resize(heat_sum / len(outputs), base_size_hw)
+        return heatmaps, [_resize(t, base_size_hw) for t in tags]
+    for out in outputs:
+        heat = _unflip(_resize(out[:, :k], base_size_hw), flip_index)
+        heat_sum = heat if heat_sum is None else heat_sum + heat
+        if out.shape[1] == 2 * k:
+            tags.append(_unflip(_resize(out[:, k:], base_size_hw), flip_index))
+    return heat_sum / len(outputs), tags
+
+
+def scale_maps(
+    outputs: Sequence[torch.Tensor],
+    outputs_flipped: Sequence[torch.Tensor] | None,
+    *,
+    num_keypoints: int,
+    base_size_hw: tuple[int, int],
+    aggregation: Aggregation,
+    flip_index: Sequence[int] | None,
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """One scale's passes -> (heatmaps [N, K, H_1, W_1], tags list [orig stages..., flipped stages...]).
+
+    Heatmaps are (orig + flipped) / 2 when a flipped pass is given (PROTOCOLS.md §4); tags stay separate maps.
+    """
+    heat, tags = stage_maps(outputs, num_keypoints=num_keypoints, base_size_hw=base_size_hw, aggregation=aggregation)
+    if outputs_flipped is None:
+        return heat, tags
+    if flip_index is None:
+        raise BottomUpConfigError("a flipped pass needs the schema's flip_index (PROTOCOLS.md §4)")
+    heat_f, tags_f = stage_maps(
+        outputs_flipped,
+        num_keypoints=num_keypoints,
+        base_size_hw=base_size_hw,
+        aggregation=aggregation,
+        flip_index=flip_index,
+    )
+    return (heat + heat_f) / 2.0, tags + tags_f
+
+
+class ScaleAccumulator:
+    """Sums heatmaps over scales and keeps the tags of scale 1 (PROTOCOLS.md §4 "Across scales", §8 item 8).
+
+    Add scales in processing order (descending factors); `result()` divides the sum by the number of scales
+    (sum / n, as the reference) and stacks the kept tag maps on a new last axis: [N, K, H_1, W_1, L].
+    """
+
+    def __init__(self, factors: Sequence[float]) -> None:
+        self._factors = [float(f) for f in factors]
+        if not self._factors:
+            raise BottomUpConfigError("no test scales given; expected at least one factor, e.g. [1]")
+        if len(self._factors) > 1 and 1.0 not in self._factors:
+            raise BottomUpConfigError(
+                f"test scales {self._factors} lack 1: tags are taken only from scale 1 (PROTOCOLS.md §4); add 1"
+            )
+        self._sum: torch.Tensor | None = None
+        self._tags: list[torch.Tensor] | None = None
+        self._seen = 0
+
+    def add(self, factor: float, heatmaps: torch.Tensor, tags: Sequence[torch.Tensor]) -> None:
+        """heatmaps [N, K, H_1, W_1] of one scale (flip-averaged), tags: its [N, K, H_1, W_1] maps."""
+        if self._sum is not None and heatmaps.shape != self._sum.shape:
+            raise ModelOutputError(
+                f"scale {factor} heatmaps are {tuple(heatmaps.shape)}, earlier scales {tuple(self._sum.shape)}; "
+                "every scale must be resized to the same base size"
+            )
+        self._sum = heatmaps if self._sum is None else self._sum + heatmaps
+        if float(factor) == 1.0 or len(self._factors) == 1:
+            self._tags = list(tags)
+        self._seen += 1
+
+    def result(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(heatmaps [N, K, H_1, W_1], tags [N, K, H_1, W_1, L])."""
+        if self._seen != len(self._factors) or self._sum is None or not self._tags:
+            raise BottomUpConfigError(
+                f"{self._seen} of {len(self._factors)} scales were added (or scale 1 had no tag maps); add every "
+                "scale of the protocol before taking the result"
+            )
+        heatmaps = self._sum / float(len(self._factors))
+        return heatmaps, torch.stack(self._tags, dim=4)

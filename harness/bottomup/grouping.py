@@ -1,0 +1,249 @@
+"""Associative-embedding grouping of aggregated maps into persons (PROTOCOLS.md §4 "HeatmapParser", steps 1-6).
+
+Inputs: heatmaps [1, K, H, W] and tags [1, K, H, W, L] at the base (input) resolution, float32. Outputs: persons
+[P, K, 3 + L] float32 rows (x, y, val, tag_1..tag_L; zeros for missing joints) in canvas pixels, and scores [P].
+Batch size is 1 (PROTOCOLS.md §2.3). The dtypes follow the reference, because ties and thresholds are decided on
+exact values: candidate rows are float64 (integer locations joined with float32 values), group tags are float32
+means, distances and costs float64, stored person rows float32.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from harness.bottomup.assignment import assign
+from harness.bottomup.errors import BottomUpConfigError, ModelOutputError
+
+#: PROTOCOLS.md §4 step 3: more candidates than groups -> pad the cost matrix with columns of this value.
+PAD_COST = 1e10
+
+
+@dataclass(frozen=True)
+class GroupingParams:
+    """test_cfg of PROTOCOLS.md §2.2 plus the era's truncation (§4 step 3, §8 item 10)."""
+
+    joint_order: tuple[int, ...]
+    max_num_people: int = 30
+    detection_threshold: float = 0.1
+    tag_threshold: float = 1.0
+    nms_kernel: int = 5
+    #: Only the first N existing groups (insertion order) are offered as targets; None offers all (0.x HEAD).
+    max_groups: int | None = None
+    adjust: bool = True
+    refine: bool = True
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Top-k peaks per joint type: val [K, k] float32, xy [K, k, 2] int64 (x, y), tags [K, k, L] float32."""
+
+    val: np.ndarray
+    xy: np.ndarray
+    tags: np.ndarray
+
+
+def heatmap_nms(heatmaps: torch.Tensor, *, kernel: int = 5) -> torch.Tensor:
+    """Keep values equal to their kernel x kernel max (stride 1, padding (kernel-1)/2), zero the rest (§4 step 1)."""
+    if kernel < 1 or kernel % 2 == 0:
+        raise BottomUpConfigError(f"nms_kernel must be a positive odd number, got {kernel}")
+    pooled = F.max_pool2d(heatmaps, kernel, stride=1, padding=(kernel - 1) // 2)
+    return heatmaps * torch.eq(pooled, heatmaps).to(heatmaps.dtype)
+
+
+def top_candidates(heatmaps: torch.Tensor, tags: torch.Tensor, *, k: int, nms_kernel: int = 5) -> Candidates:
+    """heatmaps [1, K, H, W], tags [1, K, H, W, L] -> the k highest NMS peaks of each joint (torch.topk, §4 step 2)."""
+    _, n_joints, h, w = heatmaps.shape
+    flat = heatmap_nms(heatmaps, kernel=nms_kernel).reshape(1, n_joints, h * w)
+    val, ind = flat.topk(min(k, h * w), dim=2)
+    tag_flat = tags.reshape(1, n_joints, h * w, tags.shape[-1])
+    tag_k = torch.gather(tag_flat, 2, ind.unsqueeze(-1).expand(-1, -1, -1, tags.shape[-1]))
+    xy = torch.stack((ind % w, ind // w), dim=3)
+    return Candidates(val=val[0].cpu().numpy(), xy=xy[0].cpu().numpy(), tags=tag_k[0].cpu().numpy())
+
+
+class _Groups:
+    """Persons keyed like the reference's dict: key = first tag value of the joint that started the person.
+
+    A new person whose key already exists writes into that person's row and restarts its tag list (the dict's
+    setdefault/assignment semantics); the person keeps its place in insertion order.
+    """
+
+    def __init__(self, num_joints: int, tag_len: int) -> None:
+        self.width = 3 + tag_len
+        self.num_joints = num_joints
+        self.rows: list[np.ndarray] = []
+        self.index: dict[float, int] = {}
+        self.tag_sum: list[np.ndarray] = []
+        self.tag_count: list[int] = []
+
+    def start(self, joint: int, row: np.ndarray, tag: np.ndarray) -> None:
+        key = float(tag[0])
+        i = self.index.get(key)
+        if i is None:
+            i = self.index[key] = len(self.rows)
+            self.rows.append(np.zeros((self.num_joints, self.width), dtype=np.float32))
+            self.tag_sum.append(tag)  # replaced just below
+            self.tag_count.append(0)
+        self.rows[i][joint] = row
+        self.tag_sum[i], self.tag_count[i] = tag.copy(), 1
+
+    def add(self, i: int, joint: int, row: np.ndarray, tag: np.ndarray) -> None:
+        self.rows[i][joint] = row
+        self.tag_sum[i] = self.tag_sum[i] + tag  # float32, in insertion order: np.mean(list, axis=0)'s sum
+        self.tag_count[i] += 1
+
+    def mean_tags(self, targets: Sequence[int]) -> np.ndarray:
+        """[G, L] float32 mean tag of each target group (sum / count in float32)."""
+        return np.stack([self.tag_sum[i] / np.float32(self.tag_count[i]) for i in targets])
+
+    def result(self) -> np.ndarray:
+        if not self.rows:
+            return np.zeros((0, self.num_joints, self.width), dtype=np.float32)
+        return np.stack(self.rows)
+
+
+def group_candidates(
+    cands: Candidates,
+    *,
+    joint_order: Sequence[int],
+    detection_threshold: float,
+    tag_threshold: float,
+    max_groups: int | None = None,
+) -> np.ndarray:
+    """Candidates -> persons [P, K, 3 + L] float32 (PROTOCOLS.md §4 step 3, model-zoo and HEAD variants).
+
+    Joint types in joint_order; candidates with val > detection_threshold. The first type with candidates starts
+    one person per candidate; later types are matched to the first max_groups existing persons (all when None) by
+    cost round(dist) * 100 - val (dist: L2 over L between the candidate tag and the person's mean tag), padded with
+    PAD_COST columns when candidates outnumber targets, then Hungarian; a real pair with UNROUNDED dist <
+    tag_threshold joins the person, any other candidate starts a new one.
+    """
+    n_joints, _, tag_len = cands.tags.shape
+    if sorted(joint_order) != list(range(n_joints)):
+        raise BottomUpConfigError(f"joint_order {list(joint_order)} is not a permutation of 0..{n_joints - 1}")
+    groups = _Groups(n_joints, tag_len)
+    for j in joint_order:
+        keep = cands.val[j] > detection_threshold
+        if not keep.any():
+            continue
+        tags = cands.tags[j][keep]
+        rows = np.concatenate([cands.xy[j][keep], cands.val[j][keep, None], tags], axis=1).astype(np.float64)
+        if not groups.rows:
+            for r in range(len(rows)):
+                groups.start(j, rows[r], tags[r])
+            continue
+        targets = list(range(len(groups.rows)))[:max_groups]
+        means = groups.mean_tags(targets).astype(np.float64)
+        dist = np.sqrt(((rows[:, None, 3:] - means[None]) ** 2).sum(axis=2))
+        cost = np.round(dist) * 100 - rows[:, 2:3]  # np.round: half to even, like the reference
+        n_cand, n_tgt = cost.shape
+        if n_cand > n_tgt:
+            cost = np.concatenate([cost, np.full((n_cand, n_cand - n_tgt), PAD_COST)], axis=1)
+        for r, col in assign(cost, num_real_cols=n_tgt):
+            if col < n_tgt and dist[r, col] < tag_threshold:
+                groups.add(targets[col], j, rows[r], tags[r])
+            else:
+                groups.start(j, rows[r], tags[r])
+    return groups.result()
+
+
+def _quarter_steps(hm: np.ndarray, joints: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, ...]:
+    """+0.25 towards the higher neighbour, -0.25 on ties (PROTOCOLS.md §4 steps 4/6, §8 item 5); borders clamped.
+
+    hm [K, H, W]; joints, xs, ys: int arrays of equal length. Returns float32 (dx, dy).
+    """
+    _, h, w = hm.shape
+    right = hm[joints, ys, np.minimum(w - 1, xs + 1)]
+    left = hm[joints, ys, np.maximum(0, xs - 1)]
+    down = hm[joints, np.minimum(h - 1, ys + 1), xs]
+    up = hm[joints, np.maximum(0, ys - 1), xs]
+    q = np.float32(0.25)
+    return np.where(right > left, q, -q), np.where(down > up, q, -q)
+
+
+def adjust_peaks(persons: np.ndarray, heatmaps: np.ndarray) -> np.ndarray:
+    """Quarter-pixel adjust plus the +0.5 pixel offset of every joint with val > 0 (PROTOCOLS.md §4 step 4).
+
+    persons [P, K, 3 + L] float32 (not modified); heatmaps [K, H, W] float32, the aggregated (non-NMS) maps.
+    """
+    out = persons.copy()
+    p, j = np.nonzero(out[:, :, 2] > 0)
+    x, y = out[p, j, 0], out[p, j, 1]
+    dx, dy = _quarter_steps(heatmaps, j, x.astype(np.int64), y.astype(np.int64))
+    out[p, j, 0] = (x + dx) + np.float32(0.5)
+    out[p, j, 1] = (y + dy) + np.float32(0.5)
+    return out
+
+
+def person_scores(persons: np.ndarray) -> np.ndarray:
+    """[P] float32 mean of val over ALL K joints, missing = 0 (PROTOCOLS.md §4 step 5, §8 item 9)."""
+    return np.array([person[:, 2].mean() for person in persons], dtype=np.float32)
+
+
+def refine_person(person: np.ndarray, heatmaps: np.ndarray, tags: np.ndarray) -> np.ndarray:
+    """Fill missing joints from the full maps (PROTOCOLS.md §4 step 6). Returns a new [K, 3 + L] row.
+
+    person [K, 3 + L] float32 (after adjust); heatmaps [K, H, W] float32; tags [K, H, W, L] float32.
+    prev_tag = mean tag sampled at (int(x), int(y)), clipped, of the joints with val > 0; for each missing joint,
+    the argmax (first in row-major order) of heatmap - round(L2(tag - prev_tag)); val = heatmap there; position
+    = pixel + 0.5, then the quarter step. A missing joint is replaced only if its new val > 0.
+    """
+    n_joints, h, w = heatmaps.shape
+    out = person.copy()
+    have = np.flatnonzero(out[:, 2] > 0)
+    missing = np.flatnonzero(out[:, 2] == 0)
+    if have.size == 0 or missing.size == 0:
+        return out
+    xs = np.clip(out[have, 0].astype(np.int64), 0, w - 1)
+    ys = np.clip(out[have, 1].astype(np.int64), 0, h - 1)
+    prev_tag = np.mean(tags[have, ys, xs], axis=0)  # float32 [L]
+    best = np.empty(missing.size, dtype=np.int64)
+    for m, j in enumerate(missing):  # one joint at a time keeps the temporaries at [H, W, L]
+        diff = tags[j] - prev_tag
+        dist = ((diff**2).sum(axis=2)) ** 0.5
+        best[m] = int(np.argmax(heatmaps[j] - np.round(dist)))
+    y, x = np.divmod(best, w)
+    val = heatmaps[missing, y, x]
+    dx, dy = _quarter_steps(heatmaps, missing, x, y)
+    take = val > 0
+    out[missing[take], 0] = (x[take] + 0.5 + dx[take]).astype(np.float32)
+    out[missing[take], 1] = (y[take] + 0.5 + dy[take]).astype(np.float32)
+    out[missing[take], 2] = val[take]
+    return out
+
+
+def parse(heatmaps: torch.Tensor, tags: torch.Tensor, params: GroupingParams) -> tuple[np.ndarray, np.ndarray]:
+    """Aggregated maps -> (persons [P, K, 3 + L] float32 in canvas pixels, scores [P] float32) (§4 steps 1-6).
+
+    heatmaps [1, K, H, W], tags [1, K, H, W, L], float32 (any device). Scores are taken after adjust and before
+    refine.
+    """
+    if heatmaps.ndim != 4 or heatmaps.shape[0] != 1 or tags.ndim != 5 or tags.shape[:4] != heatmaps.shape:
+        raise ModelOutputError(
+            f"expected heatmaps [1, K, H, W] and tags [1, K, H, W, L], got {tuple(heatmaps.shape)} and "
+            f"{tuple(tags.shape)}; bottom-up runs one image at a time"
+        )
+    if not (torch.isfinite(heatmaps).all() and torch.isfinite(tags).all()):
+        raise ModelOutputError("aggregated heatmaps or tags contain NaN or infinity; check the model and its weights")
+    heatmaps, tags = heatmaps.float(), tags.float()
+    cands = top_candidates(heatmaps, tags, k=params.max_num_people, nms_kernel=params.nms_kernel)
+    persons = group_candidates(
+        cands,
+        joint_order=params.joint_order,
+        detection_threshold=params.detection_threshold,
+        tag_threshold=params.tag_threshold,
+        max_groups=params.max_groups,
+    )
+    hm = heatmaps[0].cpu().numpy()
+    if params.adjust:
+        persons = adjust_peaks(persons, hm)
+    scores = person_scores(persons)
+    if params.refine and len(persons):
+        tag_np = tags[0].cpu().numpy()
+        persons = np.stack([refine_person(p, hm, tag_np) for p in persons])
+    return persons, scores

@@ -1,0 +1,533 @@
+"""The checkpoint store: a local cache of verified checkpoint files, filled from the entry's URL or its Hub mirrors.
+
+Where: `cache_dir()` is `$HRNET_ZOO_CACHE` if set, else `$XDG_CACHE_HOME/hrnet-zoo/checkpoints`, else
+`~/.cache/hrnet-zoo/checkpoints`. For a checkpoint named `<name>.pth` (the last part of its URL) it holds:
+
+    <name>.pth          the verified file; `expected_path()` names it (place a manually downloaded file there)
+    <name>.pth.sha256   sidecar JSON: sha256, size, mtime_ns, verified_at, source
+    <name>.pth.part     an interrupted download, resumed with an HTTP Range request
+    <name>.pth.lock     flock()ed while a process fetches this file, so two never download it at once
+
+Verification: a file is verified when its SHA-256 starts with the 8 hex digits in its name (PROTOCOLS.md §6,
+`Checkpoint.sha256_prefix`) and equals `Checkpoint.sha256` / has `Checkpoint.size` bytes when the record has them.
+Downloads are also checked against Content-Length. Only then is the file renamed into place (`os.replace`); bytes
+that do not verify are deleted, so after any failure the cache holds no file under the checkpoint's name.
+
+Policy of `cached_path()`: the sidecar is trusted when the file's size and mtime (ns) are exactly those it recorded
+and its hash verifies against the record; that costs one stat(). In doubt (no sidecar, e.g. a manually placed file;
+unreadable sidecar; size or mtime changed; `rehash=True`) the file is hashed again: if it verifies, a fresh sidecar
+is written; if not, file and sidecar are removed (with a warning naming both hashes) and None is returned. An
+in-place edit that keeps size and mtime is not noticed unless `rehash=True`.
+
+Offline: `offline=True`, or `HRNET_ZOO_OFFLINE` / `HF_HUB_OFFLINE` set to 1/true/yes/on, or a network that cannot be
+reached (DNS failure, connection refused) raise `OfflineError` naming the URL and the exact path where a manually
+downloaded file can be placed. Hub mirrors are then consulted in the Hub's own cache only (`local_files_only`).
+
+Sources are tried in order: our cache, the primary URL, then each `Checkpoint.mirrors` entry (mirrors first with
+`prefer_mirror=True` or `HRNET_ZOO_PREFER_MIRROR=1`). When all fail, one error lists every attempt.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import os
+import shutil
+import sys
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from harness.checkpoints.hashing import file_sha256, hash_problems, read_record, write_record
+from harness.errors import DownloadError, OfflineError
+from zoo.schema import Checkpoint, HubMirror
+
+try:  # POSIX only; elsewhere fetches of the same file are not serialised (the renames stay atomic).
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = [
+    "ChecksumMismatchError",
+    "cache_dir",
+    "cached_path",
+    "expected_path",
+    "fetch",
+    "file_sha256",
+    "is_offline",
+]
+
+ENV_CACHE = "HRNET_ZOO_CACHE"
+ENV_OFFLINE = "HRNET_ZOO_OFFLINE"
+ENV_PREFER_MIRROR = "HRNET_ZOO_PREFER_MIRROR"
+#: Seconds a connect or a read may block before the attempt counts as failed.
+TIMEOUT_S = 30.0
+#: How many times one fetch resumes a transfer that was cut off before giving up (progress is kept in `.part`).
+MAX_RESUMES = 3
+CHUNK_SIZE = 1 << 20
+USER_AGENT = "hrnet-zoo (python-urllib)"
+
+log = logging.getLogger(__name__)
+
+
+class ChecksumMismatchError(DownloadError):
+    """Bytes that do not match the checkpoint's published hash (or size); they were deleted, never used."""
+
+    def __init__(self, message: str, *, expected: str, actual: str) -> None:
+        super().__init__(message)
+        self.expected = expected
+        self.actual = actual
+
+
+# -- locations ------------------------------------------------------------------------------------------------
+
+
+def cache_dir() -> Path:
+    """Where verified checkpoints live (read from the environment at each call)."""
+    if override := os.environ.get(ENV_CACHE):
+        return Path(override).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    # XDG Base Directory spec: a relative path is invalid and must be ignored.
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+    return base / "hrnet-zoo" / "checkpoints"
+
+
+def expected_path(checkpoint: Checkpoint) -> Path:
+    """The path the verified file has in the cache: where a manually downloaded copy must be placed."""
+    name = checkpoint.filename
+    if not name or name in {".", ".."} or "/" in name or "\\" in name or name.endswith((".part", ".lock")):
+        raise DownloadError(
+            f"cannot derive a cache file name from the checkpoint URL {checkpoint.url!r}. "
+            "Fix the entry's checkpoint.url in zoo.yaml so that it ends with the file name."
+        )
+    return cache_dir() / name
+
+
+@dataclass(frozen=True)
+class _Paths:
+    final: Path
+
+    @property
+    def part(self) -> Path:
+        return self.final.with_name(self.final.name + ".part")
+
+    @property
+    def sidecar(self) -> Path:
+        return self.final.with_name(self.final.name + ".sha256")
+
+    @property
+    def lock(self) -> Path:
+        return self.final.with_name(self.final.name + ".lock")
+
+
+def is_offline(offline: bool | None = None) -> bool:
+    """`offline` when given, else whether HRNET_ZOO_OFFLINE or HF_HUB_OFFLINE is set to a true value."""
+    if offline is not None:
+        return offline
+    return any(_truthy(os.environ.get(v)) for v in (ENV_OFFLINE, "HF_HUB_OFFLINE"))
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+# -- cache look-up ----------------------------------------------------------------------------------------------
+
+
+def cached_path(checkpoint: Checkpoint, *, rehash: bool = False) -> Path | None:
+    """The verified cached file of `checkpoint`, or None. Never returns a file whose hash does not verify; such a
+    file is removed. See the module docstring for when the sidecar is trusted and when the file is re-hashed."""
+    paths = _Paths(expected_path(checkpoint))
+    if not rehash and _sidecar_vouches(paths, checkpoint):
+        return paths.final
+    if not paths.final.exists():
+        return None
+    with _locked(paths.lock, required=False):  # a read-only shared cache is still verified, without the lock
+        return _verify_cached(paths, checkpoint, rehash=rehash)
+
+
+def _verify_cached(paths: _Paths, checkpoint: Checkpoint, *, rehash: bool) -> Path | None:
+    """cached_path's work; the caller holds the lock (or cannot take it)."""
+    if not rehash and _sidecar_vouches(paths, checkpoint):
+        return paths.final
+    try:
+        size = paths.final.stat().st_size
+        actual = file_sha256(paths.final)
+    except FileNotFoundError:
+        return None
+    if problems := _problems(actual, size, checkpoint):
+        log.warning("removing %s, which does not verify: %s", paths.final, "; ".join(problems))
+        _discard(paths.final, paths.sidecar)
+        return None
+    _write_sidecar(paths, actual, source="re-hashed in cache")
+    return paths.final
+
+
+def _sidecar_vouches(paths: _Paths, checkpoint: Checkpoint) -> bool:
+    recorded = read_record(paths.final, paths.sidecar)
+    return recorded is not None and not _problems(*recorded, checkpoint)
+
+
+def _problems(sha256: str, size: int, checkpoint: Checkpoint) -> list[str]:
+    return hash_problems(
+        sha256, size, sha256_prefix=checkpoint.sha256_prefix, sha256=checkpoint.sha256, size=checkpoint.size
+    )
+
+
+def _write_sidecar(paths: _Paths, sha256: str, *, source: str) -> None:
+    try:
+        write_record(paths.final, paths.sidecar, sha256, source=source)
+    except OSError as exc:  # the file is verified either way; without a sidecar the next look-up re-hashes it
+        log.warning("could not write %s (%s); the next look-up will hash the file again", paths.sidecar, exc)
+
+
+def _discard(*files: Path) -> None:
+    for f in files:
+        try:
+            f.unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("could not remove %s: %s", f, exc)
+
+
+@contextmanager
+def _locked(lock_path: Path, *, required: bool = True) -> Iterator[None]:
+    """Exclusive flock on `lock_path` (created if needed). The lock file stays: deleting it would race.
+    When the lock file cannot be created: DownloadError, or no lock at all if not `required`."""
+    if fcntl is None:  # pragma: no cover
+        yield
+        return
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        if required:
+            raise DownloadError(
+                f"cannot create the lock file {lock_path}: {exc}. Make the cache writable or set {ENV_CACHE} to a "
+                "writable folder."
+            ) from exc
+        fd = None
+    if fd is None:
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.warning("waiting for another process that is fetching the same file (lock: %s)", lock_path)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+# -- fetch ------------------------------------------------------------------------------------------------------
+
+
+def fetch(
+    checkpoint: Checkpoint,
+    *,
+    offline: bool | None = None,
+    progress: bool = True,
+    force: bool = False,
+    prefer_mirror: bool | None = None,
+) -> Path:
+    """The path of the verified file of `checkpoint`, downloading it into the cache first if needed.
+
+    `offline`: None reads HRNET_ZOO_OFFLINE / HF_HUB_OFFLINE. `progress`: a tqdm bar on stderr (only when stderr is
+    a terminal). `force`: download again even when a verified copy is cached (that copy stays until the new one
+    verifies). `prefer_mirror`: try Hub mirrors before the URL (None reads HRNET_ZOO_PREFER_MIRROR).
+
+    Raises OfflineError (not cached and no network; names URL and `expected_path`), ChecksumMismatchError (bytes do
+    not verify), DownloadError (HTTP error, cut-off transfer, or several sources failed: one line per attempt).
+    """
+    paths = _Paths(expected_path(checkpoint))
+    if not force and _sidecar_vouches(paths, checkpoint):  # the common case costs two stat()s and no lock
+        return paths.final
+    try:
+        paths.final.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DownloadError(
+            f"cannot create the checkpoint cache {paths.final.parent}: {exc}. Set {ENV_CACHE} to a writable folder."
+        ) from exc
+    offline = is_offline(offline)
+    if prefer_mirror is None:
+        prefer_mirror = _truthy(os.environ.get(ENV_PREFER_MIRROR))
+    with _locked(paths.lock):
+        if force:
+            _discard(paths.part)
+        elif (found := _verify_cached(paths, checkpoint, rehash=False)) is not None:
+            return found
+        attempts: list[tuple[str, DownloadError]] = []
+        for label, source in _sources(checkpoint, prefer_mirror=prefer_mirror):
+            try:
+                source(checkpoint, paths, offline=offline, progress=progress)
+            except DownloadError as exc:
+                log.info("%s: %s", label, exc)
+                attempts.append((label, exc))
+                continue
+            return paths.final
+    raise _all_failed(checkpoint, paths, attempts)
+
+
+_Source = Callable[..., None]
+
+
+def _sources(checkpoint: Checkpoint, *, prefer_mirror: bool) -> list[tuple[str, _Source]]:
+    primary = [(checkpoint.url, _from_url)]
+    mirrors = [(_hub_label(m), _hub_source(m)) for m in checkpoint.mirrors]
+    return mirrors + primary if prefer_mirror else primary + mirrors
+
+
+def _all_failed(checkpoint: Checkpoint, paths: _Paths, attempts: list[tuple[str, DownloadError]]) -> DownloadError:
+    if len(attempts) == 1:
+        return attempts[0][1]
+    # Each message's first line names its source and what went wrong; the rest is advice, given once below.
+    lines = "\n".join(f"  - {str(exc).splitlines()[0]}" for _, exc in attempts)
+    cls = OfflineError if all(isinstance(e, OfflineError) for _, e in attempts) else DownloadError
+    return cls(
+        f"could not fetch {checkpoint.filename} from any of its {len(attempts)} sources:\n{lines}\n"
+        + _manual_hint(checkpoint, paths)
+        + (f" {_OFFLINE_NEXT}" if cls is OfflineError else "")
+    )
+
+
+def _manual_hint(checkpoint: Checkpoint, paths: _Paths) -> str:
+    return (
+        f"To install it by hand, download {checkpoint.url} and place it at {paths.final} "
+        f"(its sha256 must start with {checkpoint.sha256_prefix}); it is verified on first use."
+    )
+
+
+def _offline_error(checkpoint: Checkpoint, paths: _Paths, what: str) -> OfflineError:
+    """`what`: the first line, naming the source and why it cannot be reached."""
+    return OfflineError(f"{what}\n{_manual_hint(checkpoint, paths)} {_OFFLINE_NEXT}")
+
+
+_OFFLINE_NEXT = f"Or reconnect / unset {ENV_OFFLINE} and HF_HUB_OFFLINE and run `python -m harness fetch` again."
+
+
+def _offline_reason() -> str:
+    names = [v for v in (ENV_OFFLINE, "HF_HUB_OFFLINE") if _truthy(os.environ.get(v))]
+    return f"offline mode is on ({', '.join(names) or '--offline'})"
+
+
+def _publish(paths: _Paths, staged: Path, sha256: str, *, source: str) -> None:
+    """Move a verified file into place atomically and record its sidecar."""
+    os.replace(staged, paths.final)
+    _write_sidecar(paths, sha256, source=source)
+
+
+def _check(checkpoint: Checkpoint, file: Path, *, source: str, delete: bool) -> str:
+    """SHA-256 of `file` if it verifies; else delete it (when it is ours) and raise ChecksumMismatchError."""
+    actual, size = file_sha256(file), file.stat().st_size
+    if problems := _problems(actual, size, checkpoint):
+        if delete:
+            _discard(file)
+        raise ChecksumMismatchError(
+            f"{source} does not verify: {'; '.join(problems)}"
+            + (" (the bytes were deleted)" if delete else "")
+            + f"\nRetry with `python -m harness fetch --force`; if it persists, the source serves other bytes "
+            f"than {checkpoint.filename} names: report it (expected sha256 prefix {checkpoint.sha256_prefix}).",
+            expected=checkpoint.sha256 or checkpoint.sha256_prefix,
+            actual=actual,
+        )
+    return actual
+
+
+# -- primary URL ------------------------------------------------------------------------------------------------
+
+
+class _RangeNotSatisfiableError(Exception):
+    """HTTP 416 to a resume: `.part` already holds at least the whole file."""
+
+
+def _from_url(checkpoint: Checkpoint, paths: _Paths, *, offline: bool, progress: bool) -> None:
+    if offline:
+        raise _offline_error(checkpoint, paths, f"{_offline_reason()}: not downloading {checkpoint.url}")
+    resumes, resumed, restarted = 0, False, False
+    while True:
+        start = paths.part.stat().st_size if paths.part.exists() else 0
+        resumed = resumed or start > 0
+        try:
+            complete = _get(checkpoint, paths, start=start, progress=progress)
+        except _RangeNotSatisfiableError:
+            complete = True  # RFC 9110 §15.5.17: nothing past `start`; verify what .part holds
+        if not complete:
+            resumes += 1
+            if resumes > MAX_RESUMES:
+                raise DownloadError(
+                    f"the transfer of {checkpoint.url} was cut off {resumes} times; "
+                    f"{paths.part.stat().st_size} bytes are kept in {paths.part}\n"
+                    "Run the same command again to resume, or check the network."
+                )
+            continue
+        try:
+            sha = _check(checkpoint, paths.part, source=f"the download of {checkpoint.url}", delete=True)
+        except ChecksumMismatchError:
+            if resumed and not restarted:
+                # The kept bytes may come from an earlier, different transfer: one fresh start before giving up.
+                log.warning("resumed download of %s does not verify; downloading it again from zero", checkpoint.url)
+                restarted = True
+                continue
+            raise
+        _publish(paths, paths.part, sha, source=checkpoint.url)
+        return
+
+
+def _get(checkpoint: Checkpoint, paths: _Paths, *, start: int, progress: bool) -> bool:
+    """One GET into `paths.part`, from byte `start` when > 0. True when the server sent the whole (rest of the)
+    body, False when the transfer was cut off (what arrived is kept for a resume)."""
+    url = checkpoint.url
+    headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+    if start:
+        headers["Range"] = f"bytes={start}-"
+    try:
+        response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=TIMEOUT_S)
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        if exc.code == 416 and start:
+            raise _RangeNotSatisfiableError from None
+        raise DownloadError(
+            f"HTTP {exc.code} {exc.reason} from {url}\n"
+            + ("The server failed; retry later. " if exc.code >= 500 else "Check checkpoint.url in zoo.yaml. ")
+            + _manual_hint(checkpoint, paths)
+        ) from exc
+    except urllib.error.URLError as exc:  # DNS failure, connection refused, unreachable network, connect timeout
+        raise _offline_error(checkpoint, paths, f"the network is unreachable ({exc.reason}): {url}") from exc
+    except (OSError, http.client.HTTPException) as exc:  # connected, but no valid answer
+        raise DownloadError(f"no valid HTTP answer from {url}: {exc!r}\nRetry later.") from exc
+    with response:
+        offset = start if start and _range_start(response) == start else 0  # otherwise Range was ignored
+        if start and not offset:
+            log.warning("%s ignored the Range request; downloading from zero", url)
+        length = response.headers.get("Content-Length")
+        remaining = int(length) if length and length.isdigit() else None
+        total = offset + remaining if remaining is not None else None
+        received = 0
+        with paths.part.open("ab" if offset else "wb") as f, _bar(checkpoint, total, offset, progress) as bar:
+            try:
+                while chunk := response.read(CHUNK_SIZE):
+                    f.write(chunk)
+                    received += len(chunk)
+                    bar.update(len(chunk))
+            except (OSError, http.client.HTTPException) as exc:
+                log.warning("transfer of %s cut off after %d bytes: %r", url, offset + received, exc)
+                return False
+    if remaining is not None and received < remaining:
+        log.warning("transfer of %s cut off after %d of %d bytes", url, offset + received, total)
+        return False
+    return True
+
+
+def _range_start(response: http.client.HTTPResponse) -> int | None:
+    """First byte of a 206 answer, from `Content-Range: bytes START-END/TOTAL`; None for any other answer."""
+    if response.status != 206:
+        return None
+    value = response.headers.get("Content-Range", "")
+    unit, _, rest = value.partition(" ")
+    first = rest.partition("-")[0]
+    return int(first) if unit == "bytes" and first.isdigit() else None
+
+
+def _bar(checkpoint: Checkpoint, total: int | None, initial: int, enabled: bool) -> tqdm:
+    return tqdm(
+        total=total,
+        initial=initial,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc=checkpoint.filename,
+        file=sys.stderr,
+        disable=not (enabled and sys.stderr.isatty()),
+    )
+
+
+# -- Hugging Face Hub mirrors -----------------------------------------------------------------------------------
+
+
+def _hub_label(mirror: HubMirror) -> str:
+    return f"hf://{mirror.repo_id}/{mirror.filename}" + (f"@{mirror.revision}" if mirror.revision else "")
+
+
+def _hub_source(mirror: HubMirror) -> _Source:
+    def source(checkpoint: Checkpoint, paths: _Paths, *, offline: bool, progress: bool) -> None:
+        _from_hub(checkpoint, mirror, paths, offline=offline, progress=progress)
+
+    return source
+
+
+def _hub_location() -> dict[str, str]:
+    """Endpoint and cache folder from HF_ENDPOINT / HF_HUB_CACHE / HF_HOME, read now: huggingface_hub reads them
+    once at import, so a process that sets them later (tests, notebooks) would otherwise be ignored."""
+    kwargs = {}
+    if endpoint := os.environ.get("HF_ENDPOINT"):
+        kwargs["endpoint"] = endpoint.rstrip("/")
+    if hub_cache := os.environ.get("HF_HUB_CACHE"):
+        kwargs["cache_dir"] = hub_cache
+    elif hf_home := os.environ.get("HF_HOME"):
+        kwargs["cache_dir"] = str(Path(hf_home).expanduser() / "hub")
+    return kwargs
+
+
+def _from_hub(checkpoint: Checkpoint, mirror: HubMirror, paths: _Paths, *, offline: bool, progress: bool) -> None:
+    label = _hub_label(mirror)
+    try:
+        from huggingface_hub import hf_hub_download
+        from huggingface_hub.errors import FileMetadataError, HfHubHTTPError, LocalEntryNotFoundError
+    except ImportError as exc:
+        raise DownloadError(
+            f"{label}: huggingface_hub is not installed. Install it with `pip install 'hrnet-zoo[harness]'`."
+        ) from exc
+    try:
+        local = hf_hub_download(
+            mirror.repo_id,
+            mirror.filename,
+            revision=mirror.revision,
+            local_files_only=offline,
+            tqdm_class=None if progress else _SilentTqdm,
+            **_hub_location(),
+        )
+    except LocalEntryNotFoundError as exc:
+        # huggingface_hub turns a failed HEAD into this; only a connection problem (or offline) means "offline".
+        if isinstance(exc.__cause__, HfHubHTTPError):
+            raise _hub_http_error(label, exc.__cause__) from exc
+        if offline or not isinstance(exc.__cause__, FileMetadataError):
+            reason = _offline_reason() if offline else "the Hub is unreachable"
+            raise _offline_error(checkpoint, paths, f"{reason} and the Hub cache lacks {label}") from exc
+        raise DownloadError(f"{label}: {exc.__cause__}") from exc
+    except HfHubHTTPError as exc:
+        raise _hub_http_error(label, exc) from exc
+    except (OSError, ValueError) as exc:
+        raise DownloadError(f"{label}: {exc}") from exc
+    blob = Path(local).resolve()
+    # The Hub cache is not ours: a file that does not verify is left there, but never used or copied.
+    sha = _check(checkpoint, blob, source=f"the Hub file {label} ({blob})", delete=False)
+    staged = paths.final.with_name(f"{paths.final.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        try:
+            os.link(blob, staged)  # same file system: share the bytes with the Hub cache
+        except OSError:
+            shutil.copyfile(blob, staged)
+        _publish(paths, staged, sha, source=label)
+    finally:
+        staged.unlink(missing_ok=True)
+
+
+def _hub_http_error(label: str, exc: Exception) -> DownloadError:
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", "?")
+    return DownloadError(
+        f"HTTP {status} from the Hub for {label}: {str(exc).splitlines()[0]}\n"
+        "Check the mirror's repo_id, filename and revision in zoo.yaml."
+    )
+
+
+class _SilentTqdm(tqdm):
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs["disable"] = True
+        super().__init__(*args, **kwargs)

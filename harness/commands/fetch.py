@@ -1,0 +1,84 @@
+"""`python -m harness fetch ID [ID ...] | --all`: download checkpoints into the cache and verify them."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from harness.checkpoints import store
+from harness.errors import DownloadError
+from zoo.errors import UnknownEntryError
+from zoo.schema import Entry, Registry
+
+EPILOG = f"""\
+Prints the path of each verified file on stdout, one per line. Every requested entry is attempted; failures are
+reported as they happen and summarised at the end. Exit status: 0 all verified, 1 some failed, 2 unknown id.
+Cache: ${store.ENV_CACHE}, else $XDG_CACHE_HOME/hrnet-zoo/checkpoints, else ~/.cache/hrnet-zoo/checkpoints.
+Offline: --offline, {store.ENV_OFFLINE}=1 or HF_HUB_OFFLINE=1 (a cached or hand-placed file is still verified)."""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "fetch",
+        help="download checkpoints into the cache and verify their sha256",
+        description="Download checkpoints into the cache and verify their sha256 (PROTOCOLS.md §6).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("ids", nargs="*", metavar="ID", help="entry id, or a shell-style pattern such as 'aic-*'")
+    p.add_argument("--all", action="store_true", help="every entry of the registry")
+    p.add_argument("--offline", action="store_true", default=None, help="never use the network")
+    p.add_argument("--force", action="store_true", help="download again even when a verified copy is cached")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    p.add_argument("--prefer-mirror", action="store_true", default=None, help="try Hub mirrors before the URL")
+    p.set_defaults(func=run, _parser=p)
+
+
+def _load_registry() -> Registry:
+    """zoo.load_registry(), imported late (tests replace this function with a tiny registry)."""
+    import zoo
+
+    return zoo.load_registry()
+
+
+def _select(registry: Registry, ids: list[str], *, all_: bool) -> list[Entry]:
+    """Entries in request order, without duplicates. Unknown ids raise UnknownEntryError before any download."""
+    if all_:
+        return list(registry.entries.values())
+    chosen: dict[str, Entry] = {}
+    for requested in ids:
+        if any(c in requested for c in "*?["):
+            matched = registry.match(requested)
+            if not matched:
+                raise UnknownEntryError("entry pattern", requested, [])
+            chosen.update((e.id, e) for e in matched)
+        else:
+            entry = registry.entry(requested)
+            chosen[entry.id] = entry
+    return list(chosen.values())
+
+
+def run(args: argparse.Namespace) -> int:
+    if bool(args.ids) == bool(args.all):
+        args._parser.error("give entry ids or --all (not both)")
+    entries = _select(_load_registry(), args.ids, all_=args.all)
+    failed: list[tuple[str, DownloadError]] = []
+    for entry in entries:
+        try:
+            path = store.fetch(
+                entry.checkpoint,
+                offline=args.offline,
+                progress=args.progress,
+                force=args.force,
+                prefer_mirror=args.prefer_mirror,
+            )
+        except DownloadError as exc:
+            print(f"error: {entry.id}: {exc}", file=sys.stderr)
+            failed.append((entry.id, exc))
+            continue
+        print(path, flush=True)
+    if failed and len(entries) > 1:
+        print(f"\n{len(entries) - len(failed)} of {len(entries)} checkpoints verified; failed:", file=sys.stderr)
+        for entry_id, exc in failed:
+            print(f"  {entry_id}: {type(exc).__name__}: {str(exc).splitlines()[0]}", file=sys.stderr)
+    return 1 if failed else 0

@@ -1,0 +1,37 @@
+"""`python -m harness report [--check]`: re-render reports/ (and the README tables) from zoo.yaml and the
+result history, without re-running anything."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="render reports/ from the result history (--check: fail when stale)")
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 when reports/ or README are stale")
+    p.add_argument("--out", type=Path, default=None, help="reports folder (default: reports/)")
+    p.add_argument("--history", type=Path, default=None, help="history folder (default: results/history/)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from harness import report
+    from zoo import history, load_registry, readme
+
+    registry = load_registry()
+    records = history.load(args.history)
+    out = args.out or report.default_reports_dir()
+    pages = report.render(registry, records, out, plots=not args.check)
+    if args.check:
+        problems = report.stale(pages, out) + readme.readme_problems(registry, records=records)
+        for p in problems:
+            print(p, file=sys.stderr)
+        if problems:
+            print("run `nox -s report` to regenerate", file=sys.stderr)
+        return 1 if problems else 0
+    for path in report.write(pages, out):
+        print(f"wrote {path}")
+    readme.write_readme(registry, records=records)
+    return 0

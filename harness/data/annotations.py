@@ -1,0 +1,101 @@
+"""Reading COCO-format annotation files with clear errors (shared by the COCO-style and Horse-10 loaders)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.errors import DataError
+
+
+def read_json(path: str | Path, *, what: str) -> Any:
+    """Parse a JSON file; a missing or malformed file raises DataError naming it and saying what it should be."""
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise DataError(
+            f"{what} {path} does not exist; check the data root (see `harness.data.layout.resolve_split`)"
+        ) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{what} {path} is not valid JSON ({exc}); re-download or re-convert it") from exc
+    except OSError as exc:
+        raise DataError(f"cannot read {what} {path}: {exc}") from exc
+
+
+def coco_tables(data: Any, ann_file: Path) -> tuple[list[dict], dict[int, list[dict]]]:
+    """(images in file order, image_id -> its annotations in file order) of a COCO-format dict.
+
+    The order is the reference's: images as listed under "images", annotations of an image in file order
+    (xtcocotools `getImgIds` / `imgToAnns`).
+    """
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
+        raise DataError(f"{ann_file} is not a COCO-format annotation file: no 'images' list at the top level")
+    anns = data.get("annotations")
+    if not isinstance(anns, list):
+        raise DataError(f"{ann_file} is not a COCO-format annotation file: no 'annotations' list at the top level")
+    images: list[dict] = []
+    seen: set[int] = set()
+    for i, img in enumerate(data["images"]):
+        if not isinstance(img, dict) or "id" not in img or "file_name" not in img:
+            raise DataError(f"{ann_file}: images[{i}] lacks 'id' or 'file_name'")
+        if img["id"] in seen:
+            raise DataError(f"{ann_file}: image id {img['id']} appears twice under 'images'")
+        seen.add(img["id"])
+        images.append(img)
+    by_image: dict[int, list[dict]] = {img["id"]: [] for img in images}
+    for i, ann in enumerate(anns):
+        if not isinstance(ann, dict) or "image_id" not in ann:
+            raise DataError(f"{ann_file}: annotations[{i}] lacks 'image_id'")
+        if ann["image_id"] not in by_image:
+            raise DataError(f"{ann_file}: annotations[{i}] refers to image id {ann['image_id']}, not under 'images'")
+        by_image[ann["image_id"]].append(ann)
+    return images, by_image
+
+
+def image_hw(img: dict, ann_file: Path) -> tuple[int, int]:
+    """(H, W) of an image record; both are needed to clean GT boxes."""
+    try:
+        return int(img["height"]), int(img["width"])
+    except (KeyError, TypeError, ValueError):
+        raise DataError(f"{ann_file}: image {img.get('id')} lacks a valid 'height'/'width'") from None
+
+
+def parse_keypoints(raw: Any, *, num_keypoints: int | None, where: str) -> np.ndarray:
+    """Flat [x, y, v] * K list -> [K, 3] float32, checking the length against the dataset's K."""
+    try:
+        arr = np.asarray(raw, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: 'keypoints' is not a list of numbers") from None
+    if arr.size % 3 or (num_keypoints is not None and arr.size != 3 * num_keypoints):
+        expected = f"3 * {num_keypoints} = {3 * num_keypoints}" if num_keypoints else "a multiple of 3"
+        raise DataError(f"{where}: 'keypoints' has {arr.size} values, expected {expected}")
+    return arr.reshape(-1, 3).astype(np.float32)
+
+
+def parse_bbox(raw: Any, *, where: str) -> tuple[float, float, float, float]:
+    """A finite (x, y, w, h) box as Python floats."""
+    try:
+        box = tuple(float(v) for v in raw[:4])
+    except (TypeError, ValueError, IndexError):
+        raise DataError(f"{where}: 'bbox' is not a list of 4 numbers: {raw!r}") from None
+    if len(box) != 4 or not all(math.isfinite(v) for v in box):
+        raise DataError(f"{where}: 'bbox' must hold 4 finite numbers (x, y, w, h), got {raw!r}")
+    return box  # type: ignore[return-value]
+
+
+def check_images_exist(paths: Iterable[Path], *, img_dir: Path, ann_file: Path) -> None:
+    """Every image an instance refers to must be on disk; name the first few missing ones and the folder."""
+    missing = sorted({str(p) for p in paths if not p.is_file()})
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise DataError(
+            f"{len(missing)} image(s) referenced by {ann_file} are missing: {shown}; expected them in {img_dir} "
+            "(check --data-root and the dataset layout)"
+        )

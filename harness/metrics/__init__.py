@@ -1,0 +1,135 @@
+"""Scoring predictions against annotations: COCO-style AP/AR (coco.py) and Horse-10 PCK/NME (pck.py).
+
+`score` dispatches on the protocol's `Evaluator` and returns plain JSON-ready data:
+
+    {"metrics": {"AP": ..., "AP50": ..., "AP75": ..., "AR": ..., "AR50": ...},   # or {"PCK@0.3": ..., "NME": ...}
+     "extra_metrics": {...},        # COCO: APm, APl, AR75, ARm, ARl
+     "per_keypoint": {joint: {...}},
+     "evaluator": {...}, "counts": {...}}
+
+Running the model is separate from scoring it (STYLE.md principle 5): predictions may come from any producer.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from harness.metrics._predictions import MetricError, PredictionError
+from harness.metrics.coco import STAT_NAMES, CocoMetrics, evaluate_coco_keypoints
+from harness.metrics.pck import PckMetrics, horse10_pck_mmpose029, horse10_pck_nme
+from zoo.schema import COCO_METRICS, Evaluator, KeypointSchema
+
+__all__ = [
+    "BBOX_NORMALIZER",
+    "STAT_NAMES",
+    "CocoMetrics",
+    "MetricError",
+    "PckMetrics",
+    "PredictionError",
+    "evaluate_coco_keypoints",
+    "horse10_pck_mmpose029",
+    "horse10_pck_nme",
+    "score",
+]
+
+#: `Evaluator.normalize` value selecting the mmpose 0.29 Horse-10 'PCK' (longer GT bbox side, PROTOCOLS.md §5).
+BBOX_NORMALIZER = "bbox_longer_side"
+
+
+def _evaluator_dict(evaluator: Evaluator) -> dict[str, Any]:
+    return {
+        "kind": evaluator.kind,
+        "library": evaluator.library,
+        "sigmas": evaluator.sigmas,
+        "use_area": evaluator.use_area,
+        "pck_threshold": evaluator.pck_threshold,
+        "normalize": evaluator.normalize,
+    }
+
+
+def _score_coco(
+    predictions: Any,
+    *,
+    evaluator: Evaluator,
+    gt: Any,
+    schema: KeypointSchema,
+    sigmas: Sequence[float] | None,
+    per_keypoint: bool,
+) -> dict[str, Any]:
+    if sigmas is None:
+        if evaluator.sigmas not in (None, schema.name):
+            raise MetricError(
+                f"the evaluator uses the sigmas of schema {evaluator.sigmas!r}, not {schema.name!r}: pass sigmas="
+            )
+        sigmas = schema.sigmas
+    if sigmas is None:
+        raise MetricError(f"keypoint schema {schema.name!r} has no OKS sigmas; COCO-style scoring needs them")
+    result = evaluate_coco_keypoints(
+        predictions,
+        gt,
+        sigmas=sigmas,
+        use_area=evaluator.use_area,
+        library=evaluator.library or "xtcocotools",
+        keypoint_names=schema.keypoints,
+        per_keypoint=per_keypoint,
+    )
+    return {
+        "metrics": {k: result.metrics[k] for k in COCO_METRICS},
+        "extra_metrics": {k: v for k, v in result.metrics.items() if k not in COCO_METRICS},
+        "per_keypoint": {k: dict(v) for k, v in result.per_keypoint.items()},
+        "counts": {
+            "predictions": result.num_predictions,
+            "dropped_zero_score": result.num_dropped_zero_score,
+            "images": result.num_images,
+        },
+    }
+
+
+def _score_pck(predictions: Any, *, evaluator: Evaluator, gt: Any, schema: KeypointSchema) -> dict[str, Any]:
+    if evaluator.normalize == BBOX_NORMALIZER:
+        result = horse10_pck_mmpose029(
+            predictions, gt, threshold=evaluator.pck_threshold or 0.2, keypoint_names=schema.keypoints
+        )
+    elif evaluator.normalize in (None, "nose_eye"):
+        result = horse10_pck_nme(
+            predictions, gt, threshold=evaluator.pck_threshold or 0.3, keypoint_names=schema.keypoints
+        )
+    else:
+        raise MetricError(f"unknown PCK normaliser {evaluator.normalize!r}; expected 'nose_eye' or {BBOX_NORMALIZER!r}")
+    return {
+        "metrics": dict(result.metrics),
+        "per_keypoint": {k: dict(v) for k, v in result.per_keypoint.items()},
+        "variant": result.variant,
+        "counts": {"instances": result.num_instances},
+    }
+
+
+def score(
+    predictions: Sequence[Mapping[str, Any]] | str | os.PathLike[str],
+    *,
+    evaluator: Evaluator,
+    gt: Mapping[str, Any] | str | os.PathLike[str],
+    schema: KeypointSchema,
+    sigmas: Sequence[float] | None = None,
+    per_keypoint: bool = True,
+) -> dict[str, Any]:
+    """Score COCO-results predictions with the semantics of `evaluator` (PROTOCOLS.md §5).
+
+    predictions: list of {image_id, category_id, keypoints [x, y, score] * K, score} or a JSON path.
+    gt: COCO-style annotation dict or path. schema: the dataset's keypoint schema (names; sigmas unless `sigmas`).
+    sigmas: [K] OKS sigmas when `evaluator.sigmas` names another schema than `schema`.
+    per_keypoint: COCO-style only; False skips the K single-joint evaluations (PCK's breakdown is free).
+    Returns {"metrics": {...}, "per_keypoint": {...}, "evaluator": {...}, "counts": {...}, ...}; metric names are
+    exactly AP, AP50, AP75, AR, AR50 (COCO-style), PCK@0.3, NME (Horse-10), or PCK (mmpose 0.29 Horse-10).
+    """
+    if evaluator.kind == "coco_keypoints":
+        out = _score_coco(
+            predictions, evaluator=evaluator, gt=gt, schema=schema, sigmas=sigmas, per_keypoint=per_keypoint
+        )
+    elif evaluator.kind == "pck_nme":
+        out = _score_pck(predictions, evaluator=evaluator, gt=gt, schema=schema)
+    else:
+        raise MetricError(f"unknown evaluator kind {evaluator.kind!r}; expected 'coco_keypoints' or 'pck_nme'")
+    return {**out, "evaluator": _evaluator_dict(evaluator)}

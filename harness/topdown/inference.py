@@ -1,0 +1,248 @@
+"""Batched top-down inference: crop, normalise, forward (+ flip test), decode (PROTOCOLS.md §2.3, §3).
+
+The model is any callable `model(x: [N, 3, H, W] float32) -> [N, K, H/4, W/4]` (harness.models' PoseNet). A model
+that also defines `forward_with_meta(x, meta: CropMeta)` is called through that instead and receives the crop
+geometry; only test stand-ins do (harness.testing.standin), so the real path is just `model(x)`.
+
+Every instance is computed independently of its batch neighbours (BN is in eval mode), and results are written by
+instance index, so batch size, worker count and instance order do not change any instance's output.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+
+from harness.data.images import ImageCache
+from harness.data.records import TopdownInstance
+from harness.errors import ModelOutputError
+from harness.topdown.boxes import bbox_to_center_scale, padded_box_area
+from harness.topdown.crop import affine_matrices, crop_cv2, normalize_crops
+from harness.topdown.decode import decode_default
+from harness.topdown.flip import combine_flip
+from harness.topdown.output import TopdownOutput
+from harness.topdown.warp import warp_affine_fixed_point
+
+CropBackend = Literal["cv2", "torch"]
+
+
+@dataclass(frozen=True, eq=False)
+class CropMeta:
+    """Geometry of one batch, for models that declare `forward_with_meta` (GT stand-ins).
+
+    matrices: [B, 2, 3] float64 image -> input maps; centers, scales: [B, 2] float32; input_size (H, W);
+    flipped: the input tensor is the horizontally flipped crop (PROTOCOLS.md §3 flip test).
+    """
+
+    instances: tuple[TopdownInstance, ...]
+    centers: np.ndarray
+    scales: np.ndarray
+    matrices: np.ndarray
+    input_size: tuple[int, int]
+    flipped: bool
+    flip_pairs: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True, eq=False)
+class _Batch:
+    rows: np.ndarray
+    crops: torch.Tensor | None  # cv2 backend: uint8 [B, 3, H, W] on the CPU
+    images: torch.Tensor | None  # torch backend: uint8 [U, 3, Hmax, Wmax], zero-padded
+    image_index: list[int]
+    image_sizes: list[tuple[int, int]]
+
+
+def _prepare(
+    rows: np.ndarray,
+    instances: Sequence[TopdownInstance],
+    matrices: np.ndarray,
+    cache: ImageCache,
+    *,
+    input_size: tuple[int, int],
+    backend: CropBackend,
+) -> _Batch:
+    """Decode (once per image) and, for the cv2 backend, crop one batch. Runs in worker threads."""
+    if backend == "cv2":
+        crops = [crop_cv2(cache.get(instances[r].image_path), matrices[r], output_size=input_size) for r in rows]
+        stacked = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).contiguous()
+        return _Batch(rows, stacked, None, [], [])
+    keys: dict[str, int] = {}
+    images: list[np.ndarray] = []
+    index = []
+    for r in rows:
+        key = str(instances[r].image_path)
+        if key not in keys:
+            keys[key] = len(images)
+            images.append(cache.get(key))
+        else:
+            cache.get(key)  # count the use so the cache can drop the image after its last box
+        index.append(keys[key])
+    hmax = max(im.shape[0] for im in images)
+    wmax = max(im.shape[1] for im in images)
+    padded = torch.zeros((len(images), 3, hmax, wmax), dtype=torch.uint8)
+    for u, im in enumerate(images):
+        padded[u, :, : im.shape[0], : im.shape[1]] = torch.from_numpy(np.array(im)).permute(
+            2, 0, 1
+        )  # copy: cached images are read-only
+    return _Batch(rows, None, padded, index, [im.shape[:2] for im in images])
+
+
+def _iter_prepared(
+    batches: list[np.ndarray], prepare: Callable[[np.ndarray], _Batch], num_workers: int
+) -> Iterator[_Batch]:
+    """Prepared batches in order; with workers, up to 2 * num_workers batches are prepared ahead."""
+    if num_workers <= 0:
+        for rows in batches:
+            yield prepare(rows)
+        return
+    with ThreadPoolExecutor(max_workers=num_workers) as pool:
+        pending: deque[Future] = deque()
+        todo = iter(batches)
+        for rows in todo:
+            pending.append(pool.submit(prepare, rows))
+            if len(pending) >= 2 * num_workers:
+                break
+        while pending:
+            yield pending.popleft().result()
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append(pool.submit(prepare, nxt))
+
+
+def _forward(model: Callable, x: torch.Tensor, meta: CropMeta) -> torch.Tensor:
+    with_meta = getattr(model, "forward_with_meta", None)
+    return with_meta(x, meta) if callable(with_meta) else model(x)
+
+
+def _check_output(out: object, *, n: int, num_keypoints: int | None, meta: CropMeta) -> np.ndarray:
+    """Model output -> float32 numpy [B, K, h, w]; wrong type/shape/channels or non-finite values raise."""
+    if not isinstance(out, torch.Tensor) or out.dim() != 4 or out.shape[0] != n:
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ModelOutputError(
+            f"a top-down model must return heatmaps [N={n}, K, H/4, W/4], got {shape}; is this a top-down checkpoint?"
+        )
+    if num_keypoints is not None and out.shape[1] != num_keypoints:
+        raise ModelOutputError(
+            f"the checkpoint's keypoint count ({out.shape[1]} heatmap channels) does not match the dataset's "
+            f"({num_keypoints} keypoints); pick the checkpoint trained on this dataset"
+        )
+    finite = torch.isfinite(out).flatten(1).all(dim=1).cpu().numpy()
+    if not finite.all():
+        bad = meta.instances[int(np.flatnonzero(~finite)[0])]
+        which = "flipped" if meta.flipped else "original"
+        raise ModelOutputError(
+            f"the model produced non-finite heatmaps ({which} input) for image_id {bad.image_id}, bbox_id "
+            f"{bad.bbox_id} ({bad.image_path}, box {bad.bbox}); {int((~finite).sum())} of {n} instances in that "
+            "batch are affected: check the checkpoint, the input normalisation and fast-mode (bf16/fp16) settings"
+        )
+    return out.detach().to(torch.float32).cpu().numpy()
+
+
+def predict_topdown(
+    model: Callable[[torch.Tensor], torch.Tensor],
+    instances: Sequence[TopdownInstance],
+    *,
+    input_size: tuple[int, int],
+    padding: float,
+    flip: bool,
+    shift_heatmap: bool,
+    flip_pairs: Sequence[tuple[int, int]],
+    device: str | torch.device = "cpu",
+    batch_size: int = 32,
+    crop_backend: CropBackend = "cv2",
+    progress: bool = False,
+    num_keypoints: int | None = None,
+    num_workers: int = 0,
+) -> TopdownOutput:
+    """Run a top-down model over instances; input_size is (H, W).
+
+    PROTOCOLS.md §3: center/scale with `padding`, affine crop (cv2.warpAffine, or its integer-exact torch twin on
+    `device` with crop_backend="torch"), /255 + ImageNet normalisation, forward; with `flip`, a second forward of
+    the horizontally flipped input TENSOR, flipped back (pairs swapped, mirrored, shifted if shift_heatmap) and
+    averaged; 'default' decode. num_keypoints (the dataset's K; defaults to the GT keypoints' K when instances
+    carry them) is checked against the model's channel count.
+    """
+    if crop_backend not in ("cv2", "torch"):
+        raise ValueError(f"crop_backend must be 'cv2' or 'torch', got {crop_backend!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    instances = tuple(instances)
+    if num_keypoints is None:
+        num_keypoints = next((len(i.keypoints) for i in instances if i.keypoints is not None), None)
+    pairs = tuple((int(a), int(b)) for a, b in flip_pairs)
+    device = torch.device(device)
+    n = len(instances)
+    boxes = np.array([i.bbox for i in instances], dtype=np.float64).reshape(n, 4)
+    centers, scales = bbox_to_center_scale(boxes, input_size=input_size, padding=padding)
+    matrices = affine_matrices(centers, scales, output_size=input_size)
+    keypoints: np.ndarray | None = None
+    cache = ImageCache([i.image_path for i in instances])
+    batches = [np.arange(s, min(s + batch_size, n)) for s in range(0, n, batch_size)]
+
+    def prepare(rows: np.ndarray) -> _Batch:
+        return _prepare(rows, instances, matrices, cache, input_size=input_size, backend=crop_backend)
+
+    prepared = _iter_prepared(batches, prepare, num_workers)
+    if progress:
+        from tqdm.auto import tqdm
+
+        prepared = tqdm(prepared, total=len(batches), desc="top-down", unit="batch")
+    was_training = getattr(model, "training", False)
+    if hasattr(model, "eval"):
+        model.eval()
+    try:
+        with torch.inference_mode():
+            for batch in prepared:
+                rows = batch.rows
+                if batch.crops is not None:
+                    crops = batch.crops.to(device)
+                else:
+                    crops = warp_affine_fixed_point(
+                        batch.images.to(device),  # type: ignore[union-attr]
+                        matrices[rows],
+                        output_size=input_size,
+                        image_index=batch.image_index,
+                        image_sizes=batch.image_sizes,
+                    )
+                x = normalize_crops(crops)
+                meta = CropMeta(
+                    tuple(instances[r] for r in rows), centers[rows], scales[rows], matrices[rows],
+                    tuple(input_size), False, pairs,
+                )  # fmt: skip
+                hm = _check_output(_forward(model, x, meta), n=len(rows), num_keypoints=num_keypoints, meta=meta)
+                num_keypoints = hm.shape[1]
+                if any(max(p) >= num_keypoints for p in pairs):
+                    raise ModelOutputError(
+                        f"flip pairs {pairs} refer to joints beyond the model's {num_keypoints} heatmap channels"
+                    )
+                if flip:
+                    meta_f = CropMeta(meta.instances, meta.centers, meta.scales, meta.matrices,
+                                      meta.input_size, True, pairs)  # fmt: skip
+                    hm_f = _check_output(
+                        _forward(model, x.flip(3), meta_f), n=len(rows), num_keypoints=num_keypoints, meta=meta_f
+                    )
+                    hm = combine_flip(hm, hm_f, flip_pairs=pairs, shift=shift_heatmap)
+                kp = decode_default(hm, centers[rows], scales[rows])
+                if keypoints is None:
+                    keypoints = np.zeros((n, *kp.shape[1:]), dtype=np.float32)
+                keypoints[rows] = kp
+    finally:
+        if was_training and hasattr(model, "train"):
+            model.train()
+    if keypoints is None:
+        keypoints = np.zeros((0, num_keypoints or 0, 3), dtype=np.float32)
+    return TopdownOutput(
+        keypoints=keypoints,
+        centers=centers,
+        scales=scales,
+        areas=padded_box_area(scales),
+        bbox_scores=np.array([i.bbox_score for i in instances], dtype=np.float32),
+        bbox_ids=np.array([i.bbox_id for i in instances], dtype=np.int64),
+        image_ids=np.array([i.image_id for i in instances], dtype=np.int64),
+    )

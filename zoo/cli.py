@@ -1,0 +1,194 @@
+"""`python -m zoo list|show|check|readme`: browse and validate the registry. Torch-free.
+
+Exit codes: 0 ok, 1 `check` / `readme --check` found problems, 2 usage error or unknown id.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from zoo import readme
+from zoo.errors import RegistryError, ZooError
+from zoo.export import entry_to_dict
+from zoo.load import load_registry, registry_paths
+from zoo.schema import Entry, Registry, Result
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m zoo", description="The HRNet model-zoo registry (zoo.yaml).")
+    parser.add_argument(
+        "--registry", metavar="PATH", help="zoo.yaml to read (default: $HRNET_ZOO_REGISTRY, else the repository's)"
+    )
+    sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    p = sub.add_parser("list", help="entries whose id matches PATTERN (shell wildcards)")
+    p.add_argument("pattern", nargs="?", default="*", help="e.g. 'hrnet_w32_*' or '*horse10*' (default: all)")
+    p.add_argument("--json", action="store_true", help="print a JSON array of full entries")
+    p.set_defaults(func=_list)
+
+    p = sub.add_parser("show", help="everything about one entry, bibtex included")
+    p.add_argument("id", help="entry id, e.g. hrnet_w32_aic_256x192")
+    p.add_argument("--json", action="store_true", help="print the entry as JSON")
+    p.set_defaults(func=_show)
+
+    p = sub.add_parser("check", help="validate zoo.yaml, keypoint schemas, bibtex and README freshness")
+    p.add_argument("--readme", metavar="PATH", default=str(readme.DEFAULT_README), help="README to check")
+    p.set_defaults(func=_check)
+
+    p = sub.add_parser("readme", help="regenerate the README tables from zoo.yaml")
+    p.add_argument("--check", action="store_true", help="only check that the tables are up to date")
+    p.add_argument("--readme", metavar="PATH", default=str(readme.DEFAULT_README), help="README to write")
+    p.set_defaults(func=_readme)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ZooError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `python -m zoo list | head`
+        return 0
+
+
+def _registry(args: argparse.Namespace) -> Registry:
+    return load_registry(args.registry)
+
+
+def _list(args: argparse.Namespace) -> int:
+    entries = _registry(args).match(args.pattern)
+    if args.json:
+        print(json.dumps([entry_to_dict(e) for e in entries], indent=2))
+        return 0
+    if not entries:
+        print(f"no entry matches {args.pattern!r}", file=sys.stderr)
+        return 0
+    header = ("id", "head", "input", "dataset", "rows", "checkpoint")
+    rows = [
+        (
+            e.id,
+            e.architecture.head,
+            "x".join(map(str, e.architecture.input_size)),
+            e.dataset,
+            ", ".join(r.name for r in e.results),
+            e.checkpoint.filename,
+        )
+        for e in entries
+    ]
+    widths = [max(len(str(r[i])) for r in (header, *rows)) for i in range(len(header))]
+    for r in (header, *rows):
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    registry = _registry(args)
+    entry = registry.entry(args.id)  # UnknownEntryError (exit 2) lists close matches
+    if args.json:
+        data = entry_to_dict(entry)
+        data["bibtex"] = {key: registry.papers[key] for key in entry.papers}
+        print(json.dumps(data, indent=2))
+        return 0
+    print("\n".join(describe_entry(entry, registry)))
+    return 0
+
+
+def describe_entry(entry: Entry, registry: Registry) -> list[str]:
+    """Human-readable lines about an entry: model, files, every result row with its protocol, bibtex."""
+    a, c = entry.architecture, entry.checkpoint
+    heatmaps = ", ".join(f"{h}x{w}" for h, w in a.heatmap_sizes)
+    dataset = registry.datasets[entry.dataset]
+    lines = [
+        f"{entry.id}: {entry.name}",
+        f"  architecture: {a.backbone}-w{a.width}, head {a.head} ({entry.paradigm}), input {a.input_size[0]}x"
+        f"{a.input_size[1]} (HxW), heatmaps {heatmaps}, {a.num_keypoints} keypoints ({a.keypoint_schema})",
+        f"  checkpoint:   {c.url}",
+        f"  sha256:       {c.sha256 or c.sha256_prefix + '...'}" + (f"  ({c.size} bytes)" if c.size else ""),
+        f"  log:          {c.log_url or '-'}",
+        f"  config:       {entry.config} (MMPose 0.x)",
+        f"  dataset:      {dataset.name} ({dataset.key}), {dataset.homepage or 'no homepage recorded'}",
+        "  results:",
+    ]
+    for r in entry.results:
+        lines += ["    " + line for line in describe_result(r)]
+    lines.append("  papers:")
+    for key in entry.papers:
+        lines += ["    " + line for line in registry.papers[key].splitlines()]
+    return lines
+
+
+def describe_result(r: Result) -> list[str]:
+    p, ev, era = r.protocol, r.protocol.evaluator, r.protocol.era
+    metrics = "  ".join(f"{m} {t}" for m, t in r.metric_text.items())
+    tol = ", ".join(f"{m} ±{v:g}" for m, v in r.tolerances.items())
+    if p.paradigm == "topdown":
+        details = (
+            f"boxes {readme.boxes_summary(p)}; shift_heatmap {p.shift_heatmap}; vis_thr {p.vis_thr}; "
+            f"oks_nms_thr {p.oks_nms_thr}"
+        )
+    else:
+        details = (
+            f"max_num_people {p.max_num_people}; detection_threshold {p.detection_threshold:g}; tag_threshold "
+            f"{p.tag_threshold:g}; nms_kernel {p.nms_kernel}; adjust {p.adjust}; refine {p.refine}"
+        )
+    if ev.kind == "coco_keypoints":
+        evaluator = f"{ev.kind} ({ev.library}, sigmas {ev.sigmas}, use_area {ev.use_area})"
+    else:
+        evaluator = f"{ev.kind} (PCK@{ev.pck_threshold:g}, normalize {ev.normalize})"
+    switches = [f"gt_box_shrink {era.gt_box_shrink}"]
+    if era.stage_aggregation:
+        switches.append(f"stage_aggregation {era.stage_aggregation}")
+    if era.grouping_max_groups:
+        switches.append(f"grouping_max_groups {era.grouping_max_groups}")
+    lines = [
+        f"{r.row_id}  [{r.dataset}/{r.split}]  {metrics}",
+        f"  tolerance: {tol}",
+        f"  protocol:  {p.paradigm}; flip {p.flip}; scales {', '.join(f'{s:g}' for s in p.scales)}; {details}",
+        f"  evaluator: {evaluator}",
+        f"  era:       {era.name} ({', '.join(switches)})",
+        f"  source:    {r.source}" + (f" <- {r.source_page}" if r.source_page else ""),
+    ]
+    if r.note:
+        lines.append(f"  note:      {r.note}")
+    return lines
+
+
+def _check(args: argparse.Namespace) -> int:
+    problems: list[str] = []
+    registry = None
+    try:
+        registry = _registry(args)
+    except RegistryError as exc:
+        problems += exc.problems
+    if registry is not None:
+        problems += readme.readme_problems(registry, Path(args.readme))
+    if problems:
+        print(f"{len(problems)} problem(s):", file=sys.stderr)
+        for p in problems:
+            print(f"  - {p}", file=sys.stderr)
+        return 1
+    zoo_path, kp_path, bib_path = registry_paths(args.registry)
+    rows = sum(len(e.results) for e in registry.entries.values())
+    print(
+        f"ok: {len(registry.entries)} entries, {rows} result rows, {len(registry.datasets)} datasets, "
+        f"{len(registry.schemas)} keypoint schemas, {len(registry.papers)} papers "
+        f"({zoo_path.name}, {kp_path.name}, {bib_path.name}); README tables up to date"
+    )
+    return 0
+
+
+def _readme(args: argparse.Namespace) -> int:
+    registry = _registry(args)
+    if args.check:
+        problems = readme.readme_problems(registry, Path(args.readme))
+        for p in problems:
+            print(p, file=sys.stderr)
+        return 1 if problems else 0
+    changed = readme.write_readme(registry, Path(args.readme))
+    print(f"{args.readme}: {'tables regenerated' if changed else 'already up to date'}")
+    return 0

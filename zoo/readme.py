@@ -1,0 +1,164 @@
+"""README tables generated from zoo.yaml (STYLE.md principle 7: generated files are checked, never hand-edited).
+
+The tables live in README.md between `<!-- zoo:tables:start -->` and `<!-- zoo:tables:end -->`; everything outside
+the markers is left alone. Numbers are printed exactly as the seed pages print them (`Result.metric_text`).
+
+Once the result history (results/history/, zoo.history) holds a run of any row, the tables gain Reproduced / Verdict
+columns (zoo.verdicts), with a dash for rows that have no result yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from zoo import history
+from zoo.errors import ZooError
+from zoo.schema import METRIC_NAMES, Protocol, Registry, Result
+from zoo.verdicts import row_verdict
+
+START = "<!-- zoo:tables:start -->"
+END = "<!-- zoo:tables:end -->"
+DEFAULT_README = Path(__file__).resolve().parents[1] / "README.md"
+TEMPLATE = "readme_tables.md.j2"
+DASH = "–"
+
+
+def render_tables(registry: Registry, *, reproduced: Mapping[str, Any] | None = None) -> str:
+    """The markdown between the markers (without them), one table per dataset that has documented rows."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent / "templates"),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # markdown, not HTML
+    )
+    tables = table_view(registry, reproduced=reproduced)
+    return env.get_template(TEMPLATE).render(tables=tables, show_reproduced=reproduced is not None).strip() + "\n"
+
+
+def table_view(registry: Registry, *, reproduced: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The template's input: per dataset a title, its metric columns and one dict of cell texts per row."""
+    tables = []
+    for key, dataset in registry.datasets.items():
+        rows = [(e, r) for e in registry.entries.values() for r in e.results if r.dataset == key]
+        if not rows:
+            continue
+        present = {m for _, r in rows for m in r.metrics}
+        metrics = [m for m in METRIC_NAMES if m in present]
+        tables.append(
+            {
+                "title": f"{dataset.name} (`{key}`)",
+                "metrics": metrics,
+                "rows": [_row(entry, result, metrics, reproduced) for entry, result in rows],
+            }
+        )
+    return tables
+
+
+def _row(entry, result: Result, metrics: list[str], reproduced: Mapping[str, Any] | None) -> dict[str, Any]:
+    h, w = entry.architecture.input_size
+    p = result.protocol
+    got = (reproduced or {}).get(result.row_id)
+    return {
+        "entry": entry.id,
+        "name": result.name,
+        "split": result.split,
+        "input": f"{h}x{w}",
+        "boxes": boxes_summary(p),
+        "flip": "yes" if p.flip else "no",
+        "scales": ", ".join(f"{s:g}" for s in p.scales),
+        "metrics": [result.metric_text.get(m, DASH) for m in metrics],
+        "reproduced": _reproduced_cell(got, metrics),
+        "verdict": _field(got, "verdict") or DASH,
+        "url": entry.checkpoint.url,
+        "log_url": entry.checkpoint.log_url,
+    }
+
+
+def boxes_summary(protocol: Protocol) -> str:
+    """`GT, pad 1.25`, `det COCO_val2017_..., pad 1.25`, or a dash for bottom-up rows (no boxes)."""
+    boxes = protocol.boxes
+    if boxes is None:
+        return DASH
+    source = "GT" if boxes.kind == "gt" else f"det `{boxes.file}`"
+    return f"{source}, pad {protocol.padding:g}" if protocol.padding is not None else source
+
+
+def _field(obj: Any, name: str) -> Any:
+    if obj is None:
+        return None
+    return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
+
+
+def _reproduced_cell(got: Any, metrics: list[str]) -> str:
+    values = _field(got, "metrics") or {}
+    if not values:
+        return DASH
+    return " / ".join(f"{values[m]:.3f}" if m in values else DASH for m in metrics)
+
+
+def splice(text: str, tables: str) -> str:
+    """README text with the block between the markers replaced by `tables`."""
+    start, end = text.find(START), text.find(END)
+    if start < 0 or end < start:
+        raise ZooError(f"README has no {START} ... {END} block; add both markers where the tables belong")
+    return f"{text[: start + len(START)]}\n{tables}{text[end:]}"
+
+
+def reproduced_from_history(
+    registry: Registry, records: list[history.RunRecord] | None = None
+) -> dict[str, dict[str, Any]] | None:
+    """row_id -> {"metrics", "verdict"} of each row's latest run (zoo.history.latest_by_row); None when no row of
+    the registry has a run, so that the tables keep their documented-only shape until a result exists."""
+    records = history.load() if records is None else records
+    latest = history.latest_by_row(records)
+    out = {}
+    for entry in registry.entries.values():
+        for result in entry.results:
+            run = latest.get(result.row_id)
+            if run is None:
+                continue
+            verdict = row_verdict(result.row_id, result.metrics, run.metrics, result.tolerances, partial=run.partial)
+            out[result.row_id] = {"metrics": run.metrics, "verdict": verdict.label}
+    return out or None
+
+
+def readme_problems(
+    registry: Registry, path: str | Path = DEFAULT_README, *, records: list[history.RunRecord] | None = None
+) -> list[str]:
+    """Empty when the README's generated block matches zoo.yaml and the result history; otherwise what is wrong
+    and what to run. `records=None` reads the default history (results/history/)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        return [f"{path}: cannot read ({exc.strerror}); expected the README with the generated tables"]
+    try:
+        fresh = splice(text, render_tables(registry, reproduced=reproduced_from_history(registry, records)))
+    except ZooError as exc:
+        return [f"{path}: {exc}"]
+    if fresh != text:
+        return [
+            f"{path}: README tables are stale (they differ from what zoo.yaml generates); "
+            "expected them regenerated: run `python -m zoo readme`"
+        ]
+    return []
+
+
+def write_readme(
+    registry: Registry, path: str | Path = DEFAULT_README, *, records: list[history.RunRecord] | None = None
+) -> bool:
+    """Regenerate the tables in place (documented numbers, plus reproduced ones from the history); True when the
+    file changed."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    fresh = splice(text, render_tables(registry, reproduced=reproduced_from_history(registry, records)))
+    if fresh == text:
+        return False
+    path.write_text(fresh, encoding="utf-8")
+    return True
