@@ -11,59 +11,17 @@ import argparse
 import json
 import math
 import sys
-from dataclasses import replace
 from typing import Any
 
-from harness.metrics import BBOX_NORMALIZER, MetricError, score
-from zoo.schema import Era, Evaluator, Protocol, Registry, Result
-
-PROTOCOL_NAMES = ("published", "mmpose-0.29")
-
-
-def resolve_protocol(result: Result, name: str) -> Protocol:
-    """The protocol a result row is scored under.
-
-    'published': the row's own protocol (the code of its era, PROTOCOLS.md §7).
-    'mmpose-0.29': what MMPose 0.29.0 (0.x HEAD) does with the same checkpoint: un-shrunk GT boxes, direct bottom-up
-    stage aggregation, no grouping truncation (PROTOCOLS.md §7, §8.3, §8.10), xtcocotools for COCO-style scoring, and
-    for Horse-10 its generic 'PCK' (PCK@0.2 by the longer bbox side; no NME, PROTOCOLS.md §5, §8.11).
-    Scoring reads only the evaluator; the era switches are resolved here so both verbs agree on one definition.
-    """
-    protocol = result.protocol
-    if name == "published":
-        return protocol
-    if name != "mmpose-0.29":
-        raise MetricError(f"unknown protocol {name!r}; expected one of {', '.join(PROTOCOL_NAMES)}.")
-    era = Era(
-        name="mmpose-0.29",
-        gt_box_shrink=False,
-        stage_aggregation="direct" if protocol.paradigm == "bottomup" else None,
-        grouping_max_groups=None,
-    )
-    ev = protocol.evaluator
-    if ev.kind == "coco_keypoints":
-        evaluator = replace(ev, library="xtcocotools")
-    else:
-        evaluator = Evaluator(kind="pck_nme", pck_threshold=0.2, normalize=BBOX_NORMALIZER)  # type: ignore[arg-type]
-    return replace(protocol, era=era, evaluator=evaluator)
+from harness.metrics import score
+from harness.protocols import PROTOCOL_NAMES, resolve_protocol, select_row
+from zoo.schema import Registry
 
 
 def _registry() -> Registry:
     from zoo.load import load_registry
 
     return load_registry()
-
-
-def _result_row(registry: Registry, row_id: str, row: str | None) -> Result:
-    if row:
-        return registry.result(f"{row_id.partition('/')[0]}/{row}")
-    if "/" in row_id:
-        return registry.result(row_id)
-    entry = registry.entry(row_id)
-    if len(entry.results) == 1:
-        return entry.results[0]
-    names = ", ".join(r.name for r in entry.results)
-    raise MetricError(f"entry {row_id!r} has {len(entry.results)} result rows ({names}); choose one with --row NAME.")
 
 
 def _json_safe(obj: Any) -> Any:
@@ -79,7 +37,7 @@ def _json_safe(obj: Any) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     registry = _registry()
-    result = _result_row(registry, args.id, args.row)
+    result = select_row(registry, args.id, args.row)
     protocol = resolve_protocol(result, args.protocol)
     evaluator = protocol.evaluator
     schema = registry.schemas[registry.datasets[result.dataset].keypoint_schema]

@@ -144,6 +144,40 @@ def _check_output(out: object, *, n: int, num_keypoints: int | None, meta: CropM
     return out.detach().to(torch.float32).cpu().numpy()
 
 
+def _batch_input(
+    batch: _Batch, matrices: np.ndarray, *, input_size: tuple[int, int], device: torch.device
+) -> torch.Tensor:
+    """Normalised float32 [B, 3, H, W] on device (the torch backend crops there, from the padded images)."""
+    if batch.crops is not None:
+        crops = batch.crops.to(device)
+    else:
+        crops = warp_affine_fixed_point(
+            batch.images.to(device),  # type: ignore[union-attr]
+            matrices[batch.rows],
+            output_size=input_size,
+            image_index=batch.image_index,
+            image_sizes=batch.image_sizes,
+        )
+    return normalize_crops(crops)
+
+
+def _heatmaps(
+    model: Callable, x: torch.Tensor, meta: CropMeta, *, num_keypoints: int | None, flip: bool, shift: bool
+) -> np.ndarray:
+    """Float32 [B, K, h, w] heatmaps of one batch, flip-test combined when asked (PROTOCOLS.md §3)."""
+    n = x.shape[0]
+    hm = _check_output(_forward(model, x, meta), n=n, num_keypoints=num_keypoints, meta=meta)
+    k = hm.shape[1]
+    if any(max(p) >= k for p in meta.flip_pairs):
+        raise ModelOutputError(f"flip pairs {meta.flip_pairs} refer to joints beyond the model's {k} heatmap channels")
+    if not flip:
+        return hm
+    # PROTOCOLS.md §3: the flip test runs the horizontally flipped input TENSOR, not a re-crop.
+    meta_f = CropMeta(meta.instances, meta.centers, meta.scales, meta.matrices, meta.input_size, True, meta.flip_pairs)
+    hm_f = _check_output(_forward(model, x.flip(3), meta_f), n=n, num_keypoints=k, meta=meta_f)
+    return combine_flip(hm, hm_f, flip_pairs=meta.flip_pairs, shift=shift)
+
+
 def predict_topdown(
     model: Callable[[torch.Tensor], torch.Tensor],
     instances: Sequence[TopdownInstance],
@@ -199,39 +233,16 @@ def predict_topdown(
     try:
         with torch.inference_mode():
             for batch in prepared:
-                rows = batch.rows
-                if batch.crops is not None:
-                    crops = batch.crops.to(device)
-                else:
-                    crops = warp_affine_fixed_point(
-                        batch.images.to(device),  # type: ignore[union-attr]
-                        matrices[rows],
-                        output_size=input_size,
-                        image_index=batch.image_index,
-                        image_sizes=batch.image_sizes,
-                    )
-                x = normalize_crops(crops)
+                x = _batch_input(batch, matrices, input_size=input_size, device=device)
                 meta = CropMeta(
-                    tuple(instances[r] for r in rows), centers[rows], scales[rows], matrices[rows],
-                    tuple(input_size), False, pairs,
+                    tuple(instances[r] for r in batch.rows), centers[batch.rows], scales[batch.rows],
+                    matrices[batch.rows], tuple(input_size), False, pairs,
                 )  # fmt: skip
-                hm = _check_output(_forward(model, x, meta), n=len(rows), num_keypoints=num_keypoints, meta=meta)
+                hm = _heatmaps(model, x, meta, num_keypoints=num_keypoints, flip=flip, shift=shift_heatmap)
                 num_keypoints = hm.shape[1]
-                if any(max(p) >= num_keypoints for p in pairs):
-                    raise ModelOutputError(
-                        f"flip pairs {pairs} refer to joints beyond the model's {num_keypoints} heatmap channels"
-                    )
-                if flip:
-                    meta_f = CropMeta(meta.instances, meta.centers, meta.scales, meta.matrices,
-                                      meta.input_size, True, pairs)  # fmt: skip
-                    hm_f = _check_output(
-                        _forward(model, x.flip(3), meta_f), n=len(rows), num_keypoints=num_keypoints, meta=meta_f
-                    )
-                    hm = combine_flip(hm, hm_f, flip_pairs=pairs, shift=shift_heatmap)
-                kp = decode_default(hm, centers[rows], scales[rows])
                 if keypoints is None:
-                    keypoints = np.zeros((n, *kp.shape[1:]), dtype=np.float32)
-                keypoints[rows] = kp
+                    keypoints = np.zeros((n, num_keypoints, 3), dtype=np.float32)
+                keypoints[batch.rows] = decode_default(hm, meta.centers, meta.scales)
     finally:
         if was_training and hasattr(model, "train"):
             model.train()

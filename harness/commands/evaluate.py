@@ -1,0 +1,214 @@
+"""`python -m harness evaluate ID --out DIR`: evaluate a checkpoint under a documented row's protocol.
+
+Writes DIR/predictions.json (COCO results), DIR/metrics.json (AP, AP50, AP75, AR, AR50 or PCK@0.3, NME, plus
+per-keypoint) and DIR/result.json (identity and provenance). An interrupted run resumes when started again with the
+same arguments and DIR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from harness.errors import DataError, HarnessError
+from harness.protocols import PROTOCOL_NAMES
+
+DATA_ENV = "HRNET_ZOO_DATA"
+
+
+def default_data_root() -> Path:
+    return Path(os.environ.get(DATA_ENV, "data"))
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """Arguments shared by `evaluate` and `reproduce`."""
+    p.add_argument(
+        "--protocol",
+        choices=PROTOCOL_NAMES,
+        default="published",
+        help="published (default: what produced the documented numbers) or mmpose-0.29 (the oracle's)",
+    )
+    p.add_argument("--no-flip", action="store_true", help="disable the flip test (an override, recorded)")
+    p.add_argument(
+        "--scales",
+        type=_scales,
+        default=None,
+        metavar="S,S,...",
+        help="bottom-up test scales, e.g. 2,1,0.5 (an override, recorded)",
+    )
+    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when present, else cpu)")
+    p.add_argument("--batch-size", type=int, default=32, metavar="N", help="top-down crops per forward (default 32)")
+    p.add_argument("--workers", type=int, default=0, metavar="N", help="threads preparing crops ahead (default 0)")
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        metavar="N",
+        help="only the first N images (a partial run: labelled so, never a reproduction)",
+    )
+    p.add_argument(
+        "--mode",
+        choices=("exact", "fast"),
+        default="exact",
+        help="exact (default: fp32, no TF32, no autotuning) or fast (autocast + TF32; drift is recorded)",
+    )
+    p.add_argument(
+        "--amp-dtype", choices=("bfloat16", "float16"), default="bfloat16", help="autocast dtype of --mode fast"
+    )
+    p.add_argument("--channels-last", action="store_true", help="channels_last memory format (recorded)")
+    p.add_argument(
+        "--crop-backend",
+        choices=("cv2", "torch"),
+        default="cv2",
+        help="cv2.warpAffine, or its integer-exact torch twin on the device (bit-identical)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="evaluate a checkpoint under a documented row's protocol",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("id", metavar="ID", help="entry id, or ENTRY/ROW (e.g. higher_hrnet32_coco_512x512/multi-scale)")
+    p.add_argument("--row", metavar="NAME", help="result row of the entry (default: its first row)")
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        metavar="PATH",
+        help="weights to evaluate (default: the entry's published file, fetched and verified)",
+    )
+    p.add_argument(
+        "--data-root",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help=f"dataset root in the reference layout (default: ${DATA_ENV} or ./data)",
+    )
+    p.add_argument("--ann-file", type=Path, metavar="F", help="annotation file (instead of --data-root)")
+    p.add_argument("--img-dir", type=Path, metavar="DIR", help="image folder (with --ann-file)")
+    p.add_argument("--bbox-file", type=Path, metavar="F", help="detector boxes (COCO results format)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    p.add_argument("--offline", action="store_true", help="never download; use the cache or --checkpoint")
+    add_run_arguments(p)
+    p.set_defaults(func=run)
+
+
+def _scales(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers like 2,1,0.5, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one scale")
+    return values
+
+
+def resolve_data(result, registry, args: argparse.Namespace):
+    """DataPaths from --ann-file/--img-dir, or from the dataset's reference layout under the data root."""
+    from harness.data.layout import resolve_split
+    from harness.evaluate import DataPaths
+
+    if args.ann_file or args.img_dir:
+        if not (args.ann_file and args.img_dir):
+            raise DataError("--ann-file and --img-dir go together (or use --data-root for the reference layout)")
+        for path in (args.ann_file, args.img_dir, args.bbox_file):
+            if path is not None and not path.exists():
+                raise DataError(f"{path} does not exist")
+        return DataPaths(args.ann_file, args.img_dir, args.bbox_file, reference_layout=False)
+    root = args.data_root or default_data_root()
+    dataset = registry.datasets[result.dataset]
+    split = dataset.splits[result.split]
+    # resolve_split raises with every missing path, the expected layout and where to get the data.
+    resolved = resolve_split(split, root, dataset=dataset.name, homepage=dataset.homepage)
+    bbox = args.bbox_file or resolved.bbox_file
+    return DataPaths(resolved.ann_file, resolved.img_dir, bbox, reference_layout=args.bbox_file is None)
+
+
+def resolve_checkpoint(entry, path: Path | None, *, offline: bool) -> Path:
+    from harness.checkpoints.store import fetch
+
+    if path is not None:
+        if not path.is_file():
+            raise HarnessError(f"--checkpoint {path} is not a file")
+        return path
+    return fetch(entry.checkpoint, offline=True if offline else None, progress=sys.stderr.isatty())
+
+
+def build_spec(args: argparse.Namespace, registry, result, data, checkpoint: Path):
+    from harness import runtime
+    from harness.evaluate import EvalSpec
+    from harness.protocols import apply_overrides, resolve_protocol
+
+    entry = registry.entry(result.entry_id)
+    protocol = resolve_protocol(result, args.protocol)
+    bbox_override = str(args.bbox_file) if getattr(args, "bbox_file", None) else None
+    if bbox_override and protocol.boxes is not None and protocol.boxes.kind == "detector":
+        bbox_override = None  # the row already uses detector boxes: --bbox-file only says where the file is
+    protocol, overrides = apply_overrides(
+        protocol, flip=False if args.no_flip else None, scales=args.scales, bbox_file=bbox_override
+    )
+    if args.batch_size < 1:
+        raise HarnessError(f"--batch-size must be at least 1, got {args.batch_size}")
+    settings = runtime.RunSettings(
+        device=runtime.resolve_device(args.device),
+        mode=args.mode,
+        autocast_dtype=args.amp_dtype if args.mode == "fast" else None,
+        channels_last=args.channels_last,
+    )
+    return EvalSpec(
+        entry=entry,
+        result=result,
+        protocol_name=args.protocol,
+        protocol=protocol,
+        overrides=overrides,
+        data=data,
+        checkpoint=checkpoint,
+        settings=settings,
+        batch_size=args.batch_size,
+        limit=args.limit,
+        crop_backend=args.crop_backend,
+        num_workers=args.workers,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from harness.evaluate import evaluate
+    from harness.protocols import select_row
+    from zoo import load_registry
+
+    registry = load_registry()
+    ident = args.id if "/" in args.id or args.row else _first_row(registry, args.id)
+    result = select_row(registry, ident, args.row)
+    data = resolve_data(result, registry, args)
+    checkpoint = resolve_checkpoint(registry.entry(result.entry_id), args.checkpoint, offline=args.offline)
+    spec = build_spec(args, registry, result, data, checkpoint)
+    outcome = evaluate(spec, registry=registry, out_dir=args.out, progress=not args.no_progress)
+    summary = {
+        "row": result.row_id,
+        "protocol": spec.protocol_name,
+        "overrides": spec.overrides,
+        "partial": outcome.record["partial"],
+        "metrics": outcome.record["metrics"],
+        "out": str(args.out),
+    }
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _first_row(registry, entry_id: str) -> str:
+    """`evaluate ENTRY` runs the entry's first row; say so when there are others."""
+    entry = registry.entry(entry_id)
+    first = entry.results[0]
+    if len(entry.results) > 1:
+        others = ", ".join(r.name for r in entry.results[1:])
+        print(
+            f"note: {entry_id} has several rows; running {first.row_id} (others: {others}; pick with --row)",
+            file=sys.stderr,
+        )
+    return first.row_id

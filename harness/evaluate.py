@@ -1,0 +1,406 @@
+"""Evaluate one documented result row end to end: data -> model -> predictions (resumable) -> metrics -> files.
+
+Running the model is separate from scoring it (STYLE.md principle 5): predictions are computed in chunks that are
+saved as they finish, so an interrupted run (Ctrl-C, a lost machine) resumes where it stopped when started again
+with the same identity (entry, row, protocol, overrides, data, checkpoint, device and numeric mode). Per-instance
+(top-down) and per-image (bottom-up) predictions do not depend on their neighbours (batch-size invariance is
+tested), so a resumed run gives the same predictions as an uninterrupted one. Only a complete run writes
+predictions.json / metrics.json / result.json.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness import results, runtime
+from harness.checkpoints.hashing import file_sha256
+from harness.data.annotations import coco_tables, read_json
+from harness.errors import DataError, HarnessError
+from harness.protocols import describe
+from zoo.history import SCHEMA_VERSION
+from zoo.schema import Entry, KeypointSchema, Protocol, Registry, Result
+
+#: Bumped whenever a change makes earlier chunk caches unusable (their predictions would differ).
+PREDICTION_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class DataPaths:
+    ann_file: Path
+    img_dir: Path
+    bbox_file: Path | None = None
+    #: True when the paths come from the dataset's reference layout (--data-root), not hand-picked files.
+    reference_layout: bool = False
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    """Everything that decides a run's predictions and metrics (plus how fast it goes)."""
+
+    entry: Entry
+    result: Result
+    protocol_name: str
+    protocol: Protocol  # resolved, overrides applied
+    overrides: Mapping[str, Any]
+    data: DataPaths
+    checkpoint: Path
+    settings: runtime.RunSettings
+    batch_size: int = 32
+    limit: int | None = None  # the first N images of the annotation file
+    crop_backend: str = "cv2"
+    num_workers: int = 0
+    #: Resume granularity: instances (top-down) or images (bottom-up) per saved chunk.
+    chunk_size: int = 512
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunOutcome:
+    out_dir: Path
+    predictions: list[dict]
+    scored: dict
+    record: dict
+    reused_chunks: int
+    computed_chunks: int
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# data selection
+
+
+def select_images(gt: Mapping[str, Any], ann_file: Path, limit: int | None) -> list[int]:
+    """Image ids in annotation-file order (the reference's order), the first `limit` of them when given."""
+    images, _ = coco_tables(gt, ann_file)
+    ids = [img["id"] for img in images]
+    if limit is not None:
+        if limit < 1:
+            raise HarnessError(f"--limit must be at least 1, got {limit}")
+        ids = ids[:limit]
+    return ids
+
+
+def subset_gt(gt: Mapping[str, Any], image_ids: list[int]) -> dict[str, Any]:
+    """The annotation file restricted to some images, so that a --limit run is scored against its own images."""
+    keep = set(image_ids)
+    out = dict(gt)
+    out["images"] = [img for img in gt["images"] if img["id"] in keep]
+    out["annotations"] = [a for a in gt.get("annotations", []) if a["image_id"] in keep]
+    return out
+
+
+def load_instances(spec: EvalSpec, schema: KeypointSchema):
+    """Top-down instances per the row's box source (PROTOCOLS.md §2.1, §5)."""
+    from harness.data.coco_style import load_detection_instances, load_gt_instances
+    from harness.data.horse10 import load_horse10_instances
+
+    p, d = spec.protocol, spec.data
+    if p.boxes is not None and p.boxes.kind == "detector":
+        if d.bbox_file is None:
+            raise DataError(
+                f"{spec.result.row_id} uses detector boxes ({p.boxes.file}); pass --bbox-file F or use --data-root"
+            )
+        return load_detection_instances(
+            d.bbox_file, ann_file=d.ann_file, img_dir=d.img_dir, score_threshold=p.boxes.score_threshold
+        )
+    if p.evaluator.kind == "pck_nme":
+        # Horse-10 (PROTOCOLS.md §5): every labelled instance, raw annotation box, no cleaning.
+        return load_horse10_instances(d.ann_file, img_dir=d.img_dir, num_keypoints=schema.num_keypoints)
+    return load_gt_instances(
+        d.ann_file, img_dir=d.img_dir, gt_box_shrink=p.era.gt_box_shrink, num_keypoints=schema.num_keypoints
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# identity and provenance
+
+
+def identity(spec: EvalSpec, *, checkpoint_sha256: str, ann_sha256: str, bbox_sha256: str | None) -> dict:
+    """What was run: a result is keyed by this, never by its value (STYLE.md principle 3)."""
+    s = spec.settings
+    return {
+        "prediction_format": PREDICTION_FORMAT,
+        "row_id": spec.result.row_id,
+        "protocol": spec.protocol_name,
+        "protocol_resolved": describe(spec.protocol),
+        "overrides": dict(spec.overrides),
+        "checkpoint_sha256": checkpoint_sha256,
+        "annotations_sha256": ann_sha256,
+        "bbox_file_sha256": bbox_sha256,
+        "limit": spec.limit,
+        # Numerics that can move predictions: device kind and mode (batch size and workers cannot).
+        "device": "cuda" if s.device.startswith("cuda") else "cpu",
+        "mode": s.mode,
+        "autocast_dtype": s.autocast_dtype,
+        "crop_backend": spec.crop_backend,
+    }
+
+
+def _file_info(path: Path | None) -> dict | None:
+    if path is None:
+        return None
+    return {"path": str(path), "sha256": file_sha256(path), "size": path.stat().st_size}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# resumable prediction
+
+
+class ChunkStore:
+    """Finished chunks of one run identity, each written atomically; an interrupted run keeps what finished."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def path(self, index: int, suffix: str) -> Path:
+        return self.folder / f"chunk_{index:05d}{suffix}"
+
+    def load_topdown(self, index: int):
+        from harness.topdown.output import TopdownOutput
+
+        path = self.path(index, ".npz")
+        if not path.exists():
+            return None
+        with np.load(path) as z:
+            return TopdownOutput(**{f.name: z[f.name] for f in dataclasses.fields(TopdownOutput)})
+
+    def save_topdown(self, index: int, out) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.path(index, ".npz")
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, **{f.name: getattr(out, f.name) for f in dataclasses.fields(out)})
+        tmp.replace(path)
+
+    def load_json(self, index: int) -> list[dict] | None:
+        path = self.path(index, ".json")
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def save_json(self, index: int, records: list[dict]) -> None:
+        results.write_json_atomic(self.path(index, ".json"), records, indent=None)
+
+    def clear(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _concat_topdown(parts: list):
+    from harness.topdown.output import TopdownOutput
+
+    return TopdownOutput(
+        **{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in dataclasses.fields(TopdownOutput)}
+    )
+
+
+def _progress(total: int, unit: str, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit=unit, desc="evaluate", disable=not enabled, dynamic_ncols=True)
+
+
+def predict_topdown_chunks(
+    spec: EvalSpec, instances: tuple, schema: KeypointSchema, model_factory: Callable, store: ChunkStore, *, progress
+) -> tuple[list[dict], int, int]:
+    from harness.topdown.inference import predict_topdown
+    from harness.topdown.postprocess import to_coco_results
+
+    arch, p = spec.entry.architecture, spec.protocol
+    n = len(instances)
+    starts = list(range(0, n, spec.chunk_size))
+    parts, reused, computed, model = [], 0, 0, None
+    for index, start in enumerate(starts):
+        chunk = instances[start : start + spec.chunk_size]
+        out = store.load_topdown(index)
+        if out is not None and len(out) == len(chunk):
+            reused += 1
+        else:
+            model = model or model_factory()
+            with runtime.autocast(spec.settings):
+                out = predict_topdown(
+                    model,
+                    chunk,
+                    input_size=arch.input_size,
+                    padding=p.padding,
+                    flip=p.flip,
+                    shift_heatmap=p.shift_heatmap,
+                    flip_pairs=schema.flip_pairs,
+                    device=spec.settings.device,
+                    batch_size=spec.batch_size,
+                    crop_backend=spec.crop_backend,
+                    num_keypoints=schema.num_keypoints,
+                    num_workers=spec.num_workers,
+                )
+            store.save_topdown(index, out)
+            computed += 1
+        parts.append(out)
+        progress.update(len(chunk))
+    if not parts:
+        return [], reused, computed
+    sigmas = schema.sigmas if p.oks_nms_thr is not None else None
+    # Horse-10 rows have no rescoring/NMS (vis_thr None): scores are then the plain keypoint mean, unused by PCK.
+    vis_thr = p.vis_thr if p.vis_thr is not None else 0.0
+    preds = to_coco_results(_concat_topdown(parts), vis_thr=vis_thr, oks_nms_thr=p.oks_nms_thr, sigmas=sigmas)
+    return preds, reused, computed
+
+
+def predict_bottomup_chunks(
+    spec: EvalSpec, image_ids: list[int], schema: KeypointSchema, model_factory: Callable, store, *, progress
+) -> tuple[list[dict], int, int]:
+    from harness.bottomup.inference import BottomUpParams, predict_bottomup_dataset
+
+    arch = spec.entry.architecture
+    params = BottomUpParams.from_protocol(spec.protocol, schema, input_size=arch.input_size[0])
+    size = max(1, spec.chunk_size // 32)  # images are much heavier than crops
+    preds, reused, computed, model = [], 0, 0, None
+    for index, start in enumerate(range(0, len(image_ids), size)):
+        ids = image_ids[start : start + size]
+        part = store.load_json(index)
+        if part is not None:
+            reused += 1
+        else:
+            model = model or model_factory()
+            with runtime.autocast(spec.settings):
+                part = predict_bottomup_dataset(
+                    model,
+                    spec.data.ann_file,
+                    spec.data.img_dir,
+                    params=params,
+                    device=spec.settings.device,
+                    image_ids=ids,
+                )
+            store.save_json(index, part)
+            computed += 1
+        preds.extend(part)
+        progress.update(len(ids))
+    return preds, reused, computed
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the run
+
+
+def _model_factory(spec: EvalSpec) -> Callable:
+    def build():
+        import torch
+
+        from harness.models.entry import build_from_entry
+
+        model = build_from_entry(spec.entry, checkpoint=spec.checkpoint)
+        model = model.to(spec.settings.device)
+        if spec.settings.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        return model.eval()
+
+    return build
+
+
+def evaluate(spec: EvalSpec, *, registry: Registry, out_dir: Path, progress: bool = True) -> RunOutcome:
+    """Run, score and write DIR/predictions.json, DIR/metrics.json and DIR/result.json (only when complete)."""
+    from harness.metrics import score
+
+    t0 = time.perf_counter()
+    runtime.apply(spec.settings)
+    entry, result, protocol = spec.entry, spec.result, spec.protocol
+    schema = registry.schemas[entry.architecture.keypoint_schema]
+    if entry.architecture.num_keypoints != schema.num_keypoints:
+        raise HarnessError(
+            f"{entry.id}: architecture has {entry.architecture.num_keypoints} keypoints, schema "
+            f"{schema.name!r} {schema.num_keypoints}"
+        )
+    gt = read_json(spec.data.ann_file, what="annotation file")
+    image_ids = select_images(gt, spec.data.ann_file, spec.limit)
+    total_images = len(select_images(gt, spec.data.ann_file, None))
+    ckpt = _file_info(spec.checkpoint)
+    ann = _file_info(spec.data.ann_file)
+    bbox = _file_info(spec.data.bbox_file) if protocol.boxes and protocol.boxes.kind == "detector" else None
+    ident = identity(
+        spec, checkpoint_sha256=ckpt["sha256"], ann_sha256=ann["sha256"], bbox_sha256=bbox and bbox["sha256"]
+    )
+    key = results.run_key(ident)
+    store = ChunkStore(out_dir / ".chunks" / key)
+    factory = _model_factory(spec)
+
+    if protocol.paradigm == "topdown":
+        loaded = load_instances(spec, schema)
+        wanted = set(image_ids)
+        instances = tuple(i for i in loaded.instances if i.image_id in wanted)
+        if not instances:
+            raise DataError(f"no instances to evaluate in {spec.data.ann_file} ({loaded.report.summary()})")
+        with _progress(len(instances), "inst", progress) as bar:
+            preds, reused, computed = predict_topdown_chunks(spec, instances, schema, factory, store, progress=bar)
+        counts = {"images": len(image_ids), "instances": len(instances), "load_report": loaded.report.summary()}
+    else:
+        with _progress(len(image_ids), "img", progress) as bar:
+            preds, reused, computed = predict_bottomup_chunks(spec, image_ids, schema, factory, store, progress=bar)
+        counts = {"images": len(image_ids), "instances": len(preds)}
+    counts["predictions"] = len(preds)
+
+    ev = protocol.evaluator
+    sigmas = registry.schemas[ev.sigmas].sigmas if ev.sigmas else None
+    scored = score(preds, evaluator=ev, gt=subset_gt(gt, image_ids), schema=schema, sigmas=sigmas)
+
+    partial_reason = _partial_reason(spec, len(image_ids), total_images)
+    record = {
+        "schema_version": SCHEMA_VERSION,
+        "run_key": key,
+        "identity": ident,
+        "row_id": result.row_id,
+        "entry": entry.id,
+        "dataset": result.dataset,
+        "split": result.split,
+        "protocol": spec.protocol_name,
+        "overrides": dict(spec.overrides),
+        "partial": partial_reason is not None,
+        "partial_reason": partial_reason,
+        "metrics": scored["metrics"],
+        "per_keypoint": scored.get("per_keypoint", {}),
+        "date": results.now_utc(),
+        "wall_time_s": round(time.perf_counter() - t0, 3),
+        "provenance": {
+            "git": results.git_state(),
+            "packages": results.package_versions(),
+            "settings": spec.settings.record()
+            | {"batch_size": spec.batch_size, "workers": spec.num_workers, "crop_backend": spec.crop_backend},
+            "checkpoint": ckpt,
+            "checkpoint_registry_prefix": entry.checkpoint.sha256_prefix,
+            "annotations": ann,
+            "bbox_file": bbox,
+            "images_dir": str(spec.data.img_dir),
+            "counts": counts,
+            "chunks": {"reused": reused, "computed": computed},
+        },
+    }
+    results.write_predictions(out_dir / "predictions.json", preds)
+    results.write_json_atomic(out_dir / "metrics.json", _json_safe(scored))
+    results.write_json_atomic(out_dir / "result.json", _json_safe(record))
+    store.clear()
+    return RunOutcome(out_dir, preds, scored, _json_safe(record), reused, computed)
+
+
+def _partial_reason(spec: EvalSpec, used: int, total: int) -> str | None:
+    """Why this run cannot stand as a full reproduction (None when it can)."""
+    reasons = []
+    if used < total:
+        reasons.append(f"--limit {spec.limit}: {used} of {total} images")
+    if not spec.data.reference_layout:
+        reasons.append(f"custom annotation file {spec.data.ann_file.name} (not the reference layout)")
+    return "; ".join(reasons) or None
+
+
+def _json_safe(obj: Any) -> Any:
+    """NaN (a metric with nothing to count) becomes null, so the files stay strict JSON."""
+    if isinstance(obj, float) and obj != obj:
+        return None
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return _json_safe(obj.item())
+    return obj

@@ -1,0 +1,97 @@
+"""Which protocol a run uses: the row's `published` one (default, PROTOCOLS.md §7) or `mmpose-0.29` (the oracle's
+behaviour), plus command-line overrides, which are always recorded with the result."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from harness.errors import HarnessError
+from harness.metrics import BBOX_NORMALIZER
+from zoo.schema import BoxSource, Era, Evaluator, Protocol, Registry, Result
+
+PROTOCOL_NAMES = ("published", "mmpose-0.29")
+
+
+def resolve_protocol(result: Result, name: str) -> Protocol:
+    """The protocol a result row is run and scored under.
+
+    'published': the row's own protocol (the code of its era, PROTOCOLS.md §7).
+    'mmpose-0.29': what MMPose 0.29.0 (0.x HEAD) does with the same checkpoint: un-shrunk GT boxes, direct bottom-up
+    stage aggregation, no grouping truncation (PROTOCOLS.md §7, §8.3, §8.10), xtcocotools for COCO-style scoring, and
+    for Horse-10 its generic 'PCK' (PCK@0.2 by the longer bbox side; no NME, PROTOCOLS.md §5, §8.11).
+    """
+    protocol = result.protocol
+    if name == "published":
+        return protocol
+    if name != "mmpose-0.29":
+        raise HarnessError(f"unknown protocol {name!r}; expected one of {', '.join(PROTOCOL_NAMES)}")
+    era = Era(
+        name="mmpose-0.29",
+        gt_box_shrink=False,
+        stage_aggregation="direct" if protocol.paradigm == "bottomup" else None,
+        grouping_max_groups=None,
+    )
+    ev = protocol.evaluator
+    if ev.kind == "coco_keypoints":
+        evaluator = replace(ev, library="xtcocotools")
+    else:
+        evaluator = Evaluator(kind="pck_nme", pck_threshold=0.2, normalize=BBOX_NORMALIZER)
+    return replace(protocol, era=era, evaluator=evaluator)
+
+
+def select_row(registry: Registry, ident: str, row: str | None = None) -> Result:
+    """`ENTRY/ROW`, or `ENTRY` plus `--row NAME`, or `ENTRY` alone when it has exactly one row."""
+    if row:
+        return registry.result(f"{ident.partition('/')[0]}/{row}")
+    if "/" in ident:
+        return registry.result(ident)
+    entry = registry.entry(ident)
+    if len(entry.results) == 1:
+        return entry.results[0]
+    names = ", ".join(r.name for r in entry.results)
+    raise HarnessError(
+        f"entry {ident!r} has {len(entry.results)} result rows ({names}); choose one with --row NAME or {ident}/NAME"
+    )
+
+
+def apply_overrides(
+    protocol: Protocol,
+    *,
+    flip: bool | None = None,
+    scales: tuple[float, ...] | None = None,
+    bbox_file: str | None = None,
+) -> tuple[Protocol, dict[str, Any]]:
+    """The protocol with command-line overrides applied, and the overrides that actually changed something
+    (recorded in result.json; a run with overrides is never taken as a reproduction of the documented row)."""
+    changes: dict[str, Any] = {}
+    if flip is not None and flip != protocol.flip:
+        changes["flip"] = flip
+    if scales is not None and tuple(scales) != tuple(protocol.scales):
+        if protocol.paradigm != "bottomup":
+            raise HarnessError("--scales applies to bottom-up rows only; top-down rows are single-scale")
+        if any(s <= 0 for s in scales):
+            raise HarnessError(f"--scales must be positive numbers, got {list(scales)}")
+        changes["scales"] = tuple(float(s) for s in scales)
+    if bbox_file is not None:
+        if protocol.paradigm != "topdown":
+            raise HarnessError("--bbox-file applies to top-down rows only")
+        changes["boxes"] = BoxSource(kind="detector", file=str(bbox_file), score_threshold=_det_threshold(protocol))
+    if not changes:
+        return protocol, {}
+    recorded = {
+        k: (v.file if isinstance(v, BoxSource) else list(v) if isinstance(v, tuple) else v) for k, v in changes.items()
+    }
+    return replace(protocol, **changes), recorded
+
+
+def _det_threshold(protocol: Protocol) -> float:
+    return protocol.boxes.score_threshold if protocol.boxes is not None else 0.0
+
+
+def describe(protocol: Protocol) -> Mapping[str, Any]:
+    """The resolved protocol as plain data, for result.json."""
+    from dataclasses import asdict
+
+    return asdict(protocol)
