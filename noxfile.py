@@ -49,3 +49,51 @@ def parity(session: nox.Session) -> None:
     session.run("python", "oracle/build_env.py")
     env = {"HRNET_ZOO_ORACLE": "1"}
     session.run("python", "-m", "pytest", "-m", "oracle", "tests/oracle", *(session.posargs or ["-q"]), env=env)
+
+
+def _reproduce(session: nox.Session, dataset: str) -> None:
+    _install(session)
+    session.run("python", "-m", "harness", "reproduce", "--dataset", dataset, *session.posargs)
+
+
+@nox.session(name="reproduce-aic")
+def reproduce_aic(session: nox.Session) -> None:
+    """Reproduce every AIC row (top-down; bottom-up single- and multi-scale). Data: --data-root or $HRNET_ZOO_DATA."""
+    _reproduce(session, "aic")
+
+
+@nox.session(name="reproduce-coco")
+def reproduce_coco(session: nox.Session) -> None:
+    """Reproduce every COCO row (top-down on detector boxes; HigherHRNet single- and multi-scale)."""
+    _reproduce(session, "coco")
+
+
+@nox.session(name="reproduce-horse10")
+def reproduce_horse10(session: nox.Session) -> None:
+    """Reproduce the Horse-10 rows (PCK@0.3 and NME, splits 1-3, W32 and W48)."""
+    _reproduce(session, "horse10")
+
+
+@nox.session(name="reproduce-macaque")
+def reproduce_macaque(session: nox.Session) -> None:
+    """Reproduce the MacaquePose rows (W32, W48)."""
+    _reproduce(session, "macaque")
+
+
+@nox.session(name="reproduce-atrw")
+def reproduce_atrw(session: nox.Session) -> None:
+    """Reproduce the ATRW rows (W32, W48; padding 1.0)."""
+    _reproduce(session, "atrw")
+
+
+@nox.session
+def reproduce(session: nox.Session) -> None:
+    """Reproduce every documented row of every dataset."""
+    _reproduce(session, "all")
+
+
+@nox.session
+def report(session: nox.Session) -> None:
+    """Re-render reports/ and the README tables from results/history/ (`-- --check`: fail when stale)."""
+    _install(session)
+    session.run("python", "-m", "harness", "report", *session.posargs)

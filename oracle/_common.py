@@ -99,11 +99,11 @@ def to_jsonable(obj: Any) -> Any:
     return obj
 
 
-def write_json(path: Path, obj: Any) -> None:
+def write_json(path: Path, obj: Any, *, indent: int | None = 1) -> None:
     """Write atomically (temp file + rename), so a killed run never leaves a half-written file behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(to_jsonable(obj), indent=1, sort_keys=False) + "\n")
+    tmp.write_text(json.dumps(to_jsonable(obj), indent=indent) + "\n")
     tmp.replace(path)
 
 

@@ -182,7 +182,7 @@ def main() -> int:
         "seconds_inference": round(t_infer, 2),
     }
     raw["images" if bottomup else "instances"] = (bottomup_records if bottomup else topdown_records)(outputs)
-    _common.write_json(args.out / "raw.json", raw)
+    _common.write_json(args.out / "raw.json", raw, indent=None)  # compact: one record per box can be many
     metrics = evaluate_metrics(dataset, outputs, args.out, args.metric or default_metrics(cfg, dataset))
     metrics["seconds_total"] = round(time.monotonic() - t0, 2)
     _common.write_json(args.out / "metrics.json", metrics)

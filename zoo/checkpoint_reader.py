@@ -87,18 +87,31 @@ def _read_mirrors(node: Located, path: str, problems: Problems) -> tuple:
     return tuple(out)
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
 def read_url(node: Located, path: str, problems: Problems, *, file: bool = True) -> str | None:
-    """An https URL; with `file`, one whose path ends in a file name (name.ext), as downloads need."""
+    """An https URL; with `file`, one whose path ends in a file name (name.ext), as downloads need.
+
+    Two more forms are accepted for files: `http://` to a loopback host (a local mirror, the tests' server), and
+    `file:REL/PATH` relative to the folder of zoo.yaml (a checkpoint shipped with the repository, e.g. the demo's).
+    """
     expected = "an https URL ending in a file name" if file else "an https URL"
     value = get_str(problems, node, path, expected=expected)
     if value is None:
         return None
     parsed = urlparse(value)
     name = parsed.path.rsplit("/", 1)[-1]
-    if parsed.scheme != "https" and not (not file and parsed.scheme == "http"):
+    if file and parsed.scheme == "file":
+        if parsed.netloc or parsed.path.startswith("/") or ".." in parsed.path.split("/"):
+            problems.add(path, node.line, f"URL {value!r} must be file:RELATIVE/PATH inside the repository", expected)
+            return None
+    elif parsed.scheme == "http" and parsed.netloc.rsplit(":", 1)[0] in LOOPBACK_HOSTS:
+        pass
+    elif parsed.scheme != "https" and not (not file and parsed.scheme == "http"):
         problems.add(path, node.line, f"URL {value!r} is not https", expected)
         return None
-    if not parsed.netloc or (file and ("." not in name or name.startswith("."))):
+    if (not parsed.netloc and parsed.scheme != "file") or (file and ("." not in name or name.startswith("."))):
         problems.add(path, node.line, f"URL {value!r} has no {'file name' if file else 'host'}", expected)
         return None
     return value

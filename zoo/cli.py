@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from zoo import readme
 from zoo.errors import RegistryError, ZooError
@@ -35,12 +34,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_show)
 
     p = sub.add_parser("check", help="validate zoo.yaml, keypoint schemas, bibtex and README freshness")
-    p.add_argument("--readme", metavar="PATH", default=str(readme.DEFAULT_README), help="README to check")
+    p.add_argument(
+        "--readme", metavar="PATH", default=None, help="README to check (default: $HRNET_ZOO_README or README.md)"
+    )
     p.set_defaults(func=_check)
 
     p = sub.add_parser("readme", help="regenerate the README tables from zoo.yaml")
     p.add_argument("--check", action="store_true", help="only check that the tables are up to date")
-    p.add_argument("--readme", metavar="PATH", default=str(readme.DEFAULT_README), help="README to write")
+    p.add_argument(
+        "--readme", metavar="PATH", default=None, help="README to write (default: $HRNET_ZOO_README or README.md)"
+    )
     p.set_defaults(func=_readme)
     return parser
 
@@ -166,7 +169,7 @@ def _check(args: argparse.Namespace) -> int:
     except RegistryError as exc:
         problems += exc.problems
     if registry is not None:
-        problems += readme.readme_problems(registry, Path(args.readme))
+        problems += readme.readme_problems(registry, args.readme)
     if problems:
         print(f"{len(problems)} problem(s):", file=sys.stderr)
         for p in problems:
@@ -185,10 +188,10 @@ def _check(args: argparse.Namespace) -> int:
 def _readme(args: argparse.Namespace) -> int:
     registry = _registry(args)
     if args.check:
-        problems = readme.readme_problems(registry, Path(args.readme))
+        problems = readme.readme_problems(registry, args.readme)
         for p in problems:
             print(p, file=sys.stderr)
         return 1 if problems else 0
-    changed = readme.write_readme(registry, Path(args.readme))
-    print(f"{args.readme}: {'tables regenerated' if changed else 'already up to date'}")
+    changed = readme.write_readme(registry, args.readme)
+    print(f"{args.readme or readme.default_readme()}: {'tables regenerated' if changed else 'already up to date'}")
     return 0

@@ -9,6 +9,7 @@ columns (zoo.verdicts), with a dash for rows that have no result yet.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,14 @@ from zoo.verdicts import row_verdict
 START = "<!-- zoo:tables:start -->"
 END = "<!-- zoo:tables:end -->"
 DEFAULT_README = Path(__file__).resolve().parents[1] / "README.md"
+README_ENV = "HRNET_ZOO_README"
+
+
+def default_readme() -> Path:
+    """The README whose tables are generated: $HRNET_ZOO_README, else the repository's README.md."""
+    return Path(os.environ.get(README_ENV) or DEFAULT_README)
+
+
 TEMPLATE = "readme_tables.md.j2"
 DASH = "–"
 
@@ -129,11 +138,11 @@ def reproduced_from_history(
 
 
 def readme_problems(
-    registry: Registry, path: str | Path = DEFAULT_README, *, records: list[history.RunRecord] | None = None
+    registry: Registry, path: str | Path | None = None, *, records: list[history.RunRecord] | None = None
 ) -> list[str]:
     """Empty when the README's generated block matches zoo.yaml and the result history; otherwise what is wrong
     and what to run. `records=None` reads the default history (results/history/)."""
-    path = Path(path)
+    path = Path(path or default_readme())
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -151,11 +160,11 @@ def readme_problems(
 
 
 def write_readme(
-    registry: Registry, path: str | Path = DEFAULT_README, *, records: list[history.RunRecord] | None = None
+    registry: Registry, path: str | Path | None = None, *, records: list[history.RunRecord] | None = None
 ) -> bool:
     """Regenerate the tables in place (documented numbers, plus reproduced ones from the history); True when the
     file changed."""
-    path = Path(path)
+    path = Path(path or default_readme())
     text = path.read_text(encoding="utf-8")
     fresh = splice(text, render_tables(registry, reproduced=reproduced_from_history(registry, records)))
     if fresh == text:

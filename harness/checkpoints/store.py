@@ -35,6 +35,7 @@ import os
 import shutil
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -278,7 +279,7 @@ _Source = Callable[..., None]
 
 
 def _sources(checkpoint: Checkpoint, *, prefer_mirror: bool) -> list[tuple[str, _Source]]:
-    primary = [(checkpoint.url, _from_url)]
+    primary = [(checkpoint.url, _from_repo_file if checkpoint.url.startswith("file:") else _from_url)]
     mirrors = [(_hub_label(m), _hub_source(m)) for m in checkpoint.mirrors]
     return mirrors + primary if prefer_mirror else primary + mirrors
 
@@ -337,6 +338,31 @@ def _check(checkpoint: Checkpoint, file: Path, *, source: str, delete: bool) -> 
             actual=actual,
         )
     return actual
+
+
+# -- a file shipped with the repository -------------------------------------------------------------------------
+
+
+def repo_file(checkpoint: Checkpoint) -> Path:
+    """The file a `file:REL/PATH` URL names, relative to the folder of the registry (zoo.yaml) in use."""
+    from zoo.load import registry_paths
+
+    return registry_paths()[0].parent / urllib.parse.urlparse(checkpoint.url).path
+
+
+def _from_repo_file(checkpoint: Checkpoint, paths: _Paths, *, offline: bool, progress: bool) -> None:
+    """Copy a shipped checkpoint into the cache through the same staging and verification as a download: works
+    offline, and a shipped file that does not match its published hash is refused like a bad download."""
+    source = repo_file(checkpoint)
+    if not source.is_file():
+        raise DownloadError(f"{checkpoint.url}: {source} does not exist; it ships with the repository (git checkout)")
+    staged = paths.final.with_name(f"{paths.final.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        shutil.copyfile(source, staged)
+        sha = _check(checkpoint, staged, source=f"the shipped file {source}", delete=True)
+        _publish(paths, staged, sha, source=checkpoint.url)
+    finally:
+        staged.unlink(missing_ok=True)
 
 
 # -- primary URL ------------------------------------------------------------------------------------------------

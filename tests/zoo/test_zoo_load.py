@@ -84,7 +84,7 @@ def test_protocol_details_per_dataset():
     ae = reg.result("hrnet_w32_aic_512x512/single-scale").protocol
     assert ae.era.stage_aggregation is None and ae.era.grouping_max_groups == 30
     assert reg.datasets["coco"].splits["val2017"].bbox_file == (
-        "data/coco/person_detection_results/COCO_val2017_detections_AP_H_56_person.json"
+        "coco/person_detection_results/COCO_val2017_detections_AP_H_56_person.json"
     )
     assert all(r.tolerances == {m: 0.002 for m in r.metrics} for e in reg.entries.values() for r in e.results)
 

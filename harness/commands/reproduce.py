@@ -1,0 +1,154 @@
+"""`python -m harness reproduce --dataset aic`: reproduce every documented row of a dataset and report.
+
+For each row (single- and multi-scale alike): find the data (reference layout under --data-root), fetch and verify
+the checkpoint, evaluate (CUDA when present), append the result to results/history/, re-render reports/ and the
+README tables, and print the verdicts. Exit 0 when every row reproduced, 1 when any metric is outside its
+tolerance, 2 when data or a checkpoint is missing (then nothing in reports/ changes). An interrupted run resumes
+from its finished chunks when started again with the same arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import fnmatch
+import os
+import sys
+from pathlib import Path
+
+from harness.commands.evaluate import DATA_ENV, add_run_arguments, build_spec, default_data_root
+from harness.errors import DataError, DownloadError, HarnessError
+
+RUNS_ENV = "HRNET_ZOO_RUNS"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "reproduce",
+        help="reproduce the documented rows of a dataset and render the reports",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--dataset", default="all", help="aic, coco, horse10, macaque, atrw, ... or all (default)")
+    p.add_argument(
+        "--rows",
+        nargs="+",
+        default=None,
+        metavar="PATTERN",
+        help="only rows whose id matches one of these wildcards (e.g. '*multi-scale')",
+    )
+    p.add_argument(
+        "--data-root",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help=f"datasets in the reference layout (default: ${DATA_ENV} or ./data)",
+    )
+    p.add_argument(
+        "--runs",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help=f"working folder of the runs (default: ${RUNS_ENV} or ./runs)",
+    )
+    p.add_argument("--offline", action="store_true", help="never download; use the checkpoint cache")
+    p.add_argument("--no-report", action="store_true", help="do not re-render reports/ and the README")
+    p.add_argument("--chunk-size", type=int, default=512, help=argparse.SUPPRESS)
+    add_run_arguments(p)
+    p.set_defaults(func=run)
+
+
+def select_rows(registry, dataset: str, patterns: list[str] | None) -> list:
+    if dataset != "all" and dataset not in registry.datasets:
+        raise HarnessError(f"unknown dataset {dataset!r}; expected one of: all, {', '.join(registry.datasets)}")
+    rows = [r for e in registry.entries.values() for r in e.results if dataset in ("all", r.dataset)]
+    if patterns:
+        rows = [r for r in rows if any(fnmatch.fnmatchcase(r.row_id, p) for p in patterns)]
+    if not rows:
+        raise HarnessError(
+            f"no documented row matches dataset {dataset!r} and rows {patterns}; see `python -m zoo list`"
+        )
+    return rows
+
+
+def preflight(registry, rows, *, data_root: Path, offline: bool) -> tuple[dict, dict]:
+    """Data paths of every row and a verified checkpoint of every entry, or one error naming everything missing.
+    Runs before any evaluation, so a missing file never leaves a half-finished reproduction behind."""
+    from harness.checkpoints.store import fetch
+    from harness.data.layout import resolve_split
+    from harness.evaluate import DataPaths
+
+    problems, data, checkpoints = [], {}, {}
+    for row in rows:
+        ds = registry.datasets[row.dataset]
+        try:
+            split = resolve_split(ds.splits[row.split], data_root, dataset=ds.name, homepage=ds.homepage)
+        except DataError as exc:
+            if str(exc) not in problems:
+                problems.append(str(exc))
+            continue
+        data[row.row_id] = DataPaths(split.ann_file, split.img_dir, split.bbox_file, reference_layout=True)
+    if problems:
+        raise DataError("\n\n".join(problems))
+    for entry_id in dict.fromkeys(r.entry_id for r in rows):
+        entry = registry.entry(entry_id)
+        try:
+            checkpoints[entry_id] = fetch(
+                entry.checkpoint, offline=True if offline else None, progress=sys.stderr.isatty()
+            )
+        except DownloadError as exc:
+            problems.append(f"checkpoint of {entry_id}: {exc}")
+    if problems:
+        raise DownloadError("\n\n".join(problems))
+    return data, checkpoints
+
+
+def run(args: argparse.Namespace) -> int:
+    from harness import report
+    from harness.evaluate import evaluate
+    from zoo import history, load_registry, readme
+    from zoo.verdicts import row_verdict
+
+    registry = load_registry()
+    rows = select_rows(registry, args.dataset, args.rows)
+    data_root = args.data_root or default_data_root()
+    try:
+        data, checkpoints = preflight(registry, rows, data_root=data_root, offline=args.offline)
+    except (DataError, DownloadError) as exc:
+        print(
+            f"error: cannot reproduce {args.dataset}: {exc}\nNothing was run; reports/ is unchanged.", file=sys.stderr
+        )
+        return 2
+    runs_dir = args.runs or Path(os.environ.get(RUNS_ENV, "runs"))
+    verdicts = []
+    for row in rows:
+        spec = build_spec(args, registry, row, data[row.row_id], checkpoints[row.entry_id])
+        spec = dataclasses.replace(spec, chunk_size=args.chunk_size)
+        out_dir = runs_dir / row.row_id.replace("/", "__") / spec.protocol_name
+        print(f"== {row.row_id} ({spec.protocol_name}) -> {out_dir}", file=sys.stderr)
+        outcome = evaluate(spec, registry=registry, out_dir=out_dir, progress=not args.no_progress)
+        record = outcome.record
+        history.append(record)
+        verdict = row_verdict(row.row_id, row.metrics, record["metrics"], row.tolerances, partial=record["partial"])
+        verdicts.append((row, verdict, record))
+        if outcome.reused_chunks:
+            print(f"   resumed: reused {outcome.reused_chunks} finished chunk(s)", file=sys.stderr)
+    if not args.no_report:
+        records = history.load()
+        out = report.default_reports_dir()
+        report.write(report.render(registry, records, out), out)
+        readme.write_readme(registry, records=records)
+    _print_summary(verdicts)
+    return 0 if all(v.verdict == "reproduced" for _, v, _ in verdicts) else 1
+
+
+def _print_summary(verdicts) -> None:
+    for row, verdict, record in verdicts:
+        print(f"{verdict.label:>22}  {row.row_id}")
+        for m in verdict.metrics:
+            print(
+                f"{'':>24}{m.name:<8} documented {row.metric_text[m.name]:>6}  reproduced {m.reproduced:.4f}  "
+                f"delta {m.delta:+.4f} ({m.verdict}, {m.direction})"
+            )
+        if record["partial"]:
+            print(f"{'':>24}partial run: {record['partial_reason']}")
