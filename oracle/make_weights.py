@@ -1,15 +1,13 @@
 """Make a seeded random MMPose-format checkpoint for a 0.x config (runs inside the oracle venv).
 
     make_weights.py --config CONFIG --out FILE.pth --seed N [--calib-size H W] [--num-calib 3] [--calib-batch 2]
-                    [--heatmap-quantile Q]
 
 The model is built from the config the mmpose 0.29 wheel ships; every parameter is drawn from a seeded generator;
 then batch-norm statistics are recalibrated (ORACLE.md: without it activations explode through HRNet's depth): train
 mode with BN momentum=None (cumulative average), `--num-calib` forward passes of seeded N(0,1) inputs, then eval.
 The file is written by mmcv's own `save_checkpoint` (`{'meta': ..., 'state_dict': ...}`, keys without `module.`),
 i.e. exactly as MMPose training wrote the published checkpoints. These files are the project's MMPose-format test
-checkpoints for parity. With --heatmap-quantile the heatmap biases are then lowered so that peaks are sparse (see
-`sparsify_heatmaps_`); without it the weights are exactly "seeded init + BN recalibration".
+checkpoints for parity.
 """
 
 from __future__ import annotations
@@ -69,48 +67,6 @@ def recalibrate_bn_(
     model.eval()
 
 
-def heatmap_convs(model: nn.Module) -> list[nn.Conv2d]:
-    """The head's final 1x1 convs, one per output in forward order (PROTOCOLS.md §1.2)."""
-    head = model.keypoint_head
-    convs = list(head.final_layers) if hasattr(head, "final_layers") else [head.final_layer]
-    if not all(isinstance(c, nn.Conv2d) and c.bias is not None for c in convs):
-        raise _common.OracleScriptError(f"unexpected head final layers: {convs}")
-    return convs
-
-
-def sparsify_heatmaps_(
-    model: nn.Module,
-    *,
-    num_joints: int,
-    quantile: float,
-    size_hw: tuple[int, int],
-    num_calib: int,
-    batch: int,
-    gen: torch.Generator,
-) -> list[list[float]]:
-    """Shift each heatmap channel's final bias so that only a fraction 1 - `quantile` of its values on N(0,1)
-    inputs is positive; tag channels (AE: channels K.. of output 0) are left alone.
-
-    Why: random weights light up every pixel, so bottom-up grouping builds hundreds of people per image and
-    MMPose's refine step takes minutes per image; sparse peaks behave like a trained model's. Outputs are
-    handled in order with BN recalibrated after each shift, since HigherHRNet feeds output 0 into its deconv
-    block. Returns the shifts applied (per output, per channel)."""
-    shifts = []
-    for i, conv in enumerate(heatmap_convs(model)):
-        k = min(num_joints, conv.out_channels)
-        vals = []
-        with torch.no_grad():
-            for _ in range(num_calib):
-                x = torch.randn((batch, 3, *size_hw), generator=gen)
-                vals.append(_common.raw_forward(model, x)[i][:, :k].transpose(0, 1).reshape(k, -1))
-            # numpy: torch.quantile refuses inputs over 2**24 elements.
-            q = torch.from_numpy(np.quantile(torch.cat(vals, dim=1).numpy(), quantile, axis=1).astype(np.float32))
-            conv.bias[:k] -= q
-        shifts.append(q.tolist())
-        recalibrate_bn_(model, size_hw=size_hw, num_calib=num_calib, batch=batch, gen=gen)
-    return shifts
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", required=True, help="0.x config path (configs/...) or a config file")
@@ -119,18 +75,9 @@ def main() -> int:
     ap.add_argument("--calib-size", nargs=2, type=int, metavar=("H", "W"), help="default: the config's input size")
     ap.add_argument("--num-calib", type=int, default=3, help="calibration forward passes (default 3)")
     ap.add_argument("--calib-batch", type=int, default=2, help="images per calibration pass (default 2)")
-    ap.add_argument(
-        "--heatmap-quantile",
-        type=float,
-        metavar="Q",
-        help="lower each heatmap channel's bias by its Q-quantile on random inputs, e.g. 0.999 leaves 0.1%% of "
-        "pixels positive (recommended for bottom-up evaluation: keeps grouping to a realistic number of people)",
-    )
     args = ap.parse_args()
     if args.num_calib < 1 or args.calib_batch < 1:
         raise _common.OracleScriptError("--num-calib and --calib-batch must be >= 1")
-    if args.heatmap_quantile is not None and not 0.0 < args.heatmap_quantile < 1.0:
-        raise _common.OracleScriptError(f"--heatmap-quantile must be in (0, 1), got {args.heatmap_quantile}")
 
     from mmcv.runner import save_checkpoint
 
@@ -144,10 +91,6 @@ def main() -> int:
     randomize_(model, gen)
     calib = dict(size_hw=size_hw, num_calib=args.num_calib, batch=args.calib_batch, gen=gen)
     recalibrate_bn_(model, **calib)
-    shifts = None
-    if args.heatmap_quantile is not None:
-        k = int(cfg.data_cfg["num_joints"])
-        shifts = sparsify_heatmaps_(model, num_joints=k, quantile=args.heatmap_quantile, **calib)
 
     meta = {
         "hrnet_zoo_random_weights": {
@@ -157,8 +100,6 @@ def main() -> int:
             "num_calib": args.num_calib,
             "calib_batch": args.calib_batch,
             "init": "conv N(0,1/fan_in), conv bias N(0,0.01), BN weight U(0.5,1.5), BN bias N(0,0.01)",
-            "heatmap_quantile": args.heatmap_quantile,
-            "heatmap_bias_shifts": shifts,
         },
         "versions": _common.versions(),
     }

@@ -59,19 +59,25 @@ def record_filename(record: dict[str, Any]) -> str:
 
 
 def append(record: dict[str, Any], history_dir: Path | None = None) -> Path:
-    """Add one run to the history. Refuses to overwrite an existing record (history is append-only)."""
+    """Add one run to the history as a new file; an existing record is never overwritten (append-only)."""
     missing = [k for k in _REQUIRED if k not in record]
     if missing:
         raise HistoryError(f"history record lacks {missing}; it was not written")
     folder = history_dir or default_history_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / record_filename(record)
-    try:
-        with open(path, "x") as f:  # "x": never replace an earlier run
-            json.dump(record, f, indent=1, sort_keys=True, allow_nan=False)
-            f.write("\n")
-    except FileExistsError:
-        raise HistoryError(f"{path} exists already: history is append-only") from None
+    name = record_filename(record)
+    for n in range(1, 1000):
+        # The same identity run twice within one second gets a suffix: every run keeps its own file.
+        path = folder / (name if n == 1 else name.replace(".json", f"_{n}.json"))
+        try:
+            with open(path, "x") as f:  # "x": never replace an earlier run
+                json.dump(record, f, indent=1, sort_keys=True, allow_nan=False)
+                f.write("\n")
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise HistoryError(f"{folder}: too many runs named {name}")
     return path
 
 

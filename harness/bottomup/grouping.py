@@ -152,16 +152,24 @@ def group_candidates(
     return groups.result()
 
 
-def _quarter_steps(hm: np.ndarray, joints: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, ...]:
+def _at(hm, joints: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """hm[joints, ys, xs] as numpy, for a numpy array or a torch tensor on any device."""
+    if isinstance(hm, torch.Tensor):
+        j, y, x = (torch.as_tensor(a, device=hm.device) for a in (joints, ys, xs))
+        return hm[j, y, x].cpu().numpy()
+    return hm[joints, ys, xs]
+
+
+def _quarter_steps(hm, joints: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """+0.25 towards the higher neighbour, -0.25 on ties (PROTOCOLS.md §4 steps 4/6, §8 item 5); borders clamped.
 
-    hm [K, H, W]; joints, xs, ys: int arrays of equal length. Returns float32 (dx, dy).
+    hm: [K, H, W] numpy array or torch tensor; joints, xs, ys: int arrays of equal length. Returns float32 (dx, dy).
     """
     _, h, w = hm.shape
-    right = hm[joints, ys, np.minimum(w - 1, xs + 1)]
-    left = hm[joints, ys, np.maximum(0, xs - 1)]
-    down = hm[joints, np.minimum(h - 1, ys + 1), xs]
-    up = hm[joints, np.maximum(0, ys - 1), xs]
+    right = _at(hm, joints, ys, np.minimum(w - 1, xs + 1))
+    left = _at(hm, joints, ys, np.maximum(0, xs - 1))
+    down = _at(hm, joints, np.minimum(h - 1, ys + 1), xs)
+    up = _at(hm, joints, np.maximum(0, ys - 1), xs)
     q = np.float32(0.25)
     return np.where(right > left, q, -q), np.where(down > up, q, -q)
 
@@ -185,15 +193,17 @@ def person_scores(persons: np.ndarray) -> np.ndarray:
     return np.array([person[:, 2].mean() for person in persons], dtype=np.float32)
 
 
-def refine_person(person: np.ndarray, heatmaps: np.ndarray, tags: np.ndarray) -> np.ndarray:
+def refine_person(person: np.ndarray, heatmaps: torch.Tensor, tags: torch.Tensor) -> np.ndarray:
     """Fill missing joints from the full maps (PROTOCOLS.md §4 step 6). Returns a new [K, 3 + L] row.
 
-    person [K, 3 + L] float32 (after adjust); heatmaps [K, H, W] float32; tags [K, H, W, L] float32.
-    prev_tag = mean tag sampled at (int(x), int(y)), clipped, of the joints with val > 0; for each missing joint,
-    the argmax (first in row-major order) of heatmap - round(L2(tag - prev_tag)); val = heatmap there; position
-    = pixel + 0.5, then the quarter step. A missing joint is replaced only if its new val > 0.
+    person [K, 3 + L] float32 (after adjust); heatmaps [K, H, W] and tags [K, L, H, W] (channel-first) float32
+    tensors on any device. prev_tag = mean tag sampled at (int(x), int(y)), clipped, of the joints with val > 0;
+    for each missing joint, the argmax (first in row-major order) of heatmap - round(L2(tag - prev_tag)); val =
+    heatmap there; position = pixel + 0.5, then the quarter step. A missing joint is replaced only if its new
+    val > 0. The float32 operations are the reference's (squares summed in tag order, IEEE sqrt, half-to-even
+    round, first maximum), so results match its numpy code exactly on CPU and GPU alike.
     """
-    n_joints, h, w = heatmaps.shape
+    _, tag_len, h, w = tags.shape
     out = person.copy()
     have = np.flatnonzero(out[:, 2] > 0)
     missing = np.flatnonzero(out[:, 2] == 0)
@@ -201,14 +211,18 @@ def refine_person(person: np.ndarray, heatmaps: np.ndarray, tags: np.ndarray) ->
         return out
     xs = np.clip(out[have, 0].astype(np.int64), 0, w - 1)
     ys = np.clip(out[have, 1].astype(np.int64), 0, h - 1)
-    prev_tag = np.mean(tags[have, ys, xs], axis=0)  # float32 [L]
-    best = np.empty(missing.size, dtype=np.int64)
-    for m, j in enumerate(missing):  # one joint at a time keeps the temporaries at [H, W, L]
-        diff = tags[j] - prev_tag
-        dist = ((diff**2).sum(axis=2)) ** 0.5
-        best[m] = int(np.argmax(heatmaps[j] - np.round(dist)))
+    dev = tags.device
+    sampled = np.stack([_at(tags[:, t], have, ys, xs) for t in range(tag_len)], axis=1)  # [n, L]
+    prev_tag = torch.from_numpy(np.mean(sampled, axis=0)).to(dev)  # float32 [L], np.mean of the sampled vectors
+    miss = torch.as_tensor(missing, device=dev)
+    sq = None
+    for t in range(tag_len):
+        d = tags[miss, t] - prev_tag[t]
+        sq = d * d if sq is None else sq + d * d
+    score = heatmaps[miss] - torch.round(torch.sqrt(sq))
+    best = score.reshape(missing.size, -1).argmax(dim=1).cpu().numpy()
     y, x = np.divmod(best, w)
-    val = heatmaps[missing, y, x]
+    val = _at(heatmaps, missing, y, x)
     dx, dy = _quarter_steps(heatmaps, missing, x, y)
     take = val > 0
     out[missing[take], 0] = (x[take] + 0.5 + dx[take]).astype(np.float32)
@@ -244,6 +258,6 @@ def parse(heatmaps: torch.Tensor, tags: torch.Tensor, params: GroupingParams) ->
         persons = adjust_peaks(persons, hm)
     scores = person_scores(persons)
     if params.refine and len(persons):
-        tag_np = tags[0].cpu().numpy()
-        persons = np.stack([refine_person(p, hm, tag_np) for p in persons])
+        tags_cf = tags[0].permute(0, 3, 1, 2).contiguous()  # [K, L, H, W]: contiguous maps per tag component
+        persons = np.stack([refine_person(p, heatmaps[0], tags_cf) for p in persons])
     return persons, scores

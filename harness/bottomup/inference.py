@@ -7,6 +7,7 @@ harness.metrics scores them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,7 +109,8 @@ class BottomUpParams:
 
 def _forward(model: torch.nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
     out = model(x)
-    outputs = [out] if isinstance(out, torch.Tensor) else list(out)
+    # float32 whatever the model computed in (autocast): the reference aggregates and groups in float32.
+    outputs = [o.float() for o in ([out] if isinstance(out, torch.Tensor) else out)]
     for o in outputs:
         if not torch.isfinite(o).all():
             raise ModelOutputError("the model output contains NaN or infinity; check the weights and the input")
@@ -170,6 +172,23 @@ def predict_bottomup(
     ]
 
 
+def _image_records(ann_file: Path) -> list[dict[str, Any]]:
+    """The image records of an annotation file, in file order; parsed once per file version (callers run it chunk
+    by chunk, and COCO's val2017 json is ~10 MB)."""
+    try:
+        st = ann_file.stat()
+    except OSError:
+        st = None
+    key = (str(ann_file.resolve()), st.st_mtime_ns if st else None, st.st_size if st else None)
+    return list(_image_records_cached(*key))
+
+
+@functools.lru_cache(maxsize=4)
+def _image_records_cached(path: str, _mtime: int | None, _size: int | None) -> tuple[dict[str, Any], ...]:
+    images, _ = coco_tables(read_json(path, what="annotation file"), Path(path))
+    return tuple({"id": img["id"], "file_name": img["file_name"]} for img in images)
+
+
 def predict_bottomup_dataset(
     model: torch.nn.Module,
     ann_file: str | Path,
@@ -187,7 +206,7 @@ def predict_bottomup_dataset(
     each image.
     """
     ann_file, img_dir = Path(ann_file), Path(img_dir)
-    images, _ = coco_tables(read_json(ann_file, what="annotation file"), ann_file)
+    images = _image_records(ann_file)
     if image_ids is not None:
         wanted = set(image_ids)
         unknown = wanted - {img["id"] for img in images}

@@ -57,7 +57,7 @@ class ScalePlan:
 
 
 def _ceil64(v: float) -> int:
-    return int(math.ceil(v / BASE_LENGTH)) * BASE_LENGTH
+    return math.ceil(v / BASE_LENGTH) * BASE_LENGTH
 
 
 def scale_geometry(image_hw: tuple[int, int], *, input_size: int, factor: float, min_factor: float) -> ScaleGeometry:

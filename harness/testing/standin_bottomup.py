@@ -107,7 +107,7 @@ class BottomUpStandIn(nn.Module):
         self, centres: np.ndarray, visible: np.ndarray, size_hw: tuple[int, int]
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Heatmaps and tags [1, K, H, W] float32 for joint centres [P, K, 2] in output-pixel indices."""
-        n_people, k = visible.shape
+        k = visible.shape[1]
         h, w = size_hw
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
         heat = np.zeros((k, h, w), dtype=np.float64)

@@ -26,12 +26,13 @@ COEF_BITS = 15
 def invert_affine(matrix: np.ndarray) -> np.ndarray:
     """[2, 3] float64 inverse as cv2.warpAffine computes it (a singular matrix gives all zeros, as in OpenCV)."""
     m = np.asarray(matrix, dtype=np.float64).reshape(6)
-    d = m[0] * m[4] - m[1] * m[3]
-    d = 1.0 / d if d != 0 else 0.0
-    a11, a22 = m[4] * d, m[0] * d
-    a12, a21 = m[1] * -d, m[3] * -d
-    b1 = -a11 * m[2] - a12 * m[5]
-    b2 = -a21 * m[2] - a22 * m[5]
+    with np.errstate(all="ignore"):  # near-singular input: inf/NaN follow IEEE exactly as in OpenCV
+        d = m[0] * m[4] - m[1] * m[3]
+        d = np.float64(1.0) / d if d != 0 else np.float64(0.0)
+        a11, a22 = m[4] * d, m[0] * d
+        a12, a21 = m[1] * -d, m[3] * -d
+        b1 = -a11 * m[2] - a12 * m[5]
+        b2 = -a21 * m[2] - a22 * m[5]
     return np.array([[a11, a12, b1], [a21, a22, b2]], dtype=np.float64)
 
 
@@ -43,8 +44,9 @@ def _cv_round(v: np.ndarray) -> np.ndarray:
 
     Only pathological (near-singular) matrices reach the overflow cases; ARM builds of OpenCV saturate instead.
     """
-    r = np.rint(v)
-    bad = ~np.isfinite(r) | (r < _INT_MIN) | (r > -_INT_MIN - 1)
+    with np.errstate(invalid="ignore"):
+        r = np.rint(v)
+        bad = ~np.isfinite(r) | (r < _INT_MIN) | (r > -_INT_MIN - 1)
     return np.where(bad, _INT_MIN, np.where(bad, 0, r)).astype(np.int64)
 
 
@@ -59,7 +61,7 @@ def _fixed_point_coords(matrix: np.ndarray, out_h: int, out_w: int) -> tuple[np.
     xs = np.arange(out_w, dtype=np.float64)
     ys = np.arange(out_h, dtype=np.float64)
     scale = float(1 << AB_BITS)
-    with np.errstate(invalid="ignore", over="ignore"):
+    with np.errstate(all="ignore"):
         adelta = _cv_round(inv[0, 0] * xs * scale)
         bdelta = _cv_round(inv[1, 0] * xs * scale)
         x0 = _wrap32(_cv_round((inv[0, 1] * ys + inv[0, 2]) * scale) + ROUND_DELTA)

@@ -149,7 +149,7 @@ def test_refine_fills_missing_joint_from_own_tag_region():
     hm[1, 6, 8] = 0.95  # brighter, but round(|5 - 1|) = 4 away
     person = np.zeros((2, 4), dtype=np.float32)
     person[0] = (4.75, 4.25, 0.9, 1.0)
-    out = refine_person(person, hm, tags)
+    out = refine_person(person, torch.from_numpy(hm), _cf(tags))
     np.testing.assert_allclose(out[1, :3], [2 + 0.5 - 0.25, 3 + 0.5 + 0.25, 0.6])
     np.testing.assert_array_equal(out[0], person[0])
 
@@ -157,8 +157,63 @@ def test_refine_fills_missing_joint_from_own_tag_region():
 def test_refine_keeps_joint_missing_when_nothing_positive():
     person = np.zeros((2, 4), dtype=np.float32)
     person[0] = (1.25, 1.25, 0.9, 0.0)
-    out = refine_person(person, _hm(), np.zeros((2, 8, 10, 1), dtype=np.float32))
+    out = refine_person(person, torch.from_numpy(_hm()), _cf(np.zeros((2, 8, 10, 1), dtype=np.float32)))
     np.testing.assert_array_equal(out, person)
+
+
+def _cf(tags: np.ndarray) -> torch.Tensor:
+    """[K, H, W, L] numpy -> [K, L, H, W] tensor, the layout refine_person takes."""
+    return torch.from_numpy(np.ascontiguousarray(tags.transpose(0, 3, 1, 2)))
+
+
+def _refine_reference(person, heatmaps, tags):
+    """PROTOCOLS.md §4 step 6 written plainly in numpy, joint by joint, as the reference computes it."""
+    k, h, w = heatmaps.shape
+    picked = []
+    for i in range(k):
+        if person[i, 2] > 0:
+            x, y = person[i, :2].astype(int)
+            picked.append(tags[i, np.clip(y, 0, h - 1), np.clip(x, 0, w - 1)])
+    prev_tag = np.mean(picked, axis=0)
+    out = person.copy()
+    for i in range(k):
+        dist = ((tags[i] - prev_tag[None, None, :]) ** 2).sum(axis=2) ** 0.5
+        y, x = np.unravel_index(np.argmax(heatmaps[i] - np.round(dist)), (h, w))
+        val = heatmaps[i, y, x]
+        xf = x + 0.5 + (0.25 if heatmaps[i, y, min(w - 1, x + 1)] > heatmaps[i, y, max(0, x - 1)] else -0.25)
+        yf = y + 0.5 + (0.25 if heatmaps[i, min(h - 1, y + 1), x] > heatmaps[i, max(0, y - 1), x] else -0.25)
+        if val > 0 and person[i, 2] == 0:
+            out[i, :3] = xf, yf, val
+    return out
+
+
+@pytest.mark.parametrize("tag_len", [1, 2])
+def test_refine_matches_plain_numpy_reference(tag_len):
+    rng = np.random.default_rng(tag_len)
+    k, h, w = 5, 20, 24
+    for _ in range(20):
+        # Coarse values make ties (equal scores, equal neighbours) common.
+        heatmaps = (rng.integers(-2, 8, size=(k, h, w)) / 8).astype(np.float32)
+        tags = (rng.integers(0, 12, size=(k, h, w, tag_len)) / 4).astype(np.float32)
+        person = np.zeros((k, 3 + tag_len), dtype=np.float32)
+        for i in rng.choice(k, size=2, replace=False):
+            person[i, :3] = rng.integers(0, w) + 0.75, rng.integers(0, h) + 0.25, 0.5
+        ours = refine_person(person, torch.from_numpy(heatmaps), _cf(tags))
+        np.testing.assert_array_equal(ours, _refine_reference(person, heatmaps, tags))
+
+
+def test_group_mean_tag_equals_numpy_mean_of_the_list():
+    """The running float32 sum / count is bit-identical to the reference's np.mean(list_of_tags, axis=0)."""
+    from harness.bottomup.grouping import _Groups
+
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 7, 8, 9, 17, 30):
+        tags = rng.normal(size=(n, 2)).astype(np.float32) * 3
+        groups = _Groups(num_joints=1, tag_len=2)
+        groups.start(0, np.zeros(5), tags[0])
+        for t in tags[1:]:
+            groups.add(0, 0, np.zeros(5), t)
+        np.testing.assert_array_equal(groups.mean_tags([0])[0], np.mean(list(tags), axis=0))
 
 
 def test_nms_keeps_only_window_maxima_and_plateaus():

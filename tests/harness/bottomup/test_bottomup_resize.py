@@ -47,7 +47,9 @@ def test_multiscale_canvas_is_larger_than_single_scale():
     assert single.base.scale == pytest.approx((3.3, 2.4)) and multi.base.scale == pytest.approx((3.6, 2.4))
 
 
-@pytest.mark.parametrize(("hw", "center"), [((333, 427), (214, 166)), ((375, 500), (250, 188)), ((333, 500), (250, 166))])
+@pytest.mark.parametrize(
+    ("hw", "center"), [((333, 427), (214, 166)), ((375, 500), (250, 188)), ((333, 500), (250, 166))]
+)
 def test_center_rounds_half_to_even(hw, center):
     """213.5 -> 214, 166.5 -> 166, 187.5 -> 188 (Python round), and integers."""
     geom = scale_geometry(hw, input_size=512, factor=1, min_factor=1)

@@ -99,5 +99,5 @@ def test_dataset_loop_runs_every_image_including_empty_ones(samples_dir, tmp_pat
     params = _params(schema, (2.0, 1.0, 0.5), "direct")
     assert predict_bottomup_dataset(model, ann, samples_dir / "aic", params=params) == []
     assert len(model.calls) == 4 * 3 * 2  # 4 images x 3 scales x (orig + flip)
-    h, w = model.calls[0]
+    h = model.calls[0][0]
     assert [c[0] / h for c in model.calls[:6:2]] == [1.0, 0.5, 0.25]  # scales in descending order

@@ -106,3 +106,26 @@ def test_random_crop_matrices_match_cv2(zoom, cx, cy, seed):
     m = np.array([[zoom, 0, 16 - zoom * cx], [0, zoom, 16 - zoom * cy]], dtype=np.float64)
     ref = crop_cv2(img, m, output_size=(32, 32))
     np.testing.assert_array_equal(_torch_crops([img], [0], m[None], (32, 32))[0], ref)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_bit_identical_on_cuda(samples_dir):
+    """The same integer arithmetic on the GPU: every COCO detection crop equals cv2."""
+    spec = SPECS["coco"]
+    instances = load_sample(samples_dir, "coco", boxes="det")
+    paths = sorted({str(i.image_path) for i in instances})
+    images = [read_image(p) for p in paths]
+    index = [paths.index(str(i.image_path)) for i in instances]
+    c, s = bbox_to_center_scale(np.array([i.bbox for i in instances]), input_size=spec.input_size, padding=1.25)
+    mats = affine_matrices(c, s, output_size=spec.input_size)
+    batch = torch.zeros((len(images), 3, max(i.shape[0] for i in images), max(i.shape[1] for i in images)),
+                        dtype=torch.uint8)  # fmt: skip
+    for u, im in enumerate(images):
+        batch[u, :, : im.shape[0], : im.shape[1]] = torch.from_numpy(im.copy()).permute(2, 0, 1)
+    out = warp_affine_fixed_point(
+        batch.cuda(), mats, output_size=spec.input_size, image_index=index, image_sizes=[i.shape[:2] for i in images]
+    )
+    ours = out.permute(0, 2, 3, 1).cpu().numpy()
+    for n, (u, m) in enumerate(zip(index, mats, strict=True)):
+        np.testing.assert_array_equal(ours[n], crop_cv2(images[u], m, output_size=spec.input_size))

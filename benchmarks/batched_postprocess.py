@@ -1,0 +1,113 @@
+"""Batched top-down post-processing: `harness.topdown.postprocess.to_coco_results` without per-image Python work.
+
+Same results, element for element (tests/benchmarks/test_batched_postprocess.py compares them on every test run):
+per image (first-seen order) rows sorted by bbox_id and deduplicated, rescored (`rescore`, row-wise, so one call for
+all rows gives the same values), then greedy OKS-NMS (PROTOCOLS.md §3). The OKS matrices are computed for many images
+at once, padded to a common size within buckets of similar box counts, with the same float32/float64 operations as
+`oks_matrix` (elementwise, and the joint sum over a contiguous last axis, as numpy sums a 1-D row). The visiting order
+is `argsort()[::-1]` of each image's own score array (numpy's non-stable sort: its tie order depends on the array, so
+it is called per image); the greedy suppression then runs for all images of a bucket in one loop over ranks.
+
+It lives here, not in harness/topdown (owned elsewhere), until it is moved there; the benchmark times it as "ours".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from harness.topdown.output import TopdownOutput
+from harness.topdown.postprocess import PERSON_CATEGORY, rescore
+
+#: Pairs (i, j) per OKS chunk: bounds the [chunk, n, n, K] float64 temporaries to ~100 MB.
+_CHUNK_PAIRS = 700_000
+
+
+def _order_rows(output: TopdownOutput) -> tuple[np.ndarray, np.ndarray]:
+    """(rows sorted by (image first-seen, bbox_id stable) with duplicate bbox_ids dropped, their image rank)."""
+    ids = np.asarray(output.image_ids)
+    _, inverse = np.unique(ids, return_inverse=True)
+    uniq_first = np.full(inverse.max() + 1 if len(ids) else 0, len(ids), dtype=np.int64)
+    np.minimum.at(uniq_first, inverse, np.arange(len(ids)))
+    rank_of_unique = np.argsort(np.argsort(uniq_first, kind="stable"), kind="stable")
+    img_rank = rank_of_unique[inverse]
+    bbox = np.asarray(output.bbox_ids)
+    order = np.lexsort((np.arange(len(ids)), bbox, img_rank))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (img_rank[order][1:] != img_rank[order][:-1]) | (bbox[order][1:] != bbox[order][:-1])
+    return order[first], img_rank[order[first]]
+
+
+def _oks_padded(kp: np.ndarray, area: np.ndarray, var: np.ndarray) -> np.ndarray:
+    """[B, n, n] float32 OKS of padded images, the operations of postprocess.oks_matrix."""
+    dx = kp[:, None, :, :, 0] - kp[:, :, None, :, 0]  # float32 [B, n, n, K]
+    dy = kp[:, None, :, :, 1] - kp[:, :, None, :, 1]
+    d2 = dx**2 + dy**2
+    a = (area[:, :, None] + area[:, None, :]).astype(np.float64) / 2 + np.spacing(1)
+    e = d2 / var / a[..., None] / 2
+    return (np.sum(np.exp(-e), axis=-1) / kp.shape[2]).astype(np.float32)
+
+
+def _nms_bucket(kp, area, scores, counts, var, thr32) -> list[np.ndarray]:
+    """Kept positions (keep order) of B images padded to n rows: kp [B, n, K, 3] float32, scores [B, n] float64."""
+    b, n = scores.shape
+    step = max(1, _CHUNK_PAIRS // max(n * n, 1))
+    oks = np.concatenate([_oks_padded(kp[i : i + step], area[i : i + step], var) for i in range(0, b, step)])
+    order = np.zeros((b, n), dtype=np.int64)
+    for i, c in enumerate(counts.tolist()):
+        order[i, :c] = scores[i, :c].argsort()[::-1]  # per image: the reference's own tie order
+    sorted_oks = np.take_along_axis(np.take_along_axis(oks, order[:, :, None], 1), order[:, None, :], 2)
+    alive = np.arange(n)[None, :] < counts[:, None]
+    kept = np.zeros((b, n), dtype=bool)
+    for r in range(n):
+        keep = alive[:, r]
+        kept[:, r] = keep
+        alive &= ~(keep[:, None] & (sorted_oks[:, r, :] > thr32))
+        alive[:, r] = False
+    return [order[i][kept[i]] for i in range(b)]
+
+
+def select_results(
+    output: TopdownOutput, *, vis_thr: float, oks_nms_thr: float | None, sigmas: Sequence[float] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(rows [M] into `output`, scores [M] float64) of the COCO results `to_coco_results` would return, in its order."""
+    if oks_nms_thr is not None and sigmas is None:
+        raise ValueError("OKS-NMS needs the dataset's sigmas")
+    rows, img = _order_rows(output)
+    scores = rescore(output.keypoints[rows][..., 2], output.bbox_scores[rows], vis_thr=vis_thr)
+    if oks_nms_thr is None or not len(rows):
+        return rows, scores
+    start = np.flatnonzero(np.r_[True, img[1:] != img[:-1]])
+    counts = np.diff(np.r_[start, len(rows)])
+    var = (np.asarray(sigmas, dtype=np.float64) * 2) ** 2
+    keep_per_image: list[np.ndarray] = [np.zeros(0, np.int64)] * len(start)
+    bucket = np.ceil(np.log2(counts)).astype(np.int64)
+    for bk in np.unique(bucket):
+        sel = np.flatnonzero(bucket == bk)
+        n = int(counts[sel].max())
+        pos = start[sel][:, None] + np.minimum(np.arange(n)[None, :], counts[sel][:, None] - 1)
+        r = rows[pos]
+        kept = _nms_bucket(
+            output.keypoints[r].astype(np.float32), output.areas[r].astype(np.float32), scores[pos], counts[sel],
+            var, np.float32(oks_nms_thr),
+        )  # fmt: skip
+        for i, k in zip(sel.tolist(), kept, strict=True):
+            keep_per_image[i] = start[i] + k
+    sel = np.concatenate(keep_per_image)
+    return rows[sel], scores[sel]
+
+
+def results_as_dicts(output: TopdownOutput, rows: np.ndarray, scores: np.ndarray) -> list[dict]:
+    """The `to_coco_results` dicts of the selected rows (one tolist() per field, not per instance)."""
+    n = len(rows)
+    kps = output.keypoints[rows].reshape(n, -1).tolist()
+    centers, scales = output.centers[rows].tolist(), output.scales[rows].tolist()
+    areas, bbox_ids = output.areas[rows].tolist(), output.bbox_ids[rows].tolist()
+    image_ids = output.image_ids[rows].tolist()
+    return [
+        {"image_id": int(image_ids[i]), "category_id": PERSON_CATEGORY, "keypoints": kps[i],
+         "score": float(scores[i]), "center": centers[i], "scale": scales[i], "area": float(areas[i]),
+         "bbox_id": int(bbox_ids[i])}
+        for i in range(n)
+    ]  # fmt: skip
