@@ -21,9 +21,10 @@ def _install(session: nox.Session, *extras: str) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the test suite (what CI runs), then the registry/README freshness check."""
+    """Run the test suite (what CI runs): registry, README and reports freshness, then pytest."""
     _install(session)
     session.run("python", "-m", "zoo", "check")
+    session.run("python", "-m", "harness", "report", "--check")
     session.run("python", "-m", "pytest", *(session.posargs or ["-q"]))
 
 

@@ -2,11 +2,12 @@
 
 Same results, element for element (tests/benchmarks/test_batched_postprocess.py compares them on every test run):
 per image (first-seen order) rows sorted by bbox_id and deduplicated, rescored (`rescore`, row-wise, so one call for
-all rows gives the same values), then greedy OKS-NMS (PROTOCOLS.md §3). The OKS matrices are computed for many images
-at once, padded to a common size within buckets of similar box counts, with the same float32/float64 operations as
-`oks_matrix` (elementwise, and the joint sum over a contiguous last axis, as numpy sums a 1-D row). The visiting order
-is `argsort()[::-1]` of each image's own score array (numpy's non-stable sort: its tie order depends on the array, so
-it is called per image); the greedy suppression then runs for all images of a bucket in one loop over ranks.
+all rows gives the same values), then greedy OKS-NMS (PROTOCOLS.md §3). The OKS of every unordered pair of boxes of
+an image is computed once, for many images at once, with the same float32/float64 operations as `oks_matrix`
+(elementwise, and the joint sum over a contiguous last axis, as numpy sums a 1-D row), then laid into matrices padded
+within buckets of similar box counts. The visiting order is `argsort()[::-1]` of each image's own score array (numpy's
+non-stable sort: its tie order depends on the array, so it is called per image); the greedy suppression then runs
+for all images of a bucket in one loop over ranks.
 
 It lives here, not in harness/topdown (owned elsewhere), until it is moved there; the benchmark times it as "ours".
 """
@@ -20,8 +21,8 @@ import numpy as np
 from harness.topdown.output import TopdownOutput
 from harness.topdown.postprocess import PERSON_CATEGORY, rescore
 
-#: Pairs (i, j) per OKS chunk: bounds the [chunk, n, n, K] float64 temporaries to ~100 MB.
-_CHUNK_PAIRS = 700_000
+#: Pairs per OKS chunk: bounds the [chunk, K] float64 temporaries to ~30 MB.
+_CHUNK_PAIRS = 200_000
 
 
 def _order_rows(output: TopdownOutput) -> tuple[np.ndarray, np.ndarray]:
@@ -39,24 +40,37 @@ def _order_rows(output: TopdownOutput) -> tuple[np.ndarray, np.ndarray]:
     return order[first], img_rank[order[first]]
 
 
-def _oks_padded(kp: np.ndarray, area: np.ndarray, var: np.ndarray) -> np.ndarray:
-    """[B, n, n] float32 OKS of padded images, the operations of postprocess.oks_matrix."""
-    dx = kp[:, None, :, :, 0] - kp[:, :, None, :, 0]  # float32 [B, n, n, K]
-    dy = kp[:, None, :, :, 1] - kp[:, :, None, :, 1]
-    d2 = dx**2 + dy**2
-    a = (area[:, :, None] + area[:, None, :]).astype(np.float64) / 2 + np.spacing(1)
-    e = d2 / var / a[..., None] / 2
-    return (np.sum(np.exp(-e), axis=-1) / kp.shape[2]).astype(np.float32)
+def _oks_pairs(kp: np.ndarray, area: np.ndarray, pi: np.ndarray, pj: np.ndarray, var: np.ndarray) -> np.ndarray:
+    """[P] float32 OKS of row pairs (pi, pj): the elementwise operations of postprocess.oks_matrix, whose result is
+    exactly symmetric (squared differences, commutative float32 area sum), so each unordered pair is computed once."""
+    out = np.empty(len(pi), dtype=np.float32)
+    for c in range(0, len(pi), _CHUNK_PAIRS):
+        i, j = pi[c : c + _CHUNK_PAIRS], pj[c : c + _CHUNK_PAIRS]
+        dx = kp[j, :, 0] - kp[i, :, 0]  # float32 [P, K]
+        dy = kp[j, :, 1] - kp[i, :, 1]
+        d2 = dx**2 + dy**2
+        a = (area[i] + area[j]).astype(np.float64) / 2 + np.spacing(1)
+        e = d2 / var / a[:, None] / 2
+        out[c : c + _CHUNK_PAIRS] = (np.sum(np.exp(-e), axis=-1) / kp.shape[1]).astype(np.float32)
+    return out
 
 
-def _nms_bucket(kp, area, scores, counts, var, thr32) -> list[np.ndarray]:
-    """Kept positions (keep order) of B images padded to n rows: kp [B, n, K, 3] float32, scores [B, n] float64."""
-    b, n = scores.shape
-    step = max(1, _CHUNK_PAIRS // max(n * n, 1))
-    oks = np.concatenate([_oks_padded(kp[i : i + step], area[i : i + step], var) for i in range(0, b, step)])
+def _nms_bucket(kp, area, rows, scores, start, counts, var, thr32) -> list[np.ndarray]:
+    """Kept positions (keep order) of B images: image b holds rows[start[b] : start[b] + counts[b]] of kp [N, K, 3]
+    float32, area [N] float32 (indexed by those rows) and scores (indexed by position)."""
+    b, n = len(counts), int(counts.max())
+    oks = np.ones((b, n, n), dtype=np.float32)
+    for c in np.unique(counts):
+        imgs = np.flatnonzero(counts == c)
+        iu, ju = np.triu_indices(int(c), 1)
+        pi = (start[imgs][:, None] + iu[None, :]).ravel()
+        pj = (start[imgs][:, None] + ju[None, :]).ravel()
+        v = _oks_pairs(kp, area, rows[pi], rows[pj], var).reshape(len(imgs), len(iu))
+        oks[imgs[:, None], iu[None, :], ju[None, :]] = v
+        oks[imgs[:, None], ju[None, :], iu[None, :]] = v
     order = np.zeros((b, n), dtype=np.int64)
-    for i, c in enumerate(counts.tolist()):
-        order[i, :c] = scores[i, :c].argsort()[::-1]  # per image: the reference's own tie order
+    for i, (s0, c) in enumerate(zip(start.tolist(), counts.tolist(), strict=True)):
+        order[i, :c] = scores[s0 : s0 + c].argsort()[::-1]  # per image: the reference's own tie order
     sorted_oks = np.take_along_axis(np.take_along_axis(oks, order[:, :, None], 1), order[:, None, :], 2)
     alive = np.arange(n)[None, :] < counts[:, None]
     kept = np.zeros((b, n), dtype=bool)
@@ -83,15 +97,10 @@ def select_results(
     var = (np.asarray(sigmas, dtype=np.float64) * 2) ** 2
     keep_per_image: list[np.ndarray] = [np.zeros(0, np.int64)] * len(start)
     bucket = np.ceil(np.log2(counts)).astype(np.int64)
+    kp, area = output.keypoints.astype(np.float32), output.areas.astype(np.float32)
     for bk in np.unique(bucket):
         sel = np.flatnonzero(bucket == bk)
-        n = int(counts[sel].max())
-        pos = start[sel][:, None] + np.minimum(np.arange(n)[None, :], counts[sel][:, None] - 1)
-        r = rows[pos]
-        kept = _nms_bucket(
-            output.keypoints[r].astype(np.float32), output.areas[r].astype(np.float32), scores[pos], counts[sel],
-            var, np.float32(oks_nms_thr),
-        )  # fmt: skip
+        kept = _nms_bucket(kp, area, rows, scores, start[sel], counts[sel], var, np.float32(oks_nms_thr))
         for i, k in zip(sel.tolist(), kept, strict=True):
             keep_per_image[i] = start[i] + k
     sel = np.concatenate(keep_per_image)

@@ -100,7 +100,7 @@ class GroundTruthArrays:
 
 
 def _int_ids(values: Sequence[Any], what: str) -> np.ndarray:
-    if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in values):
+    if not all(issubclass(t, numbers.Integral) and not issubclass(t, (bool, np.bool_)) for t in set(map(type, values))):
         raise _UnsupportedError(f"non-integer {what}")
     return np.asarray(values, dtype=np.int64).reshape(-1)
 
@@ -161,17 +161,18 @@ def ground_truth_arrays(gt: Mapping[str, Any], *, use_area: bool, library: str) 
 def _oks(gt: GroundTruthArrays, pg: np.ndarray, dkp: np.ndarray, pd: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
     """[P] OKS of the (prediction pd, GT pg) pairs, the library's float64 operations in its order."""
     var = (sigmas * 2) ** 2
-    gk, dk = gt.keypoints[pg], dkp[pd]
-    labelled = gk[:, :, 2] > 0
+    labelled = np.take(gt.keypoints[:, :, 2] > 0, pg, axis=0)
     nlab = np.count_nonzero(labelled, axis=1)
-    dx = dk[:, :, 0] - gk[:, :, 0]
-    dy = dk[:, :, 1] - gk[:, :, 1]
+    # per-channel contiguous gathers (the same float64 values, less memory traffic than gathering [P, K, 3])
+    xd, yd = np.take(np.ascontiguousarray(dkp[:, :, 0]), pd, axis=0), np.take(np.ascontiguousarray(dkp[:, :, 1]), pd, 0)
+    dx = xd - np.take(np.ascontiguousarray(gt.keypoints[:, :, 0]), pg, axis=0)
+    dy = yd - np.take(np.ascontiguousarray(gt.keypoints[:, :, 1]), pg, axis=0)
     bare = nlab == 0  # no labelled joint: distance to the GT box grown by its size on every side
     if bare.any():
         x, y, w, h = (gt.bbox[pg[bare], i][:, None] for i in range(4))
-        xd, yd = dk[bare, :, 0], dk[bare, :, 1]
-        dx[bare] = np.maximum(0, (x - w) - xd) + np.maximum(0, xd - (x + w * 2))
-        dy[bare] = np.maximum(0, (y - h) - yd) + np.maximum(0, yd - (y + h * 2))
+        xb, yb = xd[bare], yd[bare]
+        dx[bare] = np.maximum(0, (x - w) - xb) + np.maximum(0, xb - (x + w * 2))
+        dy[bare] = np.maximum(0, (y - h) - yb) + np.maximum(0, yb - (y + h * 2))
         labelled[bare] = True
         nlab[bare] = labelled.shape[1]
     e = (dx**2 + dy**2) / var / (gt.oks_area[pg] + np.spacing(1))[:, None] / 2
@@ -374,7 +375,7 @@ def _is_real(t: type) -> bool:
 def _prediction_arrays(preds: Sequence[Mapping[str, Any]], gta: GroundTruthArrays, k: int):
     """(image index, category index, keypoints [N, K, 3], scores) of clean predictions; _UnsupportedError otherwise
     (anything validate_predictions would reject or rewrite, and non-integer ids)."""
-    if not all(isinstance(p, Mapping) for p in preds):
+    if not all(issubclass(t, Mapping) for t in set(map(type, preds))):
         raise _UnsupportedError("not mappings")
     kps = [p.get("keypoints") for p in preds]
     if not all(type(v) in (list, tuple) for v in kps) or set(map(len, kps)) - {3 * k}:
