@@ -6,6 +6,10 @@ with the same identity (entry, row, protocol, overrides, data, checkpoint, devic
 (top-down) and per-image (bottom-up) predictions do not depend on their neighbours (batch-size invariance is
 tested), so a resumed run gives the same predictions as an uninterrupted one. Only a complete run writes
 predictions.json / metrics.json / result.json.
+
+The same chunks are the unit of data-parallel evaluation under torchrun (harness.distributed): chunk i runs on rank
+i % WORLD_SIZE, rank 0 gathers the raw outputs once and alone post-processes, scores and writes, so the files are
+bit-identical to a single-process run's, and a run resumes with any world size.
 """
 
 from __future__ import annotations
@@ -69,8 +73,10 @@ class RunOutcome:
     predictions: list[dict]
     scored: dict
     record: dict
-    reused_chunks: int
+    reused_chunks: int  # summed over ranks under torchrun
     computed_chunks: int
+    #: False on the ranks > 0 of a torchrun run: they wrote nothing and hold no predictions (same metrics/record).
+    written: bool = True
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -204,18 +210,29 @@ def _progress(total: int, unit: str, enabled: bool):
     return tqdm(total=total, unit=unit, desc="evaluate", disable=not enabled, dynamic_ncols=True)
 
 
-def predict_topdown_chunks(
-    spec: EvalSpec, instances: tuple, schema: KeypointSchema, model_factory: Callable, store: ChunkStore, *, progress
-) -> tuple[list[dict], int, int]:
+def split_chunks(items: tuple | list, size: int) -> list:
+    """Consecutive chunks of `size` items: the unit of resume (ChunkStore) and of sharding over ranks."""
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+def compute_topdown_chunks(
+    spec: EvalSpec,
+    chunks: list[tuple],
+    schema: KeypointSchema,
+    model_factory: Callable,
+    store: ChunkStore,
+    *,
+    indices: list[int],
+    progress,
+) -> tuple[dict[int, Any], int, int]:
+    """Raw outputs {chunk index: TopdownOutput} of the chunks at `indices` (loaded when saved, else computed and
+    saved), with the counts of reused and computed chunks."""
     from harness.topdown.inference import predict_topdown
-    from harness.topdown.postprocess import to_coco_results
 
     arch, p = spec.entry.architecture, spec.protocol
-    n = len(instances)
-    starts = list(range(0, n, spec.chunk_size))
-    parts, reused, computed, model = [], 0, 0, None
-    for index, start in enumerate(starts):
-        chunk = instances[start : start + spec.chunk_size]
+    parts, reused, computed, model = {}, 0, 0, None
+    for index in indices:
+        chunk = chunks[index]
         out = store.load_topdown(index)
         if out is not None and len(out) == len(chunk):
             reused += 1
@@ -238,28 +255,42 @@ def predict_topdown_chunks(
                 )
             store.save_topdown(index, out)
             computed += 1
-        parts.append(out)
+        parts[index] = out
         progress.update(len(chunk))
+    return parts, reused, computed
+
+
+def topdown_predictions(spec: EvalSpec, schema: KeypointSchema, parts: list) -> list[dict]:
+    """COCO results from the raw outputs of every chunk, in chunk order (rescoring and OKS-NMS need them all)."""
+    from harness.topdown.postprocess import to_coco_results
+
     if not parts:
-        return [], reused, computed
+        return []
+    p = spec.protocol
     sigmas = schema.sigmas if p.oks_nms_thr is not None else None
     # Horse-10 rows have no rescoring/NMS (vis_thr None): scores are then the plain keypoint mean, unused by PCK.
     vis_thr = p.vis_thr if p.vis_thr is not None else 0.0
-    preds = to_coco_results(_concat_topdown(parts), vis_thr=vis_thr, oks_nms_thr=p.oks_nms_thr, sigmas=sigmas)
-    return preds, reused, computed
+    return to_coco_results(_concat_topdown(parts), vis_thr=vis_thr, oks_nms_thr=p.oks_nms_thr, sigmas=sigmas)
 
 
-def predict_bottomup_chunks(
-    spec: EvalSpec, image_ids: list[int], schema: KeypointSchema, model_factory: Callable, store, *, progress
-) -> tuple[list[dict], int, int]:
+def compute_bottomup_chunks(
+    spec: EvalSpec,
+    chunks: list[list[int]],
+    schema: KeypointSchema,
+    model_factory: Callable,
+    store: ChunkStore,
+    *,
+    indices: list[int],
+    progress,
+) -> tuple[dict[int, list[dict]], int, int]:
+    """COCO results {chunk index: records} of the image-id chunks at `indices`, with reused/computed counts."""
     from harness.bottomup.inference import BottomUpParams, predict_bottomup_dataset
 
     arch = spec.entry.architecture
     params = BottomUpParams.from_protocol(spec.protocol, schema, input_size=arch.input_size[0])
-    size = max(1, spec.chunk_size // 32)  # images are much heavier than crops
-    preds, reused, computed, model = [], 0, 0, None
-    for index, start in enumerate(range(0, len(image_ids), size)):
-        ids = image_ids[start : start + size]
+    parts, reused, computed, model = {}, 0, 0, None
+    for index in indices:
+        ids = chunks[index]
         part = store.load_json(index)
         if part is not None:
             reused += 1
@@ -276,9 +307,13 @@ def predict_bottomup_chunks(
                 )
             store.save_json(index, part)
             computed += 1
-        preds.extend(part)
+        parts[index] = part
         progress.update(len(ids))
-    return preds, reused, computed
+    return parts, reused, computed
+
+
+def bottomup_chunk_images(chunk_size: int) -> int:
+    return max(1, chunk_size // 32)  # images are much heavier than crops
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -300,13 +335,22 @@ def _model_factory(spec: EvalSpec) -> Callable:
     return build
 
 
-def evaluate(spec: EvalSpec, *, registry: Registry, out_dir: Path, progress: bool = True) -> RunOutcome:
-    """Run, score and write DIR/predictions.json, DIR/metrics.json and DIR/result.json (only when complete)."""
-    from harness.metrics import score
+@dataclass(frozen=True)
+class _Prepared:
+    """What a run needs before predicting: its data selection, identity and chunk cache (same on every rank)."""
 
-    t0 = time.perf_counter()
-    runtime.apply(spec.settings)
-    entry, result, protocol = spec.entry, spec.result, spec.protocol
+    schema: KeypointSchema
+    gt: Mapping[str, Any]
+    image_ids: list[int]
+    total_images: int
+    files: dict  # checkpoint / annotations / bbox_file info
+    ident: dict
+    key: str
+    store: ChunkStore
+
+
+def _prepare(spec: EvalSpec, *, registry: Registry, out_dir: Path) -> _Prepared:
+    entry, protocol = spec.entry, spec.protocol
     schema = registry.schemas[entry.architecture.keypoint_schema]
     if entry.architecture.num_keypoints != schema.num_keypoints:
         raise HarnessError(
@@ -323,33 +367,78 @@ def evaluate(spec: EvalSpec, *, registry: Registry, out_dir: Path, progress: boo
         spec, checkpoint_sha256=ckpt["sha256"], ann_sha256=ann["sha256"], bbox_sha256=bbox and bbox["sha256"]
     )
     key = results.run_key(ident)
-    store = ChunkStore(out_dir / ".chunks" / key)
-    factory = _model_factory(spec)
+    files = {"checkpoint": ckpt, "annotations": ann, "bbox_file": bbox}
+    return _Prepared(schema, gt, image_ids, total_images, files, ident, key, ChunkStore(out_dir / ".chunks" / key))
 
-    if protocol.paradigm == "topdown":
+
+def evaluate(spec: EvalSpec, *, registry: Registry, out_dir: Path, progress: bool = True) -> RunOutcome:
+    """Run, score and write DIR/predictions.json, DIR/metrics.json and DIR/result.json (only when complete).
+
+    Under torchrun (WORLD_SIZE > 1) each rank computes its share of the chunks; rank 0 gathers the raw outputs in
+    chunk order, post-processes, scores and writes; the other ranks write nothing and return the same metrics and
+    record (`written` False, no predictions). See harness.distributed.
+    """
+    from harness import distributed
+
+    t0 = time.perf_counter()
+    ctx = distributed.setup(device=spec.settings.device)
+    if ctx.is_distributed:
+        spec = dataclasses.replace(
+            spec, settings=dataclasses.replace(spec.settings, device=ctx.device(spec.settings.device))
+        )
+    runtime.apply(spec.settings)
+    run = _prepare(spec, registry=registry, out_dir=out_dir)
+    schema, image_ids = run.schema, run.image_ids
+    if spec.protocol.paradigm == "topdown":
         loaded = load_instances(spec, schema)
         wanted = set(image_ids)
         instances = tuple(i for i in loaded.instances if i.image_id in wanted)
         if not instances:
             raise DataError(f"no instances to evaluate in {spec.data.ann_file} ({loaded.report.summary()})")
-        with _progress(len(instances), "inst", progress) as bar:
-            preds, reused, computed = predict_topdown_chunks(spec, instances, schema, factory, store, progress=bar)
+        chunks, compute, unit = split_chunks(instances, spec.chunk_size), compute_topdown_chunks, "inst"
         counts = {"images": len(image_ids), "instances": len(instances), "load_report": loaded.report.summary()}
     else:
-        with _progress(len(image_ids), "img", progress) as bar:
-            preds, reused, computed = predict_bottomup_chunks(spec, image_ids, schema, factory, store, progress=bar)
-        counts = {"images": len(image_ids), "instances": len(preds)}
-    counts["predictions"] = len(preds)
+        chunks = split_chunks(image_ids, bottomup_chunk_images(spec.chunk_size))
+        compute, unit, counts = compute_bottomup_chunks, "img", {"images": len(image_ids)}
+    mine = ctx.shard(len(chunks))
 
-    ev = protocol.evaluator
+    def run_share() -> tuple[dict, int, int]:
+        with _progress(sum(len(chunks[i]) for i in mine), unit, progress and ctx.is_main) as bar:
+            return compute(spec, chunks, schema, _model_factory(spec), run.store, indices=mine, progress=bar)
+
+    def finish(shares: list[tuple[dict, int, int]]) -> RunOutcome:
+        parts = distributed.chunk_order([share for share, _, _ in shares], len(chunks))
+        if unit == "inst":
+            preds = topdown_predictions(spec, schema, parts)
+        else:
+            preds = [record for part in parts for record in part]
+            counts["instances"] = len(preds)
+        counts["predictions"] = len(preds)
+        chunk_counts = {"reused": sum(s[1] for s in shares), "computed": sum(s[2] for s in shares)}
+        return _score_and_write(
+            spec, run, preds, registry=registry, out_dir=out_dir, t0=t0, ctx=ctx, counts=counts, chunks=chunk_counts
+        )
+
+    outcome = ctx.run_sharded(run_share, finish, public=lambda o: dataclasses.replace(o, predictions=[], written=False))
+    if not ctx.is_main and ctx.local_rank == 0:
+        run.store.clear()  # this machine's chunks, when --out is not shared with rank 0 (no-op when it is)
+    return outcome
+
+
+def _score_and_write(
+    spec: EvalSpec, run: _Prepared, preds: list[dict], *, registry, out_dir: Path, t0: float, ctx, counts, chunks
+) -> RunOutcome:
+    """Score the predictions and write the run's three files; the chunk cache is dropped once they exist."""
+    from harness.metrics import score
+
+    entry, result, ev = spec.entry, spec.result, spec.protocol.evaluator
     sigmas = registry.schemas[ev.sigmas].sigmas if ev.sigmas else None
-    scored = score(preds, evaluator=ev, gt=subset_gt(gt, image_ids), schema=schema, sigmas=sigmas)
-
-    partial_reason = _partial_reason(spec, len(image_ids), total_images)
+    scored = score(preds, evaluator=ev, gt=subset_gt(run.gt, run.image_ids), schema=run.schema, sigmas=sigmas)
+    partial_reason = _partial_reason(spec, len(run.image_ids), run.total_images)
     record = {
         "schema_version": SCHEMA_VERSION,
-        "run_key": key,
-        "identity": ident,
+        "run_key": run.key,
+        "identity": run.ident,
         "row_id": result.row_id,
         "entry": entry.id,
         "dataset": result.dataset,
@@ -365,22 +454,24 @@ def evaluate(spec: EvalSpec, *, registry: Registry, out_dir: Path, progress: boo
         "provenance": {
             "git": results.git_state(),
             "packages": results.package_versions(),
+            # world_size / backend: how it ran, not what: they are not part of the identity (same predictions).
             "settings": spec.settings.record()
-            | {"batch_size": spec.batch_size, "workers": spec.num_workers, "crop_backend": spec.crop_backend},
-            "checkpoint": ckpt,
+            | {"batch_size": spec.batch_size, "workers": spec.num_workers, "crop_backend": spec.crop_backend}
+            | ctx.record(),
+            "checkpoint": run.files["checkpoint"],
             "checkpoint_registry_prefix": entry.checkpoint.sha256_prefix,
-            "annotations": ann,
-            "bbox_file": bbox,
+            "annotations": run.files["annotations"],
+            "bbox_file": run.files["bbox_file"],
             "images_dir": str(spec.data.img_dir),
             "counts": counts,
-            "chunks": {"reused": reused, "computed": computed},
+            "chunks": chunks,
         },
     }
     results.write_predictions(out_dir / "predictions.json", preds)
     results.write_json_atomic(out_dir / "metrics.json", _json_safe(scored))
     results.write_json_atomic(out_dir / "result.json", _json_safe(record))
-    store.clear()
-    return RunOutcome(out_dir, preds, scored, _json_safe(record), reused, computed)
+    run.store.clear()
+    return RunOutcome(out_dir, preds, scored, _json_safe(record), chunks["reused"], chunks["computed"])
 
 
 def _partial_reason(spec: EvalSpec, used: int, total: int) -> str | None:

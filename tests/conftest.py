@@ -37,3 +37,16 @@ def seeds_dir() -> Path:
 def samples_dir() -> Path:
     """../shared/data/samples: tiny real subsets (aic, coco, horse10, macaque, atrw). Read, never copy."""
     return _need(SHARED / "data" / "samples")
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_threads():
+    """Tests may pin torch's thread count (numerics depend on it); never let that leak into the next test."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch is not None else None
+    yield
+    torch = sys.modules.get("torch")
+    if torch is not None and before is not None and torch.get_num_threads() != before:
+        torch.set_num_threads(before)

@@ -3,11 +3,15 @@
 Writes DIR/predictions.json (COCO results), DIR/metrics.json (AP, AP50, AP75, AR, AR50 or PCK@0.3, NME, plus
 per-keypoint) and DIR/result.json (identity and provenance). An interrupted run resumes when started again with the
 same arguments and DIR.
+
+Several GPUs or machines: `torchrun --nproc-per-node N -m harness evaluate ID --out DIR` shares the chunks out over
+N processes; rank 0 writes the same files, bit for bit, as a single-process run (see harness/distributed.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -95,6 +99,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bbox-file", type=Path, metavar="F", help="detector boxes (COCO results format)")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     p.add_argument("--offline", action="store_true", help="never download; use the cache or --checkpoint")
+    p.add_argument(
+        "--chunk-size",
+        type=int,
+        default=512,
+        metavar="N",
+        help="instances per resumable chunk, also the unit shared out under torchrun (bottom-up: N/32 images)",
+    )
     add_run_arguments(p)
     p.set_defaults(func=run)
 
@@ -178,34 +189,52 @@ def build_spec(args: argparse.Namespace, registry, result, data, checkpoint: Pat
 
 
 def run(args: argparse.Namespace) -> int:
+    from harness import distributed, runtime
+
+    if args.chunk_size < 1:
+        raise HarnessError(f"--chunk-size must be at least 1, got {args.chunk_size}")
+    # Under torchrun: join the process group (a no-op otherwise); every rank takes the same path through run().
+    ctx = distributed.setup(device=runtime.resolve_device(args.device))
+    try:
+        rc = _run(args, ctx)
+        ctx.barrier()  # rank 0 has written the files: every rank leaves together, with the same status
+        return rc
+    finally:
+        distributed.shutdown()
+
+
+def _run(args: argparse.Namespace, ctx) -> int:
     from harness.evaluate import evaluate
     from harness.protocols import select_row
     from zoo import load_registry
 
     registry = load_registry()
-    ident = args.id if "/" in args.id or args.row else _first_row(registry, args.id)
+    ident = args.id if "/" in args.id or args.row else _first_row(registry, args.id, quiet=not ctx.is_main)
     result = select_row(registry, ident, args.row)
     data = resolve_data(result, registry, args)
-    checkpoint = resolve_checkpoint(registry.entry(result.entry_id), args.checkpoint, offline=args.offline)
-    spec = build_spec(args, registry, result, data, checkpoint)
+    entry = registry.entry(result.entry_id)
+    # Rank 0 downloads (if needed) first; the other ranks then find the checkpoint in the cache.
+    checkpoint = ctx.main_first(lambda: resolve_checkpoint(entry, args.checkpoint, offline=args.offline))
+    spec = dataclasses.replace(build_spec(args, registry, result, data, checkpoint), chunk_size=args.chunk_size)
     outcome = evaluate(spec, registry=registry, out_dir=args.out, progress=not args.no_progress)
-    summary = {
-        "row": result.row_id,
-        "protocol": spec.protocol_name,
-        "overrides": spec.overrides,
-        "partial": outcome.record["partial"],
-        "metrics": outcome.record["metrics"],
-        "out": str(args.out),
-    }
-    print(json.dumps(summary, indent=2))
+    if ctx.is_main:
+        summary = {
+            "row": result.row_id,
+            "protocol": spec.protocol_name,
+            "overrides": spec.overrides,
+            "partial": outcome.record["partial"],
+            "metrics": outcome.record["metrics"],
+            "out": str(args.out),
+        }
+        print(json.dumps(summary, indent=2))
     return 0
 
 
-def _first_row(registry, entry_id: str) -> str:
+def _first_row(registry, entry_id: str, *, quiet: bool = False) -> str:
     """`evaluate ENTRY` runs the entry's first row; say so when there are others."""
     entry = registry.entry(entry_id)
     first = entry.results[0]
-    if len(entry.results) > 1:
+    if len(entry.results) > 1 and not quiet:
         others = ", ".join(r.name for r in entry.results[1:])
         print(
             f"note: {entry_id} has several rows; running {first.row_id} (others: {others}; pick with --row)",

@@ -5,6 +5,9 @@ the checkpoint, evaluate (CUDA when present), append the result to results/histo
 README tables, and print the verdicts. Exit 0 when every row reproduced, 1 when any metric is outside its
 tolerance, 2 when data or a checkpoint is missing (then nothing in reports/ changes). An interrupted run resumes
 from its finished chunks when started again with the same arguments.
+
+Several GPUs or machines: `torchrun --nproc-per-node N -m harness reproduce ...` shares each row's chunks out over
+N processes; rank 0 alone writes results, history and reports, and every rank exits with the same status.
 """
 
 from __future__ import annotations
@@ -104,6 +107,19 @@ def preflight(registry, rows, *, data_root: Path, offline: bool) -> tuple[dict, 
 
 
 def run(args: argparse.Namespace) -> int:
+    from harness import distributed, runtime
+
+    # Under torchrun: join the process group (a no-op otherwise); every rank takes the same path through run().
+    ctx = distributed.setup(device=runtime.resolve_device(args.device))
+    try:
+        rc = _run(args, ctx)
+        ctx.barrier()  # rank 0 has written history and reports: every rank leaves together, with the same status
+        return rc
+    finally:
+        distributed.shutdown()
+
+
+def _run(args: argparse.Namespace, ctx) -> int:
     from harness import report
     from harness.evaluate import evaluate
     from zoo import history, load_registry, readme
@@ -113,33 +129,44 @@ def run(args: argparse.Namespace) -> int:
     rows = select_rows(registry, args.dataset, args.rows)
     data_root = args.data_root or default_data_root()
     try:
-        data, checkpoints = preflight(registry, rows, data_root=data_root, offline=args.offline)
+        # Rank 0 checks the data and downloads first; the other ranks then find the checkpoints cached.
+        data, checkpoints = ctx.main_first(lambda: preflight(registry, rows, data_root=data_root, offline=args.offline))
     except (DataError, DownloadError) as exc:
         print(
             f"error: cannot reproduce {args.dataset}: {exc}\nNothing was run; reports/ is unchanged.", file=sys.stderr
         )
         return 2
     runs_dir = args.runs or Path(os.environ.get(RUNS_ENV, "runs"))
+    say = print if ctx.is_main else _silent
     verdicts = []
     for row in rows:
         spec = build_spec(args, registry, row, data[row.row_id], checkpoints[row.entry_id])
         spec = dataclasses.replace(spec, chunk_size=args.chunk_size)
         out_dir = runs_dir / row.row_id.replace("/", "__") / spec.protocol_name
-        print(f"== {row.row_id} ({spec.protocol_name}) -> {out_dir}", file=sys.stderr)
+        say(f"== {row.row_id} ({spec.protocol_name}) -> {out_dir}", file=sys.stderr)
         outcome = evaluate(spec, registry=registry, out_dir=out_dir, progress=not args.no_progress)
-        record = outcome.record
-        history.append(record)
+        record = outcome.record  # the same on every rank: each computes the same verdicts and exit status
+        ctx.main_only(lambda record=record: history.append(record))
         verdict = row_verdict(row.row_id, row.metrics, record["metrics"], row.tolerances, partial=record["partial"])
         verdicts.append((row, verdict, record))
         if outcome.reused_chunks:
-            print(f"   resumed: reused {outcome.reused_chunks} finished chunk(s)", file=sys.stderr)
+            say(f"   resumed: reused {outcome.reused_chunks} finished chunk(s)", file=sys.stderr)
     if not args.no_report:
-        records = history.load()
-        out = report.default_reports_dir()
-        report.write(report.render(registry, records, out), out)
-        readme.write_readme(registry, records=records)
-    _print_summary(verdicts)
+        ctx.main_only(lambda: _render_reports(registry, report, history, readme))
+    if ctx.is_main:
+        _print_summary(verdicts)
     return 0 if all(v.verdict == "reproduced" for _, v, _ in verdicts) else 1
+
+
+def _render_reports(registry, report, history, readme) -> None:
+    records = history.load()
+    out = report.default_reports_dir()
+    report.write(report.render(registry, records, out), out)
+    readme.write_readme(registry, records=records)
+
+
+def _silent(*_args, **_kwargs) -> None:
+    """print() of the ranks > 0 under torchrun: rank 0 speaks for the run."""
 
 
 def _print_summary(verdicts) -> None:

@@ -105,7 +105,9 @@ def _int_ids(values: Sequence[Any], what: str) -> np.ndarray:
     return np.asarray(values, dtype=np.int64).reshape(-1)
 
 
-def ground_truth_arrays(gt: Mapping[str, Any], *, use_area: bool, library: str) -> GroundTruthArrays:
+def ground_truth_arrays(
+    gt: Mapping[str, Any], *, use_area: bool, library: str, num_keypoints: int
+) -> GroundTruthArrays:
     """GT arrays with the given library's semantics (see the module docstring). Raises _UnsupportedError."""
     image_ids = np.unique(_int_ids([im["id"] for im in gt["images"]], "image ids"))
     category_ids = np.unique(_int_ids([c["id"] for c in gt["categories"]], "category ids"))
@@ -124,7 +126,7 @@ def ground_truth_arrays(gt: Mapping[str, Any], *, use_area: bool, library: str) 
     order = keep[np.lexsort((keep, img[keep], cat[keep]))]  # (category, image, file order), as the library visits
     anns = [anns[i] for i in order]
     g = len(anns)
-    kp = np.asarray([a["keypoints"] for a in anns], dtype=np.float64).reshape(g, -1, 3)
+    kp = np.asarray([a["keypoints"] for a in anns], dtype=np.float64).reshape(g, num_keypoints, 3)
     bbox = np.asarray([a["bbox"] for a in anns], dtype=np.float64).reshape(g, 4)
     wh053 = bbox[:, 2] * bbox[:, 3] * 0.53  # PROTOCOLS.md §8.2 (w*h*0.53; h*w is the same product)
     labelled = np.count_nonzero(kp[:, :, 2] > 0, axis=1)
@@ -335,7 +337,8 @@ def evaluate_arrays(
     for ai, (lo, hi) in enumerate(area_ranges):
         gig = gt.ignore | (gt.range_area < lo) | (gt.range_area > hi)
         match, match_ig = _match_all(gt, groups, oks, gig)
-        gid = np.where(match >= 0, gt.ids[np.maximum(match, 0)], -1 if library == "xtcocotools" else 0)
+        gid = np.full(match.shape, -1 if library == "xtcocotools" else 0, dtype=np.int64)
+        gid[match >= 0] = gt.ids[match[match >= 0]]
         matched = gid >= 0 if library == "xtcocotools" else gid != 0
         dt_ig = match_ig | (~matched & ((darea < lo) | (darea > hi))[None, :])
         for ci in range(c):
@@ -447,7 +450,7 @@ def evaluate_coco_keypoints_fast(
     names = _keypoint_names(gt_data, keypoint_names, k)
     args = dict(sigmas=sigmas, use_area=use_area, library=library, keypoint_names=names, per_keypoint=per_keypoint)
     try:
-        gta = ground_truth_arrays(gt_data, use_area=use_area, library=library)
+        gta = ground_truth_arrays(gt_data, use_area=use_area, library=library, num_keypoints=k)
         try:
             arrays = _prediction_arrays(preds, gta, k)
         except _UnsupportedError:  # the reference validator raises the project's errors or normalises the input

@@ -76,6 +76,10 @@ def oracle_env() -> dict[str, str]:
     project's packages and any activated venv stay invisible."""
     env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
     env["PYTHONPATH"] = str(ORACLE_DIR)
+    # fp32 results depend on the reduction order, hence on the thread count: parity compares one-thread runs on both
+    # sides (tests/oracle/conftest.py pins ours), unless the caller sets these itself.
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(var, "1")
     env["PYTHONNOUSERSITE"] = "1"
     env.setdefault("PYTHONHASHSEED", "0")
     # mmcv/matplotlib must not try to open a display or write into $HOME/.config on a CI runner.

@@ -80,3 +80,13 @@ def oracle_checkpoint(oracle: Oracle, tmp_path_factory: pytest.TempPathFactory) 
         return cache[key]
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Our side runs with one thread, as the oracle subprocess does (harness/testing/oracle.py): fp32 reductions then
+    happen in the same order on both sides. The thread count is restored by tests/conftest.py."""
+    import torch
+
+    torch.set_num_threads(1)
+    yield

@@ -1,0 +1,123 @@
+"""The benchmark registry and runner: every case measures ours AND the reference, same machine, same run, same inputs.
+
+A case is a function `(ctx: BenchContext) -> CaseResult` registered with `@register(name, unit=..., what=...)`:
+
+    {"ours": {"seconds": median, ...}, "reference": {"seconds": median, ...} | None,
+     "ratio": reference / ours (how many times faster ours is; None without a reference),
+     "unit": "s", "notes": [...], "checks": {name: bool}}   # checks: identities proven in this run
+
+Timings repeat `ctx.repeats` times and report the median (the CPU is shared; see `seconds_all`). Results go to
+benchmarks/results/<environment>[-quick].json and the markdown table next to it is rendered from that file
+(benchmarks/report.py; never hand-edited). To add `topdown_crops_per_s` or `bottomup_seconds_per_image`, write a
+module under benchmarks/cases/ with one registered function and import it in benchmarks/cases/__init__.py.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.results import git_state, now_utc, package_versions
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+CaseResult = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BenchContext:
+    quick: bool  # tiny inputs, few repeats (tests, smoke runs)
+    repeats: int
+    workdir: Path  # scratch space for inputs and the reference's files
+    reference: bool  # also run the reference side (needs the oracle venv)
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    unit: str
+    what: str
+    fn: Callable[[BenchContext], CaseResult]
+
+
+CASES: dict[str, Case] = {}
+
+
+def register(name: str, *, unit: str, what: str) -> Callable[[Callable[[BenchContext], CaseResult]], Callable]:
+    def deco(fn: Callable[[BenchContext], CaseResult]) -> Callable[[BenchContext], CaseResult]:
+        if name in CASES:
+            raise ValueError(f"benchmark case {name!r} is registered twice")
+        CASES[name] = Case(name, unit, what, fn)
+        return fn
+
+    return deco
+
+
+def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, list[float], Any]:
+    """(median seconds, all seconds, last return value) of `repeats` calls."""
+    seconds, value = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        value = fn()
+        seconds.append(time.perf_counter() - t0)
+    return statistics.median(seconds), seconds, value
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "unknown"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment_name() -> str:
+    """cpu-<cores>core-<cpu model>-torch<version> (timm's habit: results named by hardware and software)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    torch = package_versions().get("torch", "none").split("+")[0]
+    return f"cpu-{cores}core-{_slug(cpu_model())}-torch{torch}"
+
+
+def environment(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "cpu": cpu_model(),
+        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "platform": platform.platform(),
+        "packages": package_versions(),
+        "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+    }
+
+
+def run_cases(names: list[str], ctx: BenchContext, *, env_name: str, previous: dict | None = None) -> dict[str, Any]:
+    """Run the named cases; a case that raises becomes a row with an `error` (timm's `_try_run`), not an abort."""
+    cases = dict((previous or {}).get("cases", {}))
+    for name in names:
+        case = CASES[name]
+        t0 = time.perf_counter()
+        try:
+            result = case.fn(ctx)
+        except Exception as exc:  # recorded, the other cases still run
+            result = {"error": f"{type(exc).__name__}: {exc}"}
+        cases[name] = {"unit": case.unit, "what": case.what, **result, "wall_s": round(time.perf_counter() - t0, 2)}
+    return {
+        "environment": environment(env_name),
+        "generated_at": now_utc(),
+        "git": git_state(),
+        "quick": ctx.quick,
+        "repeats": ctx.repeats,
+        "cases": cases,
+    }
