@@ -98,3 +98,12 @@ def report(session: nox.Session) -> None:
     """Re-render reports/ and the README tables from results/history/ (`-- --check`: fail when stale)."""
     _install(session)
     session.run("python", "-m", "harness", "report", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Speed benchmarks, ours vs MMPose 0.29 on the same machine and inputs (writes benchmarks/results/<env>.*).
+    `-- --quick` for a smoke run, `-- --only CASE`, `-- --env-name NAME`."""
+    _install(session)
+    session.run("python", "oracle/build_env.py")
+    session.run("python", "-m", "benchmarks", *session.posargs)

@@ -115,7 +115,7 @@ def _boxes_for_image(rng: np.random.Generator, persons: list[dict], width: int, 
             pose = base + rng.normal(0, 0.01 if dup else 0.0, size=(17, 2)) * [w, h]
             score = float(np.clip(rng.uniform(0.3, 1.0) - 0.15 * dup, 0.0, 1.0))
             dets.append((box, score, pose, rng.uniform(0.05, 0.95, size=17)))
-    for _ in range(rng.poisson(17.0)):  # AP_H_56: many low-score boxes everywhere
+    for _ in range(rng.poisson(18.0)):  # AP_H_56: many low-score boxes everywhere
         w = float(np.clip(rng.lognormal(np.log(50.0), 0.9), 4.0, width * 0.9))
         h = float(np.clip(w * rng.uniform(0.8, 3.0), 4.0, height * 0.95))
         x, y = float(rng.uniform(0, width - w)), float(rng.uniform(0, height - h))

@@ -19,7 +19,8 @@ def resolve_protocol(result: Result, name: str) -> Protocol:
 
     'published': the row's own protocol (the code of its era, PROTOCOLS.md §7).
     'mmpose-0.29': what MMPose 0.29.0 (0.x HEAD) does with the same checkpoint: un-shrunk GT boxes, direct bottom-up
-    stage aggregation, no grouping truncation (PROTOCOLS.md §7, §8.3, §8.10), xtcocotools for COCO-style scoring, and
+    stage aggregation, no grouping truncation (PROTOCOLS.md §7, §8.3, §8.10), box scale rounded after the division
+    in float32 (docs/PARITY.md), xtcocotools for COCO-style scoring, and
     for Horse-10 its generic 'PCK' (PCK@0.2 by the longer bbox side; no NME, PROTOCOLS.md §5, §8.11).
     """
     protocol = result.protocol
@@ -32,6 +33,8 @@ def resolve_protocol(result: Result, name: str) -> Protocol:
         gt_box_shrink=False,
         stage_aggregation="direct" if protocol.paradigm == "bottomup" else None,
         grouping_max_groups=None,
+        # mmpose 0.29's TopDownGetBboxCenterScale (bbox_xywh2cs) divides the float32 box size by 200.
+        box_scale_rounding="size",
     )
     ev = protocol.evaluator
     if ev.kind == "coco_keypoints":

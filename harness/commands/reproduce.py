@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from harness.commands.evaluate import DATA_ENV, add_run_arguments, build_spec, default_data_root
+from harness.distributed import DistributedError
 from harness.errors import DataError, DownloadError, HarnessError
 
 RUNS_ENV = "HRNET_ZOO_RUNS"
@@ -131,10 +132,13 @@ def _run(args: argparse.Namespace, ctx) -> int:
     try:
         # Rank 0 checks the data and downloads first; the other ranks then find the checkpoints cached.
         data, checkpoints = ctx.main_first(lambda: preflight(registry, rows, data_root=data_root, offline=args.offline))
-    except (DataError, DownloadError) as exc:
-        print(
-            f"error: cannot reproduce {args.dataset}: {exc}\nNothing was run; reports/ is unchanged.", file=sys.stderr
-        )
+    except (DataError, DownloadError, DistributedError) as exc:
+        # DistributedError: rank 0 failed here (ranks > 0); rank 0 says why, every rank exits 2 together.
+        if ctx.is_main:
+            print(
+                f"error: cannot reproduce {args.dataset}: {exc}\nNothing was run; reports/ is unchanged.",
+                file=sys.stderr,
+            )
         return 2
     runs_dir = args.runs or Path(os.environ.get(RUNS_ENV, "runs"))
     say = print if ctx.is_main else _silent

@@ -111,10 +111,9 @@ def ground_truth_arrays(
     """GT arrays with the given library's semantics (see the module docstring). Raises _UnsupportedError."""
     image_ids = np.unique(_int_ids([im["id"] for im in gt["images"]], "image ids"))
     category_ids = np.unique(_int_ids([c["id"] for c in gt["categories"]], "category ids"))
-    anns = [
-        a for a in gt["annotations"]
-        if isinstance(a["image_id"], numbers.Integral) and isinstance(a["category_id"], numbers.Integral)
-    ]  # fmt: skip
+    anns = list(gt["annotations"])
+    _int_ids([a["image_id"] for a in anns], "annotation image ids")  # 3.0 would still find image 3 in the library
+    _int_ids([a["category_id"] for a in anns], "annotation category ids")
     ids = _int_ids([a["id"] for a in anns], "annotation ids")
     if len(np.unique(ids)) != len(ids):
         raise _UnsupportedError("duplicate annotation ids")

@@ -4,7 +4,6 @@ page labelled partial; an interrupted run resumes without recomputing its finish
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -17,17 +16,6 @@ from zoo import load_registry
 
 ENTRY = "hrnet_w32_aic_256x192"
 ROW = f"{ENTRY}/gt-bbox"
-
-
-@pytest.fixture(scope="module")
-def aic_checkpoint(tmp_path_factory) -> tuple[bytes, str]:
-    """Seeded random MMPose-format weights for the AIC top-down entry, named the way MMPose publishes files."""
-    from harness.testing import make_random_checkpoint
-
-    arch = load_registry().entry(ENTRY).architecture
-    path = make_random_checkpoint(arch, tmp_path_factory.mktemp("ckpt") / "w.pth", seed=3, input_size=(64, 64))
-    data = path.read_bytes()
-    return data, hashlib.sha256(data).hexdigest()[:8]
 
 
 @pytest.fixture
@@ -92,9 +80,9 @@ def test_missing_data_fails_fast_and_leaves_reports_untouched(workspace, capsys)
 
 @pytest.mark.slow
 def test_limit_run_end_to_end_is_labelled_partial(
-    workspace, samples_dir, repo_root, aic_checkpoint, monkeypatch, capsys
+    workspace, samples_dir, repo_root, aic_td_checkpoint, monkeypatch, capsys
 ):
-    data, prefix = aic_checkpoint
+    data, prefix = aic_td_checkpoint.data, aic_td_checkpoint.sha256_prefix
     root = _aic_layout(samples_dir, workspace / "data")
     with LocalHTTPServer() as server:
         path = _serving_registry(workspace, repo_root, server, prefix, monkeypatch)
@@ -131,10 +119,12 @@ def test_limit_run_end_to_end_is_labelled_partial(
 
 
 @pytest.mark.slow
-def test_interrupted_run_resumes_with_the_same_result(workspace, samples_dir, repo_root, aic_checkpoint, monkeypatch):
+def test_interrupted_run_resumes_with_the_same_result(
+    workspace, samples_dir, repo_root, aic_td_checkpoint, monkeypatch
+):
     import harness.topdown.inference as inference
 
-    data, prefix = aic_checkpoint
+    data, prefix = aic_td_checkpoint.data, aic_td_checkpoint.sha256_prefix
     root = _aic_layout(samples_dir, workspace / "data")
     real = inference.predict_topdown
     calls = {"n": 0}

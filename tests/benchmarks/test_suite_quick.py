@@ -1,0 +1,60 @@
+"""`python -m benchmarks --quick` runs, writes well-formed JSON and the markdown rendered from it; the reference side
+runs only where the MMPose 0.29 oracle venv exists (marked `oracle`)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from benchmarks import report
+from benchmarks.__main__ import main
+from benchmarks.suite import CASES, environment_name
+
+EXPECTED_CHECKS = ("postprocess_identical_to_harness", "fast_scoring_identical_to_library")
+
+
+def _run(tmp_path: Path, *extra: str) -> dict:
+    assert main(["--quick", "--env-name", "test-env", "--out", str(tmp_path), "--repeats", "1", *extra]) == 0
+    data = json.loads((tmp_path / "test-env-quick.json").read_text())
+    assert report.main(["--check", str(tmp_path / "test-env-quick.json")]) == 0
+    return data
+
+
+def test_quick_ours_only(tmp_path: Path) -> None:
+    data = _run(tmp_path, "--no-reference")
+    assert set(data["cases"]) == set(CASES) and data["quick"] is True
+    case = data["cases"]["topdown_postprocess_score"]
+    assert case["ours"]["seconds"] > 0 and case["reference"] is None and case["ratio"] is None
+    assert all(case["checks"][c] for c in EXPECTED_CHECKS)
+    assert set(case["ours"]["metrics"]) == {"AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl"}
+    md = (tmp_path / "test-env-quick.md").read_text()
+    assert "topdown_postprocess_score" in md and "do not edit" in md
+
+
+def test_check_mode_detects_a_stale_table(tmp_path: Path) -> None:
+    _run(tmp_path, "--no-reference")
+    md = tmp_path / "test-env-quick.md"
+    md.write_text(md.read_text() + "hand edit\n")
+    assert report.main(["--check", str(tmp_path / "test-env-quick.json")]) == 1
+
+
+def test_environment_name_is_a_slug() -> None:
+    name = environment_name()
+    assert name.startswith("cpu-") and "-torch" in name and " " not in name
+
+
+@pytest.mark.oracle
+@pytest.mark.slow
+def test_quick_with_reference(tmp_path: Path) -> None:
+    from harness.testing.oracle import oracle_python
+
+    if os.environ.get("HRNET_ZOO_ORACLE") == "0":  # tests/oracle/conftest.py's switch
+        pytest.skip("HRNET_ZOO_ORACLE=0")
+    if oracle_python() is None:
+        pytest.skip("the oracle venv is not built (python oracle/build_env.py)")
+    case = _run(tmp_path)["cases"]["topdown_postprocess_score"]
+    assert case["reference"]["seconds"] > 0 and case["ratio"] > 0
+    assert case["checks"]["metrics_identical_to_reference"] and case["checks"]["results_identical_to_reference"]

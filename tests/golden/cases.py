@@ -1,0 +1,244 @@
+"""The golden cases and their runner: every architecture and protocol on a few sample images, through the real
+engine (`harness.evaluate.evaluate`), with seeded in-memory random weights or a GT stand-in model.
+
+Random weights make the predictions meaningless but exactly determined: any change of crop, flip, decode,
+rescoring, NMS, aggregation, grouping, projection or scoring moves them. The GT stand-ins (geometry stand-ins,
+harness.testing.standin*) score near-perfectly, so a protocol error also shows as a drop of AP / PCK.
+
+The model is handed to the engine by replacing `harness.models.entry.build_from_entry` (the one seam the engine
+builds through) while `evaluate()` runs; the checkpoint path is a small placeholder file that only feeds the run's
+identity hash. Forward outputs are memoised per model by an input digest, so a second protocol whose inputs are
+identical (bottom-up aggregation/grouping/evaluator variants, Horse-10's evaluator) costs no second forward.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import torch
+
+from harness import runtime
+from harness.evaluate import DataPaths, EvalSpec, evaluate
+from harness.protocols import apply_overrides, resolve_protocol
+from harness.testing import golden
+from zoo.schema import Registry
+
+DATA_DIR = Path(__file__).parent / "data"
+#: torch intra-op threads of a golden run (unset: torch's default); used to measure stability with 1 vs 2.
+THREADS_ENV = "HRNET_ZOO_GOLDEN_THREADS"
+#: BN calibration size of the random weights: small keeps the model builds cheap (seconds, not minutes).
+CALIBRATION_HW = (64, 64)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One golden: a registry row under one protocol, on some sample images, with one model."""
+
+    name: str
+    row: str
+    protocol: str  # "published" or "mmpose-0.29"
+    sample: str  # folder under ../shared/data/samples
+    images: tuple[int, ...] | None = None  # image ids kept from the sample's annotation file (None: all)
+    model: str = "random"  # "random" (seeded weights) or "standin" (GT stand-in)
+    seed: int = 0
+    det_top: int | None = None  # detector rows: keep the N highest-scoring boxes per image
+    about: str = ""
+    #: Protocol fields replaced after resolution (regression proofs only; goldens never set it).
+    changes: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def path(self) -> Path:
+        return DATA_DIR / f"{self.name}.json"
+
+
+def _both(name: str, row: str, sample: str, **kw) -> list[Case]:
+    return [Case(f"{name}__{p.replace('.', '')}", row, p, sample, **kw) for p in ("published", "mmpose-0.29")]
+
+
+AIC_IMG, COCO_IMG = (2,), (40083,)  # 900x596 with 3 people; 500x333 with 3 people (the smallest of each sample)
+CASES: list[Case] = [
+    # --- random weights: every architecture ----------------------------------------------------------------
+    *_both("td_w32_aic", "hrnet_w32_aic_256x192/gt-bbox", "aic", images=AIC_IMG,
+           about="top-down W32, GT boxes cleaned w-1 (published) vs w (0.29), flip + shift, rescoring, OKS-NMS"),
+    *_both("td_w48_atrw", "hrnet_w48_atrw_256x256/gt-bbox", "atrw",
+           about="top-down W48 at 256x256, padding 1.0, ATRW flip pairs and sigmas"),
+    *_both("td_w32_horse10", "hrnet_w32_horse10_256x256_split1/split1", "horse10",
+           about="top-down W32, no flip pairs (mirror + shift), raw boxes; PCK@0.3/NME vs 0.29's PCK@0.2"),
+    Case("td_w32_coco_det__published", "hrnet_w32_coco_256x192_photometric/det-ap56", "published", "coco",
+         images=COCO_IMG, det_top=5,
+         about="top-down W32 on detector boxes (5 of one image): bbox score in rescoring, OKS-NMS; "
+         "mmpose-0.29 resolves to the same protocol for this row, so it has one golden"),
+    *_both("bu_ae_w32_aic_single", "hrnet_w32_aic_512x512/single-scale", "aic", images=AIC_IMG,
+           about="Associative Embedding W32 at 512, one image, flip, grouping (30-group truncation vs none)"),
+    *_both("bu_ae_w32_aic_multi", "hrnet_w32_aic_512x512/multi-scale", "aic", images=AIC_IMG,
+           about="Associative Embedding W32, scales [2, 1, 0.5] on one image (multi-scale canvas)"),
+    *_both("bu_hhr_w32_single", "higher_hrnet32_coco_512x512/single-scale", "coco", images=COCO_IMG,
+           about="HigherHRNet W32 at 512, upsample_to_last + pycocotools (published) vs direct + xtcocotools"),
+    *_both("bu_hhr_w48_single", "higher_hrnet48_coco_512x512/single-scale", "coco", images=COCO_IMG,
+           about="HigherHRNet W48 at 512, one image"),
+    *_both("bu_hhr_w32_multi", "higher_hrnet32_coco_512x512/multi-scale", "coco", images=COCO_IMG,
+           about="HigherHRNet W32, scales [2, 1, 0.5] on one image"),
+    # --- GT stand-ins: meaningful metrics (AP near 1) ------------------------------------------------------
+    *_both("standin_td_aic", "hrnet_w32_aic_256x192/gt-bbox", "aic", model="standin",
+           about="GT stand-in, AIC (AP ~0.83 is the decode quantisation ceiling with AIC's small sigmas)"),
+    *_both("standin_td_macaque", "hrnet_w32_macaque_256x192/gt-bbox", "macaque", model="standin",
+           about="GT stand-in, MacaquePose"),
+    *_both("standin_td_atrw", "hrnet_w48_atrw_256x256/gt-bbox", "atrw", model="standin",
+           about="GT stand-in, ATRW (padding 1.0)"),
+    *_both("standin_td_horse10", "hrnet_w32_horse10_256x256_split1/split1", "horse10", model="standin",
+           about="GT stand-in, Horse-10 (PCK 1)"),
+    *_both("standin_bu_ae_aic", "hrnet_w32_aic_512x512/single-scale", "aic", images=AIC_IMG, model="standin",
+           about="bottom-up GT stand-in, AE head, one image"),
+    *_both("standin_bu_hhr_coco", "higher_hrnet32_coco_512x512/single-scale", "coco", images=COCO_IMG,
+           model="standin", about="bottom-up GT stand-in, HigherHRNet head, both stage aggregations"),
+    Case("standin_bu_hhr_coco_multi__published", "higher_hrnet32_coco_512x512/multi-scale", "published", "coco",
+         images=COCO_IMG, model="standin", about="bottom-up GT stand-in, HigherHRNet head, scales [2, 1, 0.5]"),
+]  # fmt: skip
+BY_NAME = {c.name: c for c in CASES}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# models
+
+
+class MemoForward(torch.nn.Module):
+    """model(x) memoised by the input's exact bytes: identical inputs give the identical (cached) outputs."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.cache: dict[tuple, Any] = {}
+
+    def forward(self, x: torch.Tensor):
+        key = (tuple(x.shape), hashlib.sha1(x.detach().cpu().contiguous().numpy().tobytes()).hexdigest())
+        if key not in self.cache:
+            self.cache[key] = self.model(x)
+        out = self.cache[key]
+        return out.clone() if isinstance(out, torch.Tensor) else [o.clone() for o in out]
+
+
+_MODELS: dict[tuple, MemoForward] = {}
+
+
+def clear_models() -> None:
+    _MODELS.clear()
+
+
+def _random_model(arch, seed: int) -> MemoForward:
+    from harness.testing import make_random_model
+
+    key = (arch, seed)
+    if key not in _MODELS:
+        _MODELS[key] = MemoForward(make_random_model(arch, seed=seed, input_size=CALIBRATION_HW))
+    return _MODELS[key]
+
+
+def _standin(case: Case, *, registry: Registry, entry, protocol, gt: dict, img_dir: Path) -> torch.nn.Module:
+    schema = registry.schemas[entry.architecture.keypoint_schema]
+    if protocol.paradigm == "topdown":
+        from harness.testing.standin import GTHeatmapStandIn
+
+        return GTHeatmapStandIn(schema.num_keypoints)
+    from harness.bottomup import plan_scales
+    from harness.data.images import read_image
+    from harness.testing.standin_bottomup import BottomUpStandIn, gt_keypoints
+
+    (img,) = gt["images"]  # the bottom-up stand-in knows one image
+    image = read_image(img_dir / img["file_name"])
+    anns = [a for a in gt["annotations"] if a["image_id"] == img["id"]]
+    plan = plan_scales(image.shape[:2], input_size=entry.architecture.input_size[0], factors=protocol.scales)
+    kpts = gt_keypoints(anns, num_keypoints=schema.num_keypoints)
+    return BottomUpStandIn(image, kpts, plan=plan, head=entry.architecture.head, flip_index=schema.flip_index)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# running a case
+
+
+def _subset_files(case: Case, samples_dir: Path, work: Path) -> tuple[dict, Path, Path | None]:
+    gt = json.loads((samples_dir / case.sample / f"test_{case.sample}.json").read_text())
+    if case.images is not None:
+        keep = set(case.images)
+        gt = dict(gt, images=[i for i in gt["images"] if i["id"] in keep])
+        gt["annotations"] = [a for a in gt["annotations"] if a["image_id"] in keep]
+    ann = work / f"test_{case.sample}.json"
+    ann.write_text(json.dumps(gt))
+    bbox = None
+    if case.det_top is not None:
+        dets = json.loads((samples_dir / case.sample / "test_coco_det_AP_H_56.json").read_text())
+        kept = []
+        for img in gt["images"]:
+            mine = [d for d in dets if d["image_id"] == img["id"]]
+            kept += sorted(mine, key=lambda d: -d["score"])[: case.det_top]
+        bbox = work / "detections.json"
+        bbox.write_text(json.dumps(kept))
+    return gt, ann, bbox
+
+
+def run_case(case: Case, *, registry: Registry, samples_dir: Path, work: Path) -> dict[str, Any]:
+    """Evaluate `case` through harness.evaluate.evaluate and return its golden document."""
+    work.mkdir(parents=True, exist_ok=True)
+    result = registry.result(case.row)
+    entry = registry.entry(result.entry_id)
+    protocol, overrides = apply_overrides(resolve_protocol(result, case.protocol))
+    if case.changes:
+        protocol = dataclasses.replace(protocol, **case.changes)
+    gt, ann, bbox = _subset_files(case, samples_dir, work)
+    img_dir = samples_dir / case.sample
+    if case.model == "standin":
+        model = _standin(case, registry=registry, entry=entry, protocol=protocol, gt=gt, img_dir=img_dir)
+    else:
+        model = _random_model(entry.architecture, case.seed)
+    placeholder = work / "weights.txt"
+    placeholder.write_text(f"{case.model} weights, seed {case.seed}: built in memory by tests/golden/cases.py\n")
+    threads = os.environ.get(THREADS_ENV)
+    spec = EvalSpec(
+        entry=entry,
+        result=result,
+        protocol_name=case.protocol,
+        protocol=protocol,
+        overrides=overrides,
+        data=DataPaths(ann, img_dir, bbox),
+        checkpoint=placeholder,
+        settings=runtime.RunSettings(device="cpu", threads=int(threads) if threads else None),
+    )
+    built = []
+
+    def build_from_entry(entry_arg, *, checkpoint=None, registry=None):
+        built.append(entry_arg)
+        return model
+
+    import harness.models.entry as entry_module
+
+    with mock.patch.object(entry_module, "build_from_entry", build_from_entry):
+        outcome = evaluate(spec, registry=registry, out_dir=work / "run", progress=False)
+    if not built:
+        raise RuntimeError(
+            "evaluate() did not build its model through harness.models.entry.build_from_entry; the golden runner "
+            "(tests/golden/cases.py) must hand it the model another way"
+        )
+    schema = registry.schemas[entry.architecture.keypoint_schema]
+    info = {
+        "row": case.row,
+        "protocol": case.protocol,
+        "model": f"random weights, seed {case.seed}" if case.model == "random" else "GT stand-in",
+        "sample": case.sample,
+        "images": sorted(i["id"] for i in gt["images"]),
+        "detections": case.det_top,
+    }
+    return golden.make_golden(
+        case=case.name,
+        about=case.about,
+        predictions=outcome.predictions,
+        metrics=outcome.scored["metrics"],
+        keypoint_names=schema.keypoints,
+        info=info,
+    )
