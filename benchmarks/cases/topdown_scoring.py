@@ -1,12 +1,13 @@
 """Case `topdown_postprocess_score`: rescoring + per-image OKS-NMS + COCO keypoint AP of a COCO-val-sized top-down
 result set (benchmarks/synthetic.py), ours vs MMPose 0.29's `TopDownCocoDataset.evaluate()` on the same raw outputs.
 
-Ours (timed): batched post-processing (benchmarks/batched_postprocess.py) and the fast COCO evaluator on arrays
-(harness/metrics/fast_coco.py), with the GT preparation included. Both are only counted when proven on this very
-input in this run (untimed checks): the post-processed results equal `harness.topdown.postprocess.to_coco_results`
-record for record, and the fast metrics equal the library's (xtcocotools, the evaluator of record) with ==; otherwise
-the library path is what gets timed. The reference's time covers evaluate() alone (rescoring, OKS-NMS, writing its
-json, COCOeval); its metrics and its result_keypoints.json are compared with ours value for value.
+Ours (timed): the harness's batched post-processing (`harness.topdown.postprocess.select_results`, the core of
+`to_coco_results`, proven equal to the former per-image loop by tests/harness/topdown/test_topdown_postprocess.py)
+and the fast COCO evaluator on arrays (harness/metrics/fast_coco.py), with the GT preparation included. The fast
+evaluator is only counted when proven on this very input in this run (untimed check): its metrics equal the
+library's (xtcocotools, the evaluator of record) with ==; otherwise the library path is what gets timed. The
+reference's time covers evaluate() alone (rescoring, OKS-NMS, writing its json, COCOeval); its metrics and
+its result_keypoints.json are compared with ours value for value.
 """
 
 from __future__ import annotations
@@ -17,13 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.batched_postprocess import results_as_dicts, select_results
 from benchmarks.suite import BenchContext, register, timed
 from benchmarks.synthetic import COCO_KEYPOINTS, COCO_SIGMAS, make_ground_truth, make_topdown_outputs, save_outputs
 from harness.metrics.coco import evaluate_coco_keypoints
 from harness.metrics.fast_coco import evaluate_keypoint_arrays, ground_truth_arrays
 from harness.results import write_predictions
-from harness.topdown.postprocess import to_coco_results
+from harness.topdown.postprocess import results_as_dicts, select_results, to_coco_results
 
 VIS_THR, OKS_THR = 0.2, 0.9  # the COCO top-down configs' data_cfg (PROTOCOLS.md §3)
 #: MMPose's metric names -> ours (PROTOCOLS.md §5)
@@ -90,12 +90,12 @@ def topdown_postprocess_score(ctx: BenchContext) -> dict[str, Any]:
     )
     t_write, _, _ = timed(lambda: write_predictions(ctx.workdir / "predictions.json", dicts), 1)
     checks = {
-        "postprocess_identical_to_harness": harness_dicts == dicts,
+        "postprocess_dicts_identical": harness_dicts == dicts,
         "fast_scoring_identical_to_library": dict(lib.metrics) == last["metrics"],
     }
     notes = []
     ours_s = median
-    if not checks["postprocess_identical_to_harness"] or not checks["fast_scoring_identical_to_library"]:
+    if not checks["postprocess_dicts_identical"] or not checks["fast_scoring_identical_to_library"]:
         ours_s = t_harness + t_lib
         notes.append("a fast path was NOT identical on this input: ours = harness to_coco_results + library scoring")
     ours = {

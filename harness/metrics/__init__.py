@@ -5,7 +5,8 @@
     {"metrics": {"AP": ..., "AP50": ..., "AP75": ..., "AR": ..., "AR50": ...},   # or {"PCK@0.3": ..., "NME": ...}
      "extra_metrics": {...},        # COCO: APm, APl, AR75, ARm, ARl
      "per_keypoint": {joint: {...}},
-     "evaluator": {...}, "counts": {...}}
+     "evaluator": {...}, "counts": {...},
+     "scoring": {"requested": "library" | "fast", "backend": what actually ran}}
 
 Running the model is separate from scoring it (STYLE.md principle 5): predictions may come from any producer.
 """
@@ -17,13 +18,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from harness.metrics._predictions import MetricError, PredictionError
-from harness.metrics.coco import STAT_NAMES, CocoMetrics, evaluate_coco_keypoints
+from harness.metrics.coco import BACKENDS, STAT_NAMES, Backend, CocoMetrics, evaluate_coco_keypoints
 from harness.metrics.pck import PckMetrics, horse10_pck_mmpose029, horse10_pck_nme
 from zoo.schema import COCO_METRICS, Evaluator, KeypointSchema
 
 __all__ = [
+    "BACKENDS",
     "BBOX_NORMALIZER",
     "STAT_NAMES",
+    "Backend",
     "CocoMetrics",
     "MetricError",
     "PckMetrics",
@@ -57,6 +60,7 @@ def _score_coco(
     schema: KeypointSchema,
     sigmas: Sequence[float] | None,
     per_keypoint: bool,
+    backend: Backend,
 ) -> dict[str, Any]:
     if sigmas is None:
         if evaluator.sigmas not in (None, schema.name):
@@ -74,6 +78,7 @@ def _score_coco(
         library=evaluator.library or "xtcocotools",
         keypoint_names=schema.keypoints,
         per_keypoint=per_keypoint,
+        backend=backend,
     )
     return {
         "metrics": {k: result.metrics[k] for k in COCO_METRICS},
@@ -84,10 +89,13 @@ def _score_coco(
             "dropped_zero_score": result.num_dropped_zero_score,
             "images": result.num_images,
         },
+        "scoring": {"requested": backend, "backend": result.backend},
     }
 
 
-def _score_pck(predictions: Any, *, evaluator: Evaluator, gt: Any, schema: KeypointSchema) -> dict[str, Any]:
+def _score_pck(
+    predictions: Any, *, evaluator: Evaluator, gt: Any, schema: KeypointSchema, backend: Backend
+) -> dict[str, Any]:
     if evaluator.normalize == BBOX_NORMALIZER:
         result = horse10_pck_mmpose029(
             predictions, gt, threshold=evaluator.pck_threshold or 0.2, keypoint_names=schema.keypoints
@@ -103,6 +111,8 @@ def _score_pck(predictions: Any, *, evaluator: Evaluator, gt: Any, schema: Keypo
         "per_keypoint": {k: dict(v) for k, v in result.per_keypoint.items()},
         "variant": result.variant,
         "counts": {"instances": result.num_instances},
+        # PCK/NME has one implementation (pck.py); a "fast" request runs it too.
+        "scoring": {"requested": backend, "backend": "library"},
     }
 
 
@@ -114,6 +124,7 @@ def score(
     schema: KeypointSchema,
     sigmas: Sequence[float] | None = None,
     per_keypoint: bool = True,
+    backend: Backend = "library",
 ) -> dict[str, Any]:
     """Score COCO-results predictions with the semantics of `evaluator` (PROTOCOLS.md §5).
 
@@ -121,15 +132,21 @@ def score(
     gt: COCO-style annotation dict or path. schema: the dataset's keypoint schema (names; sigmas unless `sigmas`).
     sigmas: [K] OKS sigmas when `evaluator.sigmas` names another schema than `schema`.
     per_keypoint: COCO-style only; False skips the K single-joint evaluations (PCK's breakdown is free).
+    backend: COCO-style only: "library" (xtcocotools/pycocotools, the evaluator of record) or "fast" (the
+    bit-identical vectorised evaluator, harness/metrics/fast_coco.py; the library for inputs it does not model).
+    The result's "scoring" records what was asked and what ran.
     Returns {"metrics": {...}, "per_keypoint": {...}, "evaluator": {...}, "counts": {...}, ...}; metric names are
     exactly AP, AP50, AP75, AR, AR50 (COCO-style), PCK@0.3, NME (Horse-10), or PCK (mmpose 0.29 Horse-10).
     """
+    if backend not in BACKENDS:
+        raise MetricError(f"scoring backend must be one of {BACKENDS}, got {backend!r}")
     if evaluator.kind == "coco_keypoints":
         out = _score_coco(
-            predictions, evaluator=evaluator, gt=gt, schema=schema, sigmas=sigmas, per_keypoint=per_keypoint
-        )
+            predictions, evaluator=evaluator, gt=gt, schema=schema, sigmas=sigmas, per_keypoint=per_keypoint,
+            backend=backend,
+        )  # fmt: skip
     elif evaluator.kind == "pck_nme":
-        out = _score_pck(predictions, evaluator=evaluator, gt=gt, schema=schema)
+        out = _score_pck(predictions, evaluator=evaluator, gt=gt, schema=schema, backend=backend)
     else:
         raise MetricError(f"unknown evaluator kind {evaluator.kind!r}; expected 'coco_keypoints' or 'pck_nme'")
     return {**out, "evaluator": _evaluator_dict(evaluator)}

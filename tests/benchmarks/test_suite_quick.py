@@ -13,7 +13,7 @@ from benchmarks import report
 from benchmarks.__main__ import main
 from benchmarks.suite import CASES, environment_name
 
-EXPECTED_CHECKS = ("postprocess_identical_to_harness", "fast_scoring_identical_to_library")
+EXPECTED_CHECKS = ("postprocess_dicts_identical", "fast_scoring_identical_to_library")
 
 
 def _run(tmp_path: Path, *extra: str) -> dict:
