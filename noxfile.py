@@ -57,6 +57,26 @@ def _reproduce(session: nox.Session, dataset: str) -> None:
     session.run("python", "-m", "harness", "reproduce", "--dataset", dataset, *session.posargs)
 
 
+@nox.session(name="reproduce-demo")
+def reproduce_demo(session: nox.Session) -> None:
+    """The whole loop offline in minutes: generate the demo val split, fetch + verify the shipped checkpoint,
+    evaluate with flip on the CPU, report against its documented numbers."""
+    _install(session)
+    session.run("python", "-m", "demo.generate", "--root", "data/demo", "--train", "0", "--val", "80")
+    session.run(
+        "python",
+        "-m",
+        "harness",
+        "reproduce",
+        "--dataset",
+        "demo",
+        "--data-root",
+        "data",
+        "--offline",
+        *(session.posargs or ["--device", "cpu"]),
+    )
+
+
 @nox.session(name="reproduce-aic")
 def reproduce_aic(session: nox.Session) -> None:
     """Reproduce every AIC row (top-down; bottom-up single- and multi-scale). Data: --data-root or $HRNET_ZOO_DATA."""

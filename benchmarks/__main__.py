@@ -1,4 +1,5 @@
-"""python -m benchmarks [--quick] [--only NAME ...] [--env-name NAME] [--no-reference] [--repeats N] [--out DIR]
+"""python -m benchmarks [--quick] [--only NAME ...] [--env-name NAME] [--no-reference] [--repeats N] [--threads T]
+                       [--out DIR]
 
 Runs the registered cases (benchmarks/cases/), ours and the reference side by side, and writes
 <out>/<environment>[-quick].json plus the markdown table rendered from it (benchmarks/report.py).
@@ -26,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--env-name", help="result file name (default: from the hardware and software)")
     ap.add_argument("--no-reference", action="store_true", help="skip the reference (MMPose 0.29 oracle) side")
     ap.add_argument("--repeats", type=int, help="timing repeats, median reported (default 3 quick, 5 full)")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads of both sides in inference cases (1)")
     ap.add_argument("--out", type=Path, default=RESULTS_DIR, help="results folder")
     ap.add_argument("--list", action="store_true", help="list the cases and exit")
     args = ap.parse_args(argv)
@@ -39,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     previous = json.loads(path.read_text()) if args.only and path.is_file() else None
     with tempfile.TemporaryDirectory(prefix="hrnet-bench-") as tmp:
         ctx = BenchContext(quick=args.quick, repeats=args.repeats or (3 if args.quick else 5), workdir=Path(tmp),
-                           reference=not args.no_reference)  # fmt: skip
+                           reference=not args.no_reference, threads=args.threads)  # fmt: skip
         data = run_cases(args.only or list(CASES), ctx, env_name=env, previous=previous)
     write_json_atomic(path, data)
     md = report.write(path)

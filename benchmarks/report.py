@@ -24,6 +24,24 @@ def _num(v: Any) -> str:
     return str(v)
 
 
+def _value(side: dict[str, Any] | None, unit: str) -> str:
+    """A side's headline number in the case's unit (crops/s cases also show the seconds of one pass)."""
+    if not side:
+        return "-"
+    if unit == "crops/s" and "crops_per_s" in side:
+        return f"{_num(side['crops_per_s'])} ({_num(side.get('seconds'))} s)"
+    return _num(side.get("seconds"))
+
+
+def _fast(c: dict[str, Any]) -> tuple[str, str]:
+    """(ours fast-mode value, its ratio to the reference) where the case measured a fast mode."""
+    fast = c["ours"].get("fast") or (c["ours"].get("single") or {}).get("fast")
+    if not fast:
+        return "-", "-"
+    ratio = fast.get("ratio_vs_reference", fast.get("ratio"))
+    return _value(fast, c["unit"]), f"{ratio:.1f}x" if ratio else "-"
+
+
 def render(data: dict[str, Any]) -> str:
     env = data["environment"]
     lines = [
@@ -33,24 +51,43 @@ def render(data: dict[str, Any]) -> str:
         "",
         f"CPU: {env['cpu']} ({env['cores']} cores); run {data['generated_at']}, git {data['git'].get('sha')}"
         f"{' (dirty)' if data['git'].get('dirty') else ''}; median of {data['repeats']} repeats; load average at "
-        f"start {', '.join(f'{x:.1f}' for x in env.get('load_average_at_start') or [])}.",
+        f"start {', '.join(f'{x:.1f}' for x in env.get('load_average_at_start') or [])}; torch threads of the "
+        f"inference cases (both sides): {data.get('threads', '-')}.",
         "",
-        "| case | unit | ours | reference | ratio (ref / ours) | checks |",
-        "|---|---|---|---|---|---|",
+        "| case | unit | ours (exact) | reference | ratio (exact) | ours fast mode | ratio (fast) | checks |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     notes = []
     for name, c in data["cases"].items():
         if "error" in c:
-            lines.append(f"| {name} | {c.get('unit', '')} | error: {c['error']} | | | |")
+            lines.append(f"| {name} | {c.get('unit', '')} | error: {c['error']} | | | | | |")
             continue
         ref = c.get("reference") or {}
         checks = ", ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in (c.get("checks") or {}).items())
         ratio = f"{c['ratio']:.1f}x" if c.get("ratio") else "-"
+        fast, fast_ratio = _fast(c)
         lines.append(
-            f"| {name} | {c['unit']} | {_num(c['ours'].get('seconds'))} | {_num(ref.get('seconds'))} | {ratio} | "
-            f"{checks} |"
+            f"| {name} | {c['unit']} | {_value(c['ours'], c['unit'])} | {_value(ref, c['unit'])} | {ratio} | "
+            f"{fast} | {fast_ratio} | {checks} |"
         )
         notes += [f"- **{name}**: {c['what']}"] + [f"  - {n}" for n in c.get("notes", [])]
+        for variant in ("single", "multi"):
+            v, r = c["ours"].get(variant), (c.get("reference") or {}).get(variant)
+            if v:
+                notes.append(
+                    f"  - {variant}-scale: ours {_num(v['seconds'])} s/image ({v.get('ratio', 0) or 0:.2f}x), fast "
+                    f"{_num(v['fast']['seconds'])} s/image ({v['fast'].get('ratio', 0) or 0:.2f}x), reference "
+                    f"{_num((r or {}).get('seconds'))} s/image; people per image: ours {v['persons_per_image']}, "
+                    f"reference {(r or {}).get('persons_per_image', '-')}"
+                )
+        drift = (c["ours"].get("fast") or {}).get("drift_vs_exact")
+        if drift:
+            d = drift["displacement_px"]
+            notes.append(
+                f"  - fast vs exact (random weights): keypoints moved {d['share_moved']:.1%} (> 1 px: "
+                f"{d['share_over_1px']:.1%}), displacement median {_num(d['median'])} / p95 {_num(d['p95'])} px; "
+                f"COCO-sample AP exact {_num(drift['coco_sample_AP_exact'])}, fast {_num(drift['coco_sample_AP_fast'])}"
+            )
         parts = c["ours"].get("parts")
         if parts:
             shown = ", ".join(f"{k} {_num(v)}" for k, v in parts.items())

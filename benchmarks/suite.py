@@ -37,6 +37,9 @@ class BenchContext:
     workdir: Path  # scratch space for inputs and the reference's files
     reference: bool  # also run the reference side (needs the oracle venv)
     seed: int = 0
+    #: torch intra-op threads of BOTH sides in the inference cases (recorded). 1 by default: on a shared 2-core
+    #: machine two threads per process thrash under load (measured 2x slower at load 9), and parity runs use 1.
+    threads: int = 1
 
 
 @dataclass(frozen=True)
@@ -119,5 +122,6 @@ def run_cases(names: list[str], ctx: BenchContext, *, env_name: str, previous: d
         "git": git_state(),
         "quick": ctx.quick,
         "repeats": ctx.repeats,
+        "threads": ctx.threads,
         "cases": cases,
     }

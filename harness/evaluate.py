@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,6 +32,9 @@ from harness.errors import DataError, HarnessError
 from harness.protocols import describe
 from zoo.history import SCHEMA_VERSION
 from zoo.schema import Entry, KeypointSchema, Protocol, Registry, Result
+
+if TYPE_CHECKING:
+    import torch
 
 #: Bumped whenever a change makes earlier chunk caches unusable (their predictions would differ).
 PREDICTION_FORMAT = 1
@@ -251,6 +254,7 @@ def compute_topdown_chunks(
                     batch_size=spec.batch_size,
                     crop_backend=spec.crop_backend,
                     num_keypoints=schema.num_keypoints,
+                    scale_rounding=p.era.box_scale_rounding,
                     num_workers=spec.num_workers,
                 )
             store.save_topdown(index, out)
@@ -320,13 +324,19 @@ def bottomup_chunk_images(chunk_size: int) -> int:
 # the run
 
 
-def _model_factory(spec: EvalSpec) -> Callable:
+def _model_factory(spec: EvalSpec, model_factory: Callable[[], Any] | None = None) -> Callable:
+    """The engine's lazy model builder: `model_factory()` when the caller gave one, else the entry's network with
+    spec.checkpoint loaded; either way moved to the run's device (and memory format) and put in eval mode."""
+
     def build():
         import torch
 
-        from harness.models.entry import build_from_entry
+        if model_factory is not None:
+            model = model_factory()
+        else:
+            from harness.models.entry import build_from_entry
 
-        model = build_from_entry(spec.entry, checkpoint=spec.checkpoint)
+            model = build_from_entry(spec.entry, checkpoint=spec.checkpoint)
         model = model.to(spec.settings.device)
         if spec.settings.channels_last:
             model = model.to(memory_format=torch.channels_last)
@@ -349,7 +359,7 @@ class _Prepared:
     store: ChunkStore
 
 
-def _prepare(spec: EvalSpec, *, registry: Registry, out_dir: Path) -> _Prepared:
+def _prepare(spec: EvalSpec, *, registry: Registry, out_dir: Path, model_label: str | None = None) -> _Prepared:
     entry, protocol = spec.entry, spec.protocol
     schema = registry.schemas[entry.architecture.keypoint_schema]
     if entry.architecture.num_keypoints != schema.num_keypoints:
@@ -360,19 +370,37 @@ def _prepare(spec: EvalSpec, *, registry: Registry, out_dir: Path) -> _Prepared:
     gt = read_json(spec.data.ann_file, what="annotation file")
     image_ids = select_images(gt, spec.data.ann_file, spec.limit)
     total_images = len(select_images(gt, spec.data.ann_file, None))
-    ckpt = _file_info(spec.checkpoint)
+    # A caller-built model (model_label set) is named by its label; its checkpoint file is optional provenance.
+    in_memory = model_label is not None
+    ckpt = _file_info(spec.checkpoint) if not in_memory or spec.checkpoint.is_file() else None
     ann = _file_info(spec.data.ann_file)
     bbox = _file_info(spec.data.bbox_file) if protocol.boxes and protocol.boxes.kind == "detector" else None
     ident = identity(
-        spec, checkpoint_sha256=ckpt["sha256"], ann_sha256=ann["sha256"], bbox_sha256=bbox and bbox["sha256"]
+        spec, checkpoint_sha256=ckpt and ckpt["sha256"], ann_sha256=ann["sha256"], bbox_sha256=bbox and bbox["sha256"]
     )
+    if in_memory:
+        ident["model_label"] = model_label  # only then: the identities (run keys) of ordinary runs are unchanged
     key = results.run_key(ident)
     files = {"checkpoint": ckpt, "annotations": ann, "bbox_file": bbox}
     return _Prepared(schema, gt, image_ids, total_images, files, ident, key, ChunkStore(out_dir / ".chunks" / key))
 
 
-def evaluate(spec: EvalSpec, *, registry: Registry, out_dir: Path, progress: bool = True) -> RunOutcome:
+def evaluate(
+    spec: EvalSpec,
+    *,
+    registry: Registry,
+    out_dir: Path,
+    progress: bool = True,
+    model_factory: Callable[[], torch.nn.Module] | None = None,
+    model_label: str | None = None,
+) -> RunOutcome:
     """Run, score and write DIR/predictions.json, DIR/metrics.json and DIR/result.json (only when complete).
+
+    model_factory: builds the network in place of loading spec.checkpoint into the entry's architecture (tests,
+    in-memory weights); called at most once, only when a chunk must be computed; the engine still moves the model
+    to the run's device and puts it in eval mode. It needs `model_label`, a name of the weights it builds that
+    joins the run's identity (the resumable chunks are keyed by it, STYLE.md principle 3); spec.checkpoint is
+    then hashed for provenance only if that file exists.
 
     Under torchrun (WORLD_SIZE > 1) each rank computes its share of the chunks; rank 0 gathers the raw outputs in
     chunk order, post-processes, scores and writes; the other ranks write nothing and return the same metrics and
@@ -380,6 +408,11 @@ def evaluate(spec: EvalSpec, *, registry: Registry, out_dir: Path, progress: boo
     """
     from harness import distributed
 
+    if (model_factory is None) != (model_label is None) or (model_label is not None and not model_label.strip()):
+        raise HarnessError(
+            "evaluate(): model_factory and model_label go together: pass both (a caller-built model and a non-empty "
+            "name of its weights, which keys the run) or neither (the model is built from spec.checkpoint)"
+        )
     t0 = time.perf_counter()
     ctx = distributed.setup(device=spec.settings.device)
     if ctx.is_distributed:
@@ -387,7 +420,7 @@ def evaluate(spec: EvalSpec, *, registry: Registry, out_dir: Path, progress: boo
             spec, settings=dataclasses.replace(spec.settings, device=ctx.device(spec.settings.device))
         )
     runtime.apply(spec.settings)
-    run = _prepare(spec, registry=registry, out_dir=out_dir)
+    run = _prepare(spec, registry=registry, out_dir=out_dir, model_label=model_label)
     schema, image_ids = run.schema, run.image_ids
     if spec.protocol.paradigm == "topdown":
         loaded = load_instances(spec, schema)
@@ -404,7 +437,9 @@ def evaluate(spec: EvalSpec, *, registry: Registry, out_dir: Path, progress: boo
 
     def run_share() -> tuple[dict, int, int]:
         with _progress(sum(len(chunks[i]) for i in mine), unit, progress and ctx.is_main) as bar:
-            return compute(spec, chunks, schema, _model_factory(spec), run.store, indices=mine, progress=bar)
+            return compute(
+                spec, chunks, schema, _model_factory(spec, model_factory), run.store, indices=mine, progress=bar
+            )
 
     def finish(shares: list[tuple[dict, int, int]]) -> RunOutcome:
         parts = distributed.chunk_order([share for share, _, _ in shares], len(chunks))

@@ -12,6 +12,18 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("HRNET_ZOO_SHARED", REPO.parent / "shared")).resolve()
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    # Here, in the root conftest, so that `pytest --accept-golden` works from the repository root whatever paths are
+    # named (a sub-folder's conftest registers options only when that folder is on the command line).
+    parser.addoption(
+        "--accept-golden",
+        action="store_true",
+        default=False,
+        help="rewrite golden files that are missing or differ beyond tolerance (review and commit them); "
+        "same as HRNET_ZOO_ACCEPT_GOLDEN=1",
+    )
+
+
 def _need(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is absent: set HRNET_ZOO_SHARED to the shared/ folder that holds seeds/ and data/")

@@ -136,6 +136,9 @@ class Era:
     stage_aggregation: Aggregation | None = None
     #: Bottom-up grouping offers only the first N existing groups as matching targets (model-zoo era: 30).
     grouping_max_groups: int | None = None
+    #: Top-down box scale arithmetic: float32(w/200)*padding in the model-zoo era ("ratio"), float32(w)/200 in
+    #: mmpose 0.29's bbox_xywh2cs ("size"); they differ in the last bit for some boxes (docs/PARITY.md).
+    box_scale_rounding: Literal["ratio", "size"] = "ratio"
     #: Top-down box scale rounding (PROTOCOLS.md §3): "ratio" = float32(w / 200) (model-zoo-era `_xywh2cs`),
     #: "size" = float32(w) / 200 in float32 (mmpose 0.29 `bbox_xywh2cs`); they differ by at most 1 ulp.
     box_scale_rounding: Literal["ratio", "size"] = "ratio"

@@ -48,10 +48,17 @@ class Candidates:
 
 
 def heatmap_nms(heatmaps: torch.Tensor, *, kernel: int = 5) -> torch.Tensor:
-    """Keep values equal to their kernel x kernel max (stride 1, padding (kernel-1)/2), zero the rest (§4 step 1)."""
+    """Keep values equal to their kernel x kernel max (stride 1, padding (kernel-1)/2), zero the rest (§4 step 1).
+
+    The window max is taken as a row max then a column max (1 x k, then k x 1 pooling): a maximum involves no
+    rounding and both pad with -inf, so the pooled map is the k x k max_pool2d's bit for bit, at 2k instead of k^2
+    comparisons per pixel (tests/harness/perf/test_bottomup_fast_paths.py compares them).
+    """
     if kernel < 1 or kernel % 2 == 0:
         raise BottomUpConfigError(f"nms_kernel must be a positive odd number, got {kernel}")
-    pooled = F.max_pool2d(heatmaps, kernel, stride=1, padding=(kernel - 1) // 2)
+    pad = (kernel - 1) // 2
+    rows = F.max_pool2d(heatmaps, (1, kernel), stride=1, padding=(0, pad))
+    pooled = F.max_pool2d(rows, (kernel, 1), stride=1, padding=(pad, 0))
     return heatmaps * torch.eq(pooled, heatmaps).to(heatmaps.dtype)
 
 
@@ -231,6 +238,72 @@ def refine_person(person: np.ndarray, heatmaps: torch.Tensor, tags: torch.Tensor
     return out
 
 
+#: Maps per refine chunk: bounds the [chunk, H, W] float32 temporaries (~100 MB at 512 x 768).
+_REFINE_CHUNK = 64
+
+
+def _prev_tags(persons: np.ndarray, tags: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """(prev_tag [P, L] float32, todo [P, K] bool) of `refine_person`: the mean tag at the joints with val > 0 (np.mean
+    over the same [n, L] float32 array as there), and the missing joints of persons that have at least one joint."""
+    _, tag_len, h, w = tags.shape
+    p_idx, j_idx = np.nonzero(persons[:, :, 2] > 0)
+    xs = np.clip(persons[p_idx, j_idx, 0].astype(np.int64), 0, w - 1)
+    ys = np.clip(persons[p_idx, j_idx, 1].astype(np.int64), 0, h - 1)
+    sampled = np.stack([_at(tags[:, t], j_idx, ys, xs) for t in range(tag_len)], axis=1)  # [N, L]
+    prev = np.zeros((len(persons), tag_len), dtype=np.float32)
+    has = np.zeros(len(persons), dtype=bool)
+    bounds = np.searchsorted(p_idx, np.arange(len(persons) + 1))  # np.nonzero is row-major: rows grouped by person
+    for i in np.flatnonzero(bounds[1:] > bounds[:-1]):
+        prev[i] = np.mean(sampled[bounds[i] : bounds[i + 1]], axis=0)
+        has[i] = True
+    return prev, (persons[:, :, 2] == 0) & has[:, None]
+
+
+def refine_persons(persons: np.ndarray, heatmaps: torch.Tensor, tags: torch.Tensor) -> np.ndarray:
+    """`refine_person` of every person at once (PROTOCOLS.md §4 step 6), bit for bit; returns a new [P, K, 3 + L].
+
+    Per joint type j, the persons missing j are scored together against the shared maps (broadcast instead of a
+    per-person gather), in chunks, with the same float32 operations in the same order as `refine_person`
+    (tag - prev_tag, squared, summed in tag order, sqrt, half-to-even round, heatmap minus that), done in place;
+    the first maximum per map is the argmax of each row as there. tests/harness/perf/test_bottomup_fast_paths.py
+    compares it with the per-person loop on random and sample inputs.
+    """
+    k, tag_len, _, w = tags.shape
+    out = persons.copy()
+    if not len(out):
+        return out
+    prev, todo = _prev_tags(out, tags)
+    dev = tags.device
+    prev_t = torch.from_numpy(prev).to(dev)
+    pairs_p, pairs_j, best = [], [], []
+    for j in range(k):
+        who = np.flatnonzero(todo[:, j])
+        for c in range(0, len(who), _REFINE_CHUNK):
+            chunk = who[c : c + _REFINE_CHUNK]
+            pt = prev_t[torch.as_tensor(chunk, device=dev)]  # [c, L]
+            sq = tags[j, 0].unsqueeze(0) - pt[:, 0, None, None]  # [c, H, W]
+            sq.mul_(sq)
+            for t in range(1, tag_len):
+                d = tags[j, t].unsqueeze(0) - pt[:, t, None, None]
+                sq.add_(d.mul_(d))
+            score = torch.sub(heatmaps[j].unsqueeze(0), sq.sqrt_().round_(), out=sq)
+            best.append(score.reshape(len(chunk), -1).argmax(dim=1).cpu().numpy())
+            pairs_p.append(chunk)
+            pairs_j.append(np.full(len(chunk), j))
+    if not best:
+        return out
+    p_idx, j_idx, flat = np.concatenate(pairs_p), np.concatenate(pairs_j), np.concatenate(best)
+    y, x = np.divmod(flat, w)
+    val = _at(heatmaps, j_idx, y, x)
+    dx, dy = _quarter_steps(heatmaps, j_idx, x, y)
+    take = val > 0
+    p_idx, j_idx = p_idx[take], j_idx[take]
+    out[p_idx, j_idx, 0] = (x[take] + 0.5 + dx[take]).astype(np.float32)
+    out[p_idx, j_idx, 1] = (y[take] + 0.5 + dy[take]).astype(np.float32)
+    out[p_idx, j_idx, 2] = val[take]
+    return out
+
+
 def parse(heatmaps: torch.Tensor, tags: torch.Tensor, params: GroupingParams) -> tuple[np.ndarray, np.ndarray]:
     """Aggregated maps -> (persons [P, K, 3 + L] float32 in canvas pixels, scores [P] float32) (§4 steps 1-6).
 
@@ -259,5 +332,5 @@ def parse(heatmaps: torch.Tensor, tags: torch.Tensor, params: GroupingParams) ->
     scores = person_scores(persons)
     if params.refine and len(persons):
         tags_cf = tags[0].permute(0, 3, 1, 2).contiguous()  # [K, L, H, W]: contiguous maps per tag component
-        persons = np.stack([refine_person(p, heatmaps[0], tags_cf) for p in persons])
+        persons = refine_persons(persons, heatmaps[0], tags_cf)  # == refine_person of each, all at once
     return persons, scores

@@ -3,13 +3,20 @@
 Plain random init makes HRNet's activations explode through its depth (ORACLE.md): batch-norm statistics are
 therefore recalibrated on seeded random inputs (train mode, momentum=None = cumulative average), then frozen (eval),
 so heatmaps stay of order one and comparisons with the oracle are meaningful.
+
+Random heatmaps of order one still put hundreds of pixels of every joint above bottom-up's detection threshold
+(0.1), and random tags make each candidate its own person, so grouping dominates a bottom-up run;
+`limit_heatmap_peaks_` lowers the heatmap channels' bias so that only a realistic few candidates remain.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -71,6 +78,76 @@ def calibrate_bn_(
     for bn, momentum in zip(bns, momenta, strict=True):
         bn.momentum = momentum
     return model.eval()
+
+
+def stage_mean_heatmaps(model: nn.Module, x: torch.Tensor, *, num_keypoints: int) -> torch.Tensor:
+    """model(x) -> heatmaps [N, K, H, W]: the mean over output stages of their first K channels, each resized
+    (bilinear) to the last stage's size. One stage (top-down, Associative Embedding): its heatmaps as they are."""
+    out = model(x)
+    stages = [out] if isinstance(out, torch.Tensor) else list(out)
+    size = stages[-1].shape[-2:]
+    maps = [s[:, :num_keypoints].float() for s in stages]
+    maps = [m if m.shape[-2:] == size else nn.functional.interpolate(m, size, mode="bilinear") for m in maps]
+    return torch.stack(maps).mean(dim=0)
+
+
+@torch.no_grad()
+def limit_heatmap_peaks_(
+    model: nn.Module,
+    images: Sequence[Any],
+    *,
+    num_keypoints: int,
+    fraction: float = 5e-4,
+    threshold: float = 0.1,
+    heatmaps: Callable[[nn.Module, Any], torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """Lower the heatmap channels' bias of the head's LAST final 1x1 conv so that, over `images`, only about
+    `fraction` of each joint's heatmap pixels exceed `threshold`; tags are untouched. Returns the change of the
+    aggregated heatmaps, [K] float32 (the bias moved by it times the number of output stages). `model` (a PoseNet)
+    is changed in place and left in eval mode.
+
+    images: the items handed to `heatmaps`, one at a time (default: model inputs [N, 3, H, W], sizes may differ).
+    heatmaps(model, item) -> [N, K, H, W]: the maps the detector thresholds; it must be an average in which every
+    output stage weighs 1 / num_stages, as bottom-up aggregation is (flip, stage and scale averages with bilinear
+    resizes, PROTOCOLS.md §4, §7; e.g. `lambda m, img: aggregate_image(m, img, params=params)[0]`). Default:
+    `stage_mean_heatmaps`.
+
+    Layers: top-down `keypoint_head.final_layer` (K channels); Associative Embedding the first K of
+    `final_layer`'s 2K; HigherHRNet all K of `final_layers.1`. Such an average moves by exactly d / num_stages when
+    the last stage's bias moves by d, which is then the last layer in the network. HigherHRNet's `final_layers.0`
+    stays: its output (heatmaps and tags) also feeds the deconvolution, so shifting it would change stage 1 non-
+    linearly and need another measuring pass. Per joint, the aggregated shift is `threshold` minus the value that
+    `round(fraction * pixels)` pixels exceed (pixels counted over all images).
+
+    Why: BN-calibrated random weights (`calibrate_bn_`) give heatmaps of order one (up to ~1e3 at bottom-up sizes),
+    so hundreds of NMS peaks per joint pass the bottom-up detection threshold, random tags give each its own group
+    (MMPose 0.29 has no group limit) and grouping takes minutes per image. After the shift a random model yields a
+    realistic number of candidates and persons. The shift is not rounded: float noise of the measuring forward
+    (e.g. the thread count) then moves the bias only by noise, within golden tolerances, never by a rounding step.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"fraction must be in (0, 1), got {fraction}")
+    items = list(images)
+    if not items:
+        raise ValueError("limit_heatmap_peaks_ needs at least one image")
+    head = getattr(model, "keypoint_head", None)
+    if head is None:
+        raise ValueError(f"expected a PoseNet with a keypoint_head, got {type(model).__name__}")
+    convs = list(head.final_layers) if hasattr(head, "final_layers") else [head.final_layer]
+    last = convs[-1]
+    if last.bias is None or last.bias.shape[0] < num_keypoints:
+        raise ValueError(f"the head's last final conv has no bias of at least {num_keypoints} channels")
+    if heatmaps is None:
+        heatmaps = functools.partial(stage_mean_heatmaps, num_keypoints=num_keypoints)
+    model.eval()
+    maps = [heatmaps(model, item).float() for item in items]
+    values = torch.cat([m.transpose(0, 1).reshape(num_keypoints, -1) for m in maps], dim=1)  # [K, all pixels]
+    above = max(1, round(fraction * values.shape[1]))
+    # kthvalue: exact selection (no interpolation, and no input size limit as torch.quantile has).
+    kth = torch.kthvalue(values, values.shape[1] - above, dim=1).values
+    shift = threshold - kth
+    last.bias[:num_keypoints] += (shift * len(convs)).to(last.bias.dtype)
+    return shift
 
 
 def make_random_model(

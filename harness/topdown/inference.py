@@ -152,6 +152,18 @@ def _check_output(out: object, *, n: int, num_keypoints: int | None, meta: CropM
     return out.detach().to(torch.float32).cpu().numpy()
 
 
+def _memory_format(model: Callable) -> torch.memory_format:
+    """channels_last when the model's first 4-D weight is stored so (fast mode's `model.to(channels_last)`): its
+    input is then handed over in the same layout instead of being reordered by the first convolution. Otherwise
+    (exact mode) contiguous, i.e. the input is left exactly as it was."""
+    params = getattr(model, "parameters", None)
+    for p in params() if callable(params) else ():
+        if p.dim() == 4:
+            cl = p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
+            return torch.channels_last if cl else torch.contiguous_format
+    return torch.contiguous_format
+
+
 def _batch_input(
     batch: _Batch, matrices: np.ndarray, *, input_size: tuple[int, int], device: torch.device
 ) -> torch.Tensor:
@@ -237,6 +249,7 @@ def predict_topdown(
         from tqdm.auto import tqdm
 
         prepared = tqdm(prepared, total=len(batches), desc="top-down", unit="batch")
+    memory_format = _memory_format(model)
     was_training = getattr(model, "training", False)
     if hasattr(model, "eval"):
         model.eval()
@@ -244,6 +257,8 @@ def predict_topdown(
         with torch.inference_mode():
             for batch in prepared:
                 x = _batch_input(batch, matrices, input_size=input_size, device=device)
+                if memory_format is torch.channels_last:
+                    x = x.contiguous(memory_format=memory_format)
                 meta = CropMeta(
                     tuple(instances[r] for r in batch.rows), centers[batch.rows], scales[batch.rows],
                     matrices[batch.rows], tuple(input_size), False, pairs,

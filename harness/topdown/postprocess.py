@@ -155,13 +155,17 @@ def _nms_bucket(kp, area, rows, scores, start, counts, var, thr32) -> list[np.nd
 
 
 def select_results(
-    output: TopdownOutput, *, vis_thr: float, oks_nms_thr: float | None, sigmas: Sequence[float] | None
+    output: TopdownOutput, *, vis_thr: float | None, oks_nms_thr: float | None, sigmas: Sequence[float] | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(rows [M] into `output`, scores [M] float64) of the COCO results `to_coco_results` would return, in its order."""
+    """(rows [M] into `output`, scores [M] float64) of the COCO results `to_coco_results` would return, in its order.
+    vis_thr None: no rescoring, the score is the box score (see `to_coco_results`)."""
     if oks_nms_thr is not None and sigmas is None:
         raise ValueError("OKS-NMS needs the dataset's sigmas")
     rows, img = _order_rows(output)
-    scores = rescore(output.keypoints[rows][..., 2], output.bbox_scores[rows], vis_thr=vis_thr)
+    if vis_thr is None:
+        scores = np.asarray(output.bbox_scores[rows], dtype=np.float32).astype(np.float64)
+    else:
+        scores = rescore(output.keypoints[rows][..., 2], output.bbox_scores[rows], vis_thr=vis_thr)
     if oks_nms_thr is None or not len(rows):
         return rows, scores
     start = np.flatnonzero(np.r_[True, img[1:] != img[:-1]])
@@ -195,14 +199,16 @@ def results_as_dicts(output: TopdownOutput, rows: np.ndarray, scores: np.ndarray
 
 
 def to_coco_results(
-    output: TopdownOutput, *, vis_thr: float, oks_nms_thr: float | None, sigmas: Sequence[float] | None
+    output: TopdownOutput, *, vis_thr: float | None, oks_nms_thr: float | None, sigmas: Sequence[float] | None
 ) -> list[dict]:
     """COCO keypoint results (PROTOCOLS.md §5): rescoring and per-image OKS-NMS, images in first-seen order.
 
     Per image: rows sorted by bbox_id and deduplicated, rescored (`rescore`), then OKS-NMS when oks_nms_thr is not
     None (results in keep order, i.e. by descending score). Each dict: image_id, category_id 1, keypoints flat
     [x, y, s] * K (Python floats of the float32 values), score, center, scale, area, bbox_id. (COCO's loadRes
-    recomputes 'area' from the keypoints; it is written for provenance only.)
+    recomputes 'area' from the keypoints; it is written for provenance only.) vis_thr None: no rescoring, the score
+    is the box score (Horse-10: MMPose 0.29's AnimalHorse10Dataset writes `boxes[i][5]`, 1 for GT boxes;
+    docs/PARITY.md).
 
     Computed for all images at once (`select_results`); record for record the same as the per-image loop over
     `sort_and_dedupe`, `rescore` and `oks_nms` (tests/harness/topdown/test_topdown_postprocess.py keeps that loop

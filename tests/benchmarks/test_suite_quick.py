@@ -25,17 +25,23 @@ def _run(tmp_path: Path, *extra: str) -> dict:
 
 def test_quick_ours_only(tmp_path: Path) -> None:
     data = _run(tmp_path, "--no-reference")
-    assert set(data["cases"]) == set(CASES) and data["quick"] is True
+    assert set(data["cases"]) == set(CASES) and data["quick"] is True and data["threads"] == 1
+    assert not [name for name, c in data["cases"].items() if "error" in c]
     case = data["cases"]["topdown_postprocess_score"]
     assert case["ours"]["seconds"] > 0 and case["reference"] is None and case["ratio"] is None
     assert all(case["checks"][c] for c in EXPECTED_CHECKS)
     assert set(case["ours"]["metrics"]) == {"AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl"}
+    td = data["cases"]["topdown_crops_per_s"]
+    assert td["checks"]["torch_crop_backend_bit_identical"] and td["ours"]["crops_per_s"] > 0
+    assert td["ours"]["fast"]["drift_vs_exact"]["keypoints"] == td["inputs"]["crops"] * 17
+    bu = data["cases"]["bottomup_seconds_per_image"]
+    assert bu["ours"]["single"]["seconds"] > 0 and bu["ours"]["single"]["persons_per_image"][0] > 0
     md = (tmp_path / "test-env-quick.md").read_text()
-    assert "topdown_postprocess_score" in md and "do not edit" in md
+    assert all(name in md for name in CASES) and "do not edit" in md
 
 
 def test_check_mode_detects_a_stale_table(tmp_path: Path) -> None:
-    _run(tmp_path, "--no-reference")
+    _run(tmp_path, "--no-reference", "--only", "topdown_postprocess_score")
     md = tmp_path / "test-env-quick.md"
     md.write_text(md.read_text() + "hand edit\n")
     assert report.main(["--check", str(tmp_path / "test-env-quick.json")]) == 1
@@ -55,6 +61,10 @@ def test_quick_with_reference(tmp_path: Path) -> None:
         pytest.skip("HRNET_ZOO_ORACLE=0")
     if oracle_python() is None:
         pytest.skip("the oracle venv is not built (python oracle/build_env.py)")
-    case = _run(tmp_path)["cases"]["topdown_postprocess_score"]
+    cases = _run(tmp_path)["cases"]
+    case = cases["topdown_postprocess_score"]
     assert case["reference"]["seconds"] > 0 and case["ratio"] > 0
     assert case["checks"]["metrics_identical_to_reference"] and case["checks"]["results_identical_to_reference"]
+    assert cases["topdown_crops_per_s"]["checks"]["exact_keypoints_match_reference_1e-3px"]
+    assert cases["topdown_crops_per_s"]["reference"]["threads"] == 1
+    assert cases["bottomup_seconds_per_image"]["checks"]["single_same_person_count_as_reference"]

@@ -5,10 +5,14 @@ Random weights make the predictions meaningless but exactly determined: any chan
 rescoring, NMS, aggregation, grouping, projection or scoring moves them. The GT stand-ins (geometry stand-ins,
 harness.testing.standin*) score near-perfectly, so a protocol error also shows as a drop of AP / PCK.
 
-The model is handed to the engine by replacing `harness.models.entry.build_from_entry` (the one seam the engine
-builds through) while `evaluate()` runs; the checkpoint path is a small placeholder file that only feeds the run's
-identity hash. Forward outputs are memoised per model by an input digest, so a second protocol whose inputs are
-identical (bottom-up aggregation/grouping/evaluator variants, Horse-10's evaluator) costs no second forward.
+The model is handed to the engine through its seam, `evaluate(..., model_factory=, model_label=)`: no checkpoint
+file exists, the label names the weights in the run's identity. Forward outputs are memoised per model by an input
+digest, so a second protocol whose inputs are identical (bottom-up aggregation/grouping/evaluator variants,
+Horse-10's evaluator) costs no second forward.
+
+Random bottom-up models have their heatmap bias lowered (`limit_heatmap_peaks_`) so that only `PEAK_FRACTION` of
+the aggregated heatmap pixels pass the detection threshold: a handful of candidates per joint, as a trained model
+gives, instead of hundreds that make grouping take minutes per image.
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import torch
 
@@ -36,6 +39,10 @@ DATA_DIR = Path(__file__).parent / "data"
 THREADS_ENV = "HRNET_ZOO_GOLDEN_THREADS"
 #: BN calibration size of the random weights: small keeps the model builds cheap (seconds, not minutes).
 CALIBRATION_HW = (64, 64)
+#: Random bottom-up models: fraction of the aggregated heatmap pixels (scale 1, published protocol, the case's
+#: images) above the detection threshold, per joint: a few NMS peaks per joint, tens of persons per image
+#: (harness.testing.random_weights; at 5e-5 HigherHRNet still gave ~250 persons and grouping dominated).
+PEAK_FRACTION = 1e-5
 
 
 @dataclass(frozen=True)
@@ -133,12 +140,50 @@ def clear_models() -> None:
 
 
 def _random_model(arch, seed: int) -> MemoForward:
-    from harness.testing import make_random_model
+    from harness.testing.random_weights import make_random_model
 
     key = (arch, seed)
     if key not in _MODELS:
         _MODELS[key] = MemoForward(make_random_model(arch, seed=seed, input_size=CALIBRATION_HW))
     return _MODELS[key]
+
+
+def _random_bottomup_model(case: Case, *, registry: Registry, gt: dict, img_dir: Path) -> MemoForward:
+    """Random weights whose heatmap peaks are limited on the case's images: measured on the aggregated heatmaps
+    of the row's published protocol at scale 1 (whatever protocol the case runs, so both protocols of a row, and
+    its regression proofs, share one model)."""
+    from harness.bottomup.inference import BottomUpParams, aggregate_image
+    from harness.data.images import read_image
+    from harness.testing.random_weights import limit_heatmap_peaks_, make_random_model
+
+    result = registry.result(case.row)
+    arch = registry.entry(result.entry_id).architecture
+    schema = registry.schemas[arch.keypoint_schema]
+    published, _ = apply_overrides(resolve_protocol(result, "published"))
+    params = BottomUpParams.from_protocol(published, schema, input_size=arch.input_size[0])
+    params = dataclasses.replace(params, scales=(1.0,))
+    files = tuple(img_dir / img["file_name"] for img in gt["images"])
+    key = (arch, case.seed, PEAK_FRACTION, params, files)
+    if key not in _MODELS:
+        model = make_random_model(arch, seed=case.seed, input_size=CALIBRATION_HW)
+        limit_heatmap_peaks_(
+            model,
+            [read_image(f) for f in files],
+            num_keypoints=schema.num_keypoints,
+            fraction=PEAK_FRACTION,
+            threshold=params.detection_threshold,
+            heatmaps=lambda m, image: aggregate_image(m, image, params=params)[0],
+        )
+        _MODELS[key] = MemoForward(model)
+    return _MODELS[key]
+
+
+def _model_label(case: Case, paradigm: str) -> str:
+    if case.model == "standin":
+        return "GT stand-in"
+    if paradigm == "bottomup":
+        return f"random weights, seed {case.seed}, heatmap peaks limited to {PEAK_FRACTION:g} of pixels"
+    return f"random weights, seed {case.seed}"
 
 
 def _standin(case: Case, *, registry: Registry, entry, protocol, gt: dict, img_dir: Path) -> torch.nn.Module:
@@ -192,14 +237,17 @@ def run_case(case: Case, *, registry: Registry, samples_dir: Path, work: Path) -
     if case.changes:
         protocol = dataclasses.replace(protocol, **case.changes)
     gt, ann, bbox = _subset_files(case, samples_dir, work)
+    threads = os.environ.get(THREADS_ENV)
+    if threads:
+        torch.set_num_threads(int(threads))  # before the models are built: limit_heatmap_peaks_ measures a forward
     img_dir = samples_dir / case.sample
     if case.model == "standin":
         model = _standin(case, registry=registry, entry=entry, protocol=protocol, gt=gt, img_dir=img_dir)
+    elif protocol.paradigm == "bottomup":
+        model = _random_bottomup_model(case, registry=registry, gt=gt, img_dir=img_dir)
     else:
         model = _random_model(entry.architecture, case.seed)
-    placeholder = work / "weights.txt"
-    placeholder.write_text(f"{case.model} weights, seed {case.seed}: built in memory by tests/golden/cases.py\n")
-    threads = os.environ.get(THREADS_ENV)
+    label = _model_label(case, protocol.paradigm)
     spec = EvalSpec(
         entry=entry,
         result=result,
@@ -207,29 +255,17 @@ def run_case(case: Case, *, registry: Registry, samples_dir: Path, work: Path) -
         protocol=protocol,
         overrides=overrides,
         data=DataPaths(ann, img_dir, bbox),
-        checkpoint=placeholder,
+        checkpoint=work / "no-checkpoint-file",  # the model comes from model_factory; model_label names it
         settings=runtime.RunSettings(device="cpu", threads=int(threads) if threads else None),
     )
-    built = []
-
-    def build_from_entry(entry_arg, *, checkpoint=None, registry=None):
-        built.append(entry_arg)
-        return model
-
-    import harness.models.entry as entry_module
-
-    with mock.patch.object(entry_module, "build_from_entry", build_from_entry):
-        outcome = evaluate(spec, registry=registry, out_dir=work / "run", progress=False)
-    if not built:
-        raise RuntimeError(
-            "evaluate() did not build its model through harness.models.entry.build_from_entry; the golden runner "
-            "(tests/golden/cases.py) must hand it the model another way"
-        )
+    outcome = evaluate(
+        spec, registry=registry, out_dir=work / "run", progress=False, model_factory=lambda: model, model_label=label
+    )
     schema = registry.schemas[entry.architecture.keypoint_schema]
     info = {
         "row": case.row,
         "protocol": case.protocol,
-        "model": f"random weights, seed {case.seed}" if case.model == "random" else "GT stand-in",
+        "model": label,
         "sample": case.sample,
         "images": sorted(i["id"] for i in gt["images"]),
         "detections": case.det_top,

@@ -1,21 +1,11 @@
-"""Golden tests: the accept switch (`--accept-golden` or HRNET_ZOO_ACCEPT_GOLDEN=1) and a shared registry."""
+"""Golden tests: the accept switch (`--accept-golden`, registered in tests/conftest.py, or HRNET_ZOO_ACCEPT_GOLDEN=1)
+and a shared registry."""
 
 from __future__ import annotations
 
 import pytest
 
 from harness.testing import golden
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    # Registered when tests/golden is on the command line (pytest reads a sub-folder's conftest at startup only
-    # then); HRNET_ZOO_ACCEPT_GOLDEN=1 works from anywhere.
-    parser.addoption(
-        "--accept-golden",
-        action="store_true",
-        default=False,
-        help="rewrite golden files that are missing or differ beyond tolerance (review and commit them)",
-    )
 
 
 @pytest.fixture(scope="session")

@@ -171,7 +171,8 @@ def _rel(a: np.ndarray, b: np.ndarray) -> float:
 
 def compare_topdown(ours: list[dict], theirs: list[dict], *, num_keypoints: int) -> TopdownComparison:
     """Same set of (image_id, bbox_id) after NMS, same order within each image, and per matched instance the largest
-    keypoint distance (px), relative keypoint-score and instance-score differences, and center/scale differences."""
+    keypoint distance (px), keypoint-maxval difference relative to the instance's largest |maxval|, relative
+    instance-score difference, and relative center/scale difference."""
     cmp = TopdownComparison()
     key = lambda r: (int(r["image_id"]), int(r["bbox_id"]))  # noqa: E731
     mine, ref = {key(r): r for r in ours}, {key(r): r for r in theirs}
@@ -187,7 +188,9 @@ def compare_topdown(ours: list[dict], theirs: list[dict], *, num_keypoints: int)
         ka = np.asarray(a["keypoints"], dtype=np.float64).reshape(num_keypoints, 3)
         kb = np.asarray(b["keypoints"], dtype=np.float64).reshape(num_keypoints, 3)
         cmp.max_keypoint_px = max(cmp.max_keypoint_px, float(np.abs(ka[:, :2] - kb[:, :2]).max()))
-        cmp.max_keypoint_score_rel = max(cmp.max_keypoint_score_rel, _rel(ka[:, 2], kb[:, 2]))
+        # Relative to the instance's largest |maxval| (the heatmap's scale), as the forward parity test measures.
+        scale = max(float(np.abs(kb[:, 2]).max()), 1e-12)
+        cmp.max_keypoint_score_rel = max(cmp.max_keypoint_score_rel, float(np.abs(ka[:, 2] - kb[:, 2]).max()) / scale)
         cmp.max_score_rel = max(cmp.max_score_rel, _rel([a["score"]], [b["score"]]))
         cs_a = np.concatenate([a["center"], a["scale"]])
         cs_b = np.concatenate([b["center"], b["scale"]])
@@ -231,18 +234,21 @@ def sparsify_bottomup_checkpoint(
     ann_file: Path,
     img_dir: Path,
     scales: Sequence[float] = (1.0,),
-    fraction: float = 5e-4,
+    peaks_per_joint: int = 2,
     threshold: float = 0.1,
 ) -> dict:
-    """Shift the heatmap channels' final bias of a random bottom-up checkpoint so that only the top `fraction` of
-    each joint's aggregated heatmap pixels (over the file's images, this protocol's scales and flip) exceed the
-    detection threshold; the tag channels are untouched. Saved in MMPose format ({'state_dict', 'meta'}).
+    """Shift the heatmap channels' final bias of a random bottom-up checkpoint so that at most `peaks_per_joint`
+    NMS peaks per joint and image (over the file's images, at this protocol's scales, with flip) exceed the detection
+    threshold; the tag channels are untouched; flip partners share one shift. Saved in MMPose format
+    ({'state_dict', 'meta'}).
 
     Why: random weights put hundreds of candidates above 0.1 and MMPose's refine then dominates the oracle's run
-    time (ORACLE.md). A bias shift moves the aggregated heatmap by exactly that amount: the aggregation (bilinear
-    resizes, flip, averages over stages and scales) is linear and its weights sum to one. HigherHRNet's stage-1
-    heatmaps also feed its deconvolution, so only the last stage's bias moves, by delta * number of stages.
-    Returns {'delta': per-joint shifts, 'candidates': per-image count of NMS peaks above the threshold after}.
+    time (ORACLE.md). A bias shift moves the aggregated heatmap by exactly that amount (the aggregation: bilinear
+    resizes, flip, averages over stages and scales, is linear with weights summing to one), so the NMS peaks stay
+    where they are. The new threshold sits halfway between two peak values, so that no peak lies within float
+    rounding of it on either side. HigherHRNet's stage-1 heatmaps also feed its deconvolution, so only the last
+    stage's bias moves, by delta * number of stages.
+    Returns {'delta': per-joint shifts, 'candidates': per-image number of peaks above the threshold after}.
     """
     import torch
 
@@ -261,30 +267,39 @@ def sparsify_bottomup_checkpoint(
         BottomUpParams.from_protocol(protocol, schema, input_size=ent.architecture.input_size[0]),
         scales=tuple(float(s) for s in scales),
     )
-    images = [img_dir / img["file_name"] for img in json.loads(Path(ann_file).read_text())["images"]]
+    model = build_from_entry(ent, checkpoint=checkpoint, registry=registry)
+    peaks = []  # per image: [K] lists of NMS peak values, descending
+    for img in json.loads(Path(ann_file).read_text())["images"]:
+        hm = aggregate_image(model, read_image(img_dir / img["file_name"]), params=params)[0][0]  # [K, H, W]
+        pooled = torch.nn.functional.max_pool2d(hm[None], params.nms_kernel, 1, params.nms_kernel // 2)[0]
+        peaks.append([np.sort(c[c == p].double().numpy())[::-1] for c, p in zip(hm, pooled, strict=True)])
     k = schema.num_keypoints
-
-    def aggregated(path: Path) -> torch.Tensor:
-        model = build_from_entry(ent, checkpoint=path, registry=registry)
-        return [aggregate_image(model, read_image(p), params=params)[0][0] for p in images]  # [K, H, W] each
-
-    maps = aggregated(checkpoint)
-    flat = torch.cat([m.reshape(k, -1) for m in maps], dim=1).double()
-    q = torch.quantile(flat, 1.0 - fraction, dim=1)  # [K]
-    delta = (threshold - q).float()
+    cut = np.zeros(k)
+    for j in range(k):
+        # The flip test averages joint j with the mirrored map of its flip partner (PROTOCOLS.md §4), so the
+        # aggregated map of j moves by the MEAN of both shifts: a pair gets one common cut, from both joints' peaks.
+        # The largest (n+1)-th peak over the images, then halfway to the next larger peak value of any image.
+        pair = {j, params.flip_index[j]} if params.flip else {j}
+        n = peaks_per_joint
+        base = max(float(p[i][n]) if len(p[i]) > n else -np.inf for p in peaks for i in pair)
+        above = np.concatenate([p[i][p[i] > base] for p in peaks for i in pair])
+        if not np.isfinite(base):  # no image has more peaks than allowed: keep them all
+            cut[j] = above.min() - 1.0 if above.size else 0.0
+        elif above.size:
+            cut[j] = (base + above.min()) / 2
+        else:  # every peak ties with base: keep none
+            cut[j] = base + 1.0
+    delta = threshold - cut
     loaded = load_checkpoint(checkpoint)
     sd = {name: t.clone() for name, t in loaded.state_dict.items()}
     stages = len(ent.architecture.heatmap_sizes)
     last = f"keypoint_head.final_layers.{stages - 1}.bias" if stages > 1 else "keypoint_head.final_layer.bias"
-    sd[last][:k] += delta * stages
-    meta = {**{str(a): b for a, b in loaded.meta.items() if isinstance(b, (str, int, float))}}
-    meta["hrnet_zoo_sparsified"] = f"heatmap bias shifted: top {fraction} of pixels above {threshold}"
+    sd[last][:k] += torch.as_tensor(delta * stages, dtype=sd[last].dtype)
+    meta = {str(a): b for a, b in loaded.meta.items() if isinstance(b, (str, int, float))}
+    meta["hrnet_zoo_sparsified"] = f"heatmap bias shifted: <= {peaks_per_joint} peaks per joint above {threshold}"
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"state_dict": sd, "meta": meta}, out)
-    counts = []
-    for m in aggregated(out):
-        pooled = torch.nn.functional.max_pool2d(m[None], 5, 1, 2)[0]
-        counts.append(int(((m == pooled) & (m > threshold)).sum()))
+    counts = [int(sum((p[j] > cut[j]).sum() for j in range(k))) for p in peaks]
     return {"delta": delta.tolist(), "candidates": counts}
 
 

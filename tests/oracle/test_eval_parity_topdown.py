@@ -5,7 +5,9 @@ Per case: oracle/make_weights.py makes seeded random MMPose-format weights; MMPo
 CLI evaluate the same file on the same images and boxes. Predictions are matched by (image_id, bbox_id) (the oracle's
 bbox_id is recovered from its raw outputs, parity_helpers.attach_bbox_ids). Required:
 - the same set of instances after OKS-NMS, in the same order within each image;
-- every keypoint within 1e-3 px; keypoint maxvals and instance scores equal to 1e-6 relative;
+- every keypoint within 1e-3 px; keypoint maxvals within 1e-5 of the instance's largest |maxval| and instance
+  scores within 1e-5 relative (the forward parity tolerance; float32 forwards of the two implementations were
+  bit-identical in one run and 1.5e-4 apart on maxvals up to 180 in another, i.e. ~1e-6 of the heatmap scale);
 - the metrics equal to 1e-9 (AP, AP50, AP75, AR, AR50; Horse-10: MMPose 0.29's 'PCK').
 Random weights score ~0 AP on these few images, so the metric check mostly guards the plumbing (same images, same
 instances, same evaluator settings); the keypoint and score checks are the strong ones.
@@ -34,7 +36,7 @@ pytestmark = [pytest.mark.oracle, pytest.mark.slow]
 BODY = "configs/body/2d_kpt_sview_rgb_img/topdown_heatmap"
 ANIMAL = "configs/animal/2d_kpt_sview_rgb_img/topdown_heatmap"
 KEYPOINT_PX = 1e-3
-SCORE_REL = 1e-6
+SCORE_REL = 1e-5
 METRIC_ABS = 1e-9
 
 

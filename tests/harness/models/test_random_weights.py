@@ -1,12 +1,15 @@
-"""Seeded random MMPose-format weights (ORACLE.md): reproducible, O(1) activations, mmcv file layout."""
+"""Seeded random MMPose-format weights (ORACLE.md): reproducible, O(1) activations, mmcv file layout; heatmap peaks
+limited for fast bottom-up runs."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from harness.checkpoints import load_checkpoint
 from harness.testing import make_random_checkpoint, make_random_model
+from harness.testing.random_weights import limit_heatmap_peaks_, stage_mean_heatmaps
 from zoo.schema import Architecture
 
 ARCH = Architecture("hrnet", 8, "heatmap", (64, 64), ((16, 16),), 17, "test")
@@ -41,3 +44,44 @@ def test_calibrated_activations_are_order_one() -> None:
         y, y_raw = calibrated(x), raw(x)
     assert 0.1 < y.std().item() < 30
     assert y_raw.abs().max() > 100 * y.abs().max()  # without recalibration activations blow up (ORACLE.md)
+
+
+AE = Architecture("hrnet", 8, "associative_embedding", (64, 64), ((16, 16),), 17, "test")
+HIGHER = Architecture("hrnet", 8, "higher_resolution", (64, 64), ((16, 16), (32, 32)), 17, "test")
+
+
+@pytest.mark.parametrize("arch", [ARCH, AE, HIGHER], ids=["topdown", "ae", "higher"])
+def test_limit_heatmap_peaks_leaves_the_fraction_above_threshold_and_tags_alone(arch) -> None:
+    torch.set_num_threads(1)
+    k = arch.num_keypoints
+    model = make_random_model(arch, seed=0, input_size=(64, 64))
+    images = [torch.randn(1, 3, 64, 96, generator=torch.Generator().manual_seed(i)) for i in range(2)]
+    with torch.no_grad():
+        before = [model(x) for x in images]
+    shift = limit_heatmap_peaks_(model, images, num_keypoints=k, fraction=0.01, threshold=0.1)
+    assert shift.shape == (k,)
+    with torch.no_grad():
+        after = [model(x) for x in images]
+        maps = torch.cat([stage_mean_heatmaps(model, x, num_keypoints=k) for x in images], dim=-1)
+    per_joint = (maps > 0.1).sum(dim=(0, 2, 3))  # pixels per joint: 2 images of 16 x 24 (or 32 x 48)
+    target = round(0.01 * maps[:, 0].numel())
+    assert (per_joint - target).abs().max() <= 1, (per_joint, target)
+    for b, a in zip(before, after, strict=True):
+        stages_b, stages_a = ([b], [a]) if isinstance(b, torch.Tensor) else (b, a)
+        torch.testing.assert_close(stages_a[0][:, k:], stages_b[0][:, k:], rtol=0, atol=0)  # tags
+        if len(stages_b) > 1:  # HigherHRNet: stage 0 (it feeds the deconvolution) stays; the last moves
+            torch.testing.assert_close(stages_a[0], stages_b[0], rtol=0, atol=0)
+        # the last stage's heatmaps move by shift * stages, everywhere
+        moved = (stages_a[-1][:, :k] - stages_b[-1][:, :k]).mean(dim=(0, 2, 3))
+        torch.testing.assert_close(moved, shift * len(stages_b), rtol=1e-4, atol=1e-3)
+
+
+def test_limit_heatmap_peaks_rejects_bad_arguments() -> None:
+    model = make_random_model(ARCH, seed=0, calibrate_bn=False)
+    x = torch.zeros(1, 3, 64, 64)
+    with pytest.raises(ValueError, match="fraction"):
+        limit_heatmap_peaks_(model, [x], num_keypoints=17, fraction=0.0)
+    with pytest.raises(ValueError, match="at least one image"):
+        limit_heatmap_peaks_(model, [], num_keypoints=17)
+    with pytest.raises(ValueError, match="keypoint_head"):
+        limit_heatmap_peaks_(torch.nn.Identity(), [x], num_keypoints=17)

@@ -1,0 +1,90 @@
+"""Helpers shared by the inference cases (top-down crops, bottom-up images): sample data, seeded MMPose-format
+weights that both sides load, the thread count, fast-mode settings, and the reference (oracle) runner."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from benchmarks.suite import BenchContext
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = Path(os.environ.get("HRNET_ZOO_SHARED", REPO.parent / "shared")).resolve()
+SAMPLES = SHARED / "data" / "samples"
+#: PROTOCOLS.md §3 / §4: COCO flip pairs (top-down), flip index and grouping order (bottom-up).
+COCO_FLIP_PAIRS = ((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16))
+
+
+class BenchInputError(RuntimeError):
+    """A benchmark input (the shared sample data) is missing; the case becomes an error row."""
+
+
+def samples(folder: str) -> Path:
+    path = SAMPLES / folder
+    if not path.is_dir():
+        raise BenchInputError(f"{path} is absent: set HRNET_ZOO_SHARED to the shared/ folder that holds data/samples")
+    return path
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """torch intra-op threads for the timed block (the reference is given the same number), restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@contextlib.contextmanager
+def fast_mode(dtype: torch.dtype = torch.bfloat16) -> Iterator[None]:
+    """What `--mode fast` does on the CPU: autocast to bf16 (fp16 when asked) around inference."""
+    with torch.autocast(device_type="cpu", dtype=dtype):
+        yield
+
+
+def load_average() -> list[float] | None:
+    return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
+
+
+def random_checkpoint(ctx: BenchContext, entry_id: str, *, calib_size: tuple[int, int]) -> Path:
+    """Seeded random MMPose-format weights of a registry entry's architecture, BN recalibrated (ORACLE.md); made once
+    per working folder. Both sides load this very file."""
+    from harness.testing.random_weights import make_random_checkpoint
+    from zoo.load import load_registry
+
+    path = ctx.workdir / f"{entry_id}-seed{ctx.seed}.pth"
+    if not path.is_file():
+        arch = load_registry().entry(entry_id).architecture
+        make_random_checkpoint(arch, path, seed=ctx.seed, input_size=calib_size)
+    return path
+
+
+def build(entry_id: str, checkpoint: Path, *, channels_last: bool = False) -> torch.nn.Module:
+    from harness.models.entry import build_from_entry
+
+    model = build_from_entry(entry_id, checkpoint=checkpoint)
+    return (model.to(memory_format=torch.channels_last) if channels_last else model).eval()
+
+
+def run_reference(ctx: BenchContext, name: str, *args: object, repeats: int) -> dict[str, Any]:
+    """oracle/bench_inference.py with the given arguments; {"skipped": why} without the oracle venv."""
+    from harness.testing.oracle import oracle_python, run_oracle
+
+    if oracle_python() is None:
+        return {"skipped": "oracle venv not built (python oracle/build_env.py)"}
+    out = ctx.workdir / f"reference-{name}"
+    run_oracle("bench_inference", *args, "--threads", ctx.threads, "--repeat", repeats, "--out", out,
+               timeout=3600, niceness=0)  # fmt: skip
+    bench = json.loads((out / "bench.json").read_text())
+    with np.load(out / "outputs.npz") as z:
+        bench["outputs"] = {k: z[k] for k in z.files}
+    return bench

@@ -1,0 +1,129 @@
+"""The demo entry (issue 8): its data, its documented numbers, and the whole loop offline."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from demo import generate
+from demo.document import ENTRY_ID
+from harness.cli import main
+from zoo import load_registry
+
+ROW = f"{ENTRY_ID}/gt-bbox"
+
+
+def test_registry_schema_matches_the_generator():
+    schema = load_registry().schemas["demo"]
+    assert schema.keypoints == generate.KEYPOINTS
+    assert schema.flip_pairs == generate.FLIP_PAIRS
+    assert schema.sigmas == generate.SIGMAS
+
+
+def test_documented_numbers_come_from_documented_json(repo_root):
+    documented = json.loads((repo_root / "demo" / "documented.json").read_text())
+    result = load_registry().result(ROW)
+    assert dict(result.metric_text) == documented["metrics"]
+    assert {k: round(v, 3) for k, v in documented["exact"].items() if k in result.metrics} == dict(result.metrics)
+    entry = load_registry().entry(ENTRY_ID)
+    assert documented["checkpoint"]["sha256"].startswith(entry.checkpoint.sha256_prefix)
+
+
+@pytest.fixture(scope="module")
+def demo_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("data")
+    generate.generate(root / "demo", splits={"train": 0, "val": 80})
+    return root
+
+
+def test_generator_is_deterministic(demo_root, tmp_path):
+    again = generate.generate(tmp_path / "demo", splits={"train": 0, "val": 80})
+    first = json.loads((demo_root / "demo" / "manifest.json").read_text())
+    assert again["content_sha256"] == first["content_sha256"]
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch, repo_root):
+    for var, name in [
+        ("HRNET_ZOO_CACHE", "cache"),
+        ("HRNET_ZOO_RESULTS", "results"),
+        ("HRNET_ZOO_RUNS", "runs"),
+        ("HRNET_ZOO_REPORTS", "reports"),
+    ]:
+        monkeypatch.setenv(var, str(tmp_path / name))
+    shutil.copy(repo_root / "README.md", tmp_path / "README.md")
+    monkeypatch.setenv("HRNET_ZOO_README", str(tmp_path / "README.md"))
+    return tmp_path
+
+
+@pytest.mark.slow
+def test_reproduce_demo_offline_says_reproduced(workspace, demo_root, capsys):
+    rc = main(
+        [
+            "reproduce",
+            "--dataset",
+            "demo",
+            "--data-root",
+            str(demo_root),
+            "--offline",
+            "--device",
+            "cpu",
+            "--no-progress",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert f"reproduced  {ROW}" in out
+    page = (workspace / "reports" / "demo.md").read_text()
+    assert "| reproduced |" in page and "Partial run" not in page
+    # the shipped checkpoint went through the verified cache (file: URL, hash checked), offline
+    assert list((workspace / "cache").glob(f"{ENTRY_ID}-*.pth"))
+
+
+def _ap(tmp_path: Path, demo_root: Path, *extra: str) -> float:
+    out = tmp_path / "out"
+    assert (
+        main(
+            [
+                "evaluate",
+                ENTRY_ID,
+                "--data-root",
+                str(demo_root),
+                "--offline",
+                "--out",
+                str(out),
+                "--device",
+                "cpu",
+                "--no-progress",
+                *extra,
+            ]
+        )
+        == 0
+    )
+    return json.loads((out / "metrics.json").read_text())["metrics"]["AP"]
+
+
+@pytest.mark.slow
+def test_no_flip_or_a_broken_flip_pair_drops_ap(workspace, demo_root, tmp_path, monkeypatch, repo_root):
+    documented = load_registry().result(ROW).metrics["AP"]
+    no_flip = _ap(tmp_path / "a", demo_root, "--no-flip")
+    assert no_flip < documented - 0.01
+    # A registry whose demo schema forgets that the wrists swap under a flip (PROTOCOLS.md §3 channel swap).
+    reg = tmp_path / "reg"
+    reg.mkdir()
+    for name in ("zoo.yaml", "papers.bib"):
+        shutil.copy(repo_root / (name if name == "zoo.yaml" else f"zoo/{name}"), reg / name)
+    kp = (repo_root / "zoo" / "keypoints.yaml").read_text()
+    broken = "    flip_pairs: [[1, 2], [3, 4], [7, 8], [9, 10], [11, 12]]"
+    kp = kp.replace(
+        "    flip_pairs: [[1, 2], [3, 4], [5, 6], [7, 8], [9, 10], [11, 12]]\n    sigmas: [0.060",
+        broken + "\n    sigmas: [0.060",
+    )
+    assert broken in kp
+    (reg / "keypoints.yaml").write_text(kp)
+    monkeypatch.setenv("HRNET_ZOO_REGISTRY", str(reg / "zoo.yaml"))
+    broken_ap = _ap(tmp_path / "b", demo_root)
+    assert broken_ap < documented - 0.01

@@ -1,0 +1,99 @@
+"""The fast top-down paths give IDENTICAL predictions and metrics to the exact path on the COCO sample data.
+
+- crop_backend="torch" (integer-exact warp) == "cv2": same keypoints bit for bit through a pixel-sensitive model;
+- `to_coco_results` (batched over images) == the per-image composition of sort_and_dedupe / rescore / oks_nms;
+- scoring backend "fast" == "library" (xtcocotools, the evaluator of record): every metric and per-joint value ==.
+Fast MODE (bf16 autocast, channels_last) is not identical by design; its drift is measured by the benchmark
+(benchmarks/cases/topdown_inference.py) and reported in docs/PERFORMANCE.md.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from benchmarks.synthetic import COCO_SIGMAS
+from harness.data.coco_style import load_detection_instances, load_gt_instances
+from harness.metrics import score
+from harness.testing.standin import GTHeatmapStandIn, attach_gt_keypoints
+from harness.topdown import oks_nms, predict_topdown, rescore, sort_and_dedupe, to_coco_results
+from zoo.load import load_registry
+
+PAIRS = ((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16))
+KW = dict(input_size=(256, 192), padding=1.25, flip=True, shift_heatmap=True, flip_pairs=PAIRS, batch_size=16)
+
+
+class _PixelNet(torch.nn.Module):
+    """A seeded strided conv: every heatmap value depends on the crop's pixels (unlike the GT stand-in)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        gen = torch.Generator().manual_seed(0)
+        self.conv = torch.nn.Conv2d(3, 17, 4, stride=4)
+        with torch.no_grad():
+            self.conv.weight.copy_(torch.randn(self.conv.weight.shape, generator=gen) * 0.1)
+            self.conv.bias.zero_()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+@pytest.fixture(scope="module")
+def coco(samples_dir):
+    d = samples_dir / "coco"
+    det = load_detection_instances(d / "test_coco_det_AP_H_56.json", ann_file=d / "test_coco.json", img_dir=d)
+    gt = load_gt_instances(d / "test_coco.json", img_dir=d, gt_box_shrink=False).instances
+    # Two of the four images (22 + 26 boxes) keep the test short on a 2-core CPU.
+    return d, tuple(i for i in det.instances if i.image_id in (785, 40083)), gt
+
+
+def test_torch_crop_backend_identical_on_sample_detections(coco) -> None:
+    _, det, _ = coco
+    model = _PixelNet().eval()
+    cv2_out = predict_topdown(model, det, crop_backend="cv2", **KW)
+    torch_out = predict_topdown(model, det, crop_backend="torch", **KW)
+    assert np.array_equal(cv2_out.keypoints, torch_out.keypoints)
+    assert len(np.unique(cv2_out.keypoints[..., :2])) > 100  # the model does look at the pixels
+
+
+def _per_image(output, *, vis_thr, oks_nms_thr, sigmas) -> list[dict]:
+    """The exact path: per image (first-seen order) dedupe, rescore, OKS-NMS, with the public building blocks."""
+    ids = np.asarray(output.image_ids)
+    _, first = np.unique(ids, return_index=True)
+    out = []
+    for img in ids[np.sort(first)]:
+        rows = np.flatnonzero(ids == img)
+        rows = rows[sort_and_dedupe(output.bbox_ids[rows])]
+        scores = rescore(output.keypoints[rows][..., 2], output.bbox_scores[rows], vis_thr=vis_thr)
+        keep = oks_nms(output.keypoints[rows], scores, output.areas[rows], thr=oks_nms_thr, sigmas=sigmas)
+        for j in keep:
+            r = rows[j]
+            out.append({"image_id": int(img), "category_id": 1, "keypoints": output.keypoints[r].ravel().tolist(),
+                        "score": float(scores[j]), "center": output.centers[r].tolist(),
+                        "scale": output.scales[r].tolist(), "area": float(output.areas[r]),
+                        "bbox_id": int(output.bbox_ids[r])})  # fmt: skip
+    return out
+
+
+@pytest.mark.parametrize("boxes", ["gt", "det"])
+def test_postprocess_and_scoring_fast_paths_identical_on_sample(coco, boxes: str) -> None:
+    d, det, gt = coco
+    instances = gt if boxes == "gt" else attach_gt_keypoints(det, gt, min_iou=0.5)
+    out = predict_topdown(GTHeatmapStandIn(17), instances, **KW)
+    # Duplicated boxes (same bbox_id, another score) and interleaved images exercise dedupe and ordering.
+    out = out.take(np.r_[np.arange(len(out)), np.arange(0, len(out), 3)][::-1])
+    kw = dict(vis_thr=0.2, oks_nms_thr=0.9, sigmas=COCO_SIGMAS)
+    results = to_coco_results(out, **kw)
+    assert results == _per_image(out, **kw) and 0 < len(results) < len(out)
+
+    reg = load_registry()
+    entry = reg.entry("hrnet_w32_coco_256x192_coarsedropout")
+    evaluator = entry.results[0].protocol.evaluator
+    schema = reg.schemas[entry.architecture.keypoint_schema]
+    lib = score(results, evaluator=evaluator, gt=d / "test_coco.json", schema=schema)
+    fast = score(results, evaluator=evaluator, gt=d / "test_coco.json", schema=schema, backend="fast")
+    assert fast["scoring"]["backend"] == "fast" and lib["scoring"]["backend"] == "library"
+    assert fast["metrics"] == lib["metrics"] and fast["extra_metrics"] == lib["extra_metrics"]
+    assert fast["per_keypoint"] == lib["per_keypoint"] and fast["counts"] == lib["counts"]
+    assert lib["metrics"]["AP50"] > 0.2  # meaningful metrics, not all zero (det: 2 of the 4 images)
