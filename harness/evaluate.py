@@ -67,6 +67,9 @@ class EvalSpec:
     num_workers: int = 0
     #: Resume granularity: instances (top-down) or images (bottom-up) per saved chunk.
     chunk_size: int = 512
+    #: "library" (the evaluator of record) or "fast" (harness.metrics.fast_coco, proven bit-identical to it on every
+    #: test run; falls back to the library for inputs it does not model). Same numbers, so not part of the identity.
+    scoring: str = "library"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -468,7 +471,14 @@ def _score_and_write(
 
     entry, result, ev = spec.entry, spec.result, spec.protocol.evaluator
     sigmas = registry.schemas[ev.sigmas].sigmas if ev.sigmas else None
-    scored = score(preds, evaluator=ev, gt=subset_gt(run.gt, run.image_ids), schema=run.schema, sigmas=sigmas)
+    scored = score(
+        preds,
+        evaluator=ev,
+        gt=subset_gt(run.gt, run.image_ids),
+        schema=run.schema,
+        sigmas=sigmas,
+        backend=spec.scoring,
+    )
     partial_reason = _partial_reason(spec, len(run.image_ids), run.total_images)
     record = {
         "schema_version": SCHEMA_VERSION,
@@ -491,7 +501,12 @@ def _score_and_write(
             "packages": results.package_versions(),
             # world_size / backend: how it ran, not what: they are not part of the identity (same predictions).
             "settings": spec.settings.record()
-            | {"batch_size": spec.batch_size, "workers": spec.num_workers, "crop_backend": spec.crop_backend}
+            | {
+                "batch_size": spec.batch_size,
+                "workers": spec.num_workers,
+                "crop_backend": spec.crop_backend,
+                "scoring": scored.get("scoring", {"requested": spec.scoring}),
+            }
             | ctx.record(),
             "checkpoint": run.files["checkpoint"],
             "checkpoint_registry_prefix": entry.checkpoint.sha256_prefix,

@@ -69,6 +69,13 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
         default="cv2",
         help="cv2.warpAffine, or its integer-exact torch twin on the device (bit-identical)",
     )
+    p.add_argument(
+        "--scoring",
+        choices=("library", "fast"),
+        default="library",
+        help="library (default: xtcocotools/pycocotools, the evaluator of record) or fast (vectorised, "
+        "proven bit-identical; falls back to the library); recorded",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -185,6 +192,7 @@ def build_spec(args: argparse.Namespace, registry, result, data, checkpoint: Pat
         limit=args.limit,
         crop_backend=args.crop_backend,
         num_workers=args.workers,
+        scoring=args.scoring,
     )
 
 

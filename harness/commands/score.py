@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
         schema=schema,
         sigmas=sigmas,
         per_keypoint=not args.no_per_keypoint,
+        backend=args.scoring,
     )
     out = {
         "row": result.row_id,
@@ -79,6 +80,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=PROTOCOL_NAMES,
         default="published",
         help="scoring semantics: the row's published protocol (default) or mmpose 0.29's",
+    )
+    p.add_argument(
+        "--scoring",
+        choices=("library", "fast"),
+        default="library",
+        help="library (default: the evaluator of record) or fast (vectorised, proven bit-identical)",
     )
     p.add_argument("--row", metavar="NAME", help="result row of the entry (needed when it has several)")
     p.add_argument(

@@ -100,6 +100,7 @@ def limit_heatmap_peaks_(
     fraction: float = 5e-4,
     threshold: float = 0.1,
     heatmaps: Callable[[nn.Module, Any], torch.Tensor] | None = None,
+    flip_index: Sequence[int] | None = None,
 ) -> torch.Tensor:
     """Lower the heatmap channels' bias of the head's LAST final 1x1 conv so that, over `images`, only about
     `fraction` of each joint's heatmap pixels exceed `threshold`; tags are untouched. Returns the change of the
@@ -111,6 +112,9 @@ def limit_heatmap_peaks_(
     output stage weighs 1 / num_stages, as bottom-up aggregation is (flip, stage and scale averages with bilinear
     resizes, PROTOCOLS.md §4, §7; e.g. `lambda m, img: aggregate_image(m, img, params=params)[0]`). Default:
     `stage_mean_heatmaps`.
+    flip_index: give the schema's when `heatmaps` averages in a flipped pass (bottom-up flip test, PROTOCOLS.md §4):
+    joint j's map then also holds its mirror partner's channel, so no bias can move the two apart; each pair gets
+    one shift, chosen on both joints' pixels (about 2 * fraction of the pair's pixels exceed, shared unevenly).
 
     Layers: top-down `keypoint_head.final_layer` (K channels); Associative Embedding the first K of
     `final_layer`'s 2K; HigherHRNet all K of `final_layers.1`. Such an average moves by exactly d / num_stages when
@@ -142,6 +146,10 @@ def limit_heatmap_peaks_(
     model.eval()
     maps = [heatmaps(model, item).float() for item in items]
     values = torch.cat([m.transpose(0, 1).reshape(num_keypoints, -1) for m in maps], dim=1)  # [K, all pixels]
+    if flip_index is not None:
+        if sorted(flip_index) != list(range(num_keypoints)):
+            raise ValueError(f"flip_index {list(flip_index)} is not a permutation of 0..{num_keypoints - 1}")
+        values = torch.cat([values, values[list(flip_index)]], dim=1)  # rows j and flip_index[j]: the same pixels
     above = max(1, round(fraction * values.shape[1]))
     # kthvalue: exact selection (no interpolation, and no input size limit as torch.quantile has).
     kth = torch.kthvalue(values, values.shape[1] - above, dim=1).values

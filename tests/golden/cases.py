@@ -40,8 +40,7 @@ THREADS_ENV = "HRNET_ZOO_GOLDEN_THREADS"
 #: BN calibration size of the random weights: small keeps the model builds cheap (seconds, not minutes).
 CALIBRATION_HW = (64, 64)
 #: Random bottom-up models: fraction of the aggregated heatmap pixels (scale 1, published protocol, the case's
-#: images) above the detection threshold, per joint: a few NMS peaks per joint, tens of persons per image
-#: (harness.testing.random_weights; at 5e-5 HigherHRNet still gave ~250 persons and grouping dominated).
+#: images) above the detection threshold, per joint (per mirror pair): 0-6 NMS peaks per joint, tens of persons.
 PEAK_FRACTION = 1e-5
 
 
@@ -173,6 +172,7 @@ def _random_bottomup_model(case: Case, *, registry: Registry, gt: dict, img_dir:
             fraction=PEAK_FRACTION,
             threshold=params.detection_threshold,
             heatmaps=lambda m, image: aggregate_image(m, image, params=params)[0],
+            flip_index=params.flip_index if params.flip else None,
         )
         _MODELS[key] = MemoForward(model)
     return _MODELS[key]

@@ -179,3 +179,13 @@ def test_empty_detection_file_is_an_error(tmp_path, samples_dir, capsys):
         ]
     )
     assert rc == 2 and "dets.json" in _err(capsys)
+
+
+def test_fast_scoring_gives_the_same_metrics_and_is_recorded(tmp_path, samples_dir, aic_td_checkpoint, baseline):
+    assert _evaluate(tmp_path, samples_dir, aic_td_checkpoint.path, "--scoring", "fast") == 0
+    fast = json.loads((tmp_path / "metrics.json").read_text())
+    lib = json.loads((baseline / "metrics.json").read_text())
+    assert fast["metrics"] == lib["metrics"] and fast["per_keypoint"] == lib["per_keypoint"]
+    assert (tmp_path / "predictions.json").read_bytes() == (baseline / "predictions.json").read_bytes()
+    settings = json.loads((tmp_path / "result.json").read_text())["provenance"]["settings"]
+    assert settings["scoring"]["requested"] == "fast" and settings["scoring"]["backend"] == "fast"

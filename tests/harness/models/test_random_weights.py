@@ -85,3 +85,15 @@ def test_limit_heatmap_peaks_rejects_bad_arguments() -> None:
         limit_heatmap_peaks_(model, [], num_keypoints=17)
     with pytest.raises(ValueError, match="keypoint_head"):
         limit_heatmap_peaks_(torch.nn.Identity(), [x], num_keypoints=17)
+
+
+def test_limit_heatmap_peaks_ties_mirror_pairs() -> None:
+    """With a flip test a joint's map also holds its mirror partner's channel: the pair gets one shift."""
+    torch.set_num_threads(1)
+    model = make_random_model(AE, seed=1, input_size=(64, 64))
+    flip_index = [16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0]
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(3))
+    shift = limit_heatmap_peaks_(model, [x], num_keypoints=17, fraction=0.01, flip_index=flip_index)
+    torch.testing.assert_close(shift, shift[flip_index], rtol=0, atol=0)
+    with pytest.raises(ValueError, match="permutation"):
+        limit_heatmap_peaks_(model, [x], num_keypoints=17, flip_index=[0] * 17)
