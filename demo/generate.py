@@ -139,7 +139,14 @@ def _stripes(h: int, w: int, period: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _draw_figure(
-    rng: np.random.Generator, img: np.ndarray, owner: np.ndarray, label: int, kp: np.ndarray, *, size: float, front: bool
+    rng: np.random.Generator,
+    img: np.ndarray,
+    owner: np.ndarray,
+    label: int,
+    kp: np.ndarray,
+    *,
+    size: float,
+    front: bool,
 ) -> None:
     """Draw one figure into img (in place) and mark its pixels with `label` in owner [H, W] int16."""
     h, w = owner.shape

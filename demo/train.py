@@ -108,7 +108,15 @@ def make_batch(rng, images, instances, flip_pairs, batch_size: int):
 
 
 def train(
-    data: Path, *, iters: int, batch_size: int, lr: float, seed: int, log: list, log_every: int = 25
+    data: Path,
+    *,
+    iters: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    log: list,
+    init: Path | None = None,
+    log_every: int = 25,
 ) -> torch.nn.Module:
     from demo.generate import FLIP_PAIRS
 
@@ -116,6 +124,10 @@ def train(
     rng = np.random.default_rng(seed)
     images, instances = load_instances(data, "train")
     model = build_model(demo_architecture())
+    if init is not None:  # continue from an earlier run's weights (loaded safely and strictly)
+        from harness.checkpoints import load_checkpoint, load_state_dict_strict
+
+        load_state_dict_strict(model, load_checkpoint(init).state_dict)
     model.train()
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=iters, pct_start=0.1)
@@ -167,20 +179,24 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lr", type=float, default=4e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2, help="torch threads (results depend on it)")
+    ap.add_argument("--init", type=Path, default=None, help="start from these weights (an earlier demo checkpoint)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     log: list[dict] = []
-    model = train(args.data, iters=args.iters, batch_size=args.batch_size, lr=args.lr, seed=args.seed, log=log)
+    model = train(
+        args.data, iters=args.iters, batch_size=args.batch_size, lr=args.lr, seed=args.seed, log=log, init=args.init
+    )
     meta = {
         "date": dt.date.today().strftime("%Y%m%d"),
         "command": "python -m demo.train " + " ".join(argv or __import__("sys").argv[1:]),
+        "init": args.init.name if args.init else None,
         "iters": args.iters,
         "batch_size": args.batch_size,
         "lr": args.lr,
         "seed": args.seed,
         "threads": args.threads,
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),  # a TorchVersion object would not pass the safe loader
         "train_seconds": round(time.perf_counter() - t0, 1),
     }
     path = save_published(model, args.out, meta=meta)

@@ -275,9 +275,8 @@ def topdown_predictions(spec: EvalSpec, schema: KeypointSchema, parts: list) -> 
         return []
     p = spec.protocol
     sigmas = schema.sigmas if p.oks_nms_thr is not None else None
-    # Horse-10 rows have no rescoring/NMS (vis_thr None): scores are then the plain keypoint mean, unused by PCK.
-    vis_thr = p.vis_thr if p.vis_thr is not None else 0.0
-    return to_coco_results(_concat_topdown(parts), vis_thr=vis_thr, oks_nms_thr=p.oks_nms_thr, sigmas=sigmas)
+    # Horse-10 rows have no rescoring/NMS (vis_thr None): the score is then the box score, as the reference writes it.
+    return to_coco_results(_concat_topdown(parts), vis_thr=p.vis_thr, oks_nms_thr=p.oks_nms_thr, sigmas=sigmas)
 
 
 def compute_bottomup_chunks(

@@ -285,9 +285,11 @@ def _read_entry(node: Located, path: str, ctx: dict, problems: Problems) -> Entr
 
 
 def _read_config(node: Located, path: str, problems: Problems) -> str | None:
-    expected = "an MMPose 0.x config path configs/...py (PROTOCOLS.md §2.1)"
+    """An MMPose 0.x config path (PROTOCOLS.md §2.1), or for an entry trained here (the demo) the repository's own
+    training script: a relative `.py` path outside configs/."""
+    expected = "an MMPose 0.x config path configs/...py (PROTOCOLS.md §2.1) or a repository .py path"
     config = get_str(problems, node, path, expected=expected)
-    if config is not None and not (config.startswith("configs/") and config.endswith(".py")):
+    if config is not None and (not config.endswith(".py") or config.startswith("/") or ".." in config.split("/")):
         problems.add(path, node.line, f"{config!r}", expected)
         return None
     return config
@@ -323,7 +325,8 @@ def _read_architecture(node: Located, path: str, schemas: dict, problems: Proble
         return None
     before = len(problems.items)
     backbone = get_choice(problems, f["backbone"], join(path, "backbone"), ("hrnet",))
-    width = get_choice(problems, f["width"], join(path, "width"), (32, 48))
+    # The zoo's checkpoints are W32/W48; any width builds (the demo entry is W8).
+    width = get_int(problems, f["width"], join(path, "width"), minimum=1)
     head = get_choice(problems, f["head"], join(path, "head"), tuple(_STAGES))
     size = get_int_tuple(problems, f["input_size"], join(path, "input_size"), length=2, minimum=1)
     hm_path = join(path, "heatmap_sizes")

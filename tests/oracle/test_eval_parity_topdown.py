@@ -52,7 +52,6 @@ class Case:
     image_ids: tuple[int, ...] | None = None
     metrics: tuple[tuple[str, str], ...] = tuple(COCO_METRIC_NAMES.items())
     #: A known, documented score gap that waits on wiring outside this test's reach (docs/PARITY.md).
-    pending_score: str | None = None
 
 
 CASES = {
@@ -75,10 +74,6 @@ CASES = {
         "test_horse10.json",
         22,
         metrics=(("PCK", "PCK"),),  # mmpose-0.29 protocol: 0.29's generic PCK@0.2 (PROTOCOLS.md §5)
-        pending_score=(
-            "Horse-10 scores: MMPose writes the GT box score (1.0), to_coco_results(vis_thr=None) does too, but "
-            "harness/evaluate.py still passes vis_thr=0.0 (keypoint mean) for rows without rescoring"
-        ),
     ),
     "macaque": Case(
         "hrnet_w32_macaque_256x192",
@@ -128,6 +123,4 @@ def test_topdown_evaluation_matches_mmpose(name, oracle, oracle_checkpoint, samp
     assert not ref.metrics["failed"], f"{name}: the oracle's evaluation raised {ref.metrics['failed']}"
     diffs = metric_differences(metrics["metrics"], ref.metrics["values"], dict(case.metrics), tol=METRIC_ABS)
     assert not diffs, f"{name}: metrics differ (ours, oracle): {diffs}"
-    if case.pending_score and cmp.max_score_rel > SCORE_REL:
-        pytest.xfail(f"{case.pending_score}; {detail}")
     assert cmp.max_score_rel <= SCORE_REL, detail

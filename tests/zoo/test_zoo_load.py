@@ -247,7 +247,7 @@ def test_several_problems_at_once(tmp_path):
         tmp_path,
         ('sha256_prefix: "30a4e465"', 'sha256_prefix: "30a4e466"'),
         ("metrics: {AP: 0.303,", "metrics: {APP: 0.303,"),
-        ("{backbone: hrnet, width: 48,", "{backbone: hrnet, width: 64,"),
+        ("{backbone: hrnet, width: 48,", "{backbone: hrnet, width: 0,"),
         ("    dataset: atrw\n", "    dataset: tiger\n"),
     )
     problems = problems_of(path)
