@@ -4,6 +4,7 @@ absent, e.g. for users outside the project's workplace; CI always has it."""
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,21 @@ def _restore_torch_threads():
     torch = sys.modules.get("torch")
     if torch is not None and before is not None and torch.get_num_threads() != before:
         torch.set_num_threads(before)
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch, repo_root):
+    """Every folder the harness writes to (cache, results, runs, reports, README), redirected into tmp_path: an
+    end-to-end test never touches the repository."""
+    for var, name in [
+        ("HRNET_ZOO_CACHE", "cache"),
+        ("HRNET_ZOO_RESULTS", "results"),
+        ("HRNET_ZOO_RUNS", "runs"),
+        ("HRNET_ZOO_REPORTS", "reports"),
+    ]:
+        monkeypatch.setenv(var, str(tmp_path / name))
+    readme = tmp_path / "README.md"
+    shutil.copy(repo_root / "README.md", readme)
+    monkeypatch.setenv("HRNET_ZOO_README", str(readme))
+    monkeypatch.delenv("HRNET_ZOO_OFFLINE", raising=False)
+    return tmp_path

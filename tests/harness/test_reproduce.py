@@ -18,23 +18,6 @@ ENTRY = "hrnet_w32_aic_256x192"
 ROW = f"{ENTRY}/gt-bbox"
 
 
-@pytest.fixture
-def workspace(tmp_path, monkeypatch, repo_root):
-    """Every folder reproduce writes to, redirected into tmp_path; the repository is never touched."""
-    for var, name in [
-        ("HRNET_ZOO_CACHE", "cache"),
-        ("HRNET_ZOO_RESULTS", "results"),
-        ("HRNET_ZOO_RUNS", "runs"),
-        ("HRNET_ZOO_REPORTS", "reports"),
-    ]:
-        monkeypatch.setenv(var, str(tmp_path / name))
-    readme = tmp_path / "README.md"
-    shutil.copy(repo_root / "README.md", readme)
-    monkeypatch.setenv("HRNET_ZOO_README", str(readme))
-    monkeypatch.delenv("HRNET_ZOO_OFFLINE", raising=False)
-    return tmp_path
-
-
 def _aic_layout(samples_dir: Path, root: Path) -> Path:
     """The AIC sample in the reference layout of PROTOCOLS.md §5 (annotation copied, images linked)."""
     split = load_registry().datasets["aic"].splits["val"]
