@@ -46,7 +46,7 @@ def center_scale(bbox, *, input_size: tuple[int, int], padding: float = 1.25) ->
 
 
 def affine(center, scale_w: float, *, rot_deg: float, input_size: tuple[int, int]) -> np.ndarray:
-    """2x3 matrix image -> crop: centre to (W/2, H/2), zoom W / (scale_w * 200), rotation rot_deg (counter-clockwise)."""
+    """2x3 image -> crop matrix: centre to (W/2, H/2), zoom W / (scale_w * 200), rotation rot_deg (anticlockwise)."""
     h, w = input_size
     k = w / (scale_w * PIXEL_STD)
     a = math.radians(rot_deg)

@@ -84,9 +84,14 @@ def _row(entry, result: Result, metrics: list[str], reproduced: Mapping[str, Any
         "metrics": [result.metric_text.get(m, DASH) for m in metrics],
         "reproduced": _reproduced_cell(got, metrics),
         "verdict": _field(got, "verdict") or DASH,
-        "url": entry.checkpoint.url,
-        "log_url": entry.checkpoint.log_url,
+        "url": _href(entry.checkpoint.url),
+        "log_url": _href(entry.checkpoint.log_url),
     }
+
+
+def _href(url: str | None) -> str | None:
+    """A markdown link target: `file:REL/PATH` (a file shipped in the repository) becomes the relative path."""
+    return url.removeprefix("file:") if url else url
 
 
 def boxes_summary(protocol: Protocol) -> str:

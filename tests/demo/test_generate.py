@@ -77,7 +77,7 @@ def test_annotations_are_consistent_with_their_images(root, val):
         assert cv2.imread(str(root / "images" / "val" / im["file_name"])).shape == (h, w, 3)
         assert a["iscrowd"] == 0 and a["area"] > 0
         x, y, bw, bh = a["bbox"]
-        assert 0 <= x and 0 <= y and x + bw <= w and y + bh <= h and bw > 0 and bh > 0
+        assert x >= 0 and y >= 0 and x + bw <= w and y + bh <= h and bw > 0 and bh > 0
         assert a["area"] <= bw * bh
         kp = np.array(a["keypoints"], float).reshape(-1, 3)
         assert a["num_keypoints"] == int((kp[:, 2] > 0).sum()) > 0
