@@ -17,6 +17,7 @@ import os
 import sys
 from pathlib import Path
 
+from harness.commands import add_scoring_argument
 from harness.errors import DataError, HarnessError
 from harness.protocols import PROTOCOL_NAMES
 
@@ -69,13 +70,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
         default="cv2",
         help="cv2.warpAffine, or its integer-exact torch twin on the device (bit-identical)",
     )
-    p.add_argument(
-        "--scoring",
-        choices=("library", "fast"),
-        default="library",
-        help="library (default: xtcocotools/pycocotools, the evaluator of record) or fast (vectorised, "
-        "proven bit-identical; falls back to the library); recorded",
-    )
+    add_scoring_argument(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

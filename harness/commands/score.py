@@ -13,6 +13,7 @@ import math
 import sys
 from typing import Any
 
+from harness.commands import add_scoring_argument
 from harness.metrics import score
 from harness.protocols import PROTOCOL_NAMES, resolve_protocol, select_row
 from zoo.schema import Registry
@@ -81,12 +82,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="published",
         help="scoring semantics: the row's published protocol (default) or mmpose 0.29's",
     )
-    p.add_argument(
-        "--scoring",
-        choices=("library", "fast"),
-        default="library",
-        help="library (default: the evaluator of record) or fast (vectorised, proven bit-identical)",
-    )
+    add_scoring_argument(p)
     p.add_argument("--row", metavar="NAME", help="result row of the entry (needed when it has several)")
     p.add_argument(
         "--no-per-keypoint", action="store_true", help="skip the per-joint AP breakdown (K extra evaluations)"
