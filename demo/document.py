@@ -64,11 +64,12 @@ def write_entry(zoo_yaml: Path, block: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--checkpoint", type=Path, default=None, help="default: the newest demo/checkpoints/*.pth")
+    ap.add_argument("--checkpoint", type=Path, default=None, help="default: the latest demo/checkpoints/*.pth")
     ap.add_argument("--data-root", type=Path, default=REPO / "data", help="holds demo/ (generated when absent)")
     ap.add_argument("--out", type=Path, default=REPO / "runs" / "demo-document")
     args = ap.parse_args(argv)
-    ckpt = args.checkpoint or max((REPO / "demo" / "checkpoints").glob(f"{ENTRY_ID}-*.pth"), default=None)
+    shipped = (REPO / "demo" / "checkpoints").glob(f"{ENTRY_ID}-*.pth")
+    ckpt = args.checkpoint or max(shipped, key=lambda p: p.stat().st_mtime, default=None)
     if ckpt is None:
         raise SystemExit("no demo checkpoint: run `python -m demo.train` first")
     if not (args.data_root / "demo" / "annotations" / "val.json").exists():

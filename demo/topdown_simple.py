@@ -61,22 +61,6 @@ def normalize(crops: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
 
 
-def gaussian_targets(joints: np.ndarray, vis: np.ndarray, *, heatmap_size: tuple[int, int], sigma: float = 2.0):
-    """joints [K, 2] in crop pixels, vis [K] -> targets [K, Hh, Wh] float32 and weights [K] float32.
-
-    The Gaussian sits at joint/4 (sub-pixel), matching the decode's heatmap index i <-> input pixel 4i.
-    """
-    hh, wh = heatmap_size
-    k = len(joints)
-    yy, xx = np.mgrid[0:hh, 0:wh].astype(np.float32)
-    mu = joints.astype(np.float32) / 4.0
-    inside = (mu[:, 0] >= -0.5) & (mu[:, 0] <= wh - 0.5) & (mu[:, 1] >= -0.5) & (mu[:, 1] <= hh - 0.5)
-    weight = ((vis > 0) & inside).astype(np.float32)
-    d2 = (xx[None] - mu[:, 0, None, None]) ** 2 + (yy[None] - mu[:, 1, None, None]) ** 2
-    target = np.exp(-d2 / (2 * sigma**2)).astype(np.float32) * weight[:, None, None]
-    return target.reshape(k, hh, wh), weight
-
-
 def flip_back(heatmaps: np.ndarray, flip_index: list[int], *, shift: bool = True) -> np.ndarray:
     """PROTOCOLS.md §3: swap pairs, mirror along width, then shift one column right (column 0 kept)."""
     out = heatmaps[:, flip_index, :, ::-1].copy()
