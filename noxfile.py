@@ -47,6 +47,7 @@ def readme(session: nox.Session) -> None:
 def parity(session: nox.Session) -> None:
     """Compare ours with the reference (MMPose 0.29, built in .oracle/venv on first use) on the sample data."""
     _install(session)
+    session.install("uv")  # oracle/build_env.py drives uv to build the oracle's own virtual environment
     session.run("python", "oracle/build_env.py")
     env = {"HRNET_ZOO_ORACLE": "1"}
     session.run("python", "-m", "pytest", "-m", "oracle", "tests/oracle", *(session.posargs or ["-q"]), env=env)
@@ -125,5 +126,6 @@ def bench(session: nox.Session) -> None:
     """Speed benchmarks, ours vs MMPose 0.29 on the same machine and inputs (writes benchmarks/results/<env>.*).
     `-- --quick` for a smoke run, `-- --only CASE`, `-- --env-name NAME`."""
     _install(session)
+    session.install("uv")  # oracle/build_env.py drives uv to build the oracle's own virtual environment
     session.run("python", "oracle/build_env.py")
     session.run("python", "-m", "benchmarks", *session.posargs)
