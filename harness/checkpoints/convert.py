@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -12,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from harness.checkpoints.hashing import file_sha256
 from harness.checkpoints.safe_load import load_checkpoint
 from harness.errors import CheckpointError
 
@@ -27,13 +27,8 @@ class ConversionResult:
     num_tensors: int
 
 
-def sha256_of(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+#: Hex SHA-256 of a file's bytes: the checkpoint store's streaming hash, one implementation for both.
+sha256_of = file_sha256
 
 
 def to_jsonable(obj: object) -> object:
