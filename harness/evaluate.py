@@ -328,21 +328,16 @@ def bottomup_chunk_images(chunk_size: int) -> int:
 
 def _model_factory(spec: EvalSpec, model_factory: Callable[[], Any] | None = None) -> Callable:
     """The engine's lazy model builder: `model_factory()` when the caller gave one, else the entry's network with
-    spec.checkpoint loaded; either way moved to the run's device (and memory format) and put in eval mode."""
+    spec.checkpoint loaded; either way prepared for the run's device and numeric mode (runtime.prepare_model)."""
 
     def build():
-        import torch
-
         if model_factory is not None:
             model = model_factory()
         else:
             from harness.models.entry import build_from_entry
 
             model = build_from_entry(spec.entry, checkpoint=spec.checkpoint)
-        model = model.to(spec.settings.device)
-        if spec.settings.channels_last:
-            model = model.to(memory_format=torch.channels_last)
-        return model.eval()
+        return runtime.prepare_model(model, spec.settings)
 
     return build
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from harness.commands import add_scoring_argument
 from harness.errors import DataError, HarnessError
+from harness.modes import MODES
 from harness.protocols import PROTOCOL_NAMES
 
 DATA_ENV = "HRNET_ZOO_DATA"
@@ -56,14 +57,17 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--mode",
-        choices=("exact", "fast"),
+        choices=MODES,
         default="exact",
-        help="exact (default: fp32, no TF32, no autotuning) or fast (autocast + TF32; drift is recorded)",
+        help="exact (default: fp32 as the reference runs it, bit-identical to it), tuned (fp32, BN folded + "
+        "channels_last: same keypoints, faster) or fast (tuned + autocast + TF32: measured drift); recorded",
     )
     p.add_argument(
-        "--amp-dtype", choices=("bfloat16", "float16"), default="bfloat16", help="autocast dtype of --mode fast"
+        "--amp-dtype",
+        choices=("bfloat16", "float16"),
+        default=None,
+        help="autocast dtype of --mode fast (default: float16 on CUDA, bfloat16 on the CPU)",
     )
-    p.add_argument("--channels-last", action="store_true", help="channels_last memory format (recorded)")
     p.add_argument(
         "--crop-backend",
         choices=("cv2", "torch"),
@@ -168,11 +172,13 @@ def build_spec(args: argparse.Namespace, registry, result, data, checkpoint: Pat
     )
     if args.batch_size < 1:
         raise HarnessError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.amp_dtype and args.mode != "fast":
+        raise HarnessError(f"--amp-dtype only applies to --mode fast (this run is --mode {args.mode})")
+    device = runtime.resolve_device(args.device)
     settings = runtime.RunSettings(
-        device=runtime.resolve_device(args.device),
+        device=device,
         mode=args.mode,
-        autocast_dtype=args.amp_dtype if args.mode == "fast" else None,
-        channels_last=args.channels_last,
+        autocast_dtype=(args.amp_dtype or runtime.default_amp_dtype(device)) if args.mode == "fast" else None,
     )
     return EvalSpec(
         entry=entry,

@@ -153,9 +153,9 @@ def _check_output(out: object, *, n: int, num_keypoints: int | None, meta: CropM
 
 
 def _memory_format(model: Callable) -> torch.memory_format:
-    """channels_last when the model's first 4-D weight is stored so (fast mode's `model.to(channels_last)`): its
-    input is then handed over in the same layout instead of being reordered by the first convolution. Otherwise
-    (exact mode) contiguous, i.e. the input is left exactly as it was."""
+    """channels_last when the model's first 4-D weight is stored so (tuned and fast modes, runtime.prepare_model):
+    its input is then handed over in the same layout instead of being reordered by the first convolution.
+    Otherwise (exact mode) contiguous, i.e. the input is left exactly as it was."""
     params = getattr(model, "parameters", None)
     for p in params() if callable(params) else ():
         if p.dim() == 4:

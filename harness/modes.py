@@ -1,0 +1,12 @@
+"""The numeric modes of a run (torch-free, so the CLI can list them without importing torch).
+
+exact (default), tuned, fast: what each one does and what it is proven against is in harness/runtime.py and
+docs/PERFORMANCE.md.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Mode = Literal["exact", "tuned", "fast"]
+MODES: tuple[str, ...] = ("exact", "tuned", "fast")
