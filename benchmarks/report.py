@@ -33,13 +33,13 @@ def _value(side: dict[str, Any] | None, unit: str) -> str:
     return _num(side.get("seconds"))
 
 
-def _fast(c: dict[str, Any]) -> tuple[str, str]:
-    """(ours fast-mode value, its ratio to the reference) where the case measured a fast mode."""
-    fast = c["ours"].get("fast") or (c["ours"].get("single") or {}).get("fast")
-    if not fast:
+def _variant(c: dict[str, Any], mode: str) -> tuple[str, str]:
+    """(ours value in numeric mode `mode` (tuned / fast), its ratio to the reference) where the case measured it."""
+    side = c["ours"].get(mode) or (c["ours"].get("single") or {}).get(mode)
+    if not side:
         return "-", "-"
-    ratio = fast.get("ratio_vs_reference", fast.get("ratio"))
-    return _value(fast, c["unit"]), f"{ratio:.1f}x" if ratio else "-"
+    ratio = side.get("ratio_vs_reference", side.get("ratio"))
+    return _value(side, c["unit"]), f"{ratio:.1f}x" if ratio else "-"
 
 
 def render(data: dict[str, Any]) -> str:
@@ -54,40 +54,50 @@ def render(data: dict[str, Any]) -> str:
         f"start {', '.join(f'{x:.1f}' for x in env.get('load_average_at_start') or [])}; torch threads of the "
         f"inference cases (both sides): {data.get('threads', '-')}.",
         "",
-        "| case | unit | ours (exact) | reference | ratio (exact) | ours fast mode | ratio (fast) | checks |",
-        "|---|---|---|---|---|---|---|---|",
+        "| case | unit | ours exact | reference | ratio exact | ours tuned | ratio tuned | ours fast | ratio fast | "
+        "checks |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     notes = []
     for name, c in data["cases"].items():
         if "error" in c:
-            lines.append(f"| {name} | {c.get('unit', '')} | error: {c['error']} | | | | | |")
+            lines.append(f"| {name} | {c.get('unit', '')} | error: {c['error']} | | | | | | | |")
             continue
         ref = c.get("reference") or {}
         checks = ", ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in (c.get("checks") or {}).items())
         ratio = f"{c['ratio']:.1f}x" if c.get("ratio") else "-"
-        fast, fast_ratio = _fast(c)
+        tuned, tuned_ratio = _variant(c, "tuned")
+        fast, fast_ratio = _variant(c, "fast")
         lines.append(
             f"| {name} | {c['unit']} | {_value(c['ours'], c['unit'])} | {_value(ref, c['unit'])} | {ratio} | "
-            f"{fast} | {fast_ratio} | {checks} |"
+            f"{tuned} | {tuned_ratio} | {fast} | {fast_ratio} | {checks} |"
         )
         notes += [f"- **{name}**: {c['what']}"] + [f"  - {n}" for n in c.get("notes", [])]
         for variant in ("single", "multi"):
             v, r = c["ours"].get(variant), (c.get("reference") or {}).get(variant)
             if v:
-                notes.append(
-                    f"  - {variant}-scale: ours {_num(v['seconds'])} s/image ({v.get('ratio', 0) or 0:.2f}x), fast "
-                    f"{_num(v['fast']['seconds'])} s/image ({v['fast'].get('ratio', 0) or 0:.2f}x), reference "
-                    f"{_num((r or {}).get('seconds'))} s/image; people per image: ours {v['persons_per_image']}, "
-                    f"reference {(r or {}).get('persons_per_image', '-')}"
+                modes = ", ".join(
+                    f"{mode} {_num(v[mode]['seconds'])} s/image ({v[mode].get('ratio', 0) or 0:.2f}x"
+                    f"{', same results as exact' if v[mode].get('same_results_as_exact') else ''})"
+                    for mode in ("tuned", "fast")
+                    if mode in v
                 )
-        drift = (c["ours"].get("fast") or {}).get("drift_vs_exact")
-        if drift:
-            d = drift["displacement_px"]
-            notes.append(
-                f"  - fast vs exact (random weights): keypoints moved {d['share_moved']:.1%} (> 1 px: "
-                f"{d['share_over_1px']:.1%}), displacement median {_num(d['median'])} / p95 {_num(d['p95'])} px; "
-                f"COCO-sample AP exact {_num(drift['coco_sample_AP_exact'])}, fast {_num(drift['coco_sample_AP_fast'])}"
-            )
+                notes.append(
+                    f"  - {variant}-scale: ours exact {_num(v['seconds'])} s/image ({v.get('ratio', 0) or 0:.2f}x), "
+                    f"{modes}, reference {_num((r or {}).get('seconds'))} s/image; people per image: ours "
+                    f"{v['persons_per_image']}, reference {(r or {}).get('persons_per_image', '-')}"
+                )
+        for mode in ("tuned", "fast"):
+            drift = (c["ours"].get(mode) or {}).get("drift_vs_exact")
+            if drift:
+                d = drift["displacement_px"]
+                notes.append(
+                    f"  - {mode} vs exact (random weights, an upper bound): keypoints moved {d['share_moved']:.1%} "
+                    f"(> 1 px: {d['share_over_1px']:.1%}), displacement median {_num(d['median'])} / p95 "
+                    f"{_num(d['p95'])} px, keypoint score change max {_num(drift['maxval_rel_change']['max'])} "
+                    f"relative; COCO-sample AP exact {_num(drift['coco_sample_AP_exact'])}, {mode} "
+                    f"{_num(drift[f'coco_sample_AP_{mode}'])}"
+                )
         parts = c["ours"].get("parts")
         if parts:
             shown = ", ".join(f"{k} {_num(v)}" for k, v in parts.items())

@@ -46,7 +46,7 @@ def torch_threads(n: int) -> Iterator[None]:
 
 @contextlib.contextmanager
 def fast_mode(dtype: torch.dtype = torch.bfloat16) -> Iterator[None]:
-    """What `--mode fast` does on the CPU: autocast to bf16 (fp16 when asked) around inference."""
+    """What `--mode fast` adds on the CPU to the tuned model: autocast to bf16 (fp16 when asked) around inference."""
     with torch.autocast(device_type="cpu", dtype=dtype):
         yield
 
@@ -68,11 +68,14 @@ def random_checkpoint(ctx: BenchContext, entry_id: str, *, calib_size: tuple[int
     return path
 
 
-def build(entry_id: str, checkpoint: Path, *, channels_last: bool = False) -> torch.nn.Module:
+def build(entry_id: str, checkpoint: Path, *, mode: str = "exact") -> torch.nn.Module:
+    """The entry's network with `checkpoint`, prepared for a numeric mode exactly as `evaluate --mode` does
+    (exact: as loaded; tuned/fast: BN folded + channels_last; harness.runtime.prepare_model)."""
     from harness.models.entry import build_from_entry
+    from harness.runtime import RunSettings, prepare_model
 
-    model = build_from_entry(entry_id, checkpoint=checkpoint)
-    return (model.to(memory_format=torch.channels_last) if channels_last else model).eval()
+    settings = RunSettings(device="cpu", mode=mode, autocast_dtype="bfloat16" if mode == "fast" else None)
+    return prepare_model(build_from_entry(entry_id, checkpoint=checkpoint), settings)
 
 
 def run_reference(ctx: BenchContext, name: str, *args: object, repeats: int) -> dict[str, Any]:

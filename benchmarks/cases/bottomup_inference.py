@@ -1,7 +1,8 @@
 """Case `bottomup_seconds_per_image`: HigherHRNet-W32 512 bottom-up inference (decode, resize, forward + flip per
 scale, aggregation, grouping, adjust, refine, back to image; PROTOCOLS.md §4) per image on COCO sample images,
-single-scale and multi-scale [2, 1, 0.5], ours (`predict_bottomup_dataset`, exact fp32; and fast: bf16 autocast +
-channels_last) vs MMPose 0.29 `single_gpu_test` (oracle/bench_inference.py), same weights file, same thread count.
+single-scale and multi-scale [2, 1, 0.5], ours (`predict_bottomup_dataset` in the three numeric modes: exact fp32,
+tuned = fp32 with BN folded + channels_last, fast = tuned + bf16 autocast) vs MMPose 0.29 `single_gpu_test`
+(oracle/bench_inference.py), same weights file, same thread count.
 
 Weights: seeded random, BN recalibrated, then the last layer's heatmap biases lowered (per joint) so that only
 ~PEAKS_PER_JOINT heatmap peaks per joint type and image (after the 5x5 NMS, single scale) exceed the detection
@@ -114,7 +115,7 @@ def _subset_annotations(ctx: BenchContext, ann_file: Path, image_ids: tuple[int,
     return out
 
 
-def _run_ours(model, ann: Path, img_dir: Path, scales, image_ids, repeats: int, *, fast: bool):
+def _run_ours(model, ann: Path, img_dir: Path, scales, image_ids, repeats: int, *, fast: bool = False):
     from harness.bottomup.inference import predict_bottomup_dataset
 
     p = params(scales)
@@ -134,9 +135,10 @@ def _run_ours(model, ann: Path, img_dir: Path, scales, image_ids, repeats: int, 
     "bottomup_seconds_per_image",
     unit="s/image",
     what="HigherHRNet-W32 512 bottom-up inference with flip per COCO sample image (decode, resize, forward, "
-    "aggregation, grouping, refine), single-scale and multi-scale [2, 1, 0.5]; ours exact fp32 / fast (bf16 "
-    "autocast + channels_last) vs MMPose 0.29 single_gpu_test, same weights (heatmap biases lowered to a realistic "
-    "peak count) and thread count; ratio = reference / ours seconds (exact, single-scale)",
+    "aggregation, grouping, refine), single-scale and multi-scale [2, 1, 0.5]; ours exact fp32 / tuned (fp32, BN "
+    "folded + channels_last) / fast (tuned + bf16 autocast) vs MMPose 0.29 single_gpu_test, same weights "
+    "(heatmap biases lowered to a realistic peak count) and thread count; ratio = reference / ours seconds "
+    "(exact, single-scale)",
 )
 def bottomup_seconds_per_image(ctx: BenchContext) -> dict[str, Any]:
     coco = samples("coco")
@@ -152,12 +154,16 @@ def bottomup_seconds_per_image(ctx: BenchContext) -> dict[str, Any]:
              f"median of {repeats} passes over the images / images (model build excluded)"]  # fmt: skip
     with torch_threads(ctx.threads):
         ckpt = realistic_checkpoint(ctx, image_ids, ann, coco)
-        model, model_cl = build(ENTRY, ckpt), build(ENTRY, ckpt, channels_last=True)
+        models = {mode: build(ENTRY, ckpt, mode=mode) for mode in ("exact", "tuned", "fast")}
         for name, scales in variants.items():
-            s, all_s, persons, _ = _run_ours(model, ann, coco, scales, image_ids, repeats, fast=False)
-            fs, fall_s, fpersons, _ = _run_ours(model_cl, ann, coco, scales, image_ids, repeats, fast=True)
-            ours[name] = {"seconds": s, "seconds_all": all_s, "persons_per_image": persons,
-                          "fast": {"seconds": fs, "seconds_all": fall_s, "persons_per_image": fpersons}}  # fmt: skip
+            runs = {mode: _run_ours(model, ann, coco, scales, image_ids, repeats, fast=mode == "fast")
+                    for mode, model in models.items()}  # fmt: skip
+            ours[name] = {"seconds": runs["exact"][0], "seconds_all": runs["exact"][1],
+                          "persons_per_image": runs["exact"][2]}  # fmt: skip
+            for mode in ("tuned", "fast"):
+                s, all_s, persons, res = runs[mode]
+                ours[name][mode] = {"seconds": s, "seconds_all": all_s, "persons_per_image": persons,
+                                    "same_results_as_exact": res == runs["exact"][3]}  # fmt: skip
     ours["seconds"] = ours["single"]["seconds"]
     if reference is not None:
         for name, scales in variants.items():
@@ -175,7 +181,8 @@ def bottomup_seconds_per_image(ctx: BenchContext) -> dict[str, Any]:
                                "persons_per_image": persons}  # fmt: skip
             checks[f"{name}_same_person_count_as_reference"] = persons == ours[name]["persons_per_image"]
             ours[name]["ratio"] = reference[name]["seconds"] / ours[name]["seconds"]
-            ours[name]["fast"]["ratio"] = reference[name]["seconds"] / ours[name]["fast"]["seconds"]
+            for mode in ("tuned", "fast"):
+                ours[name][mode]["ratio"] = reference[name]["seconds"] / ours[name][mode]["seconds"]
         if reference is not None:
             reference["seconds"] = reference["single"]["seconds"]
             reference["load_average_after"] = load_average()

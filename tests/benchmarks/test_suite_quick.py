@@ -33,11 +33,15 @@ def test_quick_ours_only(tmp_path: Path) -> None:
     assert set(case["ours"]["metrics"]) == {"AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl"}
     td = data["cases"]["topdown_crops_per_s"]
     assert td["checks"]["torch_crop_backend_bit_identical"] and td["ours"]["crops_per_s"] > 0
-    assert td["ours"]["fast"]["drift_vs_exact"]["keypoints"] == td["inputs"]["crops"] * 17
+    for mode in ("tuned", "fast"):
+        assert td["ours"][mode]["drift_vs_exact"]["keypoints"] == td["inputs"]["crops"] * 17
+        assert td["ours"][mode]["crops_per_s"] > 0
     bu = data["cases"]["bottomup_seconds_per_image"]
     assert bu["ours"]["single"]["seconds"] > 0 and bu["ours"]["single"]["persons_per_image"][0] > 0
+    assert bu["ours"]["single"]["tuned"]["seconds"] > 0 and bu["ours"]["single"]["fast"]["seconds"] > 0
     md = (tmp_path / "test-env-quick.md").read_text()
     assert all(name in md for name in CASES) and "do not edit" in md
+    assert "| ours exact | reference | ratio exact | ours tuned | ratio tuned | ours fast | ratio fast |" in md
 
 
 def test_check_mode_detects_a_stale_table(tmp_path: Path) -> None:
