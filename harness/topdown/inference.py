@@ -66,12 +66,16 @@ def _prepare(
     *,
     input_size: tuple[int, int],
     backend: CropBackend,
+    pin: bool = False,
 ) -> _Batch:
-    """Decode (once per image) and, for the cv2 backend, crop one batch. Runs in worker threads."""
+    """Decode (once per image) and, for the cv2 backend, crop one batch. Runs in worker threads.
+
+    pin: put the uint8 batch in page-locked memory (CUDA runs), so that its copy to the GPU is asynchronous and
+    the pinning itself happens here, off the thread that drives the GPU."""
     if backend == "cv2":
         crops = [crop_cv2(cache.get(instances[r].image_path), matrices[r], output_size=input_size) for r in rows]
         stacked = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).contiguous()
-        return _Batch(rows, stacked, None, [], [])
+        return _Batch(rows, stacked.pin_memory() if pin else stacked, None, [], [])
     keys: dict[str, int] = {}
     images: list[np.ndarray] = []
     index = []
@@ -90,7 +94,7 @@ def _prepare(
         padded[u, :, : im.shape[0], : im.shape[1]] = torch.from_numpy(np.array(im)).permute(
             2, 0, 1
         )  # copy: cached images are read-only
-    return _Batch(rows, None, padded, index, [im.shape[:2] for im in images])
+    return _Batch(rows, None, padded.pin_memory() if pin else padded, index, [im.shape[:2] for im in images])
 
 
 def _iter_prepared(
@@ -168,11 +172,12 @@ def _batch_input(
     batch: _Batch, matrices: np.ndarray, *, input_size: tuple[int, int], device: torch.device
 ) -> torch.Tensor:
     """Normalised float32 [B, 3, H, W] on device (the torch backend crops there, from the padded images)."""
+    # Pinned (CUDA) batches are copied asynchronously: the copy overlaps the previous batch's kernels.
     if batch.crops is not None:
-        crops = batch.crops.to(device)
+        crops = batch.crops.to(device, non_blocking=batch.crops.is_pinned())
     else:
         crops = warp_affine_fixed_point(
-            batch.images.to(device),  # type: ignore[union-attr]
+            batch.images.to(device, non_blocking=batch.images.is_pinned()),  # type: ignore[union-attr]
             matrices[batch.rows],
             output_size=input_size,
             image_index=batch.image_index,
@@ -233,6 +238,7 @@ def predict_topdown(
         num_keypoints = next((len(i.keypoints) for i in instances if i.keypoints is not None), None)
     pairs = tuple((int(a), int(b)) for a, b in flip_pairs)
     device = torch.device(device)
+    pin = device.type == "cuda"
     n = len(instances)
     boxes = np.array([i.bbox for i in instances], dtype=np.float64).reshape(n, 4)
     centers, scales = bbox_to_center_scale(boxes, input_size=input_size, padding=padding, scale_rounding=scale_rounding)
@@ -242,7 +248,7 @@ def predict_topdown(
     batches = [np.arange(s, min(s + batch_size, n)) for s in range(0, n, batch_size)]
 
     def prepare(rows: np.ndarray) -> _Batch:
-        return _prepare(rows, instances, matrices, cache, input_size=input_size, backend=crop_backend)
+        return _prepare(rows, instances, matrices, cache, input_size=input_size, backend=crop_backend, pin=pin)
 
     prepared = _iter_prepared(batches, prepare, num_workers)
     if progress:
