@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from harness.bottomup.assignment import assign
 from harness.bottomup.errors import BottomUpConfigError, ModelOutputError
+from harness.bottomup.refine_search import first_argmax_among_top
 
 #: PROTOCOLS.md §4 step 3: more candidates than groups -> pad the cost matrix with columns of this value.
 PAD_COST = 1e10
@@ -262,11 +263,13 @@ def _prev_tags(persons: np.ndarray, tags: torch.Tensor) -> tuple[np.ndarray, np.
 def refine_persons(persons: np.ndarray, heatmaps: torch.Tensor, tags: torch.Tensor) -> np.ndarray:
     """`refine_person` of every person at once (PROTOCOLS.md §4 step 6), bit for bit; returns a new [P, K, 3 + L].
 
-    Per joint type j, the persons missing j are scored together against the shared maps (broadcast instead of a
-    per-person gather), in chunks, with the same float32 operations in the same order as `refine_person`
-    (tag - prev_tag, squared, summed in tag order, sqrt, half-to-even round, heatmap minus that), done in place;
-    the first maximum per map is the argmax of each row as there. tests/harness/perf/test_bottomup_fast_paths.py
-    compares it with the per-person loop on random and sample inputs.
+    Per joint type j, the persons missing j are first searched among the map's highest pixels
+    (`refine_search.first_argmax_among_top`, exact); those it cannot settle are scored together against the shared
+    maps (broadcast instead of a per-person gather), in chunks, with the same float32 operations in the same order
+    as `refine_person` (tag - prev_tag, squared, summed in tag order, sqrt, half-to-even round, heatmap minus that),
+    done in place; the first maximum per map is the argmax of each row as there. tests/harness/perf/
+    test_bottomup_fast_paths.py and test_bottomup_refine_search.py compare it with the per-person loop on random and
+    sample inputs.
     """
     k, tag_len, _, w = tags.shape
     out = persons.copy()
@@ -278,6 +281,18 @@ def refine_persons(persons: np.ndarray, heatmaps: torch.Tensor, tags: torch.Tens
     pairs_p, pairs_j, best = [], [], []
     for j in range(k):
         who = np.flatnonzero(todo[:, j])
+        if not len(who):
+            continue
+        # Most persons are settled from the map's highest pixels (refine_search.py); the rest search the full map.
+        flat, settled = first_argmax_among_top(
+            heatmaps[j].reshape(-1), tags[j].reshape(tag_len, -1), prev_t[torch.as_tensor(who, device=dev)]
+        )
+        settled = settled.cpu().numpy()
+        if settled.any():
+            best.append(flat.cpu().numpy()[settled])
+            pairs_p.append(who[settled])
+            pairs_j.append(np.full(int(settled.sum()), j))
+        who = who[~settled]
         for c in range(0, len(who), _REFINE_CHUNK):
             chunk = who[c : c + _REFINE_CHUNK]
             pt = prev_t[torch.as_tensor(chunk, device=dev)]  # [c, L]
