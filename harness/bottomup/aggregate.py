@@ -53,6 +53,38 @@ def _unflip(x: torch.Tensor, flip_index: Sequence[int] | None) -> torch.Tensor:
     return torch.flip(x, dims=[3])[:, list(flip_index)]
 
 
+def _mean(maps: Sequence[torch.Tensor]) -> torch.Tensor:
+    """(m_0 + m_1 + ...) / n, summed left to right as the reference does, in place once a new tensor exists (the
+    first map may be a caller's tensor, e.g. a stage output already at base size, and is never written)."""
+    total = maps[0]
+    for i, m in enumerate(maps[1:]):
+        total = total + m if i == 0 else total.add_(m)
+    return total.div_(len(maps)) if len(maps) > 1 else total / len(maps)
+
+
+def _direct_maps(
+    outputs: Sequence[torch.Tensor], k: int, base_size_hw: tuple[int, int], *, with_tags: bool
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """ "direct" aggregation without the unflip: (stage mean of the resized heatmaps, resized tag maps).
+
+    The caller unflips the MEAN once: mirroring and permuting joints move values without changing them, so they
+    commute with elementwise sums and division, and this equals the reference's mean of unflipped stages. They are
+    NOT moved before the resize: torch's CPU bilinear kernel computes a channel differently depending on its place
+    among the channels (vectorised groups of 8 vs the remainder), so a permuted input can round differently.
+    """
+    heats = [_resize(out[:, :k], base_size_hw) for out in outputs]
+    tags = [_resize(out[:, k:], base_size_hw) for out in outputs if with_tags and out.shape[1] == 2 * k]
+    return _mean(heats), tags
+
+
+def _check_stage_args(outputs, k: int, aggregation: str, flip_index: Sequence[int] | None) -> None:
+    _check_outputs(outputs, k)
+    if aggregation not in AGGREGATIONS:
+        raise BottomUpConfigError(f"stage aggregation {aggregation!r} is unknown; expected one of {AGGREGATIONS}")
+    if flip_index is not None and sorted(flip_index) != list(range(k)):
+        raise BottomUpConfigError(f"flip_index {list(flip_index)} is not a permutation of 0..{k - 1}")
+
+
 def stage_maps(
     outputs: Sequence[torch.Tensor],
     *,
@@ -60,6 +92,7 @@ def stage_maps(
     base_size_hw: tuple[int, int],
     aggregation: Aggregation,
     flip_index: Sequence[int] | None = None,
+    with_tags: bool = True,
 ) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """One forward pass -> (heatmaps [N, K, H_1, W_1] averaged over stages, tags: [N, K, H_1, W_1] per tag stage).
 
@@ -69,32 +102,25 @@ def stage_maps(
     aggregation (PROTOCOLS.md §7): "direct" (0.x HEAD) resizes every stage straight to base size and averages;
     "upsample_to_last" (model-zoo era, before 2021-09-28) first upsamples lower-resolution stages (all channels)
     to the LAST stage's resolution, averages the heatmaps there, splits the tags from the upsampled stage, and
-    then resizes the results to base size.
+    then resizes the results to base size. with_tags False: no tag maps are made (an empty list), e.g. for a
+    test scale whose tags are not kept.
     """
     k = num_keypoints
-    _check_outputs(outputs, k)
-    if aggregation not in AGGREGATIONS:
-        raise BottomUpConfigError(f"stage aggregation {aggregation!r} is unknown; expected one of {AGGREGATIONS}")
-    if flip_index is not None and sorted(flip_index) != list(range(k)):
-        raise BottomUpConfigError(f"flip_index {list(flip_index)} is not a permutation of 0..{k - 1}")
+    _check_stage_args(outputs, k, aggregation, flip_index)
+    if aggregation == "direct":
+        heat, tags = _direct_maps(outputs, k, base_size_hw, with_tags=with_tags)
+        return _unflip(heat, flip_index), [_unflip(t, flip_index) for t in tags]
     heat_sum: torch.Tensor | None = None
     tags: list[torch.Tensor] = []
-    if aggregation == "upsample_to_last":
-        last_hw = tuple(outputs[-1].shape[-2:])
-        for out in outputs:
-            up = _resize(out, last_hw)  # the whole stage output, heatmaps and tags together
-            heat = _unflip(up[:, :k], flip_index)
-            heat_sum = heat if heat_sum is None else heat_sum + heat
-            if up.shape[1] == 2 * k:
-                tags.append(_unflip(up[:, k:], flip_index))
-        heatmaps = _resize(heat_sum / len(outputs), base_size_hw)
-        return heatmaps, [_resize(t, base_size_hw) for t in tags]
+    last_hw = tuple(outputs[-1].shape[-2:])
     for out in outputs:
-        heat = _unflip(_resize(out[:, :k], base_size_hw), flip_index)
+        up = _resize(out, last_hw)  # the whole stage output, heatmaps and tags together
+        heat = _unflip(up[:, :k], flip_index)
         heat_sum = heat if heat_sum is None else heat_sum + heat
-        if out.shape[1] == 2 * k:
-            tags.append(_unflip(_resize(out[:, k:], base_size_hw), flip_index))
-    return heat_sum / len(outputs), tags
+        if with_tags and up.shape[1] == 2 * k:
+            tags.append(_unflip(up[:, k:], flip_index))
+    heatmaps = _resize(heat_sum / len(outputs), base_size_hw)
+    return heatmaps, [_resize(t, base_size_hw) for t in tags]
 
 
 def scale_maps(
@@ -105,24 +131,22 @@ def scale_maps(
     base_size_hw: tuple[int, int],
     aggregation: Aggregation,
     flip_index: Sequence[int] | None,
+    with_tags: bool = True,
 ) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """One scale's passes -> (heatmaps [N, K, H_1, W_1], tags list [orig stages..., flipped stages...]).
 
     Heatmaps are (orig + flipped) / 2 when a flipped pass is given (PROTOCOLS.md §4); tags stay separate maps.
+    with_tags False: the tag list is empty (ScaleAccumulator keeps the tags of scale 1 only).
     """
-    heat, tags = stage_maps(outputs, num_keypoints=num_keypoints, base_size_hw=base_size_hw, aggregation=aggregation)
+    kw = {"num_keypoints": num_keypoints, "base_size_hw": base_size_hw, "aggregation": aggregation}
+    heat, tags = stage_maps(outputs, **kw, with_tags=with_tags)
     if outputs_flipped is None:
         return heat, tags
     if flip_index is None:
         raise BottomUpConfigError("a flipped pass needs the schema's flip_index (PROTOCOLS.md §4)")
-    heat_f, tags_f = stage_maps(
-        outputs_flipped,
-        num_keypoints=num_keypoints,
-        base_size_hw=base_size_hw,
-        aggregation=aggregation,
-        flip_index=flip_index,
-    )
-    return (heat + heat_f) / 2.0, tags + tags_f
+    heat_f, tags_f = stage_maps(outputs_flipped, **kw, flip_index=flip_index, with_tags=with_tags)
+    # heat is a new tensor of stage_maps (a mean), so it can take the sum in place.
+    return heat.add_(heat_f).div_(2.0), tags + tags_f
 
 
 class ScaleAccumulator:
@@ -151,10 +175,20 @@ class ScaleAccumulator:
                 f"scale {factor} heatmaps are {tuple(heatmaps.shape)}, earlier scales {tuple(self._sum.shape)}; "
                 "every scale must be resized to the same base size"
             )
-        self._sum = heatmaps if self._sum is None else self._sum + heatmaps
-        if float(factor) == 1.0 or len(self._factors) == 1:
+        # Summed in processing order; in place from the second sum on (the first map stays the caller's).
+        if self._sum is None:
+            self._sum = heatmaps
+        elif self._seen == 1:
+            self._sum = self._sum + heatmaps
+        else:
+            self._sum.add_(heatmaps)
+        if self.keeps_tags(factor):
             self._tags = list(tags)
         self._seen += 1
+
+    def keeps_tags(self, factor: float) -> bool:
+        """Whether the tags of this scale are kept (scale 1, or the only scale); others need no tag maps."""
+        return float(factor) == 1.0 or len(self._factors) == 1
 
     def result(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(heatmaps [N, K, H_1, W_1], tags [N, K, H_1, W_1, L])."""

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from harness.bottomup.assignment import assign
-from harness.bottomup.errors import BottomUpConfigError, ModelOutputError
+from harness.bottomup.errors import BottomUpConfigError, ModelOutputError, all_finite
 from harness.bottomup.refine_search import first_argmax_among_top
 
 #: PROTOCOLS.md §4 step 3: more candidates than groups -> pad the cost matrix with columns of this value.
@@ -344,7 +344,7 @@ def parse(heatmaps: torch.Tensor, tags: torch.Tensor, params: GroupingParams) ->
             f"expected heatmaps [1, K, H, W] and tags [1, K, H, W, L], got {tuple(heatmaps.shape)} and "
             f"{tuple(tags.shape)}; bottom-up runs one image at a time"
         )
-    if not (torch.isfinite(heatmaps).all() and torch.isfinite(tags).all()):
+    if not (all_finite(heatmaps) and all_finite(tags)):
         raise ModelOutputError("aggregated heatmaps or tags contain NaN or infinity; check the model and its weights")
     heatmaps, tags = heatmaps.float(), tags.float()
     cands = top_candidates(heatmaps, tags, k=params.max_num_people, nms_kernel=params.nms_kernel)
