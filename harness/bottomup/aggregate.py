@@ -53,13 +53,14 @@ def _unflip(x: torch.Tensor, flip_index: Sequence[int] | None) -> torch.Tensor:
     return torch.flip(x, dims=[3])[:, list(flip_index)]
 
 
-def _mean(maps: Sequence[torch.Tensor]) -> torch.Tensor:
-    """(m_0 + m_1 + ...) / n, summed left to right as the reference does, in place once a new tensor exists (the
-    first map may be a caller's tensor, e.g. a stage output already at base size, and is never written)."""
-    total = maps[0]
-    for i, m in enumerate(maps[1:]):
-        total = total + m if i == 0 else total.add_(m)
-    return total.div_(len(maps)) if len(maps) > 1 else total / len(maps)
+def _mean(maps: Sequence[torch.Tensor], *, first_is_ours: bool = False) -> torch.Tensor:
+    """(m_0 + m_1 + ...) / n, summed left to right as the reference does, in place into a tensor of ours: m_0 when
+    first_is_ours (made by a resize), else the first sum (m_0 may be a caller's tensor and is never written)."""
+    total, ours = maps[0], first_is_ours
+    for m in maps[1:]:
+        total = total.add_(m) if ours else total + m
+        ours = True
+    return total.div_(len(maps)) if ours else total / len(maps)
 
 
 def _direct_maps(
@@ -74,7 +75,8 @@ def _direct_maps(
     """
     heats = [_resize(out[:, :k], base_size_hw) for out in outputs]
     tags = [_resize(out[:, k:], base_size_hw) for out in outputs if with_tags and out.shape[1] == 2 * k]
-    return _mean(heats), tags
+    resized_first = tuple(outputs[0].shape[-2:]) != tuple(base_size_hw)  # else _resize returned the output's view
+    return _mean(heats, first_is_ours=resized_first), tags
 
 
 def _check_stage_args(outputs, k: int, aggregation: str, flip_index: Sequence[int] | None) -> None:
@@ -153,7 +155,9 @@ class ScaleAccumulator:
     """Sums heatmaps over scales and keeps the tags of scale 1 (PROTOCOLS.md §4 "Across scales", §8 item 8).
 
     Add scales in processing order (descending factors); `result()` divides the sum by the number of scales
-    (sum / n, as the reference) and stacks the kept tag maps on a new last axis: [N, K, H_1, W_1, L].
+    (sum / n, as the reference) and stacks the kept tag maps on a new last axis: [N, K, H_1, W_1, L]. That is a
+    view of channel-first storage [N, K, L, H_1, W_1]: stacking whole maps is a block copy (interleaving them on the
+    last axis is a slow strided one), and grouping reads the tags per map anyway.
     """
 
     def __init__(self, factors: Sequence[float]) -> None:
@@ -167,9 +171,12 @@ class ScaleAccumulator:
         self._sum: torch.Tensor | None = None
         self._tags: list[torch.Tensor] | None = None
         self._seen = 0
+        self._result: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def add(self, factor: float, heatmaps: torch.Tensor, tags: Sequence[torch.Tensor]) -> None:
         """heatmaps [N, K, H_1, W_1] of one scale (flip-averaged), tags: its [N, K, H_1, W_1] maps."""
+        if self._result is not None:
+            raise BottomUpConfigError("a scale was added after result(); use a new ScaleAccumulator per image")
         if self._sum is not None and heatmaps.shape != self._sum.shape:
             raise ModelOutputError(
                 f"scale {factor} heatmaps are {tuple(heatmaps.shape)}, earlier scales {tuple(self._sum.shape)}; "
@@ -191,11 +198,15 @@ class ScaleAccumulator:
         return float(factor) == 1.0 or len(self._factors) == 1
 
     def result(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(heatmaps [N, K, H_1, W_1], tags [N, K, H_1, W_1, L])."""
+        """(heatmaps [N, K, H_1, W_1], tags [N, K, H_1, W_1, L]); computed once, the same tensors on every call."""
         if self._seen != len(self._factors) or self._sum is None or not self._tags:
             raise BottomUpConfigError(
                 f"{self._seen} of {len(self._factors)} scales were added (or scale 1 had no tag maps); add every "
                 "scale of the protocol before taking the result"
             )
-        heatmaps = self._sum / float(len(self._factors))
-        return heatmaps, torch.stack(self._tags, dim=4)
+        if self._result is None:
+            n = float(len(self._factors))
+            # From two scales on, the sum is our own tensor (add), so it takes the division in place.
+            heatmaps = self._sum.div_(n) if self._seen > 1 else self._sum / n
+            self._result = heatmaps, torch.stack(self._tags, dim=2).permute(0, 1, 3, 4, 2)
+        return self._result

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from harness.bottomup.aggregate import ScaleAccumulator, scale_maps, stage_maps
-from harness.bottomup.errors import all_finite
+from harness.bottomup.errors import BottomUpConfigError, all_finite
 from harness.bottomup.inference import BottomUpParams, aggregate_image
 from harness.bottomup.resize import plan_scales, resize_image, to_input_tensor
 from harness.data.images import read_image
@@ -192,3 +192,16 @@ def test_all_finite_agrees_with_isfinite(seed) -> None:
             assert all_finite(y) == bool(torch.isfinite(y).all()) is False
     big = torch.full((4, 4), 3e38)  # finite values whose sum overflows: still finite
     assert all_finite(big)
+
+
+def test_accumulator_result_is_computed_once() -> None:
+    acc = ScaleAccumulator([2.0, 1.0])
+    maps = [torch.rand(1, K, 5, 6), torch.rand(1, K, 5, 6)]
+    for f, m in zip((2.0, 1.0), maps, strict=True):
+        acc.add(f, m, [m, m * 2])
+    heat, tags = acc.result()
+    again = acc.result()
+    assert again[0] is heat and again[1] is tags and torch.equal(heat, (maps[0] + maps[1]) / 2.0)
+    assert torch.equal(tags, torch.stack([maps[1], maps[1] * 2], dim=4))
+    with pytest.raises(BottomUpConfigError):
+        acc.add(0.5, maps[0], [])
