@@ -47,10 +47,21 @@ def _check_outputs(outputs: Sequence[torch.Tensor], num_keypoints: int) -> None:
 
 def _unflip(x: torch.Tensor, flip_index: Sequence[int] | None) -> torch.Tensor:
     """Maps of the flipped input -> original frame: mirror along width, permute joints. NO one-pixel shift
-    (PROTOCOLS.md §4; the shift is top-down only, §8 item 6)."""
+    (PROTOCOLS.md §4; the shift is top-down only, §8 item 6). Channel by channel: each mirrored map is copied while
+    it is still in cache, one pass over memory fewer than mirroring all, then gathering the channels."""
     if flip_index is None:
         return x
-    return torch.flip(x, dims=[3])[:, list(flip_index)]
+    out = torch.empty_like(x, memory_format=torch.contiguous_format)
+    for c, src in enumerate(flip_index):
+        out[:, c] = torch.flip(x[:, src], dims=[-1])
+    return out
+
+
+def _add_unflipped(acc: torch.Tensor, x: torch.Tensor, flip_index: Sequence[int]) -> torch.Tensor:
+    """acc += _unflip(x, flip_index), in place, without materialising the unflipped maps (same sums)."""
+    for c, src in enumerate(flip_index):
+        acc[:, c].add_(torch.flip(x[:, src], dims=[-1]))
+    return acc
 
 
 def _mean(maps: Sequence[torch.Tensor], *, first_is_ours: bool = False) -> torch.Tensor:
@@ -146,9 +157,14 @@ def scale_maps(
         return heat, tags
     if flip_index is None:
         raise BottomUpConfigError("a flipped pass needs the schema's flip_index (PROTOCOLS.md §4)")
-    heat_f, tags_f = stage_maps(outputs_flipped, **kw, flip_index=flip_index, with_tags=with_tags)
     # heat is a new tensor of stage_maps (a mean), so it can take the sum in place.
-    return heat.add_(heat_f).div_(2.0), tags + tags_f
+    if aggregation != "direct":
+        heat_f, tags_f = stage_maps(outputs_flipped, **kw, flip_index=flip_index, with_tags=with_tags)
+        return heat.add_(heat_f).div_(2.0), tags + tags_f
+    _check_stage_args(outputs_flipped, num_keypoints, aggregation, flip_index)
+    mirrored, tags_m = _direct_maps(outputs_flipped, num_keypoints, base_size_hw, with_tags=with_tags)
+    heat = _add_unflipped(heat, mirrored, flip_index).div_(2.0)  # (heat + unflipped stage mean) / 2
+    return heat, tags + [_unflip(t, flip_index) for t in tags_m]
 
 
 class ScaleAccumulator:
