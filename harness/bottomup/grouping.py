@@ -344,9 +344,11 @@ def parse(heatmaps: torch.Tensor, tags: torch.Tensor, params: GroupingParams) ->
             f"expected heatmaps [1, K, H, W] and tags [1, K, H, W, L], got {tuple(heatmaps.shape)} and "
             f"{tuple(tags.shape)}; bottom-up runs one image at a time"
         )
+    # Contiguous heatmaps (a no-op unless a channels_last model's maps come in): per-joint maps are then read without
+    # a copy per use; every step below compares, selects or computes per element, so the layout changes no value.
+    heatmaps, tags = heatmaps.float().contiguous(), tags.float()
     if not (all_finite(heatmaps) and all_finite(tags)):
         raise ModelOutputError("aggregated heatmaps or tags contain NaN or infinity; check the model and its weights")
-    heatmaps, tags = heatmaps.float(), tags.float()
     cands = top_candidates(heatmaps, tags, k=params.max_num_people, nms_kernel=params.nms_kernel)
     persons = group_candidates(
         cands,

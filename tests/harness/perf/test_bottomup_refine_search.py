@@ -87,3 +87,13 @@ def test_parse_with_tiers_equals_former_parse_on_sample_annotations(samples_dir,
     got, got_scores = parse(hm, tags, params)
     ref, ref_scores = _parse_reference(hm, tags, params)
     assert np.array_equal(got, ref) and np.array_equal(got_scores, ref_scores)
+
+
+@pytest.mark.parametrize("seed", [0, 1, None])
+def test_parse_of_channels_last_maps_equals_parse_of_contiguous(samples_dir, seed) -> None:
+    """A channels_last model's maps (fast mode) are made contiguous inside parse; the persons are the same bits."""
+    hm, tags = _rendered_sample_maps(samples_dir) if seed is None else _random_maps(seed)
+    params = GroupingParams(joint_order=COCO_ORDER)
+    got, got_scores = parse(hm.contiguous(memory_format=torch.channels_last), tags, params)
+    ref, ref_scores = parse(hm, tags, params)
+    assert np.array_equal(got, ref) and np.array_equal(got_scores, ref_scores) and len(ref) > 0
