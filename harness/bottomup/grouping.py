@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from harness.bottomup.assignment import assign
-from harness.bottomup.errors import BottomUpConfigError, ModelOutputError
+from harness.bottomup.errors import BottomUpConfigError, ModelOutputError, all_finite
+from harness.bottomup.refine_search import first_argmax_among_top
 
 #: PROTOCOLS.md §4 step 3: more candidates than groups -> pad the cost matrix with columns of this value.
 PAD_COST = 1e10
@@ -47,18 +47,33 @@ class Candidates:
     tags: np.ndarray
 
 
+def _window_max(x: torch.Tensor, *, dim: int, radius: int) -> torch.Tensor:
+    """Max over x[i - radius .. i + radius] along dim, the window clipped at the borders (= padding with -inf).
+
+    Shifted elementwise maxima of slices: no padded copy, and each pass streams contiguous memory, which is several
+    times faster on the CPU than max_pool2d's windows."""
+    out = x.clone()
+    n = x.shape[dim]
+    for d in range(1, min(radius, n - 1) + 1):
+        right = out.narrow(dim, d, n - d)
+        torch.maximum(right, x.narrow(dim, 0, n - d), out=right)
+        left = out.narrow(dim, 0, n - d)
+        torch.maximum(left, x.narrow(dim, d, n - d), out=left)
+    return out
+
+
 def heatmap_nms(heatmaps: torch.Tensor, *, kernel: int = 5) -> torch.Tensor:
     """Keep values equal to their kernel x kernel max (stride 1, padding (kernel-1)/2), zero the rest (§4 step 1).
 
-    The window max is taken as a row max then a column max (1 x k, then k x 1 pooling): a maximum involves no
-    rounding and both pad with -inf, so the pooled map is the k x k max_pool2d's bit for bit, at 2k instead of k^2
-    comparisons per pixel (tests/harness/perf/test_bottomup_fast_paths.py compares them).
+    The window max is taken as a row max then a column max, each by shifted maxima (`_window_max`): a maximum
+    involves no rounding, its order does not matter, and -inf padding never wins, so the pooled map equals the
+    k x k max_pool2d's (up to the sign of zeros, which torch.eq ignores) for finite maps (parse rejects others);
+    tests/harness/perf/test_bottomup_fast_paths.py compares them.
     """
     if kernel < 1 or kernel % 2 == 0:
         raise BottomUpConfigError(f"nms_kernel must be a positive odd number, got {kernel}")
     pad = (kernel - 1) // 2
-    rows = F.max_pool2d(heatmaps, (1, kernel), stride=1, padding=(0, pad))
-    pooled = F.max_pool2d(rows, (kernel, 1), stride=1, padding=(pad, 0))
+    pooled = _window_max(_window_max(heatmaps, dim=3, radius=pad), dim=2, radius=pad)
     return heatmaps * torch.eq(pooled, heatmaps).to(heatmaps.dtype)
 
 
@@ -262,11 +277,13 @@ def _prev_tags(persons: np.ndarray, tags: torch.Tensor) -> tuple[np.ndarray, np.
 def refine_persons(persons: np.ndarray, heatmaps: torch.Tensor, tags: torch.Tensor) -> np.ndarray:
     """`refine_person` of every person at once (PROTOCOLS.md §4 step 6), bit for bit; returns a new [P, K, 3 + L].
 
-    Per joint type j, the persons missing j are scored together against the shared maps (broadcast instead of a
-    per-person gather), in chunks, with the same float32 operations in the same order as `refine_person`
-    (tag - prev_tag, squared, summed in tag order, sqrt, half-to-even round, heatmap minus that), done in place;
-    the first maximum per map is the argmax of each row as there. tests/harness/perf/test_bottomup_fast_paths.py
-    compares it with the per-person loop on random and sample inputs.
+    Per joint type j, the persons missing j are first searched among the map's highest pixels
+    (`refine_search.first_argmax_among_top`, exact); those it cannot settle are scored together against the shared
+    maps (broadcast instead of a per-person gather), in chunks, with the same float32 operations in the same order
+    as `refine_person` (tag - prev_tag, squared, summed in tag order, sqrt, half-to-even round, heatmap minus that),
+    done in place; the first maximum per map is the argmax of each row as there. tests/harness/perf/
+    test_bottomup_fast_paths.py and test_bottomup_refine_search.py compare it with the per-person loop on random and
+    sample inputs.
     """
     k, tag_len, _, w = tags.shape
     out = persons.copy()
@@ -278,6 +295,18 @@ def refine_persons(persons: np.ndarray, heatmaps: torch.Tensor, tags: torch.Tens
     pairs_p, pairs_j, best = [], [], []
     for j in range(k):
         who = np.flatnonzero(todo[:, j])
+        if not len(who):
+            continue
+        # Most persons are settled from the map's highest pixels (refine_search.py); the rest search the full map.
+        flat, settled = first_argmax_among_top(
+            heatmaps[j].reshape(-1), tags[j].reshape(tag_len, -1), prev_t[torch.as_tensor(who, device=dev)]
+        )
+        settled = settled.cpu().numpy()
+        if settled.any():
+            best.append(flat.cpu().numpy()[settled])
+            pairs_p.append(who[settled])
+            pairs_j.append(np.full(int(settled.sum()), j))
+        who = who[~settled]
         for c in range(0, len(who), _REFINE_CHUNK):
             chunk = who[c : c + _REFINE_CHUNK]
             pt = prev_t[torch.as_tensor(chunk, device=dev)]  # [c, L]
@@ -315,9 +344,11 @@ def parse(heatmaps: torch.Tensor, tags: torch.Tensor, params: GroupingParams) ->
             f"expected heatmaps [1, K, H, W] and tags [1, K, H, W, L], got {tuple(heatmaps.shape)} and "
             f"{tuple(tags.shape)}; bottom-up runs one image at a time"
         )
-    if not (torch.isfinite(heatmaps).all() and torch.isfinite(tags).all()):
+    # Contiguous heatmaps (a no-op unless a channels_last model's maps come in): per-joint maps are then read without
+    # a copy per use; every step below compares, selects or computes per element, so the layout changes no value.
+    heatmaps, tags = heatmaps.float().contiguous(), tags.float()
+    if not (all_finite(heatmaps) and all_finite(tags)):
         raise ModelOutputError("aggregated heatmaps or tags contain NaN or infinity; check the model and its weights")
-    heatmaps, tags = heatmaps.float(), tags.float()
     cands = top_candidates(heatmaps, tags, k=params.max_num_people, nms_kernel=params.nms_kernel)
     persons = group_candidates(
         cands,

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from harness.bottomup.aggregate import AGGREGATIONS, Aggregation, ScaleAccumulator, scale_maps
-from harness.bottomup.errors import BottomUpConfigError, ModelOutputError
+from harness.bottomup.errors import BottomUpConfigError, ModelOutputError, all_finite
 from harness.bottomup.grouping import GroupingParams, parse
 from harness.bottomup.resize import ScalePlan, plan_scales, resize_image, to_input_tensor, transform_to_image
 from harness.data.annotations import coco_tables, read_json
@@ -112,7 +112,7 @@ def _forward(model: torch.nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
     # float32 whatever the model computed in (autocast): the reference aggregates and groups in float32.
     outputs = [o.float() for o in ([out] if isinstance(out, torch.Tensor) else out)]
     for o in outputs:
-        if not torch.isfinite(o).all():
+        if not all_finite(o):
             raise ModelOutputError("the model output contains NaN or infinity; check the weights and the input")
     return outputs
 
@@ -139,6 +139,7 @@ def aggregate_image(
             base_size_hw=plan.base_size_hw,
             aggregation=params.stage_aggregation,
             flip_index=params.flip_index if params.flip else None,
+            with_tags=acc.keeps_tags(geom.factor),
         )
         acc.add(geom.factor, heat, tags)
     heatmaps, tags = acc.result()

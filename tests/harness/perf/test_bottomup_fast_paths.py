@@ -1,6 +1,7 @@
 """The faster bottom-up grouping paths give bit-identical results to the implementations they replaced.
 
-- `heatmap_nms` (row max then column max) == the k x k `max_pool2d` NMS, on maps with plateaus, ties and negatives;
+- `heatmap_nms` (row max then column max, by shifted maxima) == the k x k `max_pool2d` NMS, on maps with plateaus,
+  ties, negatives and signed zeros, also smaller than the window;
 - `refine_persons` (all persons at once) == `refine_person` looped over the persons;
 - `parse` == the former parse (k x k NMS, per-person refine) end to end, on random maps and on maps rendered from
   the COCO sample's annotations (several people, missing joints, peaks on plateaus).
@@ -69,6 +70,14 @@ def _random_maps(seed: int, *, k: int = 17, h: int = 40, w: int = 56, tag_len: i
 def test_separable_nms_equals_max_pool(seed: int, kernel: int) -> None:
     hm, _ = _random_maps(seed)
     assert torch.equal(heatmap_nms(hm, kernel=kernel), _nms_reference(hm, kernel))
+
+
+@pytest.mark.parametrize("hw", [(1, 1), (2, 3), (3, 9), (6, 2)])
+@pytest.mark.parametrize("kernel", [1, 3, 5, 7, 9])
+def test_separable_nms_equals_max_pool_on_maps_smaller_than_the_window(hw, kernel: int) -> None:
+    for seed in range(4):
+        hm = torch.from_numpy(np.round(np.random.default_rng(seed).uniform(-1, 1, (1, 3, *hw)) * 2).astype(np.float32))
+        assert torch.equal(heatmap_nms(hm, kernel=kernel), _nms_reference(hm, kernel))
 
 
 def _random_persons(rng: np.random.Generator, *, p: int, k: int, h: int, w: int, tag_len: int) -> np.ndarray:
