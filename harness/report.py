@@ -33,6 +33,14 @@ class RowReport:
     run: history.RunRecord | None
     verdict: RowVerdict | None
 
+    @property
+    def label(self) -> str:
+        """The verdict as shown: a fast-mode run says so (its metrics drift by design, docs/PERFORMANCE.md)."""
+        if self.verdict is None:
+            return "not run"
+        fast = self.run is not None and history.numeric_mode(self.run) == "fast"
+        return f"{self.verdict.label} (fast mode)" if fast else self.verdict.label
+
 
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(

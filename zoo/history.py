@@ -103,13 +103,23 @@ def load(history_dir: Path | None = None) -> list[RunRecord]:
 
 def latest_by_row(records: Iterable[RunRecord], *, protocol: str = "published") -> dict[str, RunRecord]:
     """The latest run per row for one protocol. A full run always wins over a partial one, whatever their dates:
-    a --limit or sample run can never displace (or be mistaken for) a full reproduction."""
+    a --limit or sample run can never displace (or be mistaken for) a full reproduction. Likewise a run in a numeric
+    mode that keeps the numbers (exact, tuned: docs/PERFORMANCE.md) wins over a later `--mode fast` run, whose
+    metrics drift by design: a quick fast-mode look never replaces the reproduction of record."""
     best: dict[str, RunRecord] = {}
     for rec in records:
         if rec.data["protocol"] != protocol or rec.data.get("overrides"):
             continue
-        rank = (not rec.partial, rec.date, rec.path.name)
         cur = best.get(rec.row_id)
-        if cur is None or rank >= (not cur.partial, cur.date, cur.path.name):
+        if cur is None or _rank(rec) >= _rank(cur):
             best[rec.row_id] = rec
     return best
+
+
+def numeric_mode(rec: RunRecord) -> str:
+    """The run's numeric mode (records written before modes existed ran exact)."""
+    return str((rec.data.get("identity") or {}).get("mode") or "exact")
+
+
+def _rank(rec: RunRecord) -> tuple:
+    return (not rec.partial, numeric_mode(rec) != "fast", rec.date, rec.path.name)

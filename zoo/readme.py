@@ -138,7 +138,8 @@ def reproduced_from_history(
             if run is None:
                 continue
             verdict = row_verdict(result.row_id, result.metrics, run.metrics, result.tolerances, partial=run.partial)
-            out[result.row_id] = {"metrics": run.metrics, "verdict": verdict.label}
+            fast = history.numeric_mode(run) == "fast"  # drifts by design: say so (docs/PERFORMANCE.md)
+            out[result.row_id] = {"metrics": run.metrics, "verdict": verdict.label + (" (fast mode)" if fast else "")}
     return out or None
 
 

@@ -124,3 +124,17 @@ def test_report_check_cli(tmp_path, monkeypatch, capsys, repo_root):
     assert main([*args, "--check"]) == 1
     err = capsys.readouterr().err
     assert f"{page} is stale" in err and "nox -s report" in err
+
+
+def test_a_fast_mode_run_is_labelled_so(registry, records):
+    """A row whose only full run used --mode fast shows its verdict with "(fast mode)" (its metrics drift by design)."""
+    from dataclasses import replace
+
+    from zoo.readme import reproduced_from_history
+
+    rec = next(r for r in records if r.row_id == "hrnet_w32_macaque_256x192/gt-bbox")
+    data = {**rec.data, "identity": {**rec.data["identity"], "mode": "fast"}}
+    fast = replace(rec, data=data)
+    [row] = [r for r in report.row_reports(registry, [fast]) if r.run is not None]
+    assert row.label == f"{row.verdict.label} (fast mode)"
+    assert reproduced_from_history(registry, [fast])[rec.row_id]["verdict"].endswith(" (fast mode)")

@@ -60,3 +60,19 @@ def test_latest_full_run_by_date_and_protocol_filter(tmp_path):
     records = history.load(tmp_path)
     assert history.latest_by_row(records)["e/r"].data["run_key"] == "new"
     assert history.latest_by_row(records, protocol="mmpose-0.29")["e/r"].data["run_key"] == "oracle"
+
+
+def test_a_later_fast_mode_run_does_not_displace_the_run_of_record(tmp_path):
+    def mode(m):
+        return {"identity": {"mode": m}}
+
+    history.append(_rec(key="exact", date="2026-01-01T00:00:00+00:00", **mode("exact")), tmp_path)
+    history.append(_rec(key="fast", date="2026-02-01T00:00:00+00:00", **mode("fast")), tmp_path)
+    assert history.latest_by_row(history.load(tmp_path))["e/r"].data["run_key"] == "exact"
+    # tuned keeps the numbers (same keypoints, proven): a later tuned run is the latest of record
+    history.append(_rec(key="tuned", date="2026-03-01T00:00:00+00:00", **mode("tuned")), tmp_path)
+    assert history.latest_by_row(history.load(tmp_path))["e/r"].data["run_key"] == "tuned"
+    # a fast run still shows where it is the only full run of its row
+    history.append(_rec(row="e/only-fast", key="f2", **mode("fast")), tmp_path)
+    history.append(_rec(row="e/only-fast", key="p", partial=True, date="2026-05-01T00:00:00+00:00"), tmp_path)
+    assert history.latest_by_row(history.load(tmp_path))["e/only-fast"].data["run_key"] == "f2"
