@@ -47,7 +47,7 @@ from tqdm.auto import tqdm
 
 from harness.checkpoints.hashing import file_sha256, hash_problems, read_record, write_record
 from harness.errors import DownloadError, OfflineError
-from zoo.schema import Checkpoint, HubMirror
+from zoo.schema import Checkpoint
 
 try:  # POSIX only; elsewhere fetches of the same file are not serialised (the renames stay atomic).
     import fcntl
@@ -279,8 +279,10 @@ _Source = Callable[..., None]
 
 
 def _sources(checkpoint: Checkpoint, *, prefer_mirror: bool) -> list[tuple[str, _Source]]:
+    from harness.checkpoints import hub  # hub builds on this module's verify-and-publish helpers
+
     primary = [(checkpoint.url, _from_repo_file if checkpoint.url.startswith("file:") else _from_url)]
-    mirrors = [(_hub_label(m), _hub_source(m)) for m in checkpoint.mirrors]
+    mirrors = [(hub.label(m), hub.source(m)) for m in checkpoint.mirrors]
     return mirrors + primary if prefer_mirror else primary + mirrors
 
 
@@ -471,89 +473,3 @@ def _bar(checkpoint: Checkpoint, total: int | None, initial: int, enabled: bool)
         file=sys.stderr,
         disable=not (enabled and sys.stderr.isatty()),
     )
-
-
-# -- Hugging Face Hub mirrors -----------------------------------------------------------------------------------
-
-
-def _hub_label(mirror: HubMirror) -> str:
-    return f"hf://{mirror.repo_id}/{mirror.filename}" + (f"@{mirror.revision}" if mirror.revision else "")
-
-
-def _hub_source(mirror: HubMirror) -> _Source:
-    def source(checkpoint: Checkpoint, paths: _Paths, *, offline: bool, progress: bool) -> None:
-        _from_hub(checkpoint, mirror, paths, offline=offline, progress=progress)
-
-    return source
-
-
-def _hub_location() -> dict[str, str]:
-    """Endpoint and cache folder from HF_ENDPOINT / HF_HUB_CACHE / HF_HOME, read now: huggingface_hub reads them
-    once at import, so a process that sets them later (tests, notebooks) would otherwise be ignored."""
-    kwargs = {}
-    if endpoint := os.environ.get("HF_ENDPOINT"):
-        kwargs["endpoint"] = endpoint.rstrip("/")
-    if hub_cache := os.environ.get("HF_HUB_CACHE"):
-        kwargs["cache_dir"] = hub_cache
-    elif hf_home := os.environ.get("HF_HOME"):
-        kwargs["cache_dir"] = str(Path(hf_home).expanduser() / "hub")
-    return kwargs
-
-
-def _from_hub(checkpoint: Checkpoint, mirror: HubMirror, paths: _Paths, *, offline: bool, progress: bool) -> None:
-    label = _hub_label(mirror)
-    try:
-        from huggingface_hub import hf_hub_download
-        from huggingface_hub.errors import FileMetadataError, HfHubHTTPError, LocalEntryNotFoundError
-    except ImportError as exc:
-        raise DownloadError(
-            f"{label}: huggingface_hub is not installed. Install it with `pip install 'hrnet-zoo[harness]'`."
-        ) from exc
-    try:
-        local = hf_hub_download(
-            mirror.repo_id,
-            mirror.filename,
-            revision=mirror.revision,
-            local_files_only=offline,
-            tqdm_class=None if progress else _SilentTqdm,
-            **_hub_location(),
-        )
-    except LocalEntryNotFoundError as exc:
-        # huggingface_hub turns a failed HEAD into this; only a connection problem (or offline) means "offline".
-        if isinstance(exc.__cause__, HfHubHTTPError):
-            raise _hub_http_error(label, exc.__cause__) from exc
-        if offline or not isinstance(exc.__cause__, FileMetadataError):
-            reason = _offline_reason() if offline else "the Hub is unreachable"
-            raise _offline_error(checkpoint, paths, f"{reason} and the Hub cache lacks {label}") from exc
-        raise DownloadError(f"{label}: {exc.__cause__}") from exc
-    except HfHubHTTPError as exc:
-        raise _hub_http_error(label, exc) from exc
-    except (OSError, ValueError) as exc:
-        raise DownloadError(f"{label}: {exc}") from exc
-    blob = Path(local).resolve()
-    # The Hub cache is not ours: a file that does not verify is left there, but never used or copied.
-    sha = _check(checkpoint, blob, source=f"the Hub file {label} ({blob})", delete=False)
-    staged = paths.final.with_name(f"{paths.final.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        try:
-            os.link(blob, staged)  # same file system: share the bytes with the Hub cache
-        except OSError:
-            shutil.copyfile(blob, staged)
-        _publish(paths, staged, sha, source=label)
-    finally:
-        staged.unlink(missing_ok=True)
-
-
-def _hub_http_error(label: str, exc: Exception) -> DownloadError:
-    response = getattr(exc, "response", None)
-    status = getattr(response, "status_code", "?")
-    return DownloadError(
-        f"HTTP {status} from the Hub for {label}: {str(exc).splitlines()[0]}\n"
-        "Check the mirror's repo_id, filename and revision in zoo.yaml."
-    )
-
-
-class _SilentTqdm(tqdm):
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        kwargs["disable"] = True
-        super().__init__(*args, **kwargs)
