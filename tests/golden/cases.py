@@ -35,8 +35,15 @@ from harness.testing import golden
 from zoo.schema import Registry
 
 DATA_DIR = Path(__file__).parent / "data"
-#: torch intra-op threads of a golden run (unset: torch's default); used to measure stability with 1 vs 2.
+#: torch intra-op threads of a golden run: the env var (used to measure stability with 1 vs 2), else GOLDEN_THREADS.
 THREADS_ENV = "HRNET_ZOO_GOLDEN_THREADS"
+#: The goldens were accepted at 2 threads. fp32 results depend on the thread count (oneDNN's reduction order), and
+#: the random-weight bottom-up cases amplify that noise: their heatmaps reach ~1e3 and the peak-limiting bias shift
+#: brings the detected peaks down to ~0.1, so 1e-7 relative noise becomes ~1e-3 in scores and can move a candidate
+#: across the detection threshold (1 thread vs 2: 14 of 30 cases differ). Pinning the count keeps the goldens
+#: repeatable on machines with any number of cores; a CPU with other vector instructions (oneDNN kernels) can still
+#: differ there (tests/golden/README.md).
+GOLDEN_THREADS = 2
 #: BN calibration size of the random weights: small keeps the model builds cheap (seconds, not minutes).
 CALIBRATION_HW = (64, 64)
 #: Random bottom-up models: fraction of the aggregated heatmap pixels (scale 1, published protocol, the case's
@@ -237,9 +244,17 @@ def run_case(case: Case, *, registry: Registry, samples_dir: Path, work: Path) -
     if case.changes:
         protocol = dataclasses.replace(protocol, **case.changes)
     gt, ann, bbox = _subset_files(case, samples_dir, work)
-    threads = os.environ.get(THREADS_ENV)
-    if threads:
-        torch.set_num_threads(int(threads))  # before the models are built: limit_heatmap_peaks_ measures a forward
+    threads = int(os.environ.get(THREADS_ENV) or GOLDEN_THREADS)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)  # before the models are built: limit_heatmap_peaks_ measures a forward
+    try:
+        return _run_case(case, registry=registry, entry=entry, protocol=protocol, overrides=overrides, gt=gt,
+                         ann=ann, bbox=bbox, samples_dir=samples_dir, work=work, threads=threads)  # fmt: skip
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run_case(case: Case, *, registry, entry, protocol, overrides, gt, ann, bbox, samples_dir, work, threads):
     img_dir = samples_dir / case.sample
     if case.model == "standin":
         model = _standin(case, registry=registry, entry=entry, protocol=protocol, gt=gt, img_dir=img_dir)
@@ -250,13 +265,13 @@ def run_case(case: Case, *, registry: Registry, samples_dir: Path, work: Path) -
     label = _model_label(case, protocol.paradigm)
     spec = EvalSpec(
         entry=entry,
-        result=result,
+        result=registry.result(case.row),
         protocol_name=case.protocol,
         protocol=protocol,
         overrides=overrides,
         data=DataPaths(ann, img_dir, bbox),
         checkpoint=work / "no-checkpoint-file",  # the model comes from model_factory; model_label names it
-        settings=runtime.RunSettings(device="cpu", threads=int(threads) if threads else None),
+        settings=runtime.RunSettings(device="cpu", threads=threads),
     )
     outcome = evaluate(
         spec, registry=registry, out_dir=work / "run", progress=False, model_factory=lambda: model, model_label=label
