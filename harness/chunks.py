@@ -78,6 +78,37 @@ def split_chunks(items: tuple | list, size: int) -> list:
     return [items[start : start + size] for start in range(0, len(items), size)]
 
 
+def _compute_chunks(
+    spec: EvalSpec,
+    chunks: list,
+    model_factory: Callable,
+    *,
+    indices: list[int],
+    progress,
+    load: Callable[[int, Any], Any],
+    save: Callable[[int, Any], None],
+    predict: Callable[[Any, Any], Any],
+) -> tuple[dict[int, Any], int, int]:
+    """{chunk index: output} of the chunks at `indices`, each loaded when saved (load(index, items) -> None when
+    absent) or else predicted (predict(model, items), the model built on first need) and saved; with the counts of
+    reused and computed chunks."""
+    parts, reused, computed, model = {}, 0, 0, None
+    for index in indices:
+        items = chunks[index]
+        out = load(index, items)
+        if out is not None:
+            reused += 1
+        else:
+            model = model or model_factory()
+            with runtime.autocast(spec.settings):
+                out = predict(model, items)
+            save(index, out)
+            computed += 1
+        parts[index] = out
+        progress.update(len(items))
+    return parts, reused, computed
+
+
 def compute_topdown_chunks(
     spec: EvalSpec,
     chunks: list[tuple],
@@ -88,40 +119,36 @@ def compute_topdown_chunks(
     indices: list[int],
     progress,
 ) -> tuple[dict[int, Any], int, int]:
-    """Raw outputs {chunk index: TopdownOutput} of the chunks at `indices` (loaded when saved, else computed and
-    saved), with the counts of reused and computed chunks."""
+    """Raw outputs {chunk index: TopdownOutput} of the instance chunks at `indices`, with reused/computed counts."""
     from harness.topdown.inference import predict_topdown
 
     arch, p = spec.entry.architecture, spec.protocol
-    parts, reused, computed, model = {}, 0, 0, None
-    for index in indices:
-        chunk = chunks[index]
+
+    def load(index: int, chunk: tuple):
         out = store.load_topdown(index)
-        if out is not None and len(out) == len(chunk):
-            reused += 1
-        else:
-            model = model or model_factory()
-            with runtime.autocast(spec.settings):
-                out = predict_topdown(
-                    model,
-                    chunk,
-                    input_size=arch.input_size,
-                    padding=p.padding,
-                    flip=p.flip,
-                    shift_heatmap=p.shift_heatmap,
-                    flip_pairs=schema.flip_pairs,
-                    device=spec.settings.device,
-                    batch_size=spec.batch_size,
-                    crop_backend=spec.crop_backend,
-                    num_keypoints=schema.num_keypoints,
-                    scale_rounding=p.era.box_scale_rounding,
-                    num_workers=spec.num_workers,
-                )
-            store.save_topdown(index, out)
-            computed += 1
-        parts[index] = out
-        progress.update(len(chunk))
-    return parts, reused, computed
+        return out if out is not None and len(out) == len(chunk) else None
+
+    def predict(model, chunk: tuple):
+        return predict_topdown(
+            model,
+            chunk,
+            input_size=arch.input_size,
+            padding=p.padding,
+            flip=p.flip,
+            shift_heatmap=p.shift_heatmap,
+            flip_pairs=schema.flip_pairs,
+            device=spec.settings.device,
+            batch_size=spec.batch_size,
+            crop_backend=spec.crop_backend,
+            num_keypoints=schema.num_keypoints,
+            scale_rounding=p.era.box_scale_rounding,
+            num_workers=spec.num_workers,
+        )
+
+    return _compute_chunks(
+        spec, chunks, model_factory, indices=indices, progress=progress, load=load, save=store.save_topdown,
+        predict=predict,
+    )  # fmt: skip
 
 
 def topdown_predictions(spec: EvalSpec, schema: KeypointSchema, parts: list) -> list[dict]:
@@ -151,28 +178,16 @@ def compute_bottomup_chunks(
 
     arch = spec.entry.architecture
     params = BottomUpParams.from_protocol(spec.protocol, schema, input_size=arch.input_size[0])
-    parts, reused, computed, model = {}, 0, 0, None
-    for index in indices:
-        ids = chunks[index]
-        part = store.load_json(index)
-        if part is not None:
-            reused += 1
-        else:
-            model = model or model_factory()
-            with runtime.autocast(spec.settings):
-                part = predict_bottomup_dataset(
-                    model,
-                    spec.data.ann_file,
-                    spec.data.img_dir,
-                    params=params,
-                    device=spec.settings.device,
-                    image_ids=ids,
-                )
-            store.save_json(index, part)
-            computed += 1
-        parts[index] = part
-        progress.update(len(ids))
-    return parts, reused, computed
+
+    def predict(model, ids: list[int]) -> list[dict]:
+        return predict_bottomup_dataset(
+            model, spec.data.ann_file, spec.data.img_dir, params=params, device=spec.settings.device, image_ids=ids
+        )
+
+    return _compute_chunks(
+        spec, chunks, model_factory, indices=indices, progress=progress,
+        load=lambda index, _ids: store.load_json(index), save=store.save_json, predict=predict,
+    )  # fmt: skip
 
 
 def bottomup_chunk_images(chunk_size: int) -> int:
