@@ -101,11 +101,11 @@ def limit_heatmap_peaks_(
     threshold: float = 0.1,
     heatmaps: Callable[[nn.Module, Any], torch.Tensor] | None = None,
     flip_index: Sequence[int] | None = None,
-) -> torch.Tensor:
-    """Lower the heatmap channels' bias of the head's LAST final 1x1 conv so that, over `images`, only about
-    `fraction` of each joint's heatmap pixels exceed `threshold`; tags are untouched. Returns the change of the
-    aggregated heatmaps, [K] float32 (the bias moved by it times the number of output stages). `model` (a PoseNet)
-    is changed in place and left in eval mode.
+) -> tuple[float, torch.Tensor]:
+    """Scale the head's heatmap channels to |h| <= 1, then lower the heatmap bias of its LAST final 1x1 conv so that,
+    over `images`, only about `fraction` of each joint's heatmap pixels exceed `threshold`; tags are untouched.
+    Returns (scale, shift): the aggregated heatmaps become scale * before + shift ([K] float32; the last bias moved
+    by shift times the number of output stages). `model` (a PoseNet) is changed in place and left in eval mode.
 
     images: the items handed to `heatmaps`, one at a time (default: model inputs [N, 3, H, W], sizes may differ).
     heatmaps(model, item) -> [N, K, H, W]: the maps the detector thresholds; it must be an average in which every
@@ -116,18 +116,21 @@ def limit_heatmap_peaks_(
     joint j's map then also holds its mirror partner's channel, so no bias can move the two apart; each pair gets
     one shift, chosen on both joints' pixels (about 2 * fraction of the pair's pixels exceed, shared unevenly).
 
-    Layers: top-down `keypoint_head.final_layer` (K channels); Associative Embedding the first K of
-    `final_layer`'s 2K; HigherHRNet all K of `final_layers.1`. Such an average moves by exactly d / num_stages when
-    the last stage's bias moves by d, which is then the last layer in the network. HigherHRNet's `final_layers.0`
-    stays: its output (heatmaps and tags) also feeds the deconvolution, so shifting it would change stage 1 non-
-    linearly and need another measuring pass. Per joint, the aggregated shift is `threshold` minus the value that
-    `round(fraction * pixels)` pixels exceed (pixels counted over all images).
+    Layers: the scale multiplies the heatmap channels (weights and bias) of every final conv (top-down
+    `final_layer`'s K; Associative Embedding the first K of `final_layer`'s 2K; HigherHRNet the first K of both
+    `final_layers`), and HigherHRNet's deconvolution divides its input weights of stage 0's heatmap channels by it, so
+    the features and tags stay what they were. The shift moves the LAST conv's heatmap bias: such an average moves
+    by exactly d / num_stages when the last stage's bias moves by d, which is then the last layer in the network
+    (shifting `final_layers.0` would change stage 1 non-linearly through the deconvolution). Per joint, the shift
+    puts `threshold` midway between the value that `round(fraction * pixels)` pixels exceed and the next one up
+    (pixels counted over all images).
 
     Why: BN-calibrated random weights (`calibrate_bn_`) give heatmaps of order one (up to ~1e3 at bottom-up sizes),
     so hundreds of NMS peaks per joint pass the bottom-up detection threshold, random tags give each its own group
     (MMPose 0.29 has no group limit) and grouping takes minutes per image. After the shift a random model yields a
-    realistic number of candidates and persons. The shift is not rounded: float noise of the measuring forward
-    (e.g. the thread count) then moves the bias only by noise, within golden tolerances, never by a rounding step.
+    realistic number of candidates and persons. Scaling first keeps the detected peaks from being differences of two
+    large numbers, and the midway threshold keeps float noise of the measuring forward (e.g. the thread count) from
+    changing which pixels pass, so the golden runs stay repeatable across thread counts.
     """
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"fraction must be in (0, 1), got {fraction}")
@@ -150,12 +153,37 @@ def limit_heatmap_peaks_(
         if sorted(flip_index) != list(range(num_keypoints)):
             raise ValueError(f"flip_index {list(flip_index)} is not a permutation of 0..{num_keypoints - 1}")
         values = torch.cat([values, values[list(flip_index)]], dim=1)  # rows j and flip_index[j]: the same pixels
+    # 1. Scale the heatmaps to |h| <= 1 first. At bottom-up sizes they reach ~1e3; shifting such maps down to the
+    #    threshold would leave the detected peaks as differences of two ~1e3 numbers, whose float32 rounding (it
+    #    moves with the thread count) is ~1e-3 of a 0.1 peak: enough to move a candidate across the threshold.
+    scale = 1.0 / max(float(values.abs().max()), 1.0)
+    _scale_heatmaps_(head, convs, num_keypoints, scale)
+    values = values * scale
+    # 2. Per joint, put the threshold midway between the value that `above` pixels exceed and the next one up, so
+    #    that float noise smaller than half that gap cannot change which pixels pass.
     above = max(1, round(fraction * values.shape[1]))
     # kthvalue: exact selection (no interpolation, and no input size limit as torch.quantile has).
-    kth = torch.kthvalue(values, values.shape[1] - above, dim=1).values
-    shift = threshold - kth
+    n = values.shape[1]
+    low = torch.kthvalue(values, n - above, dim=1).values
+    high = torch.kthvalue(values, n - above + 1, dim=1).values
+    shift = threshold - (low + high) / 2
     last.bias[:num_keypoints] += (shift * len(convs)).to(last.bias.dtype)
-    return shift
+    return scale, shift
+
+
+def _scale_heatmaps_(head: nn.Module, convs: list[nn.Module], num_keypoints: int, scale: float) -> None:
+    """Multiply every output stage's heatmap channels by `scale` without changing anything else the head computes:
+    HigherHRNet's deconvolution reads stage 0's heatmaps (cat_output, feature first), so its input weights for those
+    channels are divided by `scale` (PROTOCOLS.md §1.2)."""
+    k = num_keypoints
+    for conv in convs:
+        conv.weight[:k] *= scale
+        conv.bias[:k] *= scale
+    deconv_layers = getattr(head, "deconv_layers", None)
+    if deconv_layers is not None:
+        deconv = deconv_layers[0][0][0]  # ConvTranspose2d, weight [in = C + 2K, out, kh, kw]
+        c = deconv.in_channels - 2 * k
+        deconv.weight[c : c + k] /= scale
 
 
 def make_random_model(
