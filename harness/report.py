@@ -35,11 +35,10 @@ class RowReport:
 
     @property
     def label(self) -> str:
-        """The verdict as shown: a fast-mode run says so (its metrics drift by design, docs/PERFORMANCE.md)."""
-        if self.verdict is None:
+        """The verdict as shown (zoo.history.shown_verdict: a fast-mode run says so)."""
+        if self.verdict is None or self.run is None:
             return "not run"
-        fast = self.run is not None and history.numeric_mode(self.run) == "fast"
-        return f"{self.verdict.label} (fast mode)" if fast else self.verdict.label
+        return history.shown_verdict(self.verdict.label, self.run)
 
 
 def _env() -> jinja2.Environment:

@@ -121,5 +121,11 @@ def numeric_mode(rec: RunRecord) -> str:
     return str((rec.data.get("identity") or {}).get("mode") or "exact")
 
 
+def shown_verdict(label: str, rec: RunRecord) -> str:
+    """A row's verdict label as reports and the README show it: a fast-mode run says so (its metrics drift by
+    design, docs/PERFORMANCE.md)."""
+    return f"{label} (fast mode)" if numeric_mode(rec) == "fast" else label
+
+
 def _rank(rec: RunRecord) -> tuple:
     return (not rec.partial, numeric_mode(rec) != "fast", rec.date, rec.path.name)

@@ -138,8 +138,7 @@ def reproduced_from_history(
             if run is None:
                 continue
             verdict = row_verdict(result.row_id, result.metrics, run.metrics, result.tolerances, partial=run.partial)
-            fast = history.numeric_mode(run) == "fast"  # drifts by design: say so (docs/PERFORMANCE.md)
-            out[result.row_id] = {"metrics": run.metrics, "verdict": verdict.label + (" (fast mode)" if fast else "")}
+            out[result.row_id] = {"metrics": run.metrics, "verdict": history.shown_verdict(verdict.label, run)}
     return out or None
 
 

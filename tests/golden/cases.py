@@ -28,6 +28,7 @@ from typing import Any
 
 import torch
 
+from benchmarks.cases._inference import torch_threads
 from harness import runtime
 from harness.evaluate import DataPaths, EvalSpec, evaluate
 from harness.protocols import apply_overrides, resolve_protocol
@@ -235,6 +236,13 @@ def _subset_files(case: Case, samples_dir: Path, work: Path) -> tuple[dict, Path
 
 def run_case(case: Case, *, registry: Registry, samples_dir: Path, work: Path) -> dict[str, Any]:
     """Evaluate `case` through harness.evaluate.evaluate and return its golden document."""
+    threads = int(os.environ.get(THREADS_ENV) or GOLDEN_THREADS)
+    # set before the models are built (limit_heatmap_peaks_ measures a forward), restored after
+    with torch_threads(threads):
+        return _run_case(case, registry=registry, samples_dir=samples_dir, work=work, threads=threads)
+
+
+def _run_case(case: Case, *, registry: Registry, samples_dir: Path, work: Path, threads: int) -> dict[str, Any]:
     work.mkdir(parents=True, exist_ok=True)
     result = registry.result(case.row)
     entry = registry.entry(result.entry_id)
@@ -242,17 +250,6 @@ def run_case(case: Case, *, registry: Registry, samples_dir: Path, work: Path) -
     if case.changes:
         protocol = dataclasses.replace(protocol, **case.changes)
     gt, ann, bbox = _subset_files(case, samples_dir, work)
-    threads = int(os.environ.get(THREADS_ENV) or GOLDEN_THREADS)
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)  # before the models are built: limit_heatmap_peaks_ measures a forward
-    try:
-        return _run_case(case, registry=registry, entry=entry, protocol=protocol, overrides=overrides, gt=gt,
-                         ann=ann, bbox=bbox, samples_dir=samples_dir, work=work, threads=threads)  # fmt: skip
-    finally:
-        torch.set_num_threads(before)
-
-
-def _run_case(case: Case, *, registry, entry, protocol, overrides, gt, ann, bbox, samples_dir, work, threads):
     img_dir = samples_dir / case.sample
     if case.model == "standin":
         model = _standin(case, registry=registry, entry=entry, protocol=protocol, gt=gt, img_dir=img_dir)
@@ -263,7 +260,7 @@ def _run_case(case: Case, *, registry, entry, protocol, overrides, gt, ann, bbox
     label = _model_label(case, protocol.paradigm)
     spec = EvalSpec(
         entry=entry,
-        result=registry.result(case.row),
+        result=result,
         protocol_name=case.protocol,
         protocol=protocol,
         overrides=overrides,

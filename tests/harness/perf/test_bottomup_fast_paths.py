@@ -92,16 +92,23 @@ def _random_persons(rng: np.random.Generator, *, p: int, k: int, h: int, w: int,
     return persons
 
 
-@pytest.mark.parametrize("seed", range(10))
-def test_refine_persons_equals_per_person_loop(seed: int) -> None:
+def assert_refine_persons_equals_loop(seed: int, *, h: int, w: int) -> tuple:
+    """refine_persons == refine_person looped over random persons on seeded random maps [1, 5, h, w]; returns
+    (persons, heatmaps, channel-first tags, tag length) for further checks."""
     rng = np.random.default_rng(seed)
     tag_len = int(rng.choice([1, 2]))
-    hm, tags = _random_maps(seed, k=5, h=24, w=31, tag_len=tag_len)
-    persons = _random_persons(rng, p=int(rng.integers(1, 80)), k=5, h=24, w=31, tag_len=tag_len)
+    hm, tags = _random_maps(seed, k=5, h=h, w=w, tag_len=tag_len)
+    persons = _random_persons(rng, p=int(rng.integers(1, 80)), k=5, h=h, w=w, tag_len=tag_len)
     tags_cf = tags[0].permute(0, 3, 1, 2).contiguous()
     expected = np.stack([refine_person(p, hm[0], tags_cf) for p in persons])
     got = refine_persons(persons, hm[0], tags_cf)
     assert np.array_equal(got, expected) and got.dtype == expected.dtype
+    return persons, hm, tags_cf, tag_len
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_refine_persons_equals_per_person_loop(seed: int) -> None:
+    persons, hm, tags_cf, tag_len = assert_refine_persons_equals_loop(seed, h=24, w=31)
     assert refine_persons(persons[:0], hm[0], tags_cf).shape == (0, 5, 3 + tag_len)
 
 

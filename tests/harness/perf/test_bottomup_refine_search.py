@@ -14,13 +14,13 @@ import pytest
 import torch
 
 import harness.bottomup.refine_search as refine_search
-from harness.bottomup.grouping import GroupingParams, parse, refine_person, refine_persons
+from harness.bottomup.grouping import GroupingParams, parse
 from tests.harness.perf.test_bottomup_fast_paths import (
     COCO_ORDER,
     _parse_reference,
     _random_maps,
-    _random_persons,
     _rendered_sample_maps,
+    assert_refine_persons_equals_loop,
 )
 
 
@@ -69,14 +69,7 @@ def test_pruning_settles_some_and_not_all() -> None:
 @pytest.mark.parametrize("tiers", [(2,), (8, 256), (1024, 16384)])
 def test_refine_persons_with_tiers_equals_per_person_loop(seed: int, tiers, monkeypatch) -> None:
     monkeypatch.setattr(refine_search, "TIERS", tiers)
-    rng = np.random.default_rng(seed)
-    tag_len = int(rng.choice([1, 2]))
-    hm, tags = _random_maps(seed, k=5, h=48, w=70, tag_len=tag_len)
-    persons = _random_persons(rng, p=int(rng.integers(1, 80)), k=5, h=48, w=70, tag_len=tag_len)
-    tags_cf = tags[0].permute(0, 3, 1, 2).contiguous()
-    expected = np.stack([refine_person(p, hm[0], tags_cf) for p in persons])
-    got = refine_persons(persons, hm[0], tags_cf)
-    assert np.array_equal(got, expected) and got.dtype == expected.dtype
+    assert_refine_persons_equals_loop(seed, h=48, w=70)
 
 
 @pytest.mark.parametrize("tiers", [(4,), (64, 2048), (1024, 16384)])

@@ -17,7 +17,8 @@ from benchmarks.synthetic import COCO_SIGMAS
 from harness.data.coco_style import load_detection_instances, load_gt_instances
 from harness.metrics import score
 from harness.testing.standin import GTHeatmapStandIn, attach_gt_keypoints
-from harness.topdown import oks_nms, predict_topdown, rescore, sort_and_dedupe, to_coco_results
+from harness.topdown import predict_topdown, to_coco_results
+from tests.harness.topdown.test_topdown_postprocess import _per_image_reference
 from zoo.load import load_registry
 
 PAIRS = ((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16))
@@ -57,25 +58,6 @@ def test_torch_crop_backend_identical_on_sample_detections(coco) -> None:
     assert len(np.unique(cv2_out.keypoints[..., :2])) > 100  # the model does look at the pixels
 
 
-def _per_image(output, *, vis_thr, oks_nms_thr, sigmas) -> list[dict]:
-    """The exact path: per image (first-seen order) dedupe, rescore, OKS-NMS, with the public building blocks."""
-    ids = np.asarray(output.image_ids)
-    _, first = np.unique(ids, return_index=True)
-    out = []
-    for img in ids[np.sort(first)]:
-        rows = np.flatnonzero(ids == img)
-        rows = rows[sort_and_dedupe(output.bbox_ids[rows])]
-        scores = rescore(output.keypoints[rows][..., 2], output.bbox_scores[rows], vis_thr=vis_thr)
-        keep = oks_nms(output.keypoints[rows], scores, output.areas[rows], thr=oks_nms_thr, sigmas=sigmas)
-        for j in keep:
-            r = rows[j]
-            out.append({"image_id": int(img), "category_id": 1, "keypoints": output.keypoints[r].ravel().tolist(),
-                        "score": float(scores[j]), "center": output.centers[r].tolist(),
-                        "scale": output.scales[r].tolist(), "area": float(output.areas[r]),
-                        "bbox_id": int(output.bbox_ids[r])})  # fmt: skip
-    return out
-
-
 @pytest.mark.parametrize("boxes", ["gt", "det"])
 def test_postprocess_and_scoring_fast_paths_identical_on_sample(coco, boxes: str) -> None:
     d, det, gt = coco
@@ -85,7 +67,7 @@ def test_postprocess_and_scoring_fast_paths_identical_on_sample(coco, boxes: str
     out = out.take(np.r_[np.arange(len(out)), np.arange(0, len(out), 3)][::-1])
     kw = dict(vis_thr=0.2, oks_nms_thr=0.9, sigmas=COCO_SIGMAS)
     results = to_coco_results(out, **kw)
-    assert results == _per_image(out, **kw) and 0 < len(results) < len(out)
+    assert results == _per_image_reference(out, **kw) and 0 < len(results) < len(out)
 
     reg = load_registry()
     entry = reg.entry("hrnet_w32_coco_256x192_coarsedropout")
