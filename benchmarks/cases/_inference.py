@@ -44,11 +44,15 @@ def torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-@contextlib.contextmanager
-def fast_mode(dtype: torch.dtype = torch.bfloat16) -> Iterator[None]:
-    """What `--mode fast` adds on the CPU to the tuned model: autocast to bf16 (fp16 when asked) around inference."""
-    with torch.autocast(device_type="cpu", dtype=dtype):
-        yield
+#: The settings of `--mode fast` on the CPU; `build(mode="fast")` prepares the model for them.
+FAST_CPU = "bfloat16"
+
+
+def fast_mode() -> contextlib.AbstractContextManager:
+    """What `--mode fast` adds on the CPU to the tuned model, from the harness itself: its bf16 autocast."""
+    from harness.runtime import RunSettings, autocast
+
+    return autocast(RunSettings(device="cpu", mode="fast", autocast_dtype=FAST_CPU))
 
 
 def load_average() -> list[float] | None:
@@ -74,7 +78,7 @@ def build(entry_id: str, checkpoint: Path, *, mode: str = "exact") -> torch.nn.M
     from harness.models.entry import build_from_entry
     from harness.runtime import RunSettings, prepare_model
 
-    settings = RunSettings(device="cpu", mode=mode, autocast_dtype="bfloat16" if mode == "fast" else None)
+    settings = RunSettings(device="cpu", mode=mode, autocast_dtype=FAST_CPU if mode == "fast" else None)
     return prepare_model(build_from_entry(entry_id, checkpoint=checkpoint), settings)
 
 
