@@ -19,6 +19,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import orjson
+
+from harness.errors import ModelOutputError
+
 REPO = Path(__file__).resolve().parents[1]
 
 #: Packages whose versions can move a number; recorded in every result.
@@ -85,18 +89,47 @@ def write_json_atomic(path: str | os.PathLike, obj: Any, *, indent: int | None =
         raise
 
 
+def _stdlib(rec: dict) -> bytes:
+    try:
+        return json.dumps(rec, separators=(",", ":"), allow_nan=False).encode()
+    except ValueError as e:
+        where = ", ".join(f"{k} {rec[k]}" for k in ("image_id", "bbox_id") if k in rec) or "a record"
+        raise ModelOutputError(
+            f"prediction for {where} holds a non-finite number (NaN or inf); nothing was written. Check the model's "
+            "outputs (checkpoint, input normalisation, fast-mode settings)"
+        ) from e
+
+
+def _encode(rec: dict) -> bytes:
+    try:
+        text = orjson.dumps(rec)
+    except TypeError:  # what orjson does not take (non-str keys, huge ints, surrogates): json.dumps decides
+        return _stdlib(rec)
+    # orjson writes NaN and inf as null; json.dumps refuses them (and writes a real None as null all the same).
+    return _stdlib(rec) if b"null" in text else text
+
+
+def encode_records(records: list[dict]) -> list[bytes]:
+    """Each record as compact JSON with orjson, ~6x faster than json.dumps (float formatting dominated writing 100k
+    COCO results). Every number reads back as the very same float: both write the shortest text that round-trips;
+    only the notation of |x| < 1e-4 or >= 1e16 differs (orjson 1e-7 / 1e16, Python 1e-07 / 1e+16), and ordinary
+    magnitudes give the same bytes (tests/harness/test_results_writing.py). NaN/inf are refused as json.dumps
+    refuses them."""
+    return [_encode(r) for r in records]
+
+
 def write_predictions(path: str | os.PathLike, predictions: list[dict]) -> None:
-    """COCO results format, one record per line inside the array: compact yet diffable."""
+    """COCO results format, one record per line inside the array: compact yet diffable. Atomic: a failure (say a
+    NaN in a record) leaves any earlier file in place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write("[\n")
-            for i, rec in enumerate(predictions):
-                f.write(json.dumps(rec, separators=(",", ":"), allow_nan=False))
-                f.write(",\n" if i + 1 < len(predictions) else "\n")
-            f.write("]\n")
+        with os.fdopen(fd, "wb") as f:
+            texts = encode_records(predictions)
+            f.write(b"[\n")
+            f.write(b",\n".join(texts))  # one buffer of ~1 KB per record, not one write call each
+            f.write(b"\n]\n" if texts else b"]\n")
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -11,13 +11,14 @@ from typing import Any
 import numpy as np
 
 from harness.errors import DataError
+from harness.gc_paused import gc_paused
 
 
 def read_json(path: str | Path, *, what: str) -> Any:
     """Parse a JSON file; a missing or malformed file raises DataError naming it and saying what it should be."""
     path = Path(path)
     try:
-        with path.open("rb") as f:
+        with path.open("rb") as f, gc_paused():
             return json.load(f)
     except FileNotFoundError:
         raise DataError(

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import DataError, HarnessError
+from harness.gc_paused import gc_paused
 
 #: How many offending items an error message lists before summarising the rest.
 _SHOW = 10
@@ -42,7 +43,7 @@ def load_json(path: str | os.PathLike[str], *, what: str) -> Any:
     """Parse a JSON file; a missing or malformed file raises DataError naming the path."""
     p = Path(path)
     try:
-        with p.open(encoding="utf-8") as f:
+        with p.open(encoding="utf-8") as f, gc_paused():
             return json.load(f)
     except FileNotFoundError as exc:
         raise DataError(f"{what} file {str(p)!r} does not exist; check the path.") from exc

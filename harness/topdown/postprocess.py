@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from harness.gc_paused import gc_paused
 from harness.topdown.output import TopdownOutput
 
 PERSON_CATEGORY = 1
@@ -185,6 +186,11 @@ def select_results(
 
 def results_as_dicts(output: TopdownOutput, rows: np.ndarray, scores: np.ndarray) -> list[dict]:
     """The `to_coco_results` dicts of the selected rows (one tolist() per field, not per instance)."""
+    with gc_paused():  # ~100k dicts of lists: the collector's passes would cost 4x the building (gc_paused.py)
+        return _results_as_dicts(output, rows, scores)
+
+
+def _results_as_dicts(output: TopdownOutput, rows: np.ndarray, scores: np.ndarray) -> list[dict]:
     n = len(rows)
     kps = output.keypoints[rows].reshape(n, -1).tolist() if n else []
     centers, scales = output.centers[rows].tolist(), output.scales[rows].tolist()
