@@ -101,27 +101,46 @@ def environment(name: str) -> dict[str, Any]:
         "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "platform": platform.platform(),
         "packages": package_versions(),
-        "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "load_average_at_start": _load_average(),
     }
 
 
 def run_cases(names: list[str], ctx: BenchContext, *, env_name: str, previous: dict | None = None) -> dict[str, Any]:
-    """Run the named cases; a case that raises becomes a row with an `error` (timm's `_try_run`), not an abort."""
-    cases = dict((previous or {}).get("cases", {}))
+    """Run the named cases; a case that raises becomes a row with an `error` (timm's `_try_run`), not an abort.
+    Each case records when, at which commit and under which load it ran: with --only, the other rows are the
+    previous file's, measured another time."""
+    cases = {name: _with_measured(c, previous or {}) for name, c in (previous or {}).get("cases", {}).items()}
+    git = git_state()
     for name in names:
         case = CASES[name]
+        measured = {"at": now_utc(), "git": git, "load_average_at_start": _load_average()}
         t0 = time.perf_counter()
         try:
             result = case.fn(ctx)
         except Exception as exc:  # recorded, the other cases still run
             result = {"error": f"{type(exc).__name__}: {exc}"}
-        cases[name] = {"unit": case.unit, "what": case.what, **result, "wall_s": round(time.perf_counter() - t0, 2)}
+        cases[name] = {"unit": case.unit, "what": case.what, **result, "wall_s": round(time.perf_counter() - t0, 2),
+                       "measured": measured}  # fmt: skip
     return {
         "environment": environment(env_name),
         "generated_at": now_utc(),
-        "git": git_state(),
+        "git": git,
         "quick": ctx.quick,
         "repeats": ctx.repeats,
         "threads": ctx.threads,
         "cases": cases,
     }
+
+
+def _load_average() -> list[float] | None:
+    return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+
+
+def _with_measured(case: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
+    """A case of an earlier file, given that file's run time, commit and load when it predates per-case records."""
+    if "measured" in case:
+        return case
+    env = previous.get("environment") or {}
+    at = {"at": previous.get("generated_at"), "git": previous.get("git") or {},
+          "load_average_at_start": env.get("load_average_at_start")}  # fmt: skip
+    return {**case, "measured": at}

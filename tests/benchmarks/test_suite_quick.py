@@ -13,7 +13,11 @@ from benchmarks import report
 from benchmarks.__main__ import main
 from benchmarks.suite import CASES, environment_name
 
-EXPECTED_CHECKS = ("postprocess_dicts_identical", "fast_scoring_identical_to_library")
+EXPECTED_CHECKS = (
+    "postprocess_dicts_identical",
+    "predictions_file_reads_back_identical",
+    "fast_scoring_identical_to_library",
+)
 
 
 def _run(tmp_path: Path, *extra: str) -> dict:
@@ -49,6 +53,23 @@ def test_check_mode_detects_a_stale_table(tmp_path: Path) -> None:
     md = tmp_path / "test-env-quick.md"
     md.write_text(md.read_text() + "hand edit\n")
     assert report.main(["--check", str(tmp_path / "test-env-quick.json")]) == 1
+
+
+def test_only_keeps_the_other_rows_with_when_they_were_measured(tmp_path: Path) -> None:
+    """--only replaces one row; the others keep the time, commit and load of the run that measured them (an
+    older file without per-case records lends them its own)."""
+    old = {"environment": {"load_average_at_start": [3.0, 2.0, 1.0]}, "generated_at": "2026-01-02T03:04:05+00:00",
+           "git": {"sha": "0123456789abcdef", "dirty": False}, "quick": True, "repeats": 1, "threads": 1,
+           "cases": {"bottomup_seconds_per_image": {"unit": "s/image", "what": "old row", "ours": {"seconds": 9.0},
+                                                     "reference": None, "ratio": None}}}  # fmt: skip
+    (tmp_path / "test-env-quick.json").write_text(json.dumps(old))
+    cases = _run(tmp_path, "--no-reference", "--only", "topdown_postprocess_score")["cases"]
+    kept, new = cases["bottomup_seconds_per_image"], cases["topdown_postprocess_score"]
+    assert kept["what"] == "old row" and kept["ours"] == {"seconds": 9.0}
+    assert kept["measured"] == {"at": old["generated_at"], "git": old["git"], "load_average_at_start": [3.0, 2.0, 1.0]}
+    assert new["measured"]["at"] > old["generated_at"] and new["measured"]["git"] != old["git"]
+    md = (tmp_path / "test-env-quick.md").read_text()
+    assert "measured 2026-01-02T03:04:05+00:00, git 0123456789ab, load average at start 3.0, 2.0, 1.0" in md
 
 
 def test_environment_name_is_a_slug() -> None:
