@@ -101,7 +101,7 @@ def environment(name: str) -> dict[str, Any]:
         "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "platform": platform.platform(),
         "packages": package_versions(),
-        "load_average_at_start": _load_average(),
+        "load_average_at_start": load_average(),
     }
 
 
@@ -113,7 +113,7 @@ def run_cases(names: list[str], ctx: BenchContext, *, env_name: str, previous: d
     git = git_state()
     for name in names:
         case = CASES[name]
-        measured = {"at": now_utc(), "git": git, "load_average_at_start": _load_average()}
+        measured = {"at": now_utc(), "git": git, "load_average_at_start": load_average()}
         t0 = time.perf_counter()
         try:
             result = case.fn(ctx)
@@ -132,8 +132,9 @@ def run_cases(names: list[str], ctx: BenchContext, *, env_name: str, previous: d
     }
 
 
-def _load_average() -> list[float] | None:
-    return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages (None where the OS has none): recorded beside every timing."""
+    return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
 
 
 def _with_measured(case: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:

@@ -10,3 +10,5 @@ from typing import Literal
 
 Mode = Literal["exact", "tuned", "fast"]
 MODES: tuple[str, ...] = ("exact", "tuned", "fast")
+#: Autocast dtypes of the fast mode (`--amp-dtype`).
+AMP_DTYPES: tuple[str, ...] = ("bfloat16", "float16")

@@ -55,10 +55,6 @@ def fast_mode() -> contextlib.AbstractContextManager:
     return autocast(RunSettings(device="cpu", mode="fast", autocast_dtype=FAST_CPU))
 
 
-def load_average() -> list[float] | None:
-    return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
-
-
 def random_checkpoint(ctx: BenchContext, entry_id: str, *, calib_size: tuple[int, int]) -> Path:
     """Seeded random MMPose-format weights of a registry entry's architecture, BN recalibrated (ORACLE.md); made once
     per working folder. Both sides load this very file."""

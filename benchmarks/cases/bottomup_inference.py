@@ -26,13 +26,12 @@ import torch
 from benchmarks.cases._inference import (
     build,
     fast_mode,
-    load_average,
     random_checkpoint,
     run_reference,
     samples,
     torch_threads,
 )
-from benchmarks.suite import BenchContext, register, timed
+from benchmarks.suite import BenchContext, load_average, register, timed
 
 ENTRY = "higher_hrnet32_coco_512x512"
 CONFIG = "configs/body/2d_kpt_sview_rgb_img/associative_embedding/coco/higherhrnet_w32_coco_512x512.py"

@@ -26,13 +26,12 @@ from benchmarks.cases._inference import (
     COCO_FLIP_PAIRS,
     build,
     fast_mode,
-    load_average,
     random_checkpoint,
     run_reference,
     samples,
     torch_threads,
 )
-from benchmarks.suite import BenchContext, register, timed
+from benchmarks.suite import BenchContext, load_average, register, timed
 from harness.topdown.output import TopdownOutput
 
 ENTRY = "hrnet_w32_coco_256x192_coarsedropout"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from harness.commands import add_scoring_argument
 from harness.errors import DataError, HarnessError
-from harness.modes import MODES
+from harness.modes import AMP_DTYPES, MODES
 from harness.protocols import PROTOCOL_NAMES
 
 DATA_ENV = "HRNET_ZOO_DATA"
@@ -71,7 +71,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--amp-dtype",
-        choices=("bfloat16", "float16"),
+        choices=AMP_DTYPES,
         default=None,
         help="autocast dtype of --mode fast (default: float16 on CUDA, bfloat16 on the CPU)",
     )
