@@ -31,3 +31,8 @@ class DataError(HarnessError, ValueError):
 
 class ModelOutputError(HarnessError, ValueError):
     """The model produced something the protocol cannot decode (non-finite values, wrong channel count)."""
+
+
+class OutputError(HarnessError, OSError):
+    """An output folder cannot be used: not a folder, not writable, or it holds files the harness did not write (or
+    another run's) that would be replaced; nothing was run."""

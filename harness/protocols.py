@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, get_args
 
 from harness.errors import HarnessError
 from harness.metrics import BBOX_NORMALIZER
-from zoo.schema import BoxSource, Era, Evaluator, Protocol, Registry, Result
+from zoo.schema import BoxSource, Era, Evaluator, Protocol, ProtocolName, Registry, Result
 
-PROTOCOL_NAMES = ("published", "mmpose-0.29")
+PROTOCOL_NAMES: tuple[str, ...] = get_args(ProtocolName)
 
 
 def resolve_protocol(result: Result, name: str) -> Protocol:

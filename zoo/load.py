@@ -14,6 +14,7 @@ import difflib
 import functools
 import os
 import re
+import stat
 from pathlib import Path
 from types import MappingProxyType
 
@@ -76,16 +77,28 @@ def load_registry(
                 [f"{f}: cannot read ({exc.strerror}); expected an existing file (set ${ENV_VAR} or pass a path)"],
                 path=str(files[0]),
             ) from exc
+        if not stat.S_ISREG(st.st_mode):
+            raise RegistryError(
+                [f"{f}: is not a regular file (a folder?); expected a YAML or bibtex file (set ${ENV_VAR})"],
+                path=str(files[0]),
+            )
         stamps.append((st.st_mtime_ns, st.st_size))
     return _load_cached(*files, tuple(stamps))
+
+
+def _read(path: Path, registry: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RegistryError([f"{path}: cannot read ({exc}); expected a UTF-8 text file"], path=str(registry)) from None
 
 
 @functools.lru_cache(maxsize=16)
 def _load_cached(zoo: Path, keypoints: Path, papers: Path, _stamps: tuple) -> Registry:
     return parse_registry(
-        zoo.read_text(encoding="utf-8"),
-        keypoints_text=keypoints.read_text(encoding="utf-8"),
-        papers_text=papers.read_text(encoding="utf-8"),
+        _read(zoo, zoo),
+        keypoints_text=_read(keypoints, zoo),
+        papers_text=_read(papers, zoo),
         path=str(zoo),
         keypoints_name=keypoints.name,
         papers_name=papers.name,

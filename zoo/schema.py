@@ -20,6 +20,17 @@ HeadKind = Literal["heatmap", "associative_embedding", "higher_resolution"]
 BoxKind = Literal["gt", "detector"]
 EvaluatorKind = Literal["coco_keypoints", "pck_nme"]
 Aggregation = Literal["upsample_to_last", "direct"]
+#: Numeric modes of a run (docs/PERFORMANCE.md). exact and tuned give the reference's keypoints (proven by tests);
+#: fast drifts by design, so its runs never count as a reproduction (zoo.record.standing).
+NumericMode = Literal["exact", "tuned", "fast"]
+RECORD_MODES: tuple[str, ...] = ("exact", "tuned")
+#: Which behaviour a run follows: the row's own (what produced the documented numbers, PROTOCOLS.md §7) or MMPose
+#: 0.29's (the oracle's).
+ProtocolName = Literal["published", "mmpose-0.29"]
+#: COCO-style scoring: the evaluator of record's library, or harness.metrics.fast_coco (proven identical to it).
+ScoringBackend = Literal["library", "fast"]
+#: Top-down crops: cv2.warpAffine, or its integer-exact torch twin (harness.topdown.warp).
+CropBackend = Literal["cv2", "torch"]
 
 #: Metric names exactly as the README tables and the JSON outputs spell them.
 COCO_METRICS = ("AP", "AP50", "AP75", "AR", "AR50")
@@ -136,9 +147,6 @@ class Era:
     stage_aggregation: Aggregation | None = None
     #: Bottom-up grouping offers only the first N existing groups as matching targets (model-zoo era: 30).
     grouping_max_groups: int | None = None
-    #: Top-down box scale arithmetic: float32(w/200)*padding in the model-zoo era ("ratio"), float32(w)/200 in
-    #: mmpose 0.29's bbox_xywh2cs ("size"); they differ in the last bit for some boxes (docs/PARITY.md).
-    box_scale_rounding: Literal["ratio", "size"] = "ratio"
     #: Top-down box scale rounding (PROTOCOLS.md §3): "ratio" = float32(w / 200) (model-zoo-era `_xywh2cs`),
     #: "size" = float32(w) / 200 in float32 (mmpose 0.29 `bbox_xywh2cs`); they differ by at most 1 ulp.
     box_scale_rounding: Literal["ratio", "size"] = "ratio"
