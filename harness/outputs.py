@@ -70,7 +70,7 @@ def check(out_dir: Path, *, run_key: str, overwrite: bool = False, replace_other
         known = sha in (ours.get(name), pending.get(name))
         if not known:
             foreign.append(name)
-        elif manifest.get("run_key") != run_key:
+        elif run_key is not None and manifest.get("run_key") != run_key:
             other.append(name)
     if foreign:
         raise OutputError(
