@@ -258,17 +258,25 @@ class Registry:
             close = difflib.get_close_matches(entry_id, list(self.entries), n=5, cutoff=0.5)
             raise UnknownEntryError("entry", entry_id, close) from None
 
-    def result(self, row_id: str) -> Result:
-        """A result row by `ENTRY/NAME`; a bare entry id works when that entry has exactly one row."""
-        entry_id, _, name = row_id.partition("/")
+    def result(self, ident: str, row: str | None = None, *, first_if_many: bool = False) -> Result:
+        """The one way to pick a result row: `ENTRY/NAME`, or `ENTRY` with `row=NAME`, or `ENTRY` alone when it has
+        exactly one row (or, with `first_if_many`, its first row: the caller says so). Anything else raises
+        UnknownEntryError listing the candidates."""
+        entry_id, _, name = ident.partition("/")
+        name = row or name
         entry = self.entry(entry_id)
-        if not name and len(entry.results) == 1:
+        if not name and (len(entry.results) == 1 or first_if_many):
             return entry.results[0]
         for r in entry.results:
             if r.name == name:
                 return r
-        close = difflib.get_close_matches(row_id, [r.row_id for r in entry.results], n=5, cutoff=0.0)
-        raise UnknownEntryError("result row", row_id, close)
+        if not name:
+            rows = [r.row_id for r in entry.results]
+            raise UnknownEntryError(
+                "result row", f"{entry_id} (it has {len(rows)} rows: name one as ENTRY/ROW or with --row)", rows
+            )
+        close = difflib.get_close_matches(f"{entry_id}/{name}", [r.row_id for r in entry.results], n=5, cutoff=0.0)
+        raise UnknownEntryError("result row", f"{entry_id}/{name}", close)
 
     def match(self, pattern: str = "*") -> list[Entry]:
         """Entries whose id matches a shell-style wildcard (case-insensitive), in registry order."""

@@ -214,14 +214,16 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, ctx) -> int:
     from harness import outputs
     from harness.evaluate import evaluate
-    from harness.protocols import select_row
     from zoo import load_registry
 
     registry = load_registry()
-    ident = args.id if "/" in args.id or args.row else _first_row(registry, args.id, quiet=not ctx.is_main)
-    result = select_row(registry, ident, args.row)
-    data = resolve_data(result, registry, args)
+    result = registry.result(args.id, args.row, first_if_many=True)
     entry = registry.entry(result.entry_id)
+    if "/" not in args.id and not args.row and len(entry.results) > 1 and ctx.is_main:
+        others = ", ".join(r.name for r in entry.results[1:])
+        print(f"note: {entry.id} has several rows; running {result.row_id} (others: {others}; pick with --row)",
+              file=sys.stderr)  # fmt: skip
+    data = resolve_data(result, registry, args)
     # Every argument and the output folder are checked before the checkpoint download and the model build.
     spec = spec_from_args(args, registry, result, data)
     outputs.check(args.out, run_key=None, overwrite=args.overwrite)
@@ -245,16 +247,3 @@ def _run(args: argparse.Namespace, ctx) -> int:
         }
         print(json.dumps(summary, indent=2))
     return 0
-
-
-def _first_row(registry, entry_id: str, *, quiet: bool = False) -> str:
-    """`evaluate ENTRY` runs the entry's first row; say so when there are others."""
-    entry = registry.entry(entry_id)
-    first = entry.results[0]
-    if len(entry.results) > 1 and not quiet:
-        others = ", ".join(r.name for r in entry.results[1:])
-        print(
-            f"note: {entry_id} has several rows; running {first.row_id} (others: {others}; pick with --row)",
-            file=sys.stderr,
-        )
-    return first.row_id
