@@ -155,7 +155,7 @@ def _zip_entry(info: zipfile.ZipInfo) -> _Entry:
         kind = "link"
     elif info.is_dir():
         kind = "dir"
-    elif mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+    elif stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):  # 0: no file type recorded (plain file)
         kind = "special"
     else:
         kind = "file"
