@@ -99,18 +99,14 @@ def check_space(root: Path, need: int, *, what: str) -> None:
     free = shutil.disk_usage(probe).free
     if free < need + SPACE_MARGIN:
         raise InsufficientSpaceError(
-            f"{what} needs {_mb(need)} MB under {root}, but only {_mb(free)} MB are free there; nothing was "
-            "written. Free some space, or pass --data-root on a larger disk."
+            f"{what} needs {need:,} bytes (+ {SPACE_MARGIN >> 20} MB headroom) under {root}, but only {free:,} bytes "
+            "are free there; nothing was written. Free some space, or pass --data-root on a larger disk."
         )
 
 
 def clear_staging(root: Path) -> None:
     """Remove what interrupted extractions left (call while holding the data root's fetch lock)."""
     shutil.rmtree(root / STAGING, ignore_errors=True)
-
-
-def _mb(n: int) -> int:
-    return -(-n // (1 << 20))
 
 
 # -- reading archives -----------------------------------------------------------------------------------------
