@@ -20,6 +20,7 @@ from types import MappingProxyType
 
 from zoo.bib import parse_bibtex
 from zoo.checkpoint_reader import read_checkpoint, read_url
+from zoo.dataset_reader import read_sources
 from zoo.errors import RegistryError
 from zoo.keypoints import read_schemas
 from zoo.rows import RowContext, read_result
@@ -210,7 +211,7 @@ def _read_dataset(node: Located, path: str, schemas: dict, papers: dict, problem
         node,
         path,
         required=("key", "name", "paper", "keypoint_schema", "splits"),
-        optional=("homepage", "annotations_url"),
+        optional=("homepage", "sources"),
     )
     if f is None or any(k not in f for k in ("key", "name", "paper", "keypoint_schema", "splits")):
         return None
@@ -219,11 +220,8 @@ def _read_dataset(node: Located, path: str, schemas: dict, papers: dict, problem
     name = get_str(problems, f["name"], join(path, "name"))
     paper = _known(f["paper"], join(path, "paper"), papers, "bibtex key in papers.bib", problems)
     schema = _known(f["keypoint_schema"], join(path, "keypoint_schema"), schemas, "keypoint schema", problems)
-    # Dataset homepages are web pages (some only http); annotation archives are downloads.
-    urls = {
-        k: read_url(f[k], join(path, k), problems, file=k != "homepage") if k in f else ""
-        for k in ("homepage", "annotations_url")
-    }
+    # Dataset homepages are web pages (some only http); what to download is in `sources` (zoo/dataset_reader.py).
+    homepage = read_url(f["homepage"], join(path, "homepage"), problems, file=False) if "homepage" in f else ""
     splits = {}
     snode = f["splits"]
     if not isinstance(snode.value, dict) or not snode.value:
@@ -231,9 +229,11 @@ def _read_dataset(node: Located, path: str, schemas: dict, papers: dict, problem
     else:
         for split, item in snode.value.items():
             splits[split] = _read_split(item, join(join(path, "splits"), split), problems)
+    srcs = read_sources(f["sources"], join(path, "sources"), problems, key=key, splits=splits) if "sources" in f else ()
     if len(problems.items) > before:
         return None
-    return Dataset(key=key, name=name, paper=paper, keypoint_schema=schema, splits=MappingProxyType(splits), **urls)
+    common = dict(key=key, name=name, paper=paper, keypoint_schema=schema, homepage=homepage, sources=srcs)
+    return Dataset(splits=MappingProxyType(splits), **common)
 
 
 def _read_split(node: Located, path: str, problems: Problems) -> DataSplit | None:

@@ -210,6 +210,58 @@ class DataSplit:
     bbox_file: str | None = None
 
 
+#: How a dataset artefact is packed: an archive we take members from, or a file used as it is.
+ArchiveFormat = Literal["zip", "tar", "file"]
+
+
+@dataclass(frozen=True)
+class ArchiveMember:
+    """A file, or a folder (both paths end in '/'), taken from an archive, and where it goes under the data root."""
+
+    member: str  # path inside the archive (zoo.yaml `from`)
+    target: str  # path relative to the data root (zoo.yaml `to`)
+
+    @property
+    def is_dir(self) -> bool:
+        return self.target.endswith("/")
+
+
+@dataclass(frozen=True)
+class ManualStep:
+    """An artefact without a direct download: where to get it and which file (harness/data prints where it goes)."""
+
+    page: str
+    file: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """One artefact of a dataset (an annotation archive, an image archive, a box file) and where its parts go."""
+
+    name: str  # unique within the dataset: "annotations", "images", "detections"
+    format: ArchiveFormat
+    #: The downloaded file's name: the last part of the first URL, or the manual step's file.
+    filename: str
+    #: Archives: the members taken; "file": one member (member == filename) whose target is the file's place.
+    members: tuple[ArchiveMember, ...]
+    urls: tuple[str, ...] = ()
+    #: Other locations of the same bytes: `hf://datasets/OWNER/REPO[@REV]/PATH` or an https URL.
+    mirrors: tuple[str, ...] = ()
+    #: Documented hash and size in bytes, checked from the first fetch; None: pinned on first use (data lock).
+    sha256: str | None = None
+    size: int | None = None
+    terms: str = ""
+    #: The terms need an explicit acceptance (`data fetch --accept-terms`) before anything is downloaded.
+    requires_acceptance: bool = False
+    manual: ManualStep | None = None
+    note: str = ""
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        return tuple(m.target for m in self.members)
+
+
 @dataclass(frozen=True)
 class Dataset:
     key: str  # "aic", "coco", "horse10", "macaque", "atrw"
@@ -217,10 +269,10 @@ class Dataset:
     paper: str  # bibtex key
     keypoint_schema: str
     splits: Mapping[str, DataSplit]
-    #: Where a user gets the data (shown when it is missing).
+    #: The dataset's own page (reference; what to download is in `sources`).
     homepage: str = ""
-    #: Where the MMPose-format annotation files are published, when they are distributed apart from the images.
-    annotations_url: str = ""
+    #: Every artefact the splits read, in fetch order; empty when the data is made another way (the demo's generator).
+    sources: tuple[DataSource, ...] = ()
 
 
 @dataclass(frozen=True)

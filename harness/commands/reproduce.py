@@ -78,23 +78,43 @@ def select_rows(registry, dataset: str, patterns: list[str] | None) -> list:
 
 def preflight(registry, rows, *, data_root: Path, offline: bool) -> tuple[dict, dict]:
     """Data paths of every row and a verified checkpoint of every entry, or one error naming everything missing.
-    Runs before any evaluation, so a missing file never leaves a half-finished reproduction behind."""
+    Runs before any evaluation, so a missing file never leaves a half-finished reproduction behind.
+
+    The cheap part comes first: every row's paths (stat only). A missing dataset is answered with the exact
+    `data fetch` command and the manual steps it needs (harness.data.sources), not a homepage. Then the data lock:
+    a file the rows read that changed since the lock was pinned is named on stderr (the run goes on; the record's
+    data fingerprint carries the difference into the report). Checkpoints are fetched last."""
     from harness.checkpoints.store import fetch
-    from harness.data.layout import resolve_split
+    from harness.data.layout import expected_layout, missing_paths
+    from harness.data.sources import missing_data_hint
     from harness.spec import DataPaths
 
     problems, data, checkpoints = [], {}, {}
+    missing_by_dataset: dict[str, dict[str, list[str]]] = {}  # dataset -> split -> missing paths
     for row in rows:
         ds = registry.datasets[row.dataset]
-        try:
-            split = resolve_split(ds.splits[row.split], data_root, dataset=ds.name, homepage=ds.homepage)
-        except DataError as exc:
-            if str(exc) not in problems:
-                problems.append(str(exc))
+        split = ds.splits[row.split]
+        lines = missing_paths(split, data_root)
+        if lines:
+            missing_by_dataset.setdefault(ds.key, {})[row.split] = lines
             continue
-        data[row.row_id] = DataPaths(split.ann_file, split.img_dir, split.bbox_file, reference_layout=True)
+        root = Path(data_root).expanduser()
+        bbox = root / split.bbox_file if split.bbox_file else None
+        data[row.row_id] = DataPaths(root / split.ann_file, root / split.img_dir, bbox, reference_layout=True)
+    for key, by_split in missing_by_dataset.items():
+        ds = registry.datasets[key]
+        lines = [f"{split}: {line}" for split, missing in by_split.items() for line in missing]
+        layouts = "\n".join(expected_layout(ds.splits[split], data_root) for split in by_split)
+        problems.append(
+            f"dataset {key!r} ({ds.name}) is not complete under {data_root}:\n  - "
+            + "\n  - ".join(lines)
+            + f"\nExpected layout:\n{layouts}\n"
+            + missing_data_hint(ds, Path(data_root))
+        )
     if problems:
         raise DataError("\n\n".join(problems))
+    for line in _lock_warnings(registry, rows, Path(data_root)):
+        print(f"warning: {line}", file=sys.stderr)
     for entry_id in dict.fromkeys(r.entry_id for r in rows):
         entry = registry.entry(entry_id)
         try:
@@ -106,6 +126,26 @@ def preflight(registry, rows, *, data_root: Path, offline: bool) -> tuple[dict, 
     if problems:
         raise DownloadError("\n\n".join(problems))
     return data, checkpoints
+
+
+def _lock_warnings(registry, rows, data_root: Path) -> list[str]:
+    """Files the rows read that differ from the data lock (hashing the annotation and box files, no images)."""
+    from harness.data import lock
+
+    out: list[str] = []
+    for key in dict.fromkeys(r.dataset for r in rows):
+        entry = lock.dataset_lock(data_root, key) if lock.lock_path(data_root).exists() else None
+        if not entry:
+            continue
+        ds = registry.datasets[key]
+        splits = [ds.splits[r.split] for r in rows if r.dataset == key]
+        rels = sorted({p for s in splits for p in (s.ann_file, s.bbox_file) if p})
+        current = {rel: lock.file_record(data_root / rel) for rel in rels}
+        out += [
+            f"{key}: {d}; run `python -m harness data check {key}` for details"
+            for d in lock.file_differences(entry.get("files", {}), current)
+        ]
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
