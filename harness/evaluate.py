@@ -330,6 +330,8 @@ def _score_and_write(
         "counts": counts,
         "chunks": chunks,
     }
+    if spec.data.root is not None:
+        provenance["data"] = _data_fingerprint(spec, run, registry)
     record = RunRecord(
         run_key=run.key,
         identity=run.ident,
@@ -356,6 +358,18 @@ def _score_and_write(
     outputs.write(out_dir, files, run_key=run.key, row_id=result.row_id)
     run.store.clear()
     return RunOutcome(out_dir, preds, scored, record, chunks["reused"], chunks["computed"])
+
+
+def _data_fingerprint(spec: EvalSpec, run: _Prepared, registry: Registry) -> dict:
+    """The data the run read (annotation and box files, the split's image list) and how it differs from the data
+    lock pinned by `data fetch` / `data check` (harness.data.lock); reports show the differences as a warning."""
+    from harness.data.lock import compare_with_lock, fingerprint
+
+    d, result = spec.data, spec.result
+    names = [img["file_name"] for img in run.gt["images"]]
+    fp = fingerprint(d.ann_file, run.files["bbox_file"] and d.bbox_file, d.img_dir, names)
+    fp["lock_warnings"] = compare_with_lock(d.root, result.dataset, fp, split=result.split, registry=registry)
+    return fp
 
 
 def _partial_reason(spec: EvalSpec, used: int, total: int) -> str | None:

@@ -30,6 +30,8 @@ class DataPaths:
     bbox_file: Path | None = None
     #: True when the paths come from the dataset's reference layout (--data-root), not hand-picked files.
     reference_layout: bool = False
+    #: The data root of the reference layout (its data lock is compared with the run's data fingerprint).
+    root: Path | None = None
 
 
 @dataclass(frozen=True)

@@ -160,7 +160,9 @@ def resolve_data(result, registry, args: argparse.Namespace):
     # resolve_split raises with every missing path, the expected layout and where to get the data.
     resolved = resolve_split(split, root, dataset=dataset.name, homepage=dataset.homepage)
     bbox = args.bbox_file or resolved.bbox_file
-    return DataPaths(resolved.ann_file, resolved.img_dir, bbox, reference_layout=args.bbox_file is None)
+    return DataPaths(
+        resolved.ann_file, resolved.img_dir, bbox, reference_layout=args.bbox_file is None, root=resolved.root
+    )
 
 
 def resolve_checkpoint(entry, path: Path | None, *, offline: bool) -> Path:

@@ -100,7 +100,9 @@ def preflight(registry, rows, *, data_root: Path, offline: bool) -> tuple[dict, 
             continue
         root = Path(data_root).expanduser()
         bbox = root / split.bbox_file if split.bbox_file else None
-        data[row.row_id] = DataPaths(root / split.ann_file, root / split.img_dir, bbox, reference_layout=True)
+        data[row.row_id] = DataPaths(
+            root / split.ann_file, root / split.img_dir, bbox, reference_layout=True, root=root
+        )
     for key, by_split in missing_by_dataset.items():
         ds = registry.datasets[key]
         lines = [f"{split}: {line}" for split, missing in by_split.items() for line in missing]

@@ -30,28 +30,17 @@ def _fetch(env, *datasets: str, extra=()) -> int:
 
 def _evaluate_with_standin(row_id: str, root, tmp):
     """The row's protocol on the fetched layout, with the GT stand-in (a perfect model) in place of weights."""
-    from harness import runtime
     from harness.evaluate import evaluate
-    from harness.protocols import apply_overrides, resolve_protocol
-    from harness.spec import DataPaths, EvalSpec
+    from harness.spec import DataPaths, build_spec
     from harness.testing.standin import GTHeatmapStandIn
 
     registry = load_registry()
     result = registry.result(row_id)
     entry = registry.entry(result.entry_id)
     split = registry.datasets[result.dataset].splits[result.split]
-    protocol, overrides = apply_overrides(resolve_protocol(result, "published"))
     bbox = root / split.bbox_file if split.bbox_file else None
-    spec = EvalSpec(
-        entry=entry,
-        result=result,
-        protocol_name="published",
-        protocol=protocol,
-        overrides=overrides,
-        data=DataPaths(root / split.ann_file, root / split.img_dir, bbox, reference_layout=True),
-        checkpoint=tmp / "no-checkpoint-file",
-        settings=runtime.RunSettings(device="cpu"),
-    )
+    data = DataPaths(root / split.ann_file, root / split.img_dir, bbox, reference_layout=True)
+    spec = build_spec(registry, result, data=data, checkpoint=tmp / "no-checkpoint-file", device="cpu")
     k = registry.schemas[entry.architecture.keypoint_schema].num_keypoints
     model = GTHeatmapStandIn(k)
     return evaluate(
@@ -83,13 +72,13 @@ def test_fetch_check_evaluate_every_dataset(data_env, dataset, capsys):
         assert split.ann_file in entry["files"]
     assert not (env.root / ".staging").exists() or not list((env.root / ".staging").iterdir())
     outcome = _evaluate_with_standin(ROWS[dataset], env.root, env.tmp)
-    metrics = outcome.record["metrics"]
+    metrics = outcome.record.metrics
     if dataset == "horse10":
         assert metrics["PCK@0.3"] > 0.6
     elif dataset != "coco":  # GT boxes and a perfect model: the fetched annotations and images belong together
         assert metrics["AP"] > 0.6  # the GT stand-in scores 0.83 on the AIC sample, a mislaid one 0
     else:
-        assert outcome.record["provenance"]["counts"]["instances"] == 118  # every detection box of the sample
+        assert outcome.record.provenance["counts"]["instances"] == 118  # every detection box of the sample
     gt = json.loads((env.root / ds.splits[next(iter(ds.splits))].ann_file).read_text())
     split_name, split = next(iter(ds.splits.items()))
     fp = lock.fingerprint(
