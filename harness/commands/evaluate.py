@@ -225,10 +225,11 @@ def _run(args: argparse.Namespace, ctx) -> int:
         others = ", ".join(r.name for r in entry.results[1:])
         print(f"note: {entry.id} has several rows; running {result.row_id} (others: {others}; pick with --row)",
               file=sys.stderr)  # fmt: skip
-    data = resolve_data(result, registry, args)
-    # Every argument and the output folder are checked before the checkpoint download and the model build.
-    spec = spec_from_args(args, registry, result, data)
+    # Every argument and the output folder are checked before the data look-up, the checkpoint download and the
+    # model build.
+    spec = spec_from_args(args, registry, result, data=None)
     outputs.check(args.out, run_key=None, overwrite=args.overwrite)
+    spec = dataclasses.replace(spec, data=resolve_data(result, registry, args))
     # Rank 0 downloads (if needed) first; the other ranks then find the checkpoint in the cache.
     checkpoint = ctx.main_first(lambda: resolve_checkpoint(entry, args.checkpoint, offline=args.offline))
     spec = dataclasses.replace(spec, checkpoint=checkpoint, published_checkpoint=args.checkpoint is None)
