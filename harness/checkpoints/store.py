@@ -153,14 +153,16 @@ def fetch(
     with locked(paths.lock):
         if force:
             discard(paths.part)
-        elif sidecar_vouches(paths, checkpoint):  # another process fetched it while this one waited
-            return paths.final
-        elif paths.final.exists():
+        if sidecar_vouches(paths, checkpoint):
+            if not force:  # another process fetched it while this one waited
+                return paths.final
+        elif paths.final.exists():  # not vouched for: hash it; even --force never replaces a file it cannot vouch for
             actual = file_sha256(paths.final)
             if not problems(actual, paths.final.stat().st_size, checkpoint):
                 write_sidecar(paths, actual, source="re-hashed in cache")
-                return paths.final
-            if set_aside(paths, actual) is None and paths.final.exists():
+                if not force:
+                    return paths.final
+            elif set_aside(paths, actual) is None and paths.final.exists():
                 raise _cannot_set_aside(checkpoint, paths, actual)
         return _fetch_locked(checkpoint, paths, offline=offline, progress=progress, prefer_mirror=prefer_mirror)
 

@@ -153,6 +153,16 @@ def test_hand_placed_bad_file_is_kept_never_returned(serve, cache: Path) -> None
     assert target.read_bytes() == b"wrong"
 
 
+def test_force_sets_a_hand_placed_file_aside_instead_of_replacing_it(serve, server, cache: Path) -> None:
+    s = serve()
+    target = store.expected_path(s.checkpoint)
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"my own experiment")
+    assert store.fetch(s.checkpoint, force=True, progress=False) == target and target.read_bytes() == s.data
+    [aside] = [p for p in cache.iterdir() if ".unverified-" in p.name]
+    assert aside.read_bytes() == b"my own experiment"
+
+
 # -- interrupted transfers --------------------------------------------------------------------------------------
 
 
