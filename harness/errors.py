@@ -65,3 +65,28 @@ class DataCheckError(DataError):
         self.problems = list(problems)
         lines = "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(f"{what}: {len(self.problems)} problem(s):\n{lines}")
+
+
+class ChecksumMismatchError(DownloadError):
+    """Bytes that do not match the checkpoint's published hash (or size): never used. `expected` is the registry's
+    full sha256 or its prefix, `actual` the full sha256 of the bytes, `path` the file when it was kept."""
+
+    def __init__(self, message: str, *, expected: str, actual: str, path: str | None = None) -> None:
+        super().__init__(message)
+        self.expected = expected
+        self.actual = actual
+        self.path = path
+
+
+class CheckpointFormatError(CheckpointError):
+    """The file is not a checkpoint format the harness reads (an HTML page, an empty file, a plain pickle, ...);
+    the message names what the file really is, sniffed from its first bytes."""
+
+
+class StateDictMismatchError(CheckpointError):
+    """The checkpoint's keys, shapes or dtypes do not fit the architecture; carries the full `diff`
+    (a harness.checkpoints.strict.StateDictDiff)."""
+
+    def __init__(self, message: str, diff: object) -> None:
+        super().__init__(message)
+        self.diff = diff

@@ -36,7 +36,7 @@ from harness.chunks import (
     topdown_predictions,
 )
 from harness.data.annotations import coco_tables, read_json, validate_ground_truth
-from harness.errors import CheckpointError, DataError, HarnessError
+from harness.errors import DataError, HarnessError
 from harness.spec import EvalSpec
 from zoo.record import RunRecord, standing
 from zoo.schema import KeypointSchema, Registry
@@ -116,16 +116,15 @@ def _file_info(path: Path | None) -> dict | None:
         raise DataError(f"cannot read {path} ({exc.strerror or exc})") from None
 
 
-def verify_published(spec: EvalSpec, info: dict) -> None:
-    """The published checkpoint, hashed in full by this run, must match the registry's prefix before the first
-    forward pass: a damaged cached file (even with its size and mtime kept) never becomes a 'failed' verdict."""
-    ref = spec.entry.checkpoint
-    if not info["sha256"].startswith(ref.sha256_prefix):
-        raise CheckpointError(
-            f"checkpoint {info['path']} of {spec.entry.id} has sha256 {info['sha256']}, which does not start with "
-            f"the registry's {ref.sha256_prefix}: the file is damaged or is not the published one. Nothing was "
-            f"evaluated. Download it again: python -m harness fetch {spec.entry.id} --force"
-        )
+def verify_published(spec: EvalSpec, *, offline: bool | None) -> tuple[EvalSpec, dict]:
+    """The published checkpoint, hashed in full by this run and compared with the registry before the first forward
+    pass (harness.checkpoints.store.verified_for_run): a damaged cached file, even with its size and mtime kept,
+    never becomes a 'failed' verdict. Returns the spec with the verified path and the file's provenance."""
+    from harness.checkpoints.store import verified_for_run
+
+    checked = verified_for_run(spec.entry.checkpoint, spec.checkpoint, offline=offline)
+    info = {"path": str(checked.path), "sha256": checked.sha256, "size": checked.size}
+    return dataclasses.replace(spec, checkpoint=checked.path), info
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -171,6 +170,7 @@ def _prepare(
     model_label: str | None = None,
     overwrite: bool = False,
     replace_other_runs: bool = False,
+    checkpoint_info: dict | None = None,
 ) -> _Prepared:
     entry, protocol = spec.entry, spec.protocol
     schema = registry.schemas[entry.architecture.keypoint_schema]
@@ -186,9 +186,10 @@ def _prepare(
     total_images = len(select_images(gt, spec.data.ann_file, None))
     # A caller-built model (model_label set) is named by its label; its checkpoint file is optional provenance.
     in_memory = model_label is not None
-    ckpt = _file_info(spec.checkpoint) if not in_memory or spec.checkpoint.is_file() else None
-    if spec.published_checkpoint and ckpt is not None:
-        verify_published(spec, ckpt)
+    if checkpoint_info is not None:
+        ckpt = checkpoint_info
+    else:
+        ckpt = _file_info(spec.checkpoint) if not in_memory or spec.checkpoint.is_file() else None
     ann = _file_info(spec.data.ann_file)
     bbox = _file_info(spec.data.bbox_file) if protocol.boxes and protocol.boxes.kind == "detector" else None
     per_chunk = spec.chunk_size if protocol.paradigm == "topdown" else bottomup_chunk_images(spec.chunk_size)
@@ -244,6 +245,11 @@ def evaluate(
             spec, settings=dataclasses.replace(spec.settings, device=ctx.device(spec.settings.device))
         )
     runtime.apply(spec.settings)
+    checkpoint_info = None
+    if spec.published_checkpoint and model_label is None:
+        # Under torchrun no rank fetches again (they would race): a damaged file stops every rank.
+        offline = True if ctx.is_distributed else spec.offline
+        spec, checkpoint_info = verify_published(spec, offline=offline)
     run = _prepare(
         spec,
         registry=registry,
@@ -251,6 +257,7 @@ def evaluate(
         model_label=model_label,
         overwrite=overwrite,
         replace_other_runs=replace_other_runs,
+        checkpoint_info=checkpoint_info,
     )
     schema, image_ids = run.schema, run.image_ids
     if spec.protocol.paradigm == "topdown":

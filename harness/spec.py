@@ -59,6 +59,8 @@ class EvalSpec:
     #: stops on a mismatch with the registry's prefix before the first forward pass. False for the user's own file
     #: (recorded as other weights when its hash does not match: zoo.record.standing).
     published_checkpoint: bool = False
+    #: Never use the network (a damaged published checkpoint is then an error, not a second download).
+    offline: bool | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 

@@ -1,6 +1,11 @@
 """The checkpoint store's download from a checkpoint's primary URL: one HTTP GET into `<name>.part`, resumed with a
-Range request when the transfer is cut off (up to MAX_RESUMES times), then verified and published by the store's own
-helpers (harness/checkpoints/store.py describes the cache, its verification and its errors).
+Range request when the transfer is cut off (up to MAX_RESUMES times), then verified and published by the cache's
+helpers (harness/checkpoints/cache.py describes the cache and its verification; store.py the policy).
+
+How long the file is comes from the registry (`Checkpoint.size`) or the server (Content-Length). When neither says,
+a transfer that ends early looks like a complete one: bytes that then do not verify are kept and the rest is asked
+for with a Range request (a 416 answer means the file really is complete, and wrong). Such a download is bounded by
+$HRNET_ZOO_MAX_DOWNLOAD_MB (cache.max_download_bytes), so a wrong URL cannot fill the disk.
 """
 
 from __future__ import annotations
@@ -10,19 +15,24 @@ import logging
 import sys
 import urllib.error
 import urllib.request
+from typing import NamedTuple
 
 from tqdm.auto import tqdm
 
-from harness.checkpoints.store import (
-    ChecksumMismatchError,
-    _check,
-    _manual_hint,
-    _offline_error,
-    _offline_reason,
-    _Paths,
-    _publish,
+from harness.checkpoints.cache import (
+    ENV_MAX_DOWNLOAD_MB,
+    CachePaths,
+    discard,
+    manual_hint,
+    max_download_bytes,
+    offline_error,
+    offline_reason,
+    problems,
+    publish,
+    verify_file,
 )
-from harness.errors import DownloadError
+from harness.checkpoints.hashing import file_sha256
+from harness.errors import ChecksumMismatchError, DownloadError
 from zoo.schema import Checkpoint
 
 #: Seconds a connect or a read may block before the attempt counts as failed.
@@ -39,18 +49,40 @@ class _RangeNotSatisfiableError(Exception):
     """HTTP 416 to a resume: `.part` already holds at least the whole file."""
 
 
-def from_url(checkpoint: Checkpoint, paths: _Paths, *, offline: bool, progress: bool) -> None:
+class _Got(NamedTuple):
+    """What one GET did. `complete`: True the whole (rest of the) body arrived, False the transfer was cut off,
+    None the connection ended and nobody said how long the file is. `from_zero`: the server ignored a Range
+    request and sent the whole file again."""
+
+    complete: bool | None
+    from_zero: bool
+
+
+def from_url(checkpoint: Checkpoint, paths: CachePaths, *, offline: bool, progress: bool) -> None:
     if offline:
-        raise _offline_error(checkpoint, paths, f"{_offline_reason()}: not downloading {checkpoint.url}")
+        raise offline_error(checkpoint, paths, f"{offline_reason()}: not downloading {checkpoint.url}")
+    limit = checkpoint.size if checkpoint.size is not None else max_download_bytes()
     resumes, resumed, restarted = 0, False, False
     while True:
         start = paths.part.stat().st_size if paths.part.exists() else 0
         resumed = resumed or start > 0
         try:
-            complete = _get(checkpoint, paths, start=start, progress=progress)
+            got = _get(checkpoint, paths, start=start, limit=limit, progress=progress)
         except _RangeNotSatisfiableError:
-            complete = True  # RFC 9110 §15.5.17: nothing past `start`; verify what .part holds
-        if not complete:
+            got = _Got(True, False)  # RFC 9110 §15.5.17: nothing past `start`; verify what .part holds
+        if got.complete is None:
+            # No length known: the end may have been a cut. Verify; if that fails, ask for the rest (unless the
+            # server just ignored a Range request: it sent the whole file then, so the verdict is final).
+            if (sha := _verifies(checkpoint, paths)) is not None:
+                publish(paths, paths.part, sha, source=checkpoint.url)
+                return
+            if not got.from_zero:
+                log.warning("%s ended without a stated length and does not verify yet; asking for the rest",
+                            checkpoint.url)  # fmt: skip
+                got = _Got(False, got.from_zero)
+            else:
+                got = _Got(True, got.from_zero)
+        if not got.complete:
             resumes += 1
             if resumes > MAX_RESUMES:
                 raise DownloadError(
@@ -60,7 +92,7 @@ def from_url(checkpoint: Checkpoint, paths: _Paths, *, offline: bool, progress: 
                 )
             continue
         try:
-            sha = _check(checkpoint, paths.part, source=f"the download of {checkpoint.url}", delete=True)
+            sha = verify_file(checkpoint, paths.part, source=f"the download of {checkpoint.url}", delete=True)
         except ChecksumMismatchError:
             if resumed and not restarted:
                 # The kept bytes may come from an earlier, different transfer: one fresh start before giving up.
@@ -68,13 +100,18 @@ def from_url(checkpoint: Checkpoint, paths: _Paths, *, offline: bool, progress: 
                 restarted = True
                 continue
             raise
-        _publish(paths, paths.part, sha, source=checkpoint.url)
+        publish(paths, paths.part, sha, source=checkpoint.url)
         return
 
 
-def _get(checkpoint: Checkpoint, paths: _Paths, *, start: int, progress: bool) -> bool:
-    """One GET into `paths.part`, from byte `start` when > 0. True when the server sent the whole (rest of the)
-    body, False when the transfer was cut off (what arrived is kept for a resume)."""
+def _verifies(checkpoint: Checkpoint, paths: CachePaths) -> str | None:
+    sha = file_sha256(paths.part)
+    return None if problems(sha, paths.part.stat().st_size, checkpoint) else sha
+
+
+def _get(checkpoint: Checkpoint, paths: CachePaths, *, start: int, limit: int, progress: bool) -> _Got:
+    """One GET into `paths.part`, from byte `start` when > 0; what arrived is kept for a resume. Never writes more
+    than `limit` bytes in all (the registry's size, else the configured maximum)."""
     url = checkpoint.url
     headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
     if start:
@@ -88,10 +125,10 @@ def _get(checkpoint: Checkpoint, paths: _Paths, *, start: int, progress: bool) -
         raise DownloadError(
             f"HTTP {exc.code} {exc.reason} from {url}\n"
             + ("The server failed; retry later. " if exc.code >= 500 else "Check checkpoint.url in zoo.yaml. ")
-            + _manual_hint(checkpoint, paths)
+            + manual_hint(checkpoint, paths)
         ) from exc
     except urllib.error.URLError as exc:  # DNS failure, connection refused, unreachable network, connect timeout
-        raise _offline_error(checkpoint, paths, f"the network is unreachable ({exc.reason}): {url}") from exc
+        raise offline_error(checkpoint, paths, f"the network is unreachable ({exc.reason}): {url}") from exc
     except (OSError, http.client.HTTPException) as exc:  # connected, but no valid answer
         raise DownloadError(f"no valid HTTP answer from {url}: {exc!r}\nRetry later.") from exc
     with response:
@@ -100,21 +137,42 @@ def _get(checkpoint: Checkpoint, paths: _Paths, *, start: int, progress: bool) -
             log.warning("%s ignored the Range request; downloading from zero", url)
         length = response.headers.get("Content-Length")
         remaining = int(length) if length and length.isdigit() else None
-        total = offset + remaining if remaining is not None else None
+        total = offset + remaining if remaining is not None else checkpoint.size
+        if total is not None and total > limit:
+            raise _too_large(checkpoint, f"the server announces {total} bytes", limit, kept="nothing was downloaded")
         received = 0
         with paths.part.open("ab" if offset else "wb") as f, _bar(checkpoint, total, offset, progress) as bar:
             try:
                 while chunk := response.read(CHUNK_SIZE):
+                    if offset + received + len(chunk) > limit:
+                        f.close()
+                        discard(paths.part)
+                        raise _too_large(checkpoint, "the server sent more bytes", limit, kept="the bytes were deleted")
                     f.write(chunk)
                     received += len(chunk)
                     bar.update(len(chunk))
             except (OSError, http.client.HTTPException) as exc:
+                if isinstance(exc, DownloadError):
+                    raise
                 log.warning("transfer of %s cut off after %d bytes: %r", url, offset + received, exc)
-                return False
-    if remaining is not None and received < remaining:
+                return _Got(False, start > 0 and not offset)
+    from_zero = start > 0 and not offset
+    if total is None:
+        return _Got(None, from_zero)
+    if offset + received < total:
         log.warning("transfer of %s cut off after %d of %d bytes", url, offset + received, total)
-        return False
-    return True
+        return _Got(False, from_zero)
+    return _Got(True, from_zero)
+
+
+def _too_large(checkpoint: Checkpoint, what: str, limit: int, *, kept: str) -> DownloadError:
+    if checkpoint.size is not None:
+        bound = f"the registry's size of {checkpoint.filename} ({checkpoint.size} bytes)"
+        advice = "Check checkpoint.url and checkpoint.size in zoo.yaml."
+    else:
+        bound = f"the {limit} bytes allowed for a download of unknown size (${ENV_MAX_DOWNLOAD_MB})"
+        advice = f"If the file really is that large, set {ENV_MAX_DOWNLOAD_MB} to its size in MiB; else check the URL."
+    return DownloadError(f"{checkpoint.url}: {what}, more than {bound}; {kept}.\n{advice}")
 
 
 def _range_start(response: http.client.HTTPResponse) -> int | None:

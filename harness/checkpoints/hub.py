@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from harness.checkpoints.store import _check, _offline_error, _offline_reason, _Paths, _publish
+from harness.checkpoints.cache import CachePaths, offline_error, offline_reason, publish, verify_file
 from harness.errors import DownloadError
 from zoo.schema import Checkpoint, HubMirror
 
@@ -25,7 +25,7 @@ def label(mirror: HubMirror) -> str:
 def source(mirror: HubMirror) -> Callable[..., None]:
     """The store's fetch step for one mirror: fill `paths.final` from the Hub, verified (store._sources)."""
 
-    def fetch_from_hub(checkpoint: Checkpoint, paths: _Paths, *, offline: bool, progress: bool) -> None:
+    def fetch_from_hub(checkpoint: Checkpoint, paths: CachePaths, *, offline: bool, progress: bool) -> None:
         _from_hub(checkpoint, mirror, paths, offline=offline, progress=progress)
 
     return fetch_from_hub
@@ -44,7 +44,7 @@ def _hub_location() -> dict[str, str]:
     return kwargs
 
 
-def _from_hub(checkpoint: Checkpoint, mirror: HubMirror, paths: _Paths, *, offline: bool, progress: bool) -> None:
+def _from_hub(checkpoint: Checkpoint, mirror: HubMirror, paths: CachePaths, *, offline: bool, progress: bool) -> None:
     name = label(mirror)
     try:
         from huggingface_hub import hf_hub_download
@@ -67,8 +67,8 @@ def _from_hub(checkpoint: Checkpoint, mirror: HubMirror, paths: _Paths, *, offli
         if isinstance(exc.__cause__, HfHubHTTPError):
             raise _hub_http_error(name, exc.__cause__) from exc
         if offline or not isinstance(exc.__cause__, FileMetadataError):
-            reason = _offline_reason() if offline else "the Hub is unreachable"
-            raise _offline_error(checkpoint, paths, f"{reason} and the Hub cache lacks {name}") from exc
+            reason = offline_reason() if offline else "the Hub is unreachable"
+            raise offline_error(checkpoint, paths, f"{reason} and the Hub cache lacks {name}") from exc
         raise DownloadError(f"{name}: {exc.__cause__}") from exc
     except HfHubHTTPError as exc:
         raise _hub_http_error(name, exc) from exc
@@ -76,14 +76,14 @@ def _from_hub(checkpoint: Checkpoint, mirror: HubMirror, paths: _Paths, *, offli
         raise DownloadError(f"{name}: {exc}") from exc
     blob = Path(local).resolve()
     # The Hub cache is not ours: a file that does not verify is left there, but never used or copied.
-    sha = _check(checkpoint, blob, source=f"the Hub file {name} ({blob})", delete=False)
+    sha = verify_file(checkpoint, blob, source=f"the Hub file {name} ({blob})", delete=False)
     staged = paths.final.with_name(f"{paths.final.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         try:
             os.link(blob, staged)  # same file system: share the bytes with the Hub cache
         except OSError:
             shutil.copyfile(blob, staged)
-        _publish(paths, staged, sha, source=name)
+        publish(paths, staged, sha, source=name)
     finally:
         staged.unlink(missing_ok=True)
 

@@ -4,6 +4,10 @@
 allow-list plus `ALLOWED_GLOBALS` below (the harmless types real MMPose files carry in `meta`), added for the
 duration of one load only. Anything else is refused with UnsafeCheckpointError before unpickling, and there is no
 fallback to unrestricted unpickling anywhere in this project.
+
+The format is read from the file's first bytes (harness.checkpoints.formats), not its name: a safetensors file saved
+as `.pth` loads as safetensors, and an HTML page, an empty file or a plain pickle is refused with
+CheckpointFormatError naming what it is.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from typing import Literal
 import numpy as np
 import torch
 
-from harness.errors import CheckpointError, UnsafeCheckpointError
+from harness.checkpoints.formats import LOADABLE, sniff
+from harness.errors import CheckpointError, CheckpointFormatError, UnsafeCheckpointError
 
 Format = Literal["mmpose", "bare", "safetensors"]
 
@@ -97,7 +102,13 @@ def load_checkpoint(path: str | os.PathLike) -> LoadedCheckpoint:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist: check the path, or fetch it first")
-    if path.suffix == ".safetensors":
+    try:
+        sniffed = sniff(path)
+    except OSError as exc:
+        raise CheckpointError(f"cannot read the checkpoint {path}: {exc}") from exc
+    if sniffed.kind not in LOADABLE or sniffed.damaged:
+        raise CheckpointFormatError(f"{path} is {sniffed.describe()}. {_format_advice(sniffed.kind)}")
+    if sniffed.kind == "safetensors":
         return _load_safetensors(path)
     obj = _torch_load_safely(path)
     if isinstance(obj, dict) and "state_dict" in obj:
@@ -116,6 +127,14 @@ def load_checkpoint(path: str | os.PathLike) -> LoadedCheckpoint:
         meta = {"meta": meta}
     state_dict, stripped = _normalise_state_dict(state_dict, path)
     return LoadedCheckpoint(dict(state_dict), dict(meta), fmt, others, stripped)
+
+
+def _format_advice(kind: str) -> str:
+    if kind in ("empty", "html", "xml", "torch-zip", "torch-legacy"):
+        return "Delete it and download it again (`python -m harness fetch ID`), or check the URL it came from."
+    if kind == "git-lfs-pointer":
+        return "Fetch the real file, then try again."
+    return "Pass a .pth saved with torch.save (an MMPose checkpoint or a state_dict) or a .safetensors file."
 
 
 def _torch_load_safely(path: Path) -> object:

@@ -232,7 +232,9 @@ def _run(args: argparse.Namespace, ctx) -> int:
     spec = dataclasses.replace(spec, data=resolve_data(result, registry, args))
     # Rank 0 downloads (if needed) first; the other ranks then find the checkpoint in the cache.
     checkpoint = ctx.main_first(lambda: resolve_checkpoint(entry, args.checkpoint, offline=args.offline))
-    spec = dataclasses.replace(spec, checkpoint=checkpoint, published_checkpoint=args.checkpoint is None)
+    spec = dataclasses.replace(
+        spec, checkpoint=checkpoint, published_checkpoint=args.checkpoint is None, offline=args.offline or None
+    )
     outcome = evaluate(
         spec, registry=registry, out_dir=args.out, progress=not args.no_progress, overwrite=args.overwrite
     )

@@ -1,7 +1,9 @@
 """`python -m harness inspect ID [--checkpoint PATH] [--json]`: architecture, parameters, hash, meta, strict fit.
 
 Exit status: 0 the checkpoint loads strictly (or there is none to check), 1 it loads safely but does not fit the
-architecture, 2 it cannot be loaded safely (unsafe pickle, unreadable file) or the id is unknown.
+architecture (names, shapes, or integer values where the model has floats), or the cache's file is not the published
+one; 2 it cannot be loaded safely (unsafe pickle, unreadable file, not a checkpoint format) or the id is unknown.
+inspect only reads: a cache file that does not verify is reported, never moved or deleted (`fetch` sets it aside).
 """
 
 from __future__ import annotations
@@ -43,11 +45,11 @@ def _load_registry() -> Registry:
 
 def inspect_entry(entry: Entry, checkpoint: Path | None = None) -> dict:
     """Everything `inspect` reports, as a JSON-compatible dict. Never raises for a bad file: see `error`."""
+    from harness.checkpoints.cache import expected_path
     from harness.checkpoints.convert import sha256_of, to_jsonable
     from harness.checkpoints.safe_load import load_checkpoint
     from harness.checkpoints.strict import describe_diff, diff_state_dict
-    from harness.errors import CheckpointError
-    from harness.models.entry import cached_checkpoint
+    from harness.errors import CheckpointError, CheckpointFormatError
     from harness.models.posenet import build_model
 
     arch = entry.architecture
@@ -71,9 +73,12 @@ def inspect_entry(entry: Entry, checkpoint: Path | None = None) -> dict:
     }
     source = "given"
     if checkpoint is None:
-        checkpoint, source = cached_checkpoint(entry), "cache"
-    if checkpoint is None:
-        return report
+        # The file under the checkpoint's cache name, whatever it holds: hashed and reported below, never changed
+        # (a look-up through the store would skip a file that does not verify, and inspect is where to see why).
+        cached = expected_path(entry.checkpoint)
+        if not cached.is_file():
+            return report
+        checkpoint, source = cached, "cache"
     ck: dict = {"path": str(checkpoint), "source": source}
     report["checkpoint"] = ck
     try:
@@ -86,7 +91,8 @@ def inspect_entry(entry: Entry, checkpoint: Path | None = None) -> dict:
     try:
         loaded = load_checkpoint(checkpoint)
     except CheckpointError as exc:
-        report.update(status="unsafe or unreadable", error=str(exc), error_type=type(exc).__name__)
+        status = "not a checkpoint" if isinstance(exc, CheckpointFormatError) else "unsafe or unreadable"
+        report.update(status=status, error=str(exc), error_type=type(exc).__name__)
         return report
     ck.update(format=loaded.format, meta=to_jsonable(loaded.meta), other_keys=list(loaded.other_keys))
     ck["stripped_prefix"] = loaded.stripped_prefix
@@ -96,13 +102,20 @@ def inspect_entry(entry: Entry, checkpoint: Path | None = None) -> dict:
     if not diff.ok:
         report["key_differences"] = diff.to_dict()
         report["error"] = describe_diff(diff, loaded.state_dict)
+    elif source == "cache" and not ck["hash_matches_registry"]:
+        report["status"] = "does not verify"
+        report["error"] = (
+            f"{checkpoint} is not the published file (sha256 {digest} does not start with "
+            f"{entry.checkpoint.sha256_prefix}): no run uses it. `python -m harness fetch {entry.id}` moves it "
+            "aside (it is never deleted) and downloads the published one."
+        )
     return report
 
 
 def exit_code(report: dict) -> int:
-    if report["status"] in ("unsafe or unreadable", "unreadable"):
+    if report["status"] in ("unsafe or unreadable", "unreadable", "not a checkpoint"):
         return 2
-    return 1 if report["status"] == "does not fit" else 0
+    return 1 if report["status"] in ("does not fit", "does not verify") else 0
 
 
 def format_text(report: dict) -> str:

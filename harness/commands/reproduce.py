@@ -194,6 +194,7 @@ def _run(args: argparse.Namespace, ctx) -> int:
             data=data[row.row_id],
             checkpoint=checkpoints[row.entry_id],
             published_checkpoint=True,
+            offline=args.offline or None,
         )
         out_dir = run_folder(runs_dir, spec)
         say(f"== {row.row_id} ({spec.protocol_name}) -> {out_dir}", file=sys.stderr)

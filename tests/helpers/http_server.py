@@ -57,6 +57,7 @@ class _Resource:
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
     honor_range: bool = True
+    send_length: bool = True
     faults: deque[_Fault] = field(default_factory=deque)
 
 
@@ -120,6 +121,12 @@ class LocalHTTPServer:
         """Answer Range requests for `path` with 200 and the whole body, as some servers and proxies do."""
         with self._lock:
             self._resource(path).honor_range = not ignore
+
+    def omit_length(self, path: str, omit: bool = True) -> None:
+        """Answer GETs of `path` without Content-Length (the body ends when the connection closes), as streaming
+        servers and some proxies do: a `truncate`d answer then looks complete to the client."""
+        with self._lock:
+            self._resource(path).send_length = not omit
 
     def _fault(self, path: str, fault: _Fault) -> None:
         with self._lock:
@@ -266,7 +273,8 @@ class _Handler(BaseHTTPRequestHandler):
             end = min(end, len(body) - 1)
             headers["Content-Range"] = f"bytes {start}-{end}/{len(body)}"
             body, status = body[start : end + 1], HTTPStatus.PARTIAL_CONTENT
-        headers["Content-Length"] = str(len(body))
+        if res.send_length:
+            headers["Content-Length"] = str(len(body))
         if head:
             body = b""
         elif fault is not None and fault.kind == "truncate":

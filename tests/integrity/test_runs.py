@@ -96,8 +96,8 @@ def test_damaged_cached_checkpoint_stops_the_run_instead_of_a_failed_verdict(wor
     rc = main(["reproduce", "--dataset", "demo", "--data-root", str(data), "--offline", "--device", "cpu"])
     err = capsys.readouterr().err
     assert rc == 2
-    assert f"checkpoint {cached}" in err and "does not start with the registry's" in err
-    assert f"python -m harness fetch {ENTRY_ID} --force" in err
+    assert f"{cached} is not the published" in err and "Nothing was evaluated" in err
+    assert "The damaged copy was moved to" in err and "python -m harness fetch" in err
     assert not (workspace / "results").exists()  # no verdict in the history
     assert not (workspace / "reports").exists()  # nor in reports/ or the README
     assert (workspace / "README.md").read_text() == readme

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.checkpoints import cache as cache_files
 from harness.checkpoints import download, store
 from harness.errors import DownloadError, HarnessError, OfflineError
 from zoo.schema import Checkpoint
@@ -108,16 +109,18 @@ def test_full_hash_and_size_from_the_record_are_checked(serve, cache: Path, fiel
     assert_holds_nothing_under(cache, ckpt)
 
 
-def test_corrupt_cached_file_is_replaced_by_a_fresh_download(serve, server, cache: Path) -> None:
+def test_corrupt_cached_file_is_set_aside_and_downloaded_again(serve, server, cache: Path) -> None:
     s = serve()
     path = store.fetch(s.checkpoint, progress=False)
     path.write_bytes(b"bit rot")  # size and mtime change: the sidecar no longer vouches for it
     assert store.fetch(s.checkpoint, progress=False) == path
     assert path.read_bytes() == s.data
     assert len(server.requests_for(s.path)) == 2
+    [aside] = [p for p in cache.iterdir() if ".unverified-" in p.name]
+    assert aside.read_bytes() == b"bit rot"  # renamed, never deleted: it might have been the user's
 
 
-def test_cached_path_rehash_catches_what_size_and_mtime_cannot(serve, cache: Path) -> None:
+def test_cached_path_rehash_catches_what_size_and_mtime_cannot(serve, server, cache: Path) -> None:
     s = serve()
     path = store.fetch(s.checkpoint, progress=False)
     st = path.stat()
@@ -125,7 +128,11 @@ def test_cached_path_rehash_catches_what_size_and_mtime_cannot(serve, cache: Pat
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # ... and mtime: the documented blind spot
     assert store.cached_path(s.checkpoint) == path
     assert store.cached_path(s.checkpoint, rehash=True) is None
-    assert_holds_nothing_under(cache, s.checkpoint)
+    assert path.read_bytes() == bytes(len(s.data))  # a look-up never changes the file ...
+    assert not (cache / f"{path.name}.sha256").exists()  # ... but drops the sidecar that vouched for it
+    assert store.cached_path(s.checkpoint) is None
+    assert store.fetch(s.checkpoint, progress=False) == path and path.read_bytes() == s.data
+    assert len(server.requests_for(s.path)) == 2
 
 
 def test_hand_placed_file_is_hashed_once_then_trusted(serve, cache: Path) -> None:
@@ -137,13 +144,23 @@ def test_hand_placed_file_is_hashed_once_then_trusted(serve, cache: Path) -> Non
     assert json.loads((cache / f"{target.name}.sha256").read_text())["sha256"] == s.sha256
 
 
-def test_hand_placed_bad_file_is_removed_never_returned(serve, cache: Path) -> None:
+def test_hand_placed_bad_file_is_kept_never_returned(serve, cache: Path) -> None:
     s = serve()
     target = store.expected_path(s.checkpoint)
     target.parent.mkdir(parents=True)
     target.write_bytes(b"wrong")
     assert store.cached_path(s.checkpoint) is None
-    assert not target.exists()
+    assert target.read_bytes() == b"wrong"
+
+
+def test_force_sets_a_hand_placed_file_aside_instead_of_replacing_it(serve, server, cache: Path) -> None:
+    s = serve()
+    target = store.expected_path(s.checkpoint)
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"my own experiment")
+    assert store.fetch(s.checkpoint, force=True, progress=False) == target and target.read_bytes() == s.data
+    [aside] = [p for p in cache.iterdir() if ".unverified-" in p.name]
+    assert aside.read_bytes() == b"my own experiment"
 
 
 # -- interrupted transfers --------------------------------------------------------------------------------------
@@ -279,10 +296,10 @@ def test_force_downloads_again_and_keeps_old_copy_on_failure(serve, server, cach
 
 def test_second_fetcher_waits_for_the_lock_and_reuses_the_result(serve, server, cache) -> None:
     s = serve()
-    paths = store._Paths(store.expected_path(s.checkpoint))
+    paths = cache_files.CachePaths(store.expected_path(s.checkpoint))
     cache.mkdir()
     result: list[Path] = []
-    with store._locked(paths.lock):  # another process is downloading ...
+    with cache_files.locked(paths.lock):  # another process is downloading ...
         worker = threading.Thread(target=lambda: result.append(store.fetch(s.checkpoint, progress=False)))
         worker.start()
         time.sleep(0.3)

@@ -112,3 +112,16 @@ def test_failed_strict_load_leaves_model_untouched(td_sd) -> None:
     with pytest.raises(StateDictMismatchError):
         load_state_dict_strict(model, td_sd)
     assert torch.equal(model.backbone.conv1.weight, before)
+
+
+def test_integer_values_where_the_model_has_floats_are_refused(td_sd) -> None:
+    model = build_model(arch("heatmap"))
+    sd = dict(td_sd)
+    sd["backbone.conv1.weight"] = sd["backbone.conv1.weight"].round().long()
+    sd["keypoint_head.final_layer.bias"] = sd["keypoint_head.final_layer.bias"] > 0
+    before = model.state_dict()["backbone.conv1.weight"].clone()
+    with pytest.raises(StateDictMismatchError, match="bool/int64 values where the model has floating-point") as info:
+        load_state_dict_strict(model, sd)
+    assert [k for k, _, _ in info.value.diff.wrong_dtype] == ["backbone.conv1.weight", "keypoint_head.final_layer.bias"]
+    assert "bool" in str(info.value) and "backbone.conv1.weight: model float32 vs checkpoint int64" in str(info.value)
+    assert torch.equal(model.state_dict()["backbone.conv1.weight"], before)  # nothing was copied
