@@ -31,3 +31,8 @@ class DataError(HarnessError, ValueError):
 
 class ModelOutputError(HarnessError, ValueError):
     """The model produced something the protocol cannot decode (non-finite values, wrong channel count)."""
+
+
+class InstallError(HarnessError, ImportError):
+    """A dependency is missing or was built for another numpy; the message names the command that fixes it
+    (harness/environment.py; `python -m harness doctor` checks them all)."""

@@ -35,7 +35,19 @@ _LAZY = {
     "load_state_dict_strict": "strict",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = [  # noqa: RUF022 (kept in the order of _LAZY)
+    "ConversionResult",
+    "convert_to_safetensors",
+    "sha256_of",
+    "ALLOWED_GLOBALS",
+    "LoadedCheckpoint",
+    "load_checkpoint",
+    "StateDictDiff",
+    "StateDictMismatchError",
+    "describe_diff",
+    "diff_state_dict",
+    "load_state_dict_strict",
+]
 
 
 def __getattr__(name: str) -> Any:
