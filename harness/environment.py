@@ -15,6 +15,9 @@ Why xtcocotools needs a check (measured 2026-12 in fresh venvs, Python 3.11, pip
   exococotools and halpecocotools are sdist-only forks with changed code. xthotcoco 0.1.0 is another engine
   (hotcoco, in Rust); it matched xtcocotools bit for bit on 40 noisy predictions of the COCO and AIC sample files,
   but adopting it would replace the evaluator of record, so it is not used.
+- Python 3.12 has no xtcocotools wheel at all (the ordinary install stops at the same isolated sdist build), and on
+  3.13 its setup.py fails outright (pyproject's requires-python says so). Building it first works on 3.10-3.12:
+  `pip install 'numpy>=2' cython setuptools`, then the rebuild below, then `pip install -e '.[harness]'` (README).
 - What works: after the ordinary install, rebuild xtcocotools from its sdist against the installed numpy
   (`XTCOCOTOOLS_REBUILD`, about 10 s; it needs a C compiler). Its build needs are its own run-time requirements
   (numpy, Cython, setuptools), so they are present by then; `--no-cache-dir` keeps pip from reusing a wheel it once
