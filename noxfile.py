@@ -93,6 +93,15 @@ def parity(session: nox.Session) -> None:
     session.run("python", "-m", "pytest", "-m", "oracle", "tests/oracle", *(session.posargs or ["-q"]), env=env)
 
 
+@nox.session
+def data(session: nox.Session) -> None:
+    """The datasets: `-- list`, `-- fetch coco` (download, verify, lay out the reference layout, check, pin the data
+    lock; prints any manual steps), `-- check all`. Data root: `-- ... --data-root DIR`, else $HRNET_ZOO_DATA or
+    ./data. Horse-10 needs `--accept-terms` (non-commercial use only)."""
+    _install(session)
+    session.run("python", "-m", "harness", "data", *(session.posargs or ["list"]))
+
+
 def _reproduce(session: nox.Session, dataset: str) -> None:
     _install(session)
     session.run("python", "-m", "harness", "reproduce", "--dataset", dataset, *session.posargs)

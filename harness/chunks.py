@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -16,44 +17,101 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from harness import results, runtime
+from harness import identity, results, runtime
 from zoo.schema import KeypointSchema
 
 if TYPE_CHECKING:
-    from harness.evaluate import EvalSpec
+    from harness.spec import EvalSpec
+
+log = logging.getLogger(__name__)
 
 
 class ChunkStore:
-    """Finished chunks of one run identity, each written atomically; an interrupted run keeps what finished."""
+    """Finished chunks of one run identity, each written atomically with what it covers; an interrupted run keeps
+    what finished. A chunk is reused only when its metadata says it was computed by the same run (run key), for the
+    same items (their digest and count) from the same image files (size and mtime); a damaged or mismatched chunk is
+    dropped with a warning naming it, and computed again."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, run_key: str = "") -> None:
         self.folder = folder
+        self.run_key = run_key
 
     def path(self, index: int, suffix: str) -> Path:
         return self.folder / f"chunk_{index:05d}{suffix}"
 
-    def load_topdown(self, index: int):
+    def meta(self, items_digest: str, count: int, image_paths) -> dict:
+        return {
+            "run_key": self.run_key,
+            "items": items_digest,
+            "count": count,
+            "images": identity.image_stats(image_paths),
+        }
+
+    def _check(self, path: Path, meta: Any, expected: dict) -> str | None:
+        """Why a stored chunk cannot be reused (None when it can)."""
+        if not isinstance(meta, dict):
+            return "it has no metadata"
+        for key in ("run_key", "items", "count"):
+            if meta.get(key) != expected[key]:
+                return f"its {key} differs ({meta.get(key)!r}, expected {expected[key]!r})"
+        if meta.get("images") != expected["images"]:
+            changed = [p for p, st in expected["images"].items() if (meta.get("images") or {}).get(p) != st]
+            return f"{len(changed)} image file(s) changed since it was computed (first: {changed[:1]})"
+        return None
+
+    def _drop(self, path: Path, why: str) -> None:
+        log.warning("chunk %s cannot be reused: %s; computing it again", path, why)
+        path.unlink(missing_ok=True)
+
+    def load_topdown(self, index: int, expected: dict):
         from harness.topdown.output import TopdownOutput
 
         path = self.path(index, ".npz")
         if not path.exists():
             return None
-        with np.load(path) as z:
-            return TopdownOutput(**{f.name: z[f.name] for f in dataclasses.fields(TopdownOutput)})
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta = json.loads(str(z["_meta"]))
+                out = TopdownOutput(**{f.name: z[f.name] for f in dataclasses.fields(TopdownOutput)})
+        except Exception as exc:  # a truncated or foreign file: any failure to read means "not reusable"
+            self._drop(path, f"it cannot be read ({type(exc).__name__}: {exc})")
+            return None
+        why = self._check(path, meta, expected) or (
+            None if len(out) == expected["count"] else f"it holds {len(out)} rows, expected {expected['count']}"
+        )
+        if why:
+            self._drop(path, why)
+            return None
+        return out
 
-    def save_topdown(self, index: int, out) -> None:
+    def save_topdown(self, index: int, out, meta: dict) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.path(index, ".npz")
         tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, **{f.name: getattr(out, f.name) for f in dataclasses.fields(out)})
+        fields = {f.name: getattr(out, f.name) for f in dataclasses.fields(out)}
+        np.savez(tmp, _meta=np.array(json.dumps(meta)), **fields)
         tmp.replace(path)
 
-    def load_json(self, index: int) -> list[dict] | None:
+    def load_json(self, index: int, expected: dict) -> list[dict] | None:
         path = self.path(index, ".json")
-        return json.loads(path.read_text()) if path.exists() else None
+        if not path.exists():
+            return None
+        try:
+            doc = json.loads(path.read_text())
+            meta, records = doc["meta"], doc["records"]
+            if not isinstance(records, list):
+                raise TypeError("records is not a list")
+        except Exception as exc:  # truncated, not JSON, or an older format
+            self._drop(path, f"it cannot be read ({type(exc).__name__}: {exc})")
+            return None
+        why = self._check(path, meta, expected)
+        if why:
+            self._drop(path, why)
+            return None
+        return records
 
-    def save_json(self, index: int, records: list[dict]) -> None:
-        results.write_json_atomic(self.path(index, ".json"), records, indent=None)
+    def save_json(self, index: int, records: list[dict], meta: dict) -> None:
+        results.write_json_atomic(self.path(index, ".json"), {"meta": meta, "records": records}, indent=None)
 
     def clear(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -85,24 +143,26 @@ def _compute_chunks(
     *,
     indices: list[int],
     progress,
-    load: Callable[[int, Any], Any],
-    save: Callable[[int, Any], None],
+    load: Callable[[int, dict], Any],
+    save: Callable[[int, Any, dict], None],
     predict: Callable[[Any, Any], Any],
+    expected: Callable[[Any], dict],
 ) -> tuple[dict[int, Any], int, int]:
-    """{chunk index: output} of the chunks at `indices`, each loaded when saved (load(index, items) -> None when
-    absent) or else predicted (predict(model, items), the model built on first need) and saved; with the counts of
-    reused and computed chunks."""
+    """{chunk index: output} of the chunks at `indices`, each loaded when saved and still valid (load(index,
+    expected) -> None otherwise) or else predicted (predict(model, items), the model built on first need) and saved
+    with its metadata; with the counts of reused and computed chunks."""
     parts, reused, computed, model = {}, 0, 0, None
     for index in indices:
         items = chunks[index]
-        out = load(index, items)
+        meta = expected(items)
+        out = load(index, meta)
         if out is not None:
             reused += 1
         else:
             model = model or model_factory()
             with runtime.autocast(spec.settings):
                 out = predict(model, items)
-            save(index, out)
+            save(index, out, meta)
             computed += 1
         parts[index] = out
         progress.update(len(items))
@@ -124,9 +184,9 @@ def compute_topdown_chunks(
 
     arch, p = spec.entry.architecture, spec.protocol
 
-    def load(index: int, chunk: tuple):
-        out = store.load_topdown(index)
-        return out if out is not None and len(out) == len(chunk) else None
+    def expected(chunk: tuple) -> dict:
+        keys = ((i.image_id, i.bbox_id, i.bbox, i.bbox_score, str(i.image_path)) for i in chunk)
+        return store.meta(identity.items_digest(keys), len(chunk), (i.image_path for i in chunk))
 
     def predict(model, chunk: tuple):
         return predict_topdown(
@@ -146,8 +206,8 @@ def compute_topdown_chunks(
         )
 
     return _compute_chunks(
-        spec, chunks, model_factory, indices=indices, progress=progress, load=load, save=store.save_topdown,
-        predict=predict,
+        spec, chunks, model_factory, indices=indices, progress=progress, load=store.load_topdown,
+        save=store.save_topdown, predict=predict, expected=expected,
     )  # fmt: skip
 
 
@@ -172,6 +232,7 @@ def compute_bottomup_chunks(
     *,
     indices: list[int],
     progress,
+    image_files: dict[int, Path],
 ) -> tuple[dict[int, list[dict]], int, int]:
     """COCO results {chunk index: records} of the image-id chunks at `indices`, with reused/computed counts."""
     from harness.bottomup.inference import BottomUpParams, predict_bottomup_dataset
@@ -184,9 +245,12 @@ def compute_bottomup_chunks(
             model, spec.data.ann_file, spec.data.img_dir, params=params, device=spec.settings.device, image_ids=ids
         )
 
+    def expected(ids: list[int]) -> dict:
+        return store.meta(identity.items_digest(ids), len(ids), (image_files[i] for i in ids))
+
     return _compute_chunks(
-        spec, chunks, model_factory, indices=indices, progress=progress,
-        load=lambda index, _ids: store.load_json(index), save=store.save_json, predict=predict,
+        spec, chunks, model_factory, indices=indices, progress=progress, load=store.load_json,
+        save=store.save_json, predict=predict, expected=expected,
     )  # fmt: skip
 
 

@@ -36,3 +36,37 @@ class ModelOutputError(HarnessError, ValueError):
 class InstallError(HarnessError, ImportError):
     """A dependency is missing or was built for another numpy; the message names the command that fixes it
     (harness/environment.py; `python -m harness doctor` checks them all)."""
+
+
+class OutputError(HarnessError, OSError):
+    """An output folder cannot be used: not a folder, not writable, or it holds files the harness did not write (or
+    another run's) that would be replaced; nothing was run."""
+
+
+# -- datasets (harness.data.fetch / extract / lock / check) ----------------------------------------------------
+
+
+class UnsafeArchiveError(DataError):
+    """An archive member would land outside its target (absolute path, `..`, a link leaving it) or is a device
+    file; the archive was refused before anything was extracted."""
+
+
+class InsufficientSpaceError(DataError, OSError):
+    """Not enough free disk space for a download or an extraction; nothing was written."""
+
+
+class TermsNotAcceptedError(DataError):
+    """A dataset's terms of use need an explicit acceptance flag (`data fetch --accept-terms`)."""
+
+
+class ManualStepsRequiredError(DataError):
+    """Some artefacts have no direct download: the message lists the page, the exact file and where to put it."""
+
+
+class DataCheckError(DataError):
+    """A data folder does not hold what the documented rows read; carries every problem found, not only the first."""
+
+    def __init__(self, problems: list[str], *, what: str) -> None:
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"{what}: {len(self.problems)} problem(s):\n{lines}")

@@ -15,15 +15,16 @@ bit-identical to a single-process run's, and a run resumes with any world size.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from harness import results, runtime
+from harness import identity, outputs, results, runtime
 from harness.checkpoints.hashing import file_sha256
 from harness.chunks import (
     ChunkStore,
@@ -34,50 +35,14 @@ from harness.chunks import (
     split_chunks,
     topdown_predictions,
 )
-from harness.data.annotations import coco_tables, read_json
-from harness.errors import DataError, HarnessError
-from harness.protocols import describe
-from zoo.history import SCHEMA_VERSION
-from zoo.schema import Entry, KeypointSchema, Protocol, Registry, Result
+from harness.data.annotations import coco_tables, read_json, validate_ground_truth
+from harness.errors import CheckpointError, DataError, HarnessError
+from harness.spec import EvalSpec
+from zoo.record import RunRecord, standing
+from zoo.schema import KeypointSchema, Registry
 
 if TYPE_CHECKING:
     import torch
-
-#: Bumped whenever a change makes earlier chunk caches unusable (their predictions would differ).
-PREDICTION_FORMAT = 1
-
-
-@dataclass(frozen=True)
-class DataPaths:
-    ann_file: Path
-    img_dir: Path
-    bbox_file: Path | None = None
-    #: True when the paths come from the dataset's reference layout (--data-root), not hand-picked files.
-    reference_layout: bool = False
-
-
-@dataclass(frozen=True)
-class EvalSpec:
-    """Everything that decides a run's predictions and metrics (plus how fast it goes)."""
-
-    entry: Entry
-    result: Result
-    protocol_name: str
-    protocol: Protocol  # resolved, overrides applied
-    overrides: Mapping[str, Any]
-    data: DataPaths
-    checkpoint: Path
-    settings: runtime.RunSettings
-    batch_size: int = 32
-    limit: int | None = None  # the first N images of the annotation file
-    crop_backend: str = "cv2"
-    num_workers: int = 0
-    #: Resume granularity: instances (top-down) or images (bottom-up) per saved chunk.
-    chunk_size: int = 512
-    #: "library" (the evaluator of record) or "fast" (harness.metrics.fast_coco, proven bit-identical to it on every
-    #: test run; falls back to the library for inputs it does not model). Same numbers, so not part of the identity.
-    scoring: str = "library"
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -85,7 +50,7 @@ class RunOutcome:
     out_dir: Path
     predictions: list[dict]
     scored: dict
-    record: dict
+    record: RunRecord
     reused_chunks: int  # summed over ranks under torchrun
     computed_chunks: int
     #: False on the ranks > 0 of a torchrun run: they wrote nothing and hold no predictions (same metrics/record).
@@ -142,31 +107,25 @@ def load_instances(spec: EvalSpec, schema: KeypointSchema):
 # identity and provenance
 
 
-def identity(spec: EvalSpec, *, checkpoint_sha256: str, ann_sha256: str, bbox_sha256: str | None) -> dict:
-    """What was run: a result is keyed by this, never by its value (STYLE.md principle 3)."""
-    s = spec.settings
-    return {
-        "prediction_format": PREDICTION_FORMAT,
-        "row_id": spec.result.row_id,
-        "protocol": spec.protocol_name,
-        "protocol_resolved": describe(spec.protocol),
-        "overrides": dict(spec.overrides),
-        "checkpoint_sha256": checkpoint_sha256,
-        "annotations_sha256": ann_sha256,
-        "bbox_file_sha256": bbox_sha256,
-        "limit": spec.limit,
-        # Numerics that can move predictions: device kind and mode (batch size and workers cannot).
-        "device": "cuda" if s.device.startswith("cuda") else "cpu",
-        "mode": s.mode,
-        "autocast_dtype": s.autocast_dtype,
-        "crop_backend": spec.crop_backend,
-    }
-
-
 def _file_info(path: Path | None) -> dict | None:
     if path is None:
         return None
-    return {"path": str(path), "sha256": file_sha256(path), "size": path.stat().st_size}
+    try:
+        return {"path": str(path), "sha256": file_sha256(path), "size": path.stat().st_size}
+    except OSError as exc:
+        raise DataError(f"cannot read {path} ({exc.strerror or exc})") from None
+
+
+def verify_published(spec: EvalSpec, info: dict) -> None:
+    """The published checkpoint, hashed in full by this run, must match the registry's prefix before the first
+    forward pass: a damaged cached file (even with its size and mtime kept) never becomes a 'failed' verdict."""
+    ref = spec.entry.checkpoint
+    if not info["sha256"].startswith(ref.sha256_prefix):
+        raise CheckpointError(
+            f"checkpoint {info['path']} of {spec.entry.id} has sha256 {info['sha256']}, which does not start with "
+            f"the registry's {ref.sha256_prefix}: the file is damaged or is not the published one. Nothing was "
+            f"evaluated. Download it again: python -m harness fetch {spec.entry.id} --force"
+        )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -201,9 +160,18 @@ class _Prepared:
     ident: dict
     key: str
     store: ChunkStore
+    chunk_items: int  # instances (top-down) or images (bottom-up) per chunk
 
 
-def _prepare(spec: EvalSpec, *, registry: Registry, out_dir: Path, model_label: str | None = None) -> _Prepared:
+def _prepare(
+    spec: EvalSpec,
+    *,
+    registry: Registry,
+    out_dir: Path,
+    model_label: str | None = None,
+    overwrite: bool = False,
+    replace_other_runs: bool = False,
+) -> _Prepared:
     entry, protocol = spec.entry, spec.protocol
     schema = registry.schemas[entry.architecture.keypoint_schema]
     if entry.architecture.num_keypoints != schema.num_keypoints:
@@ -211,22 +179,32 @@ def _prepare(spec: EvalSpec, *, registry: Registry, out_dir: Path, model_label: 
             f"{entry.id}: architecture has {entry.architecture.num_keypoints} keypoints, schema "
             f"{schema.name!r} {schema.num_keypoints}"
         )
+    outputs.check(out_dir, run_key=None, overwrite=overwrite)  # before hashing gigabytes: a file, not writable
     gt = read_json(spec.data.ann_file, what="annotation file")
+    validate_ground_truth(gt, spec.data.ann_file, schema)
     image_ids = select_images(gt, spec.data.ann_file, spec.limit)
     total_images = len(select_images(gt, spec.data.ann_file, None))
     # A caller-built model (model_label set) is named by its label; its checkpoint file is optional provenance.
     in_memory = model_label is not None
     ckpt = _file_info(spec.checkpoint) if not in_memory or spec.checkpoint.is_file() else None
+    if spec.published_checkpoint and ckpt is not None:
+        verify_published(spec, ckpt)
     ann = _file_info(spec.data.ann_file)
     bbox = _file_info(spec.data.bbox_file) if protocol.boxes and protocol.boxes.kind == "detector" else None
-    ident = identity(
-        spec, checkpoint_sha256=ckpt and ckpt["sha256"], ann_sha256=ann["sha256"], bbox_sha256=bbox and bbox["sha256"]
+    per_chunk = spec.chunk_size if protocol.paradigm == "topdown" else bottomup_chunk_images(spec.chunk_size)
+    ident = identity.run_identity(
+        spec,
+        checkpoint_sha256=ckpt and ckpt["sha256"],
+        ann_sha256=ann["sha256"],
+        bbox_sha256=bbox and bbox["sha256"],
+        chunk_layout={"items_per_chunk": per_chunk},
+        model_label=model_label if in_memory else None,
     )
-    if in_memory:
-        ident["model_label"] = model_label  # only then: the identities (run keys) of ordinary runs are unchanged
-    key = results.run_key(ident)
+    key = identity.run_key(ident)
+    outputs.check(out_dir, run_key=key, overwrite=overwrite, replace_other_runs=replace_other_runs)
     files = {"checkpoint": ckpt, "annotations": ann, "bbox_file": bbox}
-    return _Prepared(schema, gt, image_ids, total_images, files, ident, key, ChunkStore(out_dir / ".chunks" / key))
+    store = ChunkStore(out_dir / ".chunks" / key, run_key=key)
+    return _Prepared(schema, gt, image_ids, total_images, files, ident, key, store, per_chunk)
 
 
 def evaluate(
@@ -237,6 +215,8 @@ def evaluate(
     progress: bool = True,
     model_factory: Callable[[], torch.nn.Module] | None = None,
     model_label: str | None = None,
+    overwrite: bool = False,
+    replace_other_runs: bool = False,
 ) -> RunOutcome:
     """Run, score and write DIR/predictions.json, DIR/metrics.json and DIR/result.json (only when complete).
 
@@ -264,7 +244,14 @@ def evaluate(
             spec, settings=dataclasses.replace(spec.settings, device=ctx.device(spec.settings.device))
         )
     runtime.apply(spec.settings)
-    run = _prepare(spec, registry=registry, out_dir=out_dir, model_label=model_label)
+    run = _prepare(
+        spec,
+        registry=registry,
+        out_dir=out_dir,
+        model_label=model_label,
+        overwrite=overwrite,
+        replace_other_runs=replace_other_runs,
+    )
     schema, image_ids = run.schema, run.image_ids
     if spec.protocol.paradigm == "topdown":
         loaded = load_instances(spec, schema)
@@ -272,11 +259,13 @@ def evaluate(
         instances = tuple(i for i in loaded.instances if i.image_id in wanted)
         if not instances:
             raise DataError(f"no instances to evaluate in {spec.data.ann_file} ({loaded.report.summary()})")
-        chunks, compute, unit = split_chunks(instances, spec.chunk_size), compute_topdown_chunks, "inst"
+        chunks, compute, unit = split_chunks(instances, run.chunk_items), compute_topdown_chunks, "inst"
         counts = {"images": len(image_ids), "instances": len(instances), "load_report": loaded.report.summary()}
     else:
-        chunks = split_chunks(image_ids, bottomup_chunk_images(spec.chunk_size))
-        compute, unit, counts = compute_bottomup_chunks, "img", {"images": len(image_ids)}
+        chunks = split_chunks(image_ids, run.chunk_items)
+        files = {img["id"]: spec.data.img_dir / img["file_name"] for img in run.gt["images"]}
+        compute = functools.partial(compute_bottomup_chunks, image_files=files)
+        unit, counts = "img", {"images": len(image_ids)}
     mine = ctx.shard(len(chunks))
 
     def run_share() -> tuple[dict, int, int]:
@@ -321,48 +310,66 @@ def _score_and_write(
         backend=spec.scoring,
     )
     partial_reason = _partial_reason(spec, len(run.image_ids), run.total_images)
-    record = {
-        "schema_version": SCHEMA_VERSION,
-        "run_key": run.key,
-        "identity": run.ident,
-        "row_id": result.row_id,
-        "entry": entry.id,
-        "dataset": result.dataset,
-        "split": result.split,
-        "protocol": spec.protocol_name,
-        "overrides": dict(spec.overrides),
-        "partial": partial_reason is not None,
-        "partial_reason": partial_reason,
-        "metrics": scored["metrics"],
-        "per_keypoint": scored.get("per_keypoint", {}),
-        "date": results.now_utc(),
-        "wall_time_s": round(time.perf_counter() - t0, 3),
-        "provenance": {
-            "git": results.git_state(),
-            "packages": results.package_versions(),
-            # world_size / backend: how it ran, not what: they are not part of the identity (same predictions).
-            "settings": spec.settings.record()
-            | {
-                "batch_size": spec.batch_size,
-                "workers": spec.num_workers,
-                "crop_backend": spec.crop_backend,
-                "scoring": scored.get("scoring", {"requested": spec.scoring}),
-            }
-            | ctx.record(),
-            "checkpoint": run.files["checkpoint"],
-            "checkpoint_registry_prefix": entry.checkpoint.sha256_prefix,
-            "annotations": run.files["annotations"],
-            "bbox_file": run.files["bbox_file"],
-            "images_dir": str(spec.data.img_dir),
-            "counts": counts,
-            "chunks": chunks,
-        },
+    provenance = {
+        "git": results.git_state(),
+        "packages": results.package_versions(),
+        # world_size / backend: how it ran, not what: they are not part of the identity (same predictions).
+        "settings": spec.settings.record()
+        | {
+            "batch_size": spec.batch_size,
+            "workers": spec.num_workers,
+            "crop_backend": spec.crop_backend,
+            "scoring": scored.get("scoring", {"requested": spec.scoring}),
+        }
+        | ctx.record(),
+        "checkpoint": run.files["checkpoint"],
+        "checkpoint_registry_prefix": entry.checkpoint.sha256_prefix,
+        "annotations": run.files["annotations"],
+        "bbox_file": run.files["bbox_file"],
+        "images_dir": str(spec.data.img_dir),
+        "counts": counts,
+        "chunks": chunks,
     }
-    results.write_predictions(out_dir / "predictions.json", preds)
-    results.write_json_atomic(out_dir / "metrics.json", _json_safe(scored))
-    results.write_json_atomic(out_dir / "result.json", _json_safe(record))
+    if spec.data.root is not None:
+        provenance["data"] = _data_fingerprint(spec, run, registry)
+    record = RunRecord(
+        run_key=run.key,
+        identity=run.ident,
+        row_id=result.row_id,
+        entry=entry.id,
+        dataset=result.dataset,
+        split=result.split,
+        protocol=spec.protocol_name,
+        overrides=dict(spec.overrides),
+        partial=partial_reason is not None,
+        partial_reason=partial_reason,
+        metrics=_json_safe(scored["metrics"]),
+        per_keypoint=_json_safe(scored.get("per_keypoint", {})),
+        date=results.now_utc(),
+        wall_time_s=round(time.perf_counter() - t0, 3),
+        provenance=_json_safe(provenance),
+    )
+    record = dataclasses.replace(record, informational=standing(record))
+    files = {
+        "predictions.json": results.predictions_bytes(preds),
+        "metrics.json": results.json_bytes(_json_safe(scored)),
+        "result.json": results.json_bytes(record.to_dict()),
+    }
+    outputs.write(out_dir, files, run_key=run.key, row_id=result.row_id)
     run.store.clear()
-    return RunOutcome(out_dir, preds, scored, _json_safe(record), chunks["reused"], chunks["computed"])
+    return RunOutcome(out_dir, preds, scored, record, chunks["reused"], chunks["computed"])
+
+
+def _data_fingerprint(spec: EvalSpec, run: _Prepared, registry: Registry) -> dict:
+    """The data the run read (annotation and box files, the split's image list) and how it differs from the data
+    lock pinned by `data fetch` / `data check` (harness.data.lock); reports show the differences as a warning."""
+    from harness.data.lock import compare_with_lock, fingerprint
+
+    d, result = spec.data, spec.result
+    names = [img["file_name"] for img in run.gt["images"]]
+    fp = fingerprint(d.ann_file, run.files["bbox_file"] and d.bbox_file, d.img_dir, names)
+    fp["lock_warnings"] = compare_with_lock(d.root, result.dataset, fp, split=result.split, registry=registry)
+    return fp
 
 
 def _partial_reason(spec: EvalSpec, used: int, total: int) -> str | None:

@@ -6,9 +6,10 @@ docs/PERFORMANCE.md.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import get_args
 
-Mode = Literal["exact", "tuned", "fast"]
-MODES: tuple[str, ...] = ("exact", "tuned", "fast")
+from zoo.schema import NumericMode as Mode
+
+MODES: tuple[str, ...] = get_args(Mode)
 #: Autocast dtypes of the fast mode (`--amp-dtype`).
 AMP_DTYPES: tuple[str, ...] = ("bfloat16", "float16")

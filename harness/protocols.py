@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, get_args
 
 from harness.errors import HarnessError
 from harness.metrics import BBOX_NORMALIZER
-from zoo.schema import BoxSource, Era, Evaluator, Protocol, Registry, Result
+from zoo.schema import BoxSource, Era, Evaluator, Protocol, ProtocolName, Result
 
-PROTOCOL_NAMES = ("published", "mmpose-0.29")
+PROTOCOL_NAMES: tuple[str, ...] = get_args(ProtocolName)
 
 
 def resolve_protocol(result: Result, name: str) -> Protocol:
@@ -42,21 +42,6 @@ def resolve_protocol(result: Result, name: str) -> Protocol:
     else:
         evaluator = Evaluator(kind="pck_nme", pck_threshold=0.2, normalize=BBOX_NORMALIZER)
     return replace(protocol, era=era, evaluator=evaluator)
-
-
-def select_row(registry: Registry, ident: str, row: str | None = None) -> Result:
-    """`ENTRY/ROW`, or `ENTRY` plus `--row NAME`, or `ENTRY` alone when it has exactly one row."""
-    if row:
-        return registry.result(f"{ident.partition('/')[0]}/{row}")
-    if "/" in ident:
-        return registry.result(ident)
-    entry = registry.entry(ident)
-    if len(entry.results) == 1:
-        return entry.results[0]
-    names = ", ".join(r.name for r in entry.results)
-    raise HarnessError(
-        f"entry {ident!r} has {len(entry.results)} result rows ({names}); choose one with --row NAME or {ident}/NAME"
-    )
 
 
 def apply_overrides(

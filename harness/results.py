@@ -8,13 +8,11 @@ harness version), never by its value (STYLE.md principle 3).
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import os
 import platform
 import subprocess
 import tempfile
-from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -64,29 +62,39 @@ def git_state(repo: Path = REPO) -> dict[str, Any]:
     return {"sha": sha, "dirty": None if status is None else bool(status)}
 
 
-def run_key(identity: Mapping[str, Any]) -> str:
-    """A short stable hash of a run's identity (canonical JSON), used to name and resume runs."""
-    text = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 def now_utc() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
-def write_json_atomic(path: str | os.PathLike, obj: Any, *, indent: int | None = 2) -> None:
-    """Write JSON to a temp file in the same folder and rename it into place: a reader never sees half a file."""
+def file_mode() -> int:
+    """The mode an ordinary new file gets under the user's umask (mkstemp alone would leave 0600)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write to a temp file in the same folder and rename it into place: a reader never sees half a file, and a
+    failure leaves any earlier file as it was."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=indent, allow_nan=False)
-            f.write("\n")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def json_bytes(obj: Any, *, indent: int | None = 2) -> bytes:
+    return (json.dumps(obj, indent=indent, allow_nan=False) + "\n").encode()
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any, *, indent: int | None = 2) -> None:
+    write_bytes_atomic(path, json_bytes(obj, indent=indent))
 
 
 def _stdlib(rec: dict) -> bytes:
@@ -118,19 +126,13 @@ def encode_records(records: list[dict]) -> list[bytes]:
     return [_encode(r) for r in records]
 
 
+def predictions_bytes(predictions: list[dict]) -> bytes:
+    """COCO results format, one record per line inside the array: compact yet diffable."""
+    texts = encode_records(predictions)
+    # one buffer of ~1 KB per record, not one write call each
+    return b"[\n" + b",\n".join(texts) + (b"\n]\n" if texts else b"]\n")
+
+
 def write_predictions(path: str | os.PathLike, predictions: list[dict]) -> None:
-    """COCO results format, one record per line inside the array: compact yet diffable. Atomic: a failure (say a
-    NaN in a record) leaves any earlier file in place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            texts = encode_records(predictions)
-            f.write(b"[\n")
-            f.write(b",\n".join(texts))  # one buffer of ~1 KB per record, not one write call each
-            f.write(b"\n]\n" if texts else b"]\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """predictions_bytes, written atomically: a failure (say a NaN in a record) leaves any earlier file in place."""
+    write_bytes_atomic(path, predictions_bytes(predictions))

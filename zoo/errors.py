@@ -29,3 +29,7 @@ class UnknownEntryError(ZooError, KeyError):
 
     def __str__(self) -> str:  # KeyError would otherwise repr() the message
         return self.message
+
+
+class RecordError(ZooError, ValueError):
+    """A run record (result.json or a history file) is malformed; the message names the file and field."""

@@ -14,11 +14,13 @@ import difflib
 import functools
 import os
 import re
+import stat
 from pathlib import Path
 from types import MappingProxyType
 
 from zoo.bib import parse_bibtex
 from zoo.checkpoint_reader import read_checkpoint, read_url
+from zoo.dataset_reader import read_sources
 from zoo.errors import RegistryError
 from zoo.keypoints import read_schemas
 from zoo.rows import RowContext, read_result
@@ -76,16 +78,28 @@ def load_registry(
                 [f"{f}: cannot read ({exc.strerror}); expected an existing file (set ${ENV_VAR} or pass a path)"],
                 path=str(files[0]),
             ) from exc
+        if not stat.S_ISREG(st.st_mode):
+            raise RegistryError(
+                [f"{f}: is not a regular file (a folder?); expected a YAML or bibtex file (set ${ENV_VAR})"],
+                path=str(files[0]),
+            )
         stamps.append((st.st_mtime_ns, st.st_size))
     return _load_cached(*files, tuple(stamps))
+
+
+def _read(path: Path, registry: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RegistryError([f"{path}: cannot read ({exc}); expected a UTF-8 text file"], path=str(registry)) from None
 
 
 @functools.lru_cache(maxsize=16)
 def _load_cached(zoo: Path, keypoints: Path, papers: Path, _stamps: tuple) -> Registry:
     return parse_registry(
-        zoo.read_text(encoding="utf-8"),
-        keypoints_text=keypoints.read_text(encoding="utf-8"),
-        papers_text=papers.read_text(encoding="utf-8"),
+        _read(zoo, zoo),
+        keypoints_text=_read(keypoints, zoo),
+        papers_text=_read(papers, zoo),
         path=str(zoo),
         keypoints_name=keypoints.name,
         papers_name=papers.name,
@@ -197,7 +211,7 @@ def _read_dataset(node: Located, path: str, schemas: dict, papers: dict, problem
         node,
         path,
         required=("key", "name", "paper", "keypoint_schema", "splits"),
-        optional=("homepage", "annotations_url"),
+        optional=("homepage", "sources"),
     )
     if f is None or any(k not in f for k in ("key", "name", "paper", "keypoint_schema", "splits")):
         return None
@@ -206,11 +220,8 @@ def _read_dataset(node: Located, path: str, schemas: dict, papers: dict, problem
     name = get_str(problems, f["name"], join(path, "name"))
     paper = _known(f["paper"], join(path, "paper"), papers, "bibtex key in papers.bib", problems)
     schema = _known(f["keypoint_schema"], join(path, "keypoint_schema"), schemas, "keypoint schema", problems)
-    # Dataset homepages are web pages (some only http); annotation archives are downloads.
-    urls = {
-        k: read_url(f[k], join(path, k), problems, file=k != "homepage") if k in f else ""
-        for k in ("homepage", "annotations_url")
-    }
+    # Dataset homepages are web pages (some only http); what to download is in `sources` (zoo/dataset_reader.py).
+    homepage = read_url(f["homepage"], join(path, "homepage"), problems, file=False) if "homepage" in f else ""
     splits = {}
     snode = f["splits"]
     if not isinstance(snode.value, dict) or not snode.value:
@@ -218,9 +229,11 @@ def _read_dataset(node: Located, path: str, schemas: dict, papers: dict, problem
     else:
         for split, item in snode.value.items():
             splits[split] = _read_split(item, join(join(path, "splits"), split), problems)
+    srcs = read_sources(f["sources"], join(path, "sources"), problems, key=key, splits=splits) if "sources" in f else ()
     if len(problems.items) > before:
         return None
-    return Dataset(key=key, name=name, paper=paper, keypoint_schema=schema, splits=MappingProxyType(splits), **urls)
+    common = dict(key=key, name=name, paper=paper, keypoint_schema=schema, homepage=homepage, sources=srcs)
+    return Dataset(splits=MappingProxyType(splits), **common)
 
 
 def _read_split(node: Located, path: str, problems: Problems) -> DataSplit | None:

@@ -20,6 +20,17 @@ HeadKind = Literal["heatmap", "associative_embedding", "higher_resolution"]
 BoxKind = Literal["gt", "detector"]
 EvaluatorKind = Literal["coco_keypoints", "pck_nme"]
 Aggregation = Literal["upsample_to_last", "direct"]
+#: Numeric modes of a run (docs/PERFORMANCE.md). exact and tuned give the reference's keypoints (proven by tests);
+#: fast drifts by design, so its runs never count as a reproduction (zoo.record.standing).
+NumericMode = Literal["exact", "tuned", "fast"]
+RECORD_MODES: tuple[str, ...] = ("exact", "tuned")
+#: Which behaviour a run follows: the row's own (what produced the documented numbers, PROTOCOLS.md §7) or MMPose
+#: 0.29's (the oracle's).
+ProtocolName = Literal["published", "mmpose-0.29"]
+#: COCO-style scoring: the evaluator of record's library, or harness.metrics.fast_coco (proven identical to it).
+ScoringBackend = Literal["library", "fast"]
+#: Top-down crops: cv2.warpAffine, or its integer-exact torch twin (harness.topdown.warp).
+CropBackend = Literal["cv2", "torch"]
 
 #: Metric names exactly as the README tables and the JSON outputs spell them.
 COCO_METRICS = ("AP", "AP50", "AP75", "AR", "AR50")
@@ -136,9 +147,6 @@ class Era:
     stage_aggregation: Aggregation | None = None
     #: Bottom-up grouping offers only the first N existing groups as matching targets (model-zoo era: 30).
     grouping_max_groups: int | None = None
-    #: Top-down box scale arithmetic: float32(w/200)*padding in the model-zoo era ("ratio"), float32(w)/200 in
-    #: mmpose 0.29's bbox_xywh2cs ("size"); they differ in the last bit for some boxes (docs/PARITY.md).
-    box_scale_rounding: Literal["ratio", "size"] = "ratio"
     #: Top-down box scale rounding (PROTOCOLS.md §3): "ratio" = float32(w / 200) (model-zoo-era `_xywh2cs`),
     #: "size" = float32(w) / 200 in float32 (mmpose 0.29 `bbox_xywh2cs`); they differ by at most 1 ulp.
     box_scale_rounding: Literal["ratio", "size"] = "ratio"
@@ -202,6 +210,58 @@ class DataSplit:
     bbox_file: str | None = None
 
 
+#: How a dataset artefact is packed: an archive we take members from, or a file used as it is.
+ArchiveFormat = Literal["zip", "tar", "file"]
+
+
+@dataclass(frozen=True)
+class ArchiveMember:
+    """A file, or a folder (both paths end in '/'), taken from an archive, and where it goes under the data root."""
+
+    member: str  # path inside the archive (zoo.yaml `from`)
+    target: str  # path relative to the data root (zoo.yaml `to`)
+
+    @property
+    def is_dir(self) -> bool:
+        return self.target.endswith("/")
+
+
+@dataclass(frozen=True)
+class ManualStep:
+    """An artefact without a direct download: where to get it and which file (harness/data prints where it goes)."""
+
+    page: str
+    file: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """One artefact of a dataset (an annotation archive, an image archive, a box file) and where its parts go."""
+
+    name: str  # unique within the dataset: "annotations", "images", "detections"
+    format: ArchiveFormat
+    #: The downloaded file's name: the last part of the first URL, or the manual step's file.
+    filename: str
+    #: Archives: the members taken; "file": one member (member == filename) whose target is the file's place.
+    members: tuple[ArchiveMember, ...]
+    urls: tuple[str, ...] = ()
+    #: Other locations of the same bytes: `hf://datasets/OWNER/REPO[@REV]/PATH` or an https URL.
+    mirrors: tuple[str, ...] = ()
+    #: Documented hash and size in bytes, checked from the first fetch; None: pinned on first use (data lock).
+    sha256: str | None = None
+    size: int | None = None
+    terms: str = ""
+    #: The terms need an explicit acceptance (`data fetch --accept-terms`) before anything is downloaded.
+    requires_acceptance: bool = False
+    manual: ManualStep | None = None
+    note: str = ""
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        return tuple(m.target for m in self.members)
+
+
 @dataclass(frozen=True)
 class Dataset:
     key: str  # "aic", "coco", "horse10", "macaque", "atrw"
@@ -209,10 +269,10 @@ class Dataset:
     paper: str  # bibtex key
     keypoint_schema: str
     splits: Mapping[str, DataSplit]
-    #: Where a user gets the data (shown when it is missing).
+    #: The dataset's own page (reference; what to download is in `sources`).
     homepage: str = ""
-    #: Where the MMPose-format annotation files are published, when they are distributed apart from the images.
-    annotations_url: str = ""
+    #: Every artefact the splits read, in fetch order; empty when the data is made another way (the demo's generator).
+    sources: tuple[DataSource, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -250,17 +310,25 @@ class Registry:
             close = difflib.get_close_matches(entry_id, list(self.entries), n=5, cutoff=0.5)
             raise UnknownEntryError("entry", entry_id, close) from None
 
-    def result(self, row_id: str) -> Result:
-        """A result row by `ENTRY/NAME`; a bare entry id works when that entry has exactly one row."""
-        entry_id, _, name = row_id.partition("/")
+    def result(self, ident: str, row: str | None = None, *, first_if_many: bool = False) -> Result:
+        """The one way to pick a result row: `ENTRY/NAME`, or `ENTRY` with `row=NAME`, or `ENTRY` alone when it has
+        exactly one row (or, with `first_if_many`, its first row: the caller says so). Anything else raises
+        UnknownEntryError listing the candidates."""
+        entry_id, _, name = ident.partition("/")
+        name = row or name
         entry = self.entry(entry_id)
-        if not name and len(entry.results) == 1:
+        if not name and (len(entry.results) == 1 or first_if_many):
             return entry.results[0]
         for r in entry.results:
             if r.name == name:
                 return r
-        close = difflib.get_close_matches(row_id, [r.row_id for r in entry.results], n=5, cutoff=0.0)
-        raise UnknownEntryError("result row", row_id, close)
+        if not name:
+            rows = [r.row_id for r in entry.results]
+            raise UnknownEntryError(
+                "result row", f"{entry_id} (it has {len(rows)} rows: name one as ENTRY/ROW or with --row)", rows
+            )
+        close = difflib.get_close_matches(f"{entry_id}/{name}", [r.row_id for r in entry.results], n=5, cutoff=0.0)
+        raise UnknownEntryError("result row", f"{entry_id}/{name}", close)
 
     def match(self, pattern: str = "*") -> list[Entry]:
         """Entries whose id matches a shell-style wildcard (case-insensitive), in registry order."""

@@ -21,6 +21,7 @@ from harness.commands import add_scoring_argument
 from harness.errors import DataError, HarnessError
 from harness.modes import AMP_DTYPES, MODES
 from harness.protocols import PROTOCOL_NAMES
+from harness.spec import CROP_BACKENDS
 
 DATA_ENV = "HRNET_ZOO_DATA"
 
@@ -77,7 +78,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--crop-backend",
-        choices=("cv2", "torch"),
+        choices=CROP_BACKENDS,
         default="cv2",
         help="cv2.warpAffine, or its integer-exact torch twin on the device (bit-identical)",
     )
@@ -111,6 +112,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--img-dir", type=Path, metavar="DIR", help="image folder (with --ann-file)")
     p.add_argument("--bbox-file", type=Path, metavar="F", help="detector boxes (COCO results format)")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace files in --out that this harness did not write, or that another run wrote",
+    )
     p.add_argument("--offline", action="store_true", help="never download; use the cache or --checkpoint")
     p.add_argument(
         "--chunk-size",
@@ -124,19 +130,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _scales(text: str) -> tuple[float, ...]:
+    from harness.spec import scales_problem
+
     try:
         values = tuple(float(s) for s in text.split(",") if s.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers like 2,1,0.5, got {text!r}") from None
-    if not values:
-        raise argparse.ArgumentTypeError("expected at least one scale")
+    problem = scales_problem(values)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
     return values
 
 
 def resolve_data(result, registry, args: argparse.Namespace):
     """DataPaths from --ann-file/--img-dir, or from the dataset's reference layout under the data root."""
     from harness.data.layout import resolve_split
-    from harness.evaluate import DataPaths
+    from harness.spec import DataPaths
 
     if args.ann_file or args.img_dir:
         if not (args.ann_file and args.img_dir):
@@ -151,7 +160,9 @@ def resolve_data(result, registry, args: argparse.Namespace):
     # resolve_split raises with every missing path, the expected layout and where to get the data.
     resolved = resolve_split(split, root, dataset=dataset.name, homepage=dataset.homepage)
     bbox = args.bbox_file or resolved.bbox_file
-    return DataPaths(resolved.ann_file, resolved.img_dir, bbox, reference_layout=args.bbox_file is None)
+    return DataPaths(
+        resolved.ann_file, resolved.img_dir, bbox, reference_layout=args.bbox_file is None, root=resolved.root
+    )
 
 
 def resolve_checkpoint(entry, path: Path | None, *, offline: bool) -> Path:
@@ -164,53 +175,34 @@ def resolve_checkpoint(entry, path: Path | None, *, offline: bool) -> Path:
     return fetch(entry.checkpoint, offline=True if offline else None, progress=sys.stderr.isatty())
 
 
-def build_spec(args: argparse.Namespace, registry, result, data, checkpoint: Path):
-    from harness import runtime
-    from harness.evaluate import EvalSpec
-    from harness.protocols import apply_overrides, resolve_protocol
+def spec_from_args(args: argparse.Namespace, registry, result, data, checkpoint: Path | None = None):
+    """harness.spec.build_spec with the run arguments shared by `evaluate` and `reproduce`."""
+    from harness.spec import build_spec
 
-    entry = registry.entry(result.entry_id)
-    protocol = resolve_protocol(result, args.protocol)
-    bbox_override = str(args.bbox_file) if getattr(args, "bbox_file", None) else None
-    if bbox_override and protocol.boxes is not None and protocol.boxes.kind == "detector":
-        bbox_override = None  # the row already uses detector boxes: --bbox-file only says where the file is
-    protocol, overrides = apply_overrides(
-        protocol, flip=False if args.no_flip else None, scales=args.scales, bbox_file=bbox_override
-    )
-    if args.batch_size < 1:
-        raise HarnessError(f"--batch-size must be at least 1, got {args.batch_size}")
-    if args.workers is not None and args.workers < 0:
-        raise HarnessError(f"--workers must be 0 or more, got {args.workers}")
-    if args.amp_dtype and args.mode != "fast":
-        raise HarnessError(f"--amp-dtype only applies to --mode fast (this run is --mode {args.mode})")
-    device = runtime.resolve_device(args.device)
-    settings = runtime.RunSettings(
-        device=device,
-        mode=args.mode,
-        autocast_dtype=(args.amp_dtype or runtime.default_amp_dtype(device)) if args.mode == "fast" else None,
-    )
-    return EvalSpec(
-        entry=entry,
-        result=result,
-        protocol_name=args.protocol,
-        protocol=protocol,
-        overrides=overrides,
+    return build_spec(
+        registry,
+        result,
         data=data,
         checkpoint=checkpoint,
-        settings=settings,
+        protocol_name=args.protocol,
+        flip=False if args.no_flip else None,
+        scales=args.scales,
+        bbox_file=getattr(args, "bbox_file", None),
+        device=args.device,
+        mode=args.mode,
+        amp_dtype=args.amp_dtype,
         batch_size=args.batch_size,
+        workers=args.workers,
         limit=args.limit,
         crop_backend=args.crop_backend,
-        num_workers=args.workers if args.workers is not None else (2 if device.startswith("cuda") else 0),
         scoring=args.scoring,
+        chunk_size=args.chunk_size,
     )
 
 
 def run(args: argparse.Namespace) -> int:
     from harness import distributed, runtime
 
-    if args.chunk_size < 1:
-        raise HarnessError(f"--chunk-size must be at least 1, got {args.chunk_size}")
     # Under torchrun: join the process group (a no-op otherwise); every rank takes the same path through run().
     ctx = distributed.setup(device=runtime.resolve_device(args.device))
     try:
@@ -222,40 +214,38 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, ctx) -> int:
+    from harness import outputs
     from harness.evaluate import evaluate
-    from harness.protocols import select_row
     from zoo import load_registry
 
     registry = load_registry()
-    ident = args.id if "/" in args.id or args.row else _first_row(registry, args.id, quiet=not ctx.is_main)
-    result = select_row(registry, ident, args.row)
-    data = resolve_data(result, registry, args)
+    result = registry.result(args.id, args.row, first_if_many=True)
     entry = registry.entry(result.entry_id)
+    if "/" not in args.id and not args.row and len(entry.results) > 1 and ctx.is_main:
+        others = ", ".join(r.name for r in entry.results[1:])
+        print(f"note: {entry.id} has several rows; running {result.row_id} (others: {others}; pick with --row)",
+              file=sys.stderr)  # fmt: skip
+    data = resolve_data(result, registry, args)
+    # Every argument and the output folder are checked before the checkpoint download and the model build.
+    spec = spec_from_args(args, registry, result, data)
+    outputs.check(args.out, run_key=None, overwrite=args.overwrite)
     # Rank 0 downloads (if needed) first; the other ranks then find the checkpoint in the cache.
     checkpoint = ctx.main_first(lambda: resolve_checkpoint(entry, args.checkpoint, offline=args.offline))
-    spec = dataclasses.replace(build_spec(args, registry, result, data, checkpoint), chunk_size=args.chunk_size)
-    outcome = evaluate(spec, registry=registry, out_dir=args.out, progress=not args.no_progress)
+    spec = dataclasses.replace(spec, checkpoint=checkpoint, published_checkpoint=args.checkpoint is None)
+    outcome = evaluate(
+        spec, registry=registry, out_dir=args.out, progress=not args.no_progress, overwrite=args.overwrite
+    )
     if ctx.is_main:
+        record = outcome.record
         summary = {
             "row": result.row_id,
             "protocol": spec.protocol_name,
             "overrides": spec.overrides,
-            "partial": outcome.record["partial"],
-            "metrics": outcome.record["metrics"],
+            "partial": record.partial,
+            "counts_as_reproduction": not record.informational,
+            "informational": list(record.informational),
+            "metrics": record.metrics,
             "out": str(args.out),
         }
         print(json.dumps(summary, indent=2))
     return 0
-
-
-def _first_row(registry, entry_id: str, *, quiet: bool = False) -> str:
-    """`evaluate ENTRY` runs the entry's first row; say so when there are others."""
-    entry = registry.entry(entry_id)
-    first = entry.results[0]
-    if len(entry.results) > 1 and not quiet:
-        others = ", ".join(r.name for r in entry.results[1:])
-        print(
-            f"note: {entry_id} has several rows; running {first.row_id} (others: {others}; pick with --row)",
-            file=sys.stderr,
-        )
-    return first.row_id

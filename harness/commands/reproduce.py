@@ -19,9 +19,10 @@ import os
 import sys
 from pathlib import Path
 
-from harness.commands.evaluate import DATA_ENV, add_run_arguments, build_spec, default_data_root
+from harness.commands.evaluate import DATA_ENV, add_run_arguments, default_data_root, spec_from_args
 from harness.distributed import DistributedError
 from harness.errors import DataError, DownloadError, HarnessError
+from zoo.schema import RECORD_MODES
 
 RUNS_ENV = "HRNET_ZOO_RUNS"
 
@@ -77,23 +78,45 @@ def select_rows(registry, dataset: str, patterns: list[str] | None) -> list:
 
 def preflight(registry, rows, *, data_root: Path, offline: bool) -> tuple[dict, dict]:
     """Data paths of every row and a verified checkpoint of every entry, or one error naming everything missing.
-    Runs before any evaluation, so a missing file never leaves a half-finished reproduction behind."""
+    Runs before any evaluation, so a missing file never leaves a half-finished reproduction behind.
+
+    The cheap part comes first: every row's paths (stat only). A missing dataset is answered with the exact
+    `data fetch` command and the manual steps it needs (harness.data.sources), not a homepage. Then the data lock:
+    a file the rows read that changed since the lock was pinned is named on stderr (the run goes on; the record's
+    data fingerprint carries the difference into the report). Checkpoints are fetched last."""
     from harness.checkpoints.store import fetch
-    from harness.data.layout import resolve_split
-    from harness.evaluate import DataPaths
+    from harness.data.layout import expected_layout, missing_paths
+    from harness.data.sources import missing_data_hint
+    from harness.spec import DataPaths
 
     problems, data, checkpoints = [], {}, {}
+    missing_by_dataset: dict[str, dict[str, list[str]]] = {}  # dataset -> split -> missing paths
     for row in rows:
         ds = registry.datasets[row.dataset]
-        try:
-            split = resolve_split(ds.splits[row.split], data_root, dataset=ds.name, homepage=ds.homepage)
-        except DataError as exc:
-            if str(exc) not in problems:
-                problems.append(str(exc))
+        split = ds.splits[row.split]
+        lines = missing_paths(split, data_root)
+        if lines:
+            missing_by_dataset.setdefault(ds.key, {})[row.split] = lines
             continue
-        data[row.row_id] = DataPaths(split.ann_file, split.img_dir, split.bbox_file, reference_layout=True)
+        root = Path(data_root).expanduser()
+        bbox = root / split.bbox_file if split.bbox_file else None
+        data[row.row_id] = DataPaths(
+            root / split.ann_file, root / split.img_dir, bbox, reference_layout=True, root=root
+        )
+    for key, by_split in missing_by_dataset.items():
+        ds = registry.datasets[key]
+        lines = [f"{split}: {line}" for split, missing in by_split.items() for line in missing]
+        layouts = "\n".join(expected_layout(ds.splits[split], data_root) for split in by_split)
+        problems.append(
+            f"dataset {key!r} ({ds.name}) is not complete under {data_root}:\n  - "
+            + "\n  - ".join(lines)
+            + f"\nExpected layout:\n{layouts}\n"
+            + missing_data_hint(ds, Path(data_root))
+        )
     if problems:
         raise DataError("\n\n".join(problems))
+    for line in _lock_warnings(registry, rows, Path(data_root)):
+        print(f"warning: {line}", file=sys.stderr)
     for entry_id in dict.fromkeys(r.entry_id for r in rows):
         entry = registry.entry(entry_id)
         try:
@@ -105,6 +128,26 @@ def preflight(registry, rows, *, data_root: Path, offline: bool) -> tuple[dict, 
     if problems:
         raise DownloadError("\n\n".join(problems))
     return data, checkpoints
+
+
+def _lock_warnings(registry, rows, data_root: Path) -> list[str]:
+    """Files the rows read that differ from the data lock (hashing the annotation and box files, no images)."""
+    from harness.data import lock
+
+    out: list[str] = []
+    for key in dict.fromkeys(r.dataset for r in rows):
+        entry = lock.dataset_lock(data_root, key) if lock.lock_path(data_root).exists() else None
+        if not entry:
+            continue
+        ds = registry.datasets[key]
+        splits = [ds.splits[r.split] for r in rows if r.dataset == key]
+        rels = sorted({p for s in splits for p in (s.ann_file, s.bbox_file) if p})
+        current = {rel: lock.file_record(data_root / rel) for rel in rels}
+        out += [
+            f"{key}: {d}; run `python -m harness data check {key}` for details"
+            for d in lock.file_differences(entry.get("files", {}), current)
+        ]
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -129,6 +172,8 @@ def _run(args: argparse.Namespace, ctx) -> int:
     registry = load_registry()
     rows = select_rows(registry, args.dataset, args.rows)
     data_root = args.data_root or default_data_root()
+    # Every argument is checked (by the first row's spec) before any data look-up or download.
+    specs = {row.row_id: spec_from_args(args, registry, row, data=None) for row in rows}
     try:
         # Rank 0 checks the data and downloads first; the other ranks then find the checkpoints cached.
         data, checkpoints = ctx.main_first(lambda: preflight(registry, rows, data_root=data_root, offline=args.offline))
@@ -144,14 +189,21 @@ def _run(args: argparse.Namespace, ctx) -> int:
     say = print if ctx.is_main else _silent
     verdicts = []
     for row in rows:
-        spec = build_spec(args, registry, row, data[row.row_id], checkpoints[row.entry_id])
-        spec = dataclasses.replace(spec, chunk_size=args.chunk_size)
-        out_dir = runs_dir / row.row_id.replace("/", "__") / spec.protocol_name
+        spec = dataclasses.replace(
+            specs[row.row_id],
+            data=data[row.row_id],
+            checkpoint=checkpoints[row.entry_id],
+            published_checkpoint=True,
+        )
+        out_dir = run_folder(runs_dir, spec)
         say(f"== {row.row_id} ({spec.protocol_name}) -> {out_dir}", file=sys.stderr)
-        outcome = evaluate(spec, registry=registry, out_dir=out_dir, progress=not args.no_progress)
+        # runs/ is the harness's own working folder: the previous run there is already in the history.
+        outcome = evaluate(
+            spec, registry=registry, out_dir=out_dir, progress=not args.no_progress, replace_other_runs=True
+        )
         record = outcome.record  # the same on every rank: each computes the same verdicts and exit status
         ctx.main_only(lambda record=record: history.append(record))
-        verdict = row_verdict(row.row_id, row.metrics, record["metrics"], row.tolerances, partial=record["partial"])
+        verdict = row_verdict(row.row_id, row.metrics, record.metrics, row.tolerances, partial=record.partial)
         verdicts.append((row, verdict, record))
         if outcome.reused_chunks:
             say(f"   resumed: reused {outcome.reused_chunks} finished chunk(s)", file=sys.stderr)
@@ -159,7 +211,28 @@ def _run(args: argparse.Namespace, ctx) -> int:
         ctx.main_only(lambda: _render_reports(registry, report, history, readme))
     if ctx.is_main:
         _print_summary(verdicts)
-    return 0 if all(v.verdict == "reproduced" for _, v, _ in verdicts) else 1
+    return exit_status(verdicts)
+
+
+def run_folder(runs_dir: Path, spec) -> Path:
+    """runs/<row>/<protocol> for a run of the documented row as published; anything else (overrides, --limit, a
+    non-record numeric mode) gets a folder of its own, so it can never replace the reproduction's files."""
+    base = runs_dir / spec.result.row_id.replace("/", "__")
+    plain = not spec.overrides and spec.limit is None and spec.settings.mode in RECORD_MODES
+    if plain:
+        return base / spec.protocol_name
+    tags = [f"{k}={v}" for k, v in spec.overrides.items()]
+    tags += [f"limit={spec.limit}"] if spec.limit is not None else []
+    tags += [f"mode={spec.settings.mode}"] if spec.settings.mode not in RECORD_MODES else []
+    slug = ",".join(tags).replace("/", "_").replace(" ", "")
+    return base / f"{spec.protocol_name}+{slug}"
+
+
+def exit_status(verdicts) -> int:
+    """1 when a run that counts as a reproduction (zoo.record.standing) is outside its tolerance, else 0: a run
+    with overrides, a partial run or a fast-mode look only informs."""
+    failed = [v for _, v, record in verdicts if not record.informational and v.verdict != "reproduced"]
+    return 1 if failed else 0
 
 
 def _render_reports(registry, report, history, readme) -> None:
@@ -174,12 +247,14 @@ def _silent(*_args, **_kwargs) -> None:
 
 
 def _print_summary(verdicts) -> None:
+    from zoo.history import shown_verdict
+
     for row, verdict, record in verdicts:
-        print(f"{verdict.label:>22}  {row.row_id}")
+        print(f"{shown_verdict(verdict.label, record):>22}  {row.row_id}")
         for m in verdict.metrics:
             print(
                 f"{'':>24}{m.name:<8} documented {row.metric_text[m.name]:>6}  reproduced {m.reproduced:.4f}  "
                 f"delta {m.delta:+.4f} ({m.verdict}, {m.direction})"
             )
-        if record["partial"]:
-            print(f"{'':>24}partial run: {record['partial_reason']}")
+        if record.informational:
+            print(f"{'':>24}information only, not a reproduction: {'; '.join(record.informational)}")

@@ -100,3 +100,66 @@ def check_images_exist(paths: Iterable[Path], *, img_dir: Path, ann_file: Path) 
             f"{len(missing)} image(s) referenced by {ann_file} are missing: {shown}; expected them in {img_dir} "
             "(check --data-root and the dataset layout)"
         )
+
+
+def validate_ground_truth(data: Any, ann_file: Path, schema) -> None:
+    """Ground truth is checked like predictions before it reaches a metric: a NaN keypoint or two annotations sharing
+    an id change AP silently in the evaluator (xtcocotools indexes annotations by id). Raises DataError naming the
+    annotation. `schema`: the row's zoo.schema.KeypointSchema (keypoint count, and the category's keypoint names
+    when the file lists them)."""
+    coco_tables(data, ann_file)  # structure, unique image ids, known image ids
+    k = schema.num_keypoints
+    categories = data.get("categories")
+    if isinstance(categories, list):
+        for i, cat in enumerate(categories):
+            names = cat.get("keypoints") if isinstance(cat, dict) else None
+            if isinstance(names, list) and len(names) != k:
+                raise DataError(
+                    f"{ann_file}: categories[{i}] ({cat.get('name')!r}) lists {len(names)} keypoints, but the keypoint "
+                    f"schema {schema.name!r} has {k}: this annotation file belongs to another dataset"
+                )
+    ids: dict[Any, int] = {}
+    flat: list[Any] = []
+    owners: list[int] = []
+    for i, ann in enumerate(data["annotations"]):
+        if "id" in ann:
+            if isinstance(ann["id"], bool) or not isinstance(ann["id"], int):
+                raise DataError(f"{ann_file}: annotations[{i}] has id {ann['id']!r}; annotation ids are integers")
+            if ann["id"] in ids:
+                raise DataError(
+                    f"{ann_file}: annotations[{ids[ann['id']]}] and annotations[{i}] share the id {ann['id']}; "
+                    "annotation ids must be unique (the evaluator indexes annotations by id)"
+                )
+            ids[ann["id"]] = i
+        if "keypoints" in ann:
+            flat.append(ann["keypoints"])
+            owners.append(i)
+    if not flat:
+        return
+    try:
+        kps = np.asarray(flat, dtype=np.float64)
+    except (TypeError, ValueError):
+        # ragged or non-numeric: find the first bad one and name it
+        for i, raw in zip(owners, flat, strict=True):
+            parse_keypoints(raw, num_keypoints=k, where=f"{ann_file}: annotations[{i}]")
+        raise DataError(f"{ann_file}: 'keypoints' are not lists of numbers") from None
+    if kps.ndim != 2 or kps.shape[1] != 3 * k:
+        for i, raw in zip(owners, flat, strict=True):
+            parse_keypoints(raw, num_keypoints=k, where=f"{ann_file}: annotations[{i}]")
+    kps = kps.reshape(len(flat), k, 3)
+    bad = ~np.isfinite(kps).all(axis=(1, 2))
+    if bad.any():
+        i = owners[int(np.argmax(bad))]
+        raise DataError(
+            f"{ann_file}: annotations[{i}] (id {data['annotations'][i].get('id')}) has a non-finite keypoint value "
+            f"(NaN or inf) in {int(bad.sum())} annotation(s) in all; fix or re-convert the annotation file"
+        )
+    vis = kps[:, :, 2]
+    bad = ~np.isin(vis, (0.0, 1.0, 2.0)).all(axis=1)
+    if bad.any():
+        i = owners[int(np.argmax(bad))]
+        values = sorted(set(np.unique(vis[bad]).tolist()) - {0.0, 1.0, 2.0})
+        raise DataError(
+            f"{ann_file}: annotations[{i}] (id {data['annotations'][i].get('id')}) has keypoint visibility "
+            f"{values[:5]}; COCO visibility is 0 (not labelled), 1 (labelled, hidden) or 2 (visible)"
+        )

@@ -52,17 +52,19 @@ def expected_layout(split: DataSplit, data_root: str | Path) -> str:
 
 
 def resolve_split(split: DataSplit, data_root: str | Path, *, dataset: str = "", homepage: str = "") -> ResolvedSplit:
-    """Absolute paths of the split under data_root; DataError listing every missing path and the expected layout."""
+    """Absolute paths of the split under data_root; DataError listing every missing path, the expected layout and
+    how to lay it out: the exact `data fetch` command and its manual steps when the registry has the dataset's
+    sources (`dataset`: its key or name), else its homepage."""
     root = Path(data_root).expanduser()
     missing = missing_paths(split, root)
     if missing:
         label = f"dataset {dataset!r}" if dataset else "the dataset"
-        where = f" Get it from {homepage}." if homepage else ""
         raise DataError(
             f"{label} is not complete under the data root {root}:\n  - "
             + "\n  - ".join(missing)
             + f"\nExpected layout:\n{expected_layout(split, root)}\n"
-            + f"Point --data-root at the folder that holds these paths.{where}"
+            + "Point --data-root at the folder that holds these paths, or lay them out there.\n"
+            + _how_to_get(dataset, homepage, root)
         )
     return ResolvedSplit(
         root=root,
@@ -70,3 +72,18 @@ def resolve_split(split: DataSplit, data_root: str | Path, *, dataset: str = "",
         img_dir=root / split.img_dir,
         bbox_file=root / split.bbox_file if split.bbox_file else None,
     )
+
+
+def _how_to_get(dataset: str, homepage: str, root: Path) -> str:
+    """The fetch command + manual steps of a registry dataset, else the homepage (e.g. a test's own split)."""
+    from harness.data.sources import find_dataset, missing_data_hint
+    from zoo import load_registry
+    from zoo.errors import ZooError
+
+    try:
+        found = find_dataset(load_registry(), dataset) if dataset else None
+    except ZooError:  # a broken registry is reported by the command that loads it; here, fall back to the page
+        found = None
+    if found is not None and found.sources:
+        return missing_data_hint(found, root)
+    return f"Get it from {homepage}." if homepage else ""

@@ -30,8 +30,9 @@ import torch
 
 from benchmarks.cases._inference import torch_threads
 from harness import runtime
-from harness.evaluate import DataPaths, EvalSpec, evaluate
+from harness.evaluate import evaluate
 from harness.protocols import apply_overrides, resolve_protocol
+from harness.spec import DataPaths, EvalSpec
 from harness.testing import golden
 from zoo.schema import Registry
 

@@ -133,8 +133,7 @@ def test_a_fast_mode_run_is_labelled_so(registry, records):
     from zoo.readme import reproduced_from_history
 
     rec = next(r for r in records if r.row_id == "hrnet_w32_macaque_256x192/gt-bbox")
-    data = {**rec.data, "identity": {**rec.data["identity"], "mode": "fast"}}
-    fast = replace(rec, data=data)
+    fast = replace(rec, identity={**rec.identity, "mode": "fast"})
     [row] = [r for r in report.row_reports(registry, [fast]) if r.run is not None]
     assert row.label == f"{row.verdict.label} (fast mode)"
     assert reproduced_from_history(registry, [fast])[rec.row_id]["verdict"].endswith(" (fast mode)")

@@ -87,8 +87,10 @@ def test_limit_run_end_to_end_is_labelled_partial(
             ]
         )
     out, err = capsys.readouterr()
-    assert rc == 1, err  # random weights cannot reproduce the documented AP: the verdict decides the exit code
+    # Random weights cannot reproduce the documented AP, but a partial run only informs: it never fails (issue 13.6).
+    assert rc == 0, err
     assert "partial (failed)" in out and ROW in out
+    assert "information only, not a reproduction: partial run (--limit 2: 2 of 3 images" in out
     records = list((workspace / "results" / "history").glob("*.json"))
     assert len(records) == 1
     record = json.loads(records[0].read_text())

@@ -111,7 +111,7 @@ def test_score_cli_row_selection(registry, aic_files, capsys):
     ann, pred_file, _ = aic_files
     common = ["--predictions", str(pred_file), "--ann-file", str(ann), "--no-per-keypoint"]
     rc, _, err = _run(["aic_ae", *common], capsys)
-    assert rc == 2 and "single-scale, multi-scale" in err and "--row" in err
+    assert rc == 2 and "aic_ae/single-scale, aic_ae/multi-scale" in err and "--row" in err
     rc, out, _ = _run(["aic_ae", "--row", "multi-scale", *common], capsys)
     assert rc == 0 and json.loads(out)["row"] == "aic_ae/multi-scale"
     rc, out, _ = _run(["aic_ae/single-scale", *common], capsys)

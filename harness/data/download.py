@@ -1,0 +1,211 @@
+"""Download one dataset artefact to a path, resumably and verified: what the checkpoint store guarantees, for data.
+
+One HTTP GET streams into `<dest>.part`; a cut-off transfer resumes with a Range request (up to MAX_RESUMES times per
+attempt, and across runs: the `.part` stays); an HTML answer (a login or error page), an HTTP error, a wrong size or
+a wrong hash publishes nothing (the bytes are deleted), and only verified bytes are renamed to `dest` (os.replace).
+Sources are tried in order (the URLs, the registry's mirrors, $HRNET_ZOO_DATA_MIRROR); a Hub mirror goes through
+huggingface_hub's own download and cache (repo_type "dataset"). Offline (`--offline`, HRNET_ZOO_OFFLINE or
+HF_HUB_OFFLINE): no network; the error names every URL and the exact path where a hand-downloaded copy goes.
+
+Why not pooch (the fetcher of SciPy and scikit-image), weighed for this: its hash registry, `known_hash=None` and
+archive processors are what this needs, but its HTTPDownloader opens the output with "w+b" and streams from byte 0
+(a cut-off 800 MB val2017.zip starts again: no resume), it has no offline switch that names where a manual copy goes,
+its Untar/Unzip processors extract in place into `<archive>.untar` (no atomic rename, no free-space check, tar's data
+filter only on 3.12+, zip members unchecked), and it brings requests. So we keep the store's proven transfer
+(urllib + Range, constants shared with harness.checkpoints.download) and our own extraction (harness.data.extract).
+Why not the store's function itself: it is typed on `Checkpoint` and its cache layout (file name = URL's last part,
+sha256 prefix in the name); this takes a URL, a destination and an expected hash.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import os
+import sys
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from harness.checkpoints.download import CHUNK_SIZE, MAX_RESUMES, TIMEOUT_S, USER_AGENT
+from harness.checkpoints.hashing import file_sha256
+from harness.data.extract import check_space
+from harness.errors import DownloadError, OfflineError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What the bytes must be: a documented sha256 (registry) or one pinned by the data lock, and a size."""
+
+    sha256: str | None = None
+    size: int | None = None
+    pinned: bool = False  # the sha256 comes from the data lock, not the registry
+
+    def problems(self, sha256: str, size: int) -> list[str]:
+        out = []
+        if self.size is not None and size != self.size:
+            out.append(f"size {size} bytes is not {self.size}")
+        if self.sha256 is not None and sha256 != self.sha256:
+            what = "pinned in the data lock" if self.pinned else "documented in zoo.yaml"
+            out.append(f"sha256 {sha256} is not {self.sha256} ({what})")
+        return out
+
+
+class _CutError(Exception):
+    """The transfer stopped before the announced length; what arrived stays in `.part`."""
+
+
+class _RangeDoneError(Exception):
+    """HTTP 416 to a resume: `.part` already holds the whole file."""
+
+
+def fetch_url(url: str, dest: Path, expected: Expected, *, progress: bool) -> str:
+    """Download `url` to `dest` (resuming `<dest>.part`), verify, publish; returns the sha256."""
+    part = dest.with_name(dest.name + ".part")
+    resumes, restarted = 0, False
+    while True:
+        start = part.stat().st_size if part.exists() else 0
+        try:
+            _get(url, part, start=start, progress=progress, expected=expected)
+        except _RangeDoneError:
+            pass
+        except _CutError:
+            resumes += 1
+            if resumes > MAX_RESUMES:
+                raise DownloadError(
+                    f"the transfer of {url} was cut off {resumes} times; {part.stat().st_size} bytes are kept in "
+                    f"{part}. Run the same command again to resume, or check the network."
+                ) from None
+            continue
+        sha, size = file_sha256(part), part.stat().st_size
+        if problems := expected.problems(sha, size):
+            part.unlink(missing_ok=True)
+            if start and not restarted:  # kept bytes may come from an older, different file: one fresh start
+                log.warning("resumed download of %s does not verify; downloading it again from zero", url)
+                restarted = True
+                continue
+            raise DownloadError(
+                f"the download of {url} does not verify: {'; '.join(problems)}; the bytes were deleted, nothing was "
+                f"published. Retry; if it persists, the server has other bytes than the ones pinned: check the source"
+                + (" (or `data check --repin` after an intended change)" if expected.pinned else "")
+            )
+        os.replace(part, dest)
+        return sha
+
+
+def _get(url: str, part: Path, *, start: int, progress: bool, expected: Expected) -> None:
+    headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+    if start:
+        headers["Range"] = f"bytes={start}-"
+    try:
+        response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=TIMEOUT_S)
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        if exc.code == 416 and start:
+            raise _RangeDoneError from None
+        raise DownloadError(f"HTTP {exc.code} {exc.reason} from {url}") from exc
+    except urllib.error.URLError as exc:
+        raise OfflineError(f"the network is unreachable ({exc.reason}): {url}") from exc
+    except (OSError, http.client.HTTPException) as exc:
+        raise DownloadError(f"no valid HTTP answer from {url}: {exc!r}") from exc
+    with response:
+        ctype = response.headers.get("Content-Type", "")
+        if ctype.split(";")[0].strip().lower() in ("text/html", "application/xhtml+xml"):
+            raise DownloadError(
+                f"{url} answered with an HTML page ({ctype}), not the file: a login, consent or error page. "
+                "Open the URL in a browser, or follow the source's manual step."
+            )
+        offset = start if start and _range_start(response) == start else 0
+        length = response.headers.get("Content-Length")
+        remaining = int(length) if length and length.isdigit() else None
+        total = offset + remaining if remaining is not None else None
+        if total is not None and expected.size is not None and total != expected.size:
+            raise DownloadError(f"{url} announces {total} bytes, expected {expected.size}; nothing was downloaded")
+        if remaining is not None:
+            check_space(part.parent, remaining, what=f"downloading {url}")
+        received = 0
+        with part.open("ab" if offset else "wb") as f, _bar(part, total, offset, progress) as bar:
+            try:
+                while chunk := response.read(CHUNK_SIZE):
+                    f.write(chunk)
+                    received += len(chunk)
+                    bar.update(len(chunk))
+            except (OSError, http.client.HTTPException) as exc:
+                log.warning("transfer of %s cut off after %d bytes: %r", url, offset + received, exc)
+                raise _CutError from exc
+    if remaining is not None and received < remaining:
+        raise _CutError
+
+
+def _range_start(response: http.client.HTTPResponse) -> int | None:
+    """First byte of a 206 answer (`Content-Range: bytes START-END/TOTAL`); None otherwise (Range ignored)."""
+    if response.status != 206:
+        return None
+    unit, _, rest = response.headers.get("Content-Range", "").partition(" ")
+    first = rest.partition("-")[0]
+    return int(first) if unit == "bytes" and first.isdigit() else None
+
+
+def fetch_hub(mirror: str, dest: Path, expected: Expected, *, offline: bool, progress: bool) -> str:
+    """Fill `dest` from a `hf://datasets/OWNER/REPO[@REV]/PATH` mirror through huggingface_hub, verified."""
+    import shutil
+
+    from harness.checkpoints.hub import _hub_location  # endpoint and cache from the environment, read now
+    from zoo.dataset_reader import hub_parts
+
+    repo_id, revision, filename = hub_parts(mirror)
+    try:
+        from huggingface_hub import hf_hub_download
+        from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+    except ImportError as exc:
+        raise DownloadError(f"{mirror}: huggingface_hub is not installed (pip install 'hrnet-zoo[harness]')") from exc
+    try:
+        local = hf_hub_download(
+            repo_id,
+            filename,
+            repo_type="dataset",
+            revision=revision,
+            local_files_only=offline,
+            **_hub_location(),
+        )
+    except LocalEntryNotFoundError as exc:
+        if isinstance(exc.__cause__, HfHubHTTPError):
+            raise DownloadError(f"{mirror}: {str(exc.__cause__).splitlines()[0]}") from exc
+        raise OfflineError(f"{mirror}: not in the Hub cache and the Hub is not reachable (or offline)") from exc
+    except HfHubHTTPError as exc:
+        raise DownloadError(f"{mirror}: {str(exc).splitlines()[0]}") from exc
+    except (OSError, ValueError) as exc:
+        raise DownloadError(f"{mirror}: {exc}") from exc
+    blob = Path(local).resolve()
+    sha, size = file_sha256(blob), blob.stat().st_size
+    if problems := expected.problems(sha, size):  # the Hub cache is not ours: leave the file, never use it
+        raise DownloadError(f"the Hub file {mirror} does not verify: {'; '.join(problems)}; it was not used")
+    staged = dest.with_name(f"{dest.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        try:
+            os.link(blob, staged)
+        except OSError:
+            shutil.copyfile(blob, staged)
+        os.replace(staged, dest)
+    finally:
+        staged.unlink(missing_ok=True)
+    return sha
+
+
+def _bar(part: Path, total: int | None, initial: int, enabled: bool) -> tqdm:
+    return tqdm(
+        total=total,
+        initial=initial,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc=part.name.removesuffix(".part"),
+        file=sys.stderr,
+        disable=not (enabled and sys.stderr.isatty()),
+    )

@@ -1,0 +1,114 @@
+"""Where each dataset artefact comes from and where it goes: the registry's `sources` read against a data root.
+
+Under the data root, next to the reference layout (PROTOCOLS.md §5):
+
+    downloads/<dataset>/<file>      downloaded (or hand-placed) archives; a `.part` beside one is a resumable download
+    .staging/                       extractions in progress (harness.data.extract); removed by the next fetch
+    hrnet-zoo-data.lock.json        the data lock (harness.data.lock)
+
+A plain-file source (format "file", e.g. COCO's detection boxes) is downloaded or placed directly at its layout path.
+Mirrors: the registry's per-source `mirrors`, then each entry of $HRNET_ZOO_DATA_MIRROR (comma-separated), where an
+https URL prefix serves `<prefix>/<dataset>/<file>` and `hf://datasets/OWNER/REPO[@REV]` serves `<dataset>/<file>`
+from a Hugging Face Hub dataset repository.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path
+
+from harness.errors import HarnessError
+from zoo.schema import Dataset, DataSource, Registry
+
+ENV_MIRROR = "HRNET_ZOO_DATA_MIRROR"
+DOWNLOADS = "downloads"
+
+
+def select_datasets(registry: Registry, name: str) -> list[Dataset]:
+    """`all` (every dataset with sources) or one dataset by key; an unknown key lists the known ones."""
+    with_sources = [d for d in registry.datasets.values() if d.sources]
+    if name == "all":
+        return with_sources
+    if name not in registry.datasets:
+        known = ", ".join(d.key for d in with_sources)
+        raise HarnessError(f"unknown dataset {name!r}; expected one of: all, {known} (`python -m harness data list`)")
+    return [registry.datasets[name]]
+
+
+def download_path(root: Path, dataset: Dataset, source: DataSource) -> Path:
+    """Where the source's file is downloaded to, or must be placed by hand."""
+    if source.format == "file":
+        return root / source.members[0].target
+    return root / DOWNLOADS / dataset.key / source.filename
+
+
+def missing_targets(root: Path, source: DataSource) -> list:
+    """The source's members whose target is not laid out yet (a folder must exist, a file must be a file)."""
+    out = []
+    for m in source.members:
+        path = root / m.target.rstrip("/")
+        if not (path.is_dir() if m.is_dir else path.is_file()):
+            out.append(m)
+    return out
+
+
+def locations(dataset: Dataset, source: DataSource, *, prefer_mirror: bool = False) -> list[str]:
+    """Every place the source's bytes can come from, in the order they are tried."""
+    extra = []
+    for prefix in filter(None, (p.strip() for p in os.environ.get(ENV_MIRROR, "").split(","))):
+        prefix = prefix.rstrip("/")
+        hub = prefix.startswith("hf://datasets/") and prefix.count("/") == 4  # hf://datasets/OWNER/REPO[@REV]
+        if hub or prefix.startswith(("https://", "http://")):
+            extra.append(f"{prefix}/{dataset.key}/{source.filename}")
+        else:
+            raise HarnessError(
+                f"${ENV_MIRROR} entry {prefix!r} is neither an http(s) URL prefix nor hf://datasets/OWNER/REPO[@REV]"
+            )
+    mirrors = [*source.mirrors, *extra]
+    return [*mirrors, *source.urls] if prefer_mirror else [*source.urls, *mirrors]
+
+
+def fetch_command(keys: list[str], root: Path, *, accept_terms: bool = False) -> str:
+    """The exact command that lays these datasets out under `root`."""
+    args = ["python", "-m", "harness", "data", "fetch", *keys, "--data-root", str(root)]
+    if accept_terms:
+        args.append("--accept-terms")
+    return shlex.join(args)
+
+
+def manual_step(root: Path, dataset: Dataset, source: DataSource) -> str:
+    """The steps for a source without a direct download: page, exact file, where to drop it."""
+    step = source.manual
+    dest = download_path(root, dataset, source)
+    note = f" ({step.note})" if step.note else ""
+    return f"{dataset.key} {source.name}: download {step.file} from {step.page}{note}, and place it at {dest}"
+
+
+def missing_data_hint(dataset: Dataset, root: Path) -> str:
+    """What to run (and do by hand) to lay out a dataset whose files are missing: replaces "get it from HOMEPAGE"."""
+    if not dataset.sources:
+        return f"See {dataset.homepage}." if dataset.homepage else ""
+    pending = [s for s in dataset.sources if missing_targets(root, s)]
+    terms = any(s.requires_acceptance for s in dataset.sources)
+    lines = [f"Lay it out with: {fetch_command([dataset.key], root, accept_terms=terms)}"]
+    manual = [
+        manual_step(root, dataset, s)
+        for s in pending
+        if s.manual is not None and not download_path(root, dataset, s).is_file()
+    ]
+    if manual:
+        lines.append("It has no direct download for some files; first, by hand:")
+        lines += [f"  - {m}" for m in manual]
+    if terms:
+        lines.append(f"--accept-terms accepts: {next(s.terms for s in dataset.sources if s.requires_acceptance)}")
+    if dataset.homepage:
+        lines.append(f"Dataset page: {dataset.homepage}")
+    return "\n".join(lines)
+
+
+def find_dataset(registry: Registry, name: str) -> Dataset | None:
+    """A dataset by key or by display name (callers of resolve_split pass either)."""
+    if name in registry.datasets:
+        return registry.datasets[name]
+    return next((d for d in registry.datasets.values() if d.name == name), None)

@@ -1,0 +1,149 @@
+"""What one evaluation run is: the typed spec that evaluate, reproduce, the goldens and the benchmarks build the same
+way (`build_spec`), validated before anything heavy (a download, a model build) happens.
+
+The protocol travels as itself (zoo.schema.Protocol, resolved and with overrides applied); every other field is a
+setting of how the run goes. What of it can change a prediction is the run's identity (harness.identity).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, get_args
+
+from harness.errors import HarnessError
+from zoo.schema import CropBackend, Entry, Protocol, Registry, Result, ScoringBackend
+
+if TYPE_CHECKING:
+    from harness.runtime import RunSettings
+
+SCORING_BACKENDS: tuple[str, ...] = get_args(ScoringBackend)
+CROP_BACKENDS: tuple[str, ...] = get_args(CropBackend)
+
+
+@dataclass(frozen=True)
+class DataPaths:
+    ann_file: Path
+    img_dir: Path
+    bbox_file: Path | None = None
+    #: True when the paths come from the dataset's reference layout (--data-root), not hand-picked files.
+    reference_layout: bool = False
+    #: The data root of the reference layout (its data lock is compared with the run's data fingerprint).
+    root: Path | None = None
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    """Everything that decides a run's predictions and metrics (plus how fast it goes)."""
+
+    entry: Entry
+    result: Result
+    protocol_name: str
+    protocol: Protocol  # resolved, overrides applied
+    overrides: Mapping[str, Any]
+    data: DataPaths
+    checkpoint: Path
+    settings: RunSettings
+    batch_size: int = 32
+    limit: int | None = None  # the first N images of the annotation file
+    crop_backend: str = "cv2"
+    num_workers: int = 0
+    #: Resume granularity: instances (top-down) or images (bottom-up) per saved chunk.
+    chunk_size: int = 512
+    #: "library" (the evaluator of record) or "fast" (harness.metrics.fast_coco, proven bit-identical to it on every
+    #: test run; falls back to the library for inputs it does not model). Same numbers, so not part of the identity.
+    scoring: str = "library"
+    #: True when `checkpoint` is the entry's published file (from the store): the run then hashes it in full and
+    #: stops on a mismatch with the registry's prefix before the first forward pass. False for the user's own file
+    #: (recorded as other weights when its hash does not match: zoo.record.standing).
+    published_checkpoint: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def scales_problem(values: tuple[float, ...]) -> str | None:
+    """What is wrong with a list of bottom-up test scales, by the registry's rule (PROTOCOLS.md §4: tags come from
+    scale 1), or None. The one rule for zoo.yaml and `--scales`."""
+    if not values:
+        return "expected at least one scale"
+    if not all(math.isfinite(v) and v > 0 for v in values):
+        return f"scales must be finite positive numbers, got {list(values)}"
+    if len(set(values)) != len(values):
+        return f"scales must be distinct, got {list(values)}"
+    if 1.0 not in values:
+        return f"scales must include 1 (the tag maps come from scale 1, PROTOCOLS.md §4), got {list(values)}"
+    return None
+
+
+def build_spec(
+    registry: Registry,
+    result: Result,
+    *,
+    data: DataPaths | None,
+    checkpoint: Path | None = None,
+    published_checkpoint: bool = False,
+    protocol_name: str = "published",
+    flip: bool | None = None,
+    scales: tuple[float, ...] | None = None,
+    bbox_file: Path | None = None,
+    device: str | None = None,
+    mode: str = "exact",
+    amp_dtype: str | None = None,
+    batch_size: int = 32,
+    workers: int | None = None,
+    limit: int | None = None,
+    crop_backend: str = "cv2",
+    scoring: str = "library",
+    chunk_size: int = 512,
+) -> EvalSpec:
+    """The run of `result` with these settings, every one checked here (before any download or model build).
+
+    `data` and `checkpoint` may be left None and filled in (dataclasses.replace) once found and fetched.
+    `bbox_file` is an override only for a row that does not already use detector boxes (for one that does, it just
+    says where the file is).
+    """
+    from harness import runtime
+    from harness.protocols import apply_overrides, resolve_protocol
+
+    for name, value, least in (("batch-size", batch_size, 1), ("chunk-size", chunk_size, 1), ("workers", workers, 0)):
+        if value is not None and value < least:
+            raise HarnessError(f"--{name} must be at least {least}, got {value}")
+    if limit is not None and limit < 1:
+        raise HarnessError(f"--limit must be at least 1, got {limit}")
+    if crop_backend not in CROP_BACKENDS:
+        raise HarnessError(f"unknown crop backend {crop_backend!r}; expected one of {', '.join(CROP_BACKENDS)}")
+    if scoring not in SCORING_BACKENDS:
+        raise HarnessError(f"unknown scoring backend {scoring!r}; expected one of {', '.join(SCORING_BACKENDS)}")
+    if amp_dtype and mode != "fast":
+        raise HarnessError(f"--amp-dtype only applies to --mode fast (this run is --mode {mode})")
+    if scales is not None and (problem := scales_problem(tuple(scales))):
+        raise HarnessError(f"--scales: {problem}")
+    protocol = resolve_protocol(result, protocol_name)
+    override_boxes = str(bbox_file) if bbox_file is not None else None
+    if override_boxes and protocol.boxes is not None and protocol.boxes.kind == "detector":
+        override_boxes = None  # the row already uses detector boxes: --bbox-file only says where the file is
+    protocol, overrides = apply_overrides(protocol, flip=flip, scales=scales, bbox_file=override_boxes)
+    resolved_device = runtime.resolve_device(device)
+    settings = runtime.RunSettings(
+        device=resolved_device,
+        mode=mode,
+        autocast_dtype=(amp_dtype or runtime.default_amp_dtype(resolved_device)) if mode == "fast" else None,
+    )
+    return EvalSpec(
+        entry=registry.entry(result.entry_id),
+        result=result,
+        protocol_name=protocol_name,
+        protocol=protocol,
+        overrides=overrides,
+        data=data,
+        checkpoint=checkpoint if checkpoint is not None else Path(),
+        settings=settings,
+        batch_size=batch_size,
+        limit=limit,
+        crop_backend=crop_backend,
+        num_workers=workers if workers is not None else (2 if resolved_device.startswith("cuda") else 0),
+        scoring=scoring,
+        chunk_size=chunk_size,
+        published_checkpoint=published_checkpoint,
+    )
