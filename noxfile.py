@@ -6,6 +6,9 @@ Extra arguments pass through after `--`, e.g. `nox -s tests -- -k registry` or
 
 from __future__ import annotations
 
+import os
+import subprocess
+
 import nox
 
 nox.options.default_venv_backend = "uv"
@@ -13,6 +16,27 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["lint", "tests"]
 
 HARNESS = ".[harness,test]"
+
+#: The oldest and newest Pythons the project supports (pyproject's requires-python; why not 3.13 is said there).
+PYTHON_RANGE = ["3.10", "3.12"]
+#: The fast part of the suite, run on each of PYTHON_RANGE: the registry, the scorers of record and the CLI's first
+#: contact (what a Python version changes: parsing, packaging, compiled extensions), without the slow-marked tests.
+FAST_PATHS = ["tests/zoo", "tests/harness/metrics", "tests/harness/test_imports.py", "tests/harness/test_doctor.py"]
+FAST_MARKERS = "not slow and not oracle and not cuda"
+
+
+def _pyenv_versions() -> None:
+    """pyenv's shims answer only for its active versions (nox started through a shim has PYENV_VERSION set to one):
+    make every installed one findable as pythonX.Y, after those already active."""
+    try:
+        out = subprocess.run(["pyenv", "versions", "--bare"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return  # no pyenv: pythonX.Y come from PATH as they are
+    active = [v for v in os.environ.get("PYENV_VERSION", "").split(":") if v]
+    os.environ["PYENV_VERSION"] = ":".join(active + [v for v in out.split() if v not in active])
+
+
+_pyenv_versions()
 
 
 def _install(session: nox.Session, *extras: str) -> None:
@@ -26,6 +50,22 @@ def tests(session: nox.Session) -> None:
     session.run("python", "-m", "zoo", "check")
     session.run("python", "-m", "harness", "report", "--check")
     session.run("python", "-m", "pytest", *(session.posargs or ["-q"]))
+
+
+@nox.session(name="tests-pythons", python=PYTHON_RANGE)
+def tests_pythons(session: nox.Session) -> None:
+    """The fast part of the suite (FAST_PATHS, not slow) on the oldest and newest supported Python."""
+    _install(session)
+    session.run("python", "-m", "pytest", *(session.posargs or ["-q", "-m", FAST_MARKERS, *FAST_PATHS]))
+
+
+@nox.session(name="install-pip")
+def install_pip(session: nox.Session) -> None:
+    """The plain-pip path in a fresh venv (no uv, no nox): install, the xtcocotools rebuild the first use asks for,
+    `doctor`, and `score` on the sample predictions with the evaluator of record (tests/harness/test_install_pip.py)."""
+    _install(session)
+    env = {"HRNET_ZOO_PIP_INSTALL": "1"}
+    session.run("python", "-m", "pytest", "tests/harness/test_install_pip.py", *(session.posargs or ["-q"]), env=env)
 
 
 @nox.session

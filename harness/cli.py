@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from zoo.errors import ZooError
 
 #: Verb modules, in the order `--help` lists them. A module that is missing is skipped (work in progress).
-VERBS = ("fetch", "data", "inspect", "convert", "evaluate", "score", "reproduce", "report")
+VERBS = ("fetch", "data", "inspect", "convert", "evaluate", "score", "reproduce", "report", "doctor")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,3 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`... | head`): not an error of ours. Point stdout at devnull so that the interpreter's
+        # final flush does not raise again (the recipe of Python's signal module documentation).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141

@@ -33,6 +33,11 @@ class ModelOutputError(HarnessError, ValueError):
     """The model produced something the protocol cannot decode (non-finite values, wrong channel count)."""
 
 
+class InstallError(HarnessError, ImportError):
+    """A dependency is missing or was built for another numpy; the message names the command that fixes it
+    (harness/environment.py; `python -m harness doctor` checks them all)."""
+
+
 class OutputError(HarnessError, OSError):
     """An output folder cannot be used: not a folder, not writable, or it holds files the harness did not write (or
     another run's) that would be replaced; nothing was run."""

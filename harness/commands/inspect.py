@@ -37,10 +37,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _load_registry() -> Registry:
-    """The registry (tests replace this function with a tiny one)."""
-    from harness.models.entry import default_registry
+    """The registry (tests replace this function with a tiny one). zoo's loader, not harness.models': an unknown id
+    is reported before torch is imported."""
+    from zoo import load_registry
 
-    return default_registry()
+    return load_registry()
 
 
 def inspect_entry(entry: Entry, checkpoint: Path | None = None) -> dict:

@@ -40,6 +40,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from harness.environment import import_coco_api
 from harness.errors import DataError
 from harness.metrics._predictions import (
     MetricError,
@@ -118,15 +119,11 @@ def _check_ground_truth(gt: Mapping[str, Any], *, num_keypoints: int, use_area: 
 
 
 def _coco_classes(library: str) -> tuple[type, type]:
-    if library == "xtcocotools":
-        from xtcocotools.coco import COCO
-        from xtcocotools.cocoeval import COCOeval
-    elif library == "pycocotools":
-        from pycocotools.coco import COCO
-        from pycocotools.cocoeval import COCOeval
-    else:
+    if library not in LIBRARIES:
         raise MetricError(f"library must be one of {LIBRARIES}, got {library!r}")
-    return COCO, COCOeval
+    # Through the install check: a numpy-1 build of xtcocotools under numpy 2 becomes one InstallError naming the
+    # command that fixes it, not a traceback from _mask.pyx (issue #16).
+    return import_coco_api(library)
 
 
 def _gt_api(library: str, gt: Mapping[str, Any], *, use_area: bool) -> Any:

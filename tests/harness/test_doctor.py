@@ -1,0 +1,131 @@
+"""`python -m harness doctor` and the install check, fed broken and known-bad environments (issue #16).
+
+A stub package first on PYTHONPATH stands in for what a user's environment holds: an xtcocotools whose compiled part
+was built for numpy 1 (it raises what the real PyPI wheel raises under numpy 2), or distribution metadata of a
+known-bad version. The real CLI runs in a subprocess, as the user would run it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from harness.environment import KNOWN_BAD, XTCOCOTOOLS_REBUILD, import_coco_api, known_bad
+from harness.errors import InstallError
+from tests.helpers.predictions import jittered_predictions
+
+REPO = Path(__file__).resolve().parents[2]
+#: What importing xtcocotools 1.14.3's PyPI wheel raises under numpy 2 (seen in a fresh pip venv, numpy 2.4.6).
+NUMPY1_BUILD = (
+    "numpy.dtype size changed, may indicate binary incompatibility. Expected 96 from C header, got 88 from PyObject"
+)
+
+
+def _numpy1_xtcocotools(root: Path) -> Path:
+    pkg = root / "xtcocotools"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "_mask.py").write_text(f"raise ValueError({NUMPY1_BUILD!r})\n")
+    (pkg / "mask.py").write_text("from xtcocotools import _mask\n")
+    (pkg / "coco.py").write_text("from xtcocotools import mask\n")
+    (pkg / "cocoeval.py").write_text("from xtcocotools import mask\n")
+    return root
+
+
+def _dist_info(root: Path, name: str, version: str) -> Path:
+    info = root / f"{name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    return root
+
+
+def _run(*argv: str, pythonpath: Path, tmp_path: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": f"{pythonpath}{os.pathsep}{REPO}", "HRNET_ZOO_CACHE": str(tmp_path / "cache")}
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *argv], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def _line(stdout: str, name: str) -> str:
+    found = [ln for ln in stdout.splitlines() if ln.split()[1:2] == [name]]
+    assert len(found) == 1, stdout
+    return found[0]
+
+
+def test_score_with_a_numpy1_build_stops_with_the_rebuild_command(tmp_path, samples_dir):
+    ann = samples_dir / "coco" / "test_coco.json"
+    preds = tmp_path / "p.json"
+    preds.write_text(json.dumps(jittered_predictions(ann)))
+    res = _run("score", "hrnet_w32_coco_256x192_coarsedropout", "--predictions", str(preds), "--ann-file", str(ann),
+               pythonpath=_numpy1_xtcocotools(tmp_path / "stub"), tmp_path=tmp_path)  # fmt: skip
+    assert res.returncode == 2
+    assert "Traceback" not in res.stderr and res.stdout == ""
+    (line,) = res.stderr.splitlines()
+    assert line.startswith("error: xtcocotools ") and "built for another numpy" in line
+    assert line.endswith(XTCOCOTOOLS_REBUILD.format(version=metadata.version("xtcocotools")))
+
+
+@pytest.mark.slow
+def test_doctor_names_a_numpy1_build_as_a_blocker(tmp_path):
+    res = _run("doctor", pythonpath=_numpy1_xtcocotools(tmp_path / "stub"), tmp_path=tmp_path)
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "Traceback" not in res.stdout + res.stderr
+    line = _line(res.stdout, "xtcocotools")
+    assert line.startswith("FAIL") and "built for another numpy" in line and "--no-binary xtcocotools" in line
+    assert _line(res.stdout, "pycocotools").startswith("ok")  # the other checks still ran
+    assert _line(res.stdout, "torch").startswith("ok")
+    assert res.stdout.rstrip().endswith("1 blocker(s), 0 warning(s): fix the FAIL lines before a run of record.")
+
+
+@pytest.mark.slow
+def test_doctor_names_known_bad_versions_with_their_effect(tmp_path):
+    stub = _dist_info(tmp_path / "stub", "xtcocotools", "1.10.0")
+    _dist_info(stub, "opencv-python-headless", "5.0.0")
+    res = _run("doctor", pythonpath=stub, tmp_path=tmp_path)
+    assert res.returncode == 1 and "Traceback" not in res.stdout + res.stderr
+    xt = _line(res.stdout, "xtcocotools")
+    assert xt.startswith("FAIL") and "1.10.0 is known bad: computes APm/APl ~3 points low" in xt
+    cv = _line(res.stdout, "opencv")
+    assert cv.startswith("FAIL") and "opencv-python-headless 5.0.0 is known bad" in cv and "18.5%" in cv
+
+
+def test_doctor_passes_on_the_development_environment(tmp_path):
+    """The uv-built environment (xtcocotools compiled against the installed numpy) has no blocker."""
+    res = _run("doctor", "--data-root", str(tmp_path / "no-data"), pythonpath=tmp_path, tmp_path=tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert _line(res.stdout, "xtcocotools").startswith("ok    xtcocotools   ")
+    assert "complete: none" in _line(res.stdout, "data")
+
+
+@pytest.mark.parametrize(
+    ("versions", "expected"),
+    [
+        ({"xtcocotools": "1.14.3", "opencv-python-headless": "4.11.0.86"}, []),
+        ({"xtcocotools": "1.11"}, [("xtcocotools", "1.11")]),
+        ({"xtcocotools": "1.9"}, [("xtcocotools", "1.9")]),
+        ({"xtcocotools": "1.12"}, []),
+        ({"xtcocotools": "1.7.5"}, [("xtcocotools", "1.7.5")]),
+        ({"opencv-python": "5.0.0a1"}, [("opencv-python", "5.0.0a1")]),
+        ({"opencv-python-headless": "not-a-version"}, []),
+    ],
+)
+def test_known_bad_ranges(versions, expected):
+    assert [(rule.package, v) for rule, v in known_bad(versions)] == expected
+
+
+def test_every_known_bad_rule_says_what_to_do():
+    for rule in KNOWN_BAD:
+        assert rule.effect and rule.fix.startswith("pip ")
+
+
+def test_a_missing_library_is_an_install_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pycocotools", None)  # import of it raises ModuleNotFoundError
+    monkeypatch.delitem(sys.modules, "pycocotools.coco", raising=False)
+    with pytest.raises(InstallError, match=r"pycocotools is not installed.*pip install -e '\.\[harness\]'"):
+        import_coco_api("pycocotools")
