@@ -51,6 +51,10 @@ def group_image(
     ]
 
 
+def _ready() -> bool:
+    return True
+
+
 def _worker_init() -> None:
     torch.set_num_threads(1)  # one core per worker; the pool has as many workers as cores to spare
 
@@ -62,6 +66,11 @@ class GroupingPool:
         self.workers = workers
         ctx = multiprocessing.get_context("spawn")
         self.executor = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init)
+
+    def warm(self) -> None:
+        """Start every worker now (their start-up, an interpreter and torch each, is then not paid by the images)."""
+        for f in [self.executor.submit(_ready) for _ in range(self.workers)]:
+            f.result()
 
     def ordered(self) -> OrderedResults:
         # two images in flight per worker: a worker never waits for the next maps, memory stays bounded
