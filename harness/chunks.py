@@ -7,6 +7,7 @@ predictions do not depend on their chunk neighbours, so the chunking never chang
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -236,22 +237,29 @@ def compute_bottomup_chunks(
 ) -> tuple[dict[int, list[dict]], int, int]:
     """COCO results {chunk index: records} of the image-id chunks at `indices`, with reused/computed counts."""
     from harness.bottomup.inference import BottomUpParams, predict_bottomup_dataset
+    from harness.bottomup.parallel import grouping_pool
 
     arch = spec.entry.architecture
     params = BottomUpParams.from_protocol(spec.protocol, schema, input_size=arch.input_size[0])
+    pools = contextlib.ExitStack()
+    pool: list = []  # spec.num_workers grouping processes, started when the first chunk is computed
 
     def predict(model, ids: list[int]) -> list[dict]:
+        if not pool:
+            pool.append(pools.enter_context(grouping_pool(spec.num_workers)))
         return predict_bottomup_dataset(
-            model, spec.data.ann_file, spec.data.img_dir, params=params, device=spec.settings.device, image_ids=ids
-        )
+            model, spec.data.ann_file, spec.data.img_dir, params=params, device=spec.settings.device, image_ids=ids,
+            pool=pool[0],
+        )  # fmt: skip
 
     def expected(ids: list[int]) -> dict:
         return store.meta(identity.items_digest(ids), len(ids), (image_files[i] for i in ids))
 
-    return _compute_chunks(
-        spec, chunks, model_factory, indices=indices, progress=progress, load=store.load_json,
-        save=store.save_json, predict=predict, expected=expected,
-    )  # fmt: skip
+    with pools:
+        return _compute_chunks(
+            spec, chunks, model_factory, indices=indices, progress=progress, load=store.load_json,
+            save=store.save_json, predict=predict, expected=expected,
+        )  # fmt: skip
 
 
 def bottomup_chunk_images(chunk_size: int) -> int:

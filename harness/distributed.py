@@ -16,7 +16,10 @@ i % WORLD_SIZE (`Context.shard`), each rank saves its own chunk files (never ano
 folder, so an interrupted run resumes with any world size. The raw per-chunk outputs are gathered to rank 0 once, in
 chunk order, and only rank 0 post-processes (top-down rescoring and OKS-NMS), scores and writes
 predictions.json / metrics.json / result.json. Per-instance and per-image predictions do not depend on their
-neighbours, so the files are bit-identical to a single-process run's; the world size is recorded under
+neighbours, so the files are bit-identical to a single-process run's WITH THE SAME TORCH THREAD COUNT per process:
+torchrun sets OMP_NUM_THREADS=1 for every rank unless told otherwise, and a CPU convolution run on 1 or on 2 threads
+sums in another order (measured: 1.7e-4 px and 2.8e-5 in scores apart), so compare with `OMP_NUM_THREADS=1 python
+-m harness evaluate ...` (each result.json records torch_threads). The world size is recorded under
 provenance.settings but is not part of the run identity. Every rank returns the same metrics, and an error on any
 rank stops every rank with exit status 2 (`Context.run_sharded`, `Context.main_only`).
 

@@ -78,6 +78,17 @@ def scales_problem(values: tuple[float, ...]) -> str | None:
     return None
 
 
+def default_workers(paradigm: str, device: str) -> int:
+    """CPU helpers beside the forward (never a change to a prediction): bottom-up grouping processes
+    (harness.bottomup.parallel), top-down decode/crop threads (2 on CUDA, 0 on the CPU, whose cores the forward
+    already uses)."""
+    if paradigm == "bottomup":
+        from harness.bottomup.parallel import default_workers as grouping_workers
+
+        return grouping_workers()
+    return 2 if device.startswith("cuda") else 0
+
+
 def build_spec(
     registry: Registry,
     result: Result,
@@ -144,7 +155,7 @@ def build_spec(
         batch_size=batch_size,
         limit=limit,
         crop_backend=crop_backend,
-        num_workers=workers if workers is not None else (2 if resolved_device.startswith("cuda") else 0),
+        num_workers=workers if workers is not None else default_workers(protocol.paradigm, resolved_device),
         scoring=scoring,
         chunk_size=chunk_size,
         published_checkpoint=published_checkpoint,

@@ -1,3 +1,9 @@
 """Benchmark cases; importing this package registers them in benchmarks.suite.CASES."""
 
-from benchmarks.cases import bottomup_inference, topdown_inference, topdown_scoring  # noqa: F401
+from benchmarks.cases import (  # noqa: F401
+    bottomup_inference,
+    bottomup_workers,
+    score_cli,
+    topdown_inference,
+    topdown_scoring,
+)

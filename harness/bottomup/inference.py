@@ -18,8 +18,9 @@ import torch
 
 from harness.bottomup.aggregate import AGGREGATIONS, Aggregation, ScaleAccumulator, scale_maps
 from harness.bottomup.errors import BottomUpConfigError, ModelOutputError, all_finite
-from harness.bottomup.grouping import GroupingParams, parse
-from harness.bottomup.resize import ScalePlan, plan_scales, resize_image, to_input_tensor, transform_to_image
+from harness.bottomup.grouping import GroupingParams
+from harness.bottomup.parallel import GroupingPool, group_image
+from harness.bottomup.resize import ScalePlan, plan_scales, resize_image, to_input_tensor
 from harness.data.annotations import coco_tables, read_json
 from harness.data.images import read_image
 from zoo.schema import KeypointSchema, Protocol
@@ -159,18 +160,7 @@ def predict_bottomup(
     keypoints: [x, y, val] * K in image pixels (float32 values); score: mean val over all K, before refine.
     """
     heatmaps, tags, plan = aggregate_image(model, image_rgb, params=params, device=device)
-    persons, scores = parse(heatmaps, tags, params.grouping())
-    xy = transform_to_image(persons[..., :2], center=plan.base.center, scale=plan.base.scale, size_hw=plan.base_size_hw)
-    keypoints = np.concatenate([xy, persons[..., 2:3]], axis=-1)  # [P, K, 3] float32
-    return [
-        {
-            "image_id": image_id,
-            "category_id": 1,
-            "keypoints": [float(v) for v in kpts.reshape(-1)],
-            "score": float(score),
-        }
-        for kpts, score in zip(keypoints, scores, strict=True)
-    ]
+    return group_image(heatmaps, tags, plan, params.grouping(), image_id)
 
 
 def _image_records(ann_file: Path) -> list[dict[str, Any]]:
@@ -199,12 +189,14 @@ def predict_bottomup_dataset(
     device: str | torch.device = "cpu",
     image_ids: Sequence[int] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    pool: GroupingPool | None = None,
 ) -> list[dict[str, Any]]:
     """COCO results of EVERY image of an annotation file, in file order, including images without people
     (PROTOCOLS.md §5, "In test mode every image id of the json is evaluated").
 
     image_ids: restrict to these ids (for smoke runs), kept in file order. progress(done, total) is called after
-    each image.
+    each image's forward passes. pool: group each image in these worker processes while the model runs on the
+    next (harness/bottomup/parallel.py; the same records, bit for bit); None groups serially.
     """
     ann_file, img_dir = Path(ann_file), Path(img_dir)
     images = _image_records(ann_file)
@@ -215,10 +207,16 @@ def predict_bottomup_dataset(
             raise BottomUpConfigError(f"image ids {sorted(unknown)[:10]} are not in {ann_file}")
         images = [img for img in images if img["id"] in wanted]
     results: list[dict[str, Any]] = []
+    ordered = pool.ordered() if pool is not None else None
+    grouping = params.grouping()
     model.eval()
     for i, img in enumerate(images):
         image = read_image(img_dir / img["file_name"])
-        results.extend(predict_bottomup(model, image, image_id=img["id"], params=params, device=device))
+        if ordered is None:
+            results.extend(predict_bottomup(model, image, image_id=img["id"], params=params, device=device))
+        else:
+            heatmaps, tags, plan = aggregate_image(model, image, params=params, device=device)
+            ordered.submit(heatmaps, tags, plan, grouping, img["id"])
         if progress is not None:
             progress(i + 1, len(images))
-    return results
+    return ordered.drain() if ordered is not None else results

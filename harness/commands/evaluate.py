@@ -5,7 +5,9 @@ per-keypoint) and DIR/result.json (identity and provenance). An interrupted run 
 same arguments and DIR.
 
 Several GPUs or machines: `torchrun --nproc-per-node N -m harness evaluate ID --out DIR` shares the chunks out over
-N processes; rank 0 writes the same files, bit for bit, as a single-process run (see harness/distributed.py).
+N processes; rank 0 writes the same files, bit for bit, as a single-process run with the same torch thread count
+per process (torchrun sets OMP_NUM_THREADS=1; on the CPU another thread count sums the convolutions in another
+order: see harness/distributed.py).
 """
 
 from __future__ import annotations
@@ -53,8 +55,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="threads decoding and cropping ahead of the forward (default: 2 on CUDA, 0 on the CPU, where the "
-        "forward already uses every core); never changes a prediction",
+        help="CPU helpers beside the forward; never changes a prediction. Top-down: threads decoding and cropping "
+        "ahead (default: 2 on CUDA, 0 on the CPU, where the forward already uses every core). Bottom-up: processes "
+        "grouping and refining image i while the model runs on image i+1 (default: the cores but one; 0: serial)",
     )
     p.add_argument(
         "--limit",
