@@ -94,9 +94,7 @@ def _paradigm(row: PageRow) -> Guess:
 
 
 def _dataset(row: PageRow, registry: Registry) -> Guess:
-    hits = [
-        key for key, ds in registry.datasets.items() if any(_word(row.caption, w) for w in (key, ds.name) if w)
-    ]
+    hits = [key for key, ds in registry.datasets.items() if any(_word(row.caption, w) for w in (key, ds.name) if w)]
     if len(hits) == 1:
         return Guess(hits[0], f"the caption names {registry.datasets[hits[0]].name}")
     found = f"datasets {hits}" if hits else "no dataset of zoo.yaml"

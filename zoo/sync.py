@@ -76,12 +76,15 @@ def _check_row(item: ImpliedRow, registry: Registry, report: SyncReport) -> set[
             )
     for metric in known.metric_text:
         if metric not in row.metrics:
-            report.differences.append(f"{where}: {known.row_id} {metric}: zoo.yaml {known.metric_text[metric]}, "
-                                      "the page prints no such column")
+            report.differences.append(
+                f"{where}: {known.row_id} {metric}: zoo.yaml {known.metric_text[metric]}, "
+                "the page prints no such column"
+            )
     for what, guess, value in (("dataset", item.dataset, known.dataset), ("split", item.split, known.split)):
         if guess.value != value:
-            report.notes.append(f"{where}: {known.row_id} {what} guessed {guess.value} ({guess.reason}), "
-                                f"zoo.yaml {value}")
+            report.notes.append(
+                f"{where}: {known.row_id} {what} guessed {guess.value} ({guess.reason}), zoo.yaml {value}"
+            )
     agreement = protocol_agreement(item, registry)
     if agreement:
         report.notes.append(f"{where}: {known.row_id} protocol guess {item.template.value}: {agreement}")
