@@ -51,9 +51,13 @@ def _check_row(item: ImpliedRow, registry: Registry, report: SyncReport) -> set[
         )
         return set()
     ck = entry.checkpoint
+    # The loader already ties zoo.yaml's sha256_prefix to its URL's file name, so the URL comparison covers it; the
+    # message names the prefixes when they are what changed.
+    url_what = "checkpoint URL"
+    if row.sha256_prefix != ck.sha256_prefix:
+        url_what += f" (sha256 prefix: page {row.sha256_prefix}, zoo.yaml {ck.sha256_prefix})"
     for what, page_value, zoo_value in (
-        ("checkpoint URL", row.ckpt_url, ck.url),
-        ("sha256 prefix", row.sha256_prefix, ck.sha256_prefix),
+        (url_what, row.ckpt_url, ck.url),
         ("log URL", row.log_url or None, ck.log_url),
         ("input size (HxW)", "x".join(map(str, row.input_size)), "x".join(map(str, entry.architecture.input_size))),
     ):
