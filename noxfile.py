@@ -16,6 +16,8 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["lint", "tests"]
 
 HARNESS = ".[harness,test]"
+#: Generated exports (`nox -s export`) and the `python -m zoo export` format that writes each folder.
+EXPORTS = {"exports/model-index": "model-index", "exports/hf-cards": "hf-cards"}
 
 #: The oldest and newest Pythons the project supports (pyproject's requires-python; why not 3.13 is said there).
 PYTHON_RANGE = ["3.10", "3.12"]
@@ -48,6 +50,8 @@ def tests(session: nox.Session) -> None:
     """Run the test suite (what CI runs): registry, README and reports freshness, then pytest."""
     _install(session)
     session.run("python", "-m", "zoo", "check")
+    for outdir, fmt in EXPORTS.items():
+        session.run("python", "-m", "zoo", "export", fmt, outdir, "--check")
     session.run("python", "-m", "harness", "report", "--check")
     session.run("python", "-m", "pytest", *(session.posargs or ["-q"]))
 
@@ -81,6 +85,15 @@ def readme(session: nox.Session) -> None:
     """Regenerate the README's result tables from zoo.yaml (and result files, once there are any)."""
     _install(session, ".")
     session.run("python", "-m", "zoo", "readme", *session.posargs)
+
+
+@nox.session
+def export(session: nox.Session) -> None:
+    """Regenerate exports/: model-index metafiles (mim / Papers with Code) and Hub model cards, from zoo.yaml and
+    results/history/ (`-- --check`: fail when stale)."""
+    _install(session, ".[zoo]")
+    for outdir, fmt in EXPORTS.items():
+        session.run("python", "-m", "zoo", "export", fmt, outdir, *session.posargs)
 
 
 @nox.session

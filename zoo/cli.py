@@ -1,6 +1,8 @@
-"""`python -m zoo list|show|check|readme`: browse and validate the registry. Torch-free.
+"""`python -m zoo list|show|check|readme|import|sync|export|search`: browse, validate and translate the registry.
+Torch-free. The ecosystem-format verbs (import, sync, export, search) live in zoo/formats_cli.py.
 
-Exit codes: 0 ok, 1 `check` / `readme --check` found problems, 2 usage error or unknown id.
+Exit codes: 0 ok, 1 `check` / `readme --check` / `sync --check` / `export --check` found problems, 2 usage error,
+unknown id or bad input.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ import argparse
 import json
 import sys
 
-from zoo import readme
+from zoo import formats_cli, readme
 from zoo.errors import RegistryError, ZooError
 from zoo.export import entry_to_dict
 from zoo.load import load_registry, registry_paths
@@ -45,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--readme", metavar="PATH", default=None, help="README to write (default: $HRNET_ZOO_README or README.md)"
     )
     p.set_defaults(func=_readme)
+    formats_cli.add_verbs(sub)
     return parser
 
 

@@ -1,0 +1,149 @@
+"""What the exported formats (model-index metafiles, Hub model cards, search) share: the task of each dataset, the
+collection of each head, the licence, a protocol in words, and the run of record of each row.
+
+Defined once here so that the metafiles and the cards cannot disagree. torch-free, no third-party imports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from zoo import history
+from zoo.errors import ZooError
+from zoo.schema import Entry, Protocol, Registry, Result
+from zoo.verdicts import RowVerdict, row_verdict
+
+#: OpenMMLab's task names (MMPose's own metafiles use them); the Hub has one pipeline tag for all of them.
+TASKS = {
+    "aic": "Body 2D Keypoint",
+    "coco": "Body 2D Keypoint",
+    "horse10": "Animal 2D Keypoint",
+    "macaque": "Animal 2D Keypoint",
+    "atrw": "Animal 2D Keypoint",
+    "demo": "Body 2D Keypoint",  # synthetic human-like figures (demo/generate.py)
+}
+HUB_TASK = "keypoint-detection"
+#: MMPose and its checkpoints are Apache-2.0 (as is this project, which trained the demo checkpoint).
+LICENSE = "apache-2.0"
+#: Head kind -> (collection name, bibtex key of its paper, architecture tags).
+COLLECTIONS = {
+    "heatmap": ("HRNet", "sun2019deep", ("HRNet",)),
+    "associative_embedding": ("Associative Embedding", "newell2017associative", ("HRNet", "Associative Embedding")),
+    "higher_resolution": ("HigherHRNet", "cheng2020higherhrnet", ("HRNet", "HigherHRNet")),
+}
+
+
+class ExportError(ZooError, ValueError):
+    """The registry holds something an export format has no place for; the message says what to add where."""
+
+
+def task_of(dataset: str) -> str:
+    try:
+        return TASKS[dataset]
+    except KeyError:
+        raise ExportError(
+            f"dataset {dataset!r} has no task name; add it to TASKS in zoo/ecosystem.py (e.g. 'Body 2D Keypoint')"
+        ) from None
+
+
+def protocol_words(p: Protocol) -> str:
+    """The protocol of a row as one sentence (the facts of zoo.yaml, PROTOCOLS.md §2-§5)."""
+    parts = ["top-down" if p.paradigm == "topdown" else "bottom-up"]
+    if p.boxes is not None:
+        boxes = "ground-truth boxes" if p.boxes.kind == "gt" else f"detector boxes from {p.boxes.file}"
+        if p.boxes.kind == "detector" and p.boxes.score_threshold:
+            boxes += f" (score >= {p.boxes.score_threshold:g})"
+        parts.append(f"{boxes}, padding {p.padding:g}")
+    flip = "flip test" + (" with the flipped heatmap shifted one column" if p.shift_heatmap else "")
+    parts.append(flip if p.flip else "no flip test")
+    parts.append("single scale" if tuple(p.scales) == (1.0,) else "scales " + ", ".join(f"{s:g}" for s in p.scales))
+    if p.vis_thr is not None or p.oks_nms_thr is not None:
+        parts.append(f"rescoring above {p.vis_thr:g}, OKS-NMS at {p.oks_nms_thr:g}")
+    if p.paradigm == "bottomup":
+        parts.append(
+            f"grouping up to {p.max_num_people} people (detection {p.detection_threshold:g}, tag "
+            f"{p.tag_threshold:g}, NMS kernel {p.nms_kernel}{', adjust' if p.adjust else ''}"
+            f"{', refine' if p.refine else ''})"
+        )
+    ev = p.evaluator
+    if ev.kind == "coco_keypoints":
+        area = "OKS area from the annotation" if ev.use_area else "OKS area 0.53 x box area"
+        parts.append(f"scored with {ev.library} ({ev.sigmas} sigmas, {area})")
+    else:
+        parts.append(f"PCK@{ev.pck_threshold:g} and NME normalised by the {ev.normalize.replace('_', '-')} distance")
+    parts.append(f"era {p.era.name}")
+    return "; ".join(parts)
+
+
+def model_name(result: Result) -> str:
+    """The distinct name of a result row in the exports: its row id (`ENTRY/ROW`), the name every verb accepts.
+    MMPose's own metafiles give single- and multi-scale rows of one checkpoint the same Name; this never does."""
+    return result.row_id
+
+
+@dataclass(frozen=True)
+class RunOfRecord:
+    """A row's latest run of record (zoo.history.latest_by_row) with its verdict against the documented numbers."""
+
+    record: history.RunRecord
+    verdict: RowVerdict
+
+    @property
+    def label(self) -> str:
+        return history.shown_verdict(self.verdict.label, self.record)
+
+    @property
+    def counts(self) -> bool:
+        """A full run (not --limit / sample data): only these are published as reproduced numbers."""
+        return not self.record.partial
+
+    @property
+    def date(self) -> str:
+        return self.record.date
+
+    @property
+    def device(self) -> str:
+        provenance = self.record.data.get("provenance") or {}
+        settings = provenance.get("settings") or {}
+        device = str((self.record.data.get("identity") or {}).get("device") or settings.get("device") or "unknown")
+        name = settings.get("device_name")
+        return f"{device} ({name})" if name and name != device else device
+
+    @property
+    def commit(self) -> str:
+        git = (self.record.data.get("provenance") or {}).get("git") or {}
+        sha = str(git.get("sha") or "unknown")
+        return f"{sha} (dirty)" if git.get("dirty") else sha
+
+    @property
+    def annotations_sha256(self) -> str | None:
+        return (self.record.data.get("identity") or {}).get("annotations_sha256")
+
+    def provenance(self) -> dict[str, Any]:
+        return {
+            "verdict": self.label,
+            "date": self.date,
+            "device": self.device,
+            "harness_commit": self.commit,
+            "run_key": self.record.data.get("run_key"),
+            "protocol": self.record.data.get("protocol"),
+        }
+
+
+def runs_of_record(registry: Registry, records: list[history.RunRecord]) -> dict[str, RunOfRecord]:
+    """row_id -> its run of record, for the rows of the registry that have one (the `published` protocol)."""
+    latest = history.latest_by_row(records)
+    out = {}
+    for entry in registry.entries.values():
+        for r in entry.results:
+            rec = latest.get(r.row_id)
+            if rec is not None:
+                verdict = row_verdict(r.row_id, r.metrics, rec.metrics, r.tolerances, partial=rec.partial)
+                out[r.row_id] = RunOfRecord(rec, verdict)
+    return out
+
+
+def weights_url(entry: Entry) -> str:
+    """The checkpoint URL; a `file:` checkpoint shipped in the repository becomes its repository path."""
+    return entry.checkpoint.url.removeprefix("file:")

@@ -1,0 +1,88 @@
+"""A folder of generated files (exports/...): written atomically, checked for staleness, never mixed with files a
+user wrote.
+
+The folder holds a manifest (`.generated`) naming every file the last write produced. A write replaces those files
+(and removes the ones no longer generated); a folder that has files but no manifest was not written by us, so it is
+refused unless the caller passes `force` (STYLE.md: nothing the user wrote is replaced without an explicit flag).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from zoo.errors import ZooError
+
+MANIFEST = ".generated"
+
+
+class GeneratedError(ZooError, ValueError):
+    """The output folder cannot be written (or holds files we did not write)."""
+
+
+def _manifest(out_dir: Path) -> list[str]:
+    path = out_dir / MANIFEST
+    if not path.is_file():
+        return []
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write(files: dict[str, str], out_dir: str | Path, *, command: str, force: bool = False) -> list[str]:
+    """Write {relative path: text} under out_dir; returns the paths that changed (added, rewritten or removed)."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise GeneratedError(f"{out_dir} is a file; expected a folder for `{command}` to write into")
+    previous = _manifest(out_dir)
+    if out_dir.is_dir() and not previous and any(out_dir.iterdir()) and not force:
+        raise GeneratedError(
+            f"{out_dir} holds files that `{command}` did not write (no {MANIFEST} manifest); choose an empty or new "
+            "folder, or pass --force to write into it anyway"
+        )
+    changed = []
+    try:
+        for rel, text in sorted(files.items()):
+            path = out_dir / rel
+            if not path.is_file() or path.read_text(encoding="utf-8") != text:
+                _atomic_write(path, text)
+                changed.append(rel)
+        for rel in previous:
+            if rel not in files and (out_dir / rel).is_file():
+                (out_dir / rel).unlink()
+                changed.append(rel)
+        listing = "".join(f"{rel}\n" for rel in sorted(files))
+        _atomic_write(out_dir / MANIFEST, f"# written by `{command}`; do not edit these files by hand\n{listing}")
+    except OSError as exc:
+        raise GeneratedError(f"{out_dir}: cannot write ({exc.strerror or exc}); expected a writable folder") from exc
+    return changed
+
+
+def stale(files: dict[str, str], out_dir: str | Path, *, command: str) -> list[str]:
+    """What differs between the files on disk and what the command generates now (empty: up to date)."""
+    out_dir = Path(out_dir)
+    problems = []
+    for rel, text in sorted(files.items()):
+        path = out_dir / rel
+        try:
+            current = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            problems.append(f"{path}: missing")
+            continue
+        if current != text:
+            problems.append(f"{path}: stale")
+    for rel in _manifest(out_dir):
+        if rel not in files and (out_dir / rel).is_file():
+            problems.append(f"{out_dir / rel}: no longer generated")
+    return [f"{p}; run `{command}` to regenerate" for p in problems]

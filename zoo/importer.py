@@ -1,0 +1,320 @@
+"""`python -m zoo import PAGE.md`: the registry entries and rows a model-zoo page implies.
+
+Facts are taken as printed (zoo/pages.py): the id from the checkpoint file name, metric text, ckpt/log URLs with
+their hash prefix, bibtex keys. Everything else is inferred and carried as a `Guess` with its reason, never as a
+fact: the dataset and split (from the caption and zoo.yaml's datasets), the row name, and the protocol template
+(zoo.yaml's `protocols:` matched on paradigm, boxes, detector AP, metric family and sigmas; multi-scale factors from
+the caption).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from zoo.errors import RegistryError
+from zoo.load import registry_paths
+from zoo.pages import Page, PageRow
+from zoo.rows import RowContext, read_protocol
+from zoo.schema import PCK_METRICS, Protocol, Registry, Result
+from zoo.yamltree import Problems, parse
+
+
+@dataclass(frozen=True)
+class Guess:
+    """A value the page does not print; `reason` says what it was inferred from. `value` None: no guess."""
+
+    value: Any
+    reason: str
+
+
+@dataclass(frozen=True)
+class ImpliedRow:
+    row: PageRow
+    paradigm: Guess  # "topdown" | "bottomup"
+    dataset: Guess
+    split: Guess
+    name: Guess
+    template: Guess  # a zoo.yaml protocols: template name
+    scales: tuple[float, ...] | None  # multi-scale factors printed in the caption, else None
+    protocol: Protocol | None  # the template resolved, with the caption's scales
+
+    @property
+    def entry_id(self) -> str:
+        return self.row.entry_id
+
+    @property
+    def row_id(self) -> str:
+        return f"{self.entry_id}/{self.name.value}"
+
+
+def protocol_templates(registry: Registry, path: str | Path | None = None) -> dict[str, Protocol]:
+    """zoo.yaml's `protocols:` templates, each resolved into a Protocol record the way the loader resolves rows."""
+    zoo_path = registry_paths(path)[0]
+    problems = Problems()
+    root = parse(zoo_path.read_text(encoding="utf-8"), problems)
+    nodes = root.value.get("protocols") if root is not None and isinstance(root.value, dict) else None
+    if nodes is None or not isinstance(nodes.value, dict):
+        return {}
+    ctx = RowContext(
+        entry_id="?",
+        paradigm=None,
+        num_keypoints=None,
+        dataset=None,
+        datasets=registry.datasets,
+        schemas=registry.schemas,
+        templates=nodes.value,
+        default_tolerances=registry.default_tolerances,
+    )
+    out = {}
+    for name, node in nodes.value.items():
+        protocol = read_protocol(node, f"protocols.{name}", ctx, problems)
+        if protocol is not None:
+            out[name] = protocol
+    if problems.items:
+        raise RegistryError(problems.items, path=str(zoo_path))
+    return out
+
+
+def _word(text: str, word: str) -> bool:
+    return re.search(rf"(?<![A-Za-z0-9]){re.escape(word)}(?![A-Za-z0-9])", text, re.IGNORECASE) is not None
+
+
+def _paradigm(row: PageRow) -> Guess:
+    where = f"{row.ckpt_url} {row.config_link}".lower()
+    for marker in ("/bottom_up/", "associative_embedding", "/ae/", "higher_hrnet"):
+        if marker in where:
+            return Guess("bottomup", f"{marker.strip('/')!r} in the checkpoint URL or config link")
+    return Guess("topdown", "no bottom-up marker (bottom_up, associative_embedding, AE) in the URL or config link")
+
+
+def _dataset(row: PageRow, registry: Registry) -> Guess:
+    hits = [key for key, ds in registry.datasets.items() if any(_word(row.caption, w) for w in (key, ds.name) if w)]
+    if len(hits) == 1:
+        return Guess(hits[0], f"the caption names {registry.datasets[hits[0]].name}")
+    found = f"datasets {hits}" if hits else "no dataset of zoo.yaml"
+    return Guess(None, f"the caption {row.caption!r} names {found}")
+
+
+def _split(row: PageRow, dataset: str | None, registry: Registry) -> Guess:
+    if dataset is None:
+        return Guess(None, "no dataset guessed")
+    splits = list(registry.datasets[dataset].splits)
+    if "Set" in row.cells:
+        value = row.cells["Set"]
+        return Guess(value if value in splits else None, f"the table's Set column says {value!r}")
+    named = [s for s in splits if _word(row.caption, s)]
+    if len(named) == 1:
+        return Guess(named[0], f"the caption names {named[0]!r}")
+    val = [s for s in splits if s.startswith("val")]
+    if _word(row.caption, "validation") and len(val) == 1:
+        return Guess(val[0], "the caption says validation")
+    if len(splits) == 1:
+        return Guess(splits[0], f"{dataset}'s only split in zoo.yaml")
+    return Guess(None, f"the caption names none of {splits}")
+
+
+def _scales(caption: str) -> tuple[tuple[float, ...] | None, str]:
+    low = caption.lower()
+    if "multi-scale" not in low or "without multi-scale" in low:
+        return None, "single scale (the caption names no multi-scale test)"
+    listed = re.search(r"\[([0-9.,\s]+)\]", caption)
+    if listed is None:
+        return None, "the caption says multi-scale but lists no scales"
+    scales = tuple(float(s) for s in listed.group(1).split(",") if s.strip())
+    return scales, f"multi-scale {list(scales)} from the caption"
+
+
+def _boxes(caption: str) -> tuple[str, float | None, str]:
+    """("gt" | "detector", detector AP or None, reason) for a top-down row."""
+    low = caption.lower()
+    if "detector" in low:
+        ap = re.search(r"\bAP of ([0-9.]+)", caption)
+        value = float(ap.group(1)) if ap else None
+        return "detector", value, f"the caption names a detector{f' with AP {value:g}' if ap else ''}"
+    if "ground-truth" in low or "ground truth" in low or "gt bbox" in low:
+        return "gt", None, "the caption names ground-truth boxes"
+    return "gt", None, "the caption names no boxes: ground-truth boxes assumed"
+
+
+def _template(row, paradigm, dataset, registry, templates) -> tuple[Guess, str]:
+    """The template guess and the row-name basis ("gt-bbox", "det-ap56", ...) for top-down rows."""
+    pck = any(m in PCK_METRICS for m in row.metrics)
+    kind = "pck_nme" if pck else "coco_keypoints"
+    box_kind, ap, box_reason = _boxes(row.caption) if paradigm == "topdown" else ("", None, "")
+    sigmas = registry.datasets[dataset].keypoint_schema if dataset else None
+
+    def fits(p: Protocol) -> bool:
+        if p.paradigm != paradigm or p.evaluator.kind != kind:
+            return False
+        if kind == "coco_keypoints" and p.evaluator.sigmas != sigmas:
+            return False
+        if paradigm == "topdown":
+            if p.boxes is None or p.boxes.kind != box_kind:
+                return False
+            if ap is not None and f"AP_H_{int(ap)}" not in (p.boxes.file or ""):
+                return False
+        return True
+
+    hits = [name for name, p in templates.items() if fits(p)]
+    basis = f"{paradigm}, {kind}" + (f" with {sigmas} sigmas" if kind == "coco_keypoints" else "")
+    basis += f", {box_reason}" if box_reason else ""
+    name = "gt-bbox" if box_kind == "gt" else (f"det-ap{int(ap)}" if ap is not None else "det")
+    if len(hits) == 1:
+        return Guess(hits[0], f"the only template for {basis}"), name
+    found = f"templates {hits}" if hits else "no template"
+    return Guess(None, f"{found} for {basis}"), name
+
+
+def imply(page: Page, registry: Registry, templates: Mapping[str, Protocol]) -> list[ImpliedRow]:
+    """Every result row of the page with its guesses."""
+    out = []
+    for row in page.rows:
+        paradigm = _paradigm(row)
+        dataset = _dataset(row, registry)
+        split = _split(row, dataset.value, registry)
+        template, td_name = _template(row, paradigm.value, dataset.value, registry, templates)
+        scales, scale_reason = _scales(row.caption)
+        if "Set" in row.cells:
+            name = Guess(row.cells["Set"], "the table's Set column")
+        elif paradigm.value == "bottomup":
+            name = Guess("multi-scale" if scales else "single-scale", scale_reason)
+        else:
+            name = Guess(td_name, template.reason)
+        protocol = templates.get(template.value) if template.value else None
+        if protocol is not None and scales:
+            protocol = dataclasses.replace(protocol, scales=scales)
+        out.append(ImpliedRow(row, paradigm, dataset, split, name, template, scales, protocol))
+    return out
+
+
+def registry_row(registry: Registry, implied: ImpliedRow) -> Result | None:
+    entry = registry.entries.get(implied.entry_id)
+    return next((r for r in entry.results if r.name == implied.name.value), None) if entry else None
+
+
+def protocol_agreement(implied: ImpliedRow, registry: Registry) -> str:
+    """'' when the guessed protocol equals zoo.yaml's resolved protocol of the same row, else what differs."""
+    known = registry_row(registry, implied)
+    if known is None:
+        return "no zoo.yaml row to compare with"
+    if implied.protocol is None:
+        return f"no protocol guessed; zoo.yaml has one for {known.row_id}"
+    if implied.protocol == known.protocol:
+        return ""
+    fields = [f.name for f in dataclasses.fields(Protocol)]
+    differ = [f for f in fields if getattr(implied.protocol, f) != getattr(known.protocol, f)]
+    return f"differs from zoo.yaml's {known.row_id} in {', '.join(differ)}"
+
+
+def entry_papers(page: Page, dataset: str | None, registry: Registry) -> tuple[list[str], Guess | None]:
+    """The page's bibtex keys in page order, and the dataset's paper (a guess) when the page has no DATASET block."""
+    keys = list(dict.fromkeys(b.key for b in page.papers))
+    if dataset is None or any(b.role == "DATASET" for b in page.papers):
+        return keys, None
+    paper = registry.datasets[dataset].paper
+    if paper in keys:
+        return keys, None
+    return keys, Guess(paper, f"the page has no DATASET bibtex block; {dataset}'s paper in zoo.yaml")
+
+
+def _q(value: Any) -> str:
+    return json.dumps(value)  # a JSON string is a valid YAML scalar: quoting is always right
+
+
+def _guess(g: Guess) -> str:
+    return f"  # guess: {g.reason}" if g.value is not None else f"  # NO GUESS: {g.reason}"
+
+
+def render(page: Page, implied: list[ImpliedRow], registry: Registry) -> str:
+    """YAML (pasteable into zoo.yaml's `entries:`) with every inferred value commented `# guess: why`."""
+    lines = [
+        f"# zoo import {page.name}: {len(implied)} row(s), {len({r.entry_id for r in implied})} checkpoint(s).",
+        "# Values marked `# guess:` are inferred (caption, zoo.yaml's datasets and protocol templates), not printed",
+        "# on the page: check each before use. Metrics, URLs, ids and bibtex keys are exactly as printed.",
+        "# bibtex on the page: " + (", ".join(f"{b.key} ({b.role or 'no role'})" for b in page.papers) or "none"),
+    ]
+    by_entry: dict[str, list[ImpliedRow]] = {}
+    for item in implied:
+        by_entry.setdefault(item.entry_id, []).append(item)
+    for entry_id, items in by_entry.items():
+        row, first = items[0].row, items[0]
+        keys, extra = entry_papers(page, first.dataset.value, registry)
+        papers = f"papers: [{', '.join(keys)}]"
+        if extra is not None:
+            papers = f"papers: [{', '.join([*keys, extra.value])}]  # guess for {extra.value}: {extra.reason}"
+        h, w = row.input_size
+        lines += [
+            f"- id: {entry_id}",
+            "  checkpoint:",
+            f"    url: {_q(row.ckpt_url)}",
+            f"    sha256_prefix: {_q(row.sha256_prefix)}",
+            *([f"    log_url: {_q(row.log_url)}"] if row.log_url else []),
+            f"  input_size: [{h}, {w}]  # (H, W): the page prints {h}x{w}",
+            f"  # the page's config link: {row.config_link or '(none)'}",
+            f"  paradigm: {first.paradigm.value}" + _guess(first.paradigm),
+            f"  {papers}",
+            f"  dataset: {_q(first.dataset.value)}" + _guess(first.dataset),
+            "  results:",
+        ]
+        for item in items:
+            lines += _render_row(item, page, registry)
+    return "\n".join(lines) + "\n"
+
+
+def _render_row(item: ImpliedRow, page: Page, registry: Registry) -> list[str]:
+    metrics = ", ".join(f"{m}: {t}" for m, t in item.row.metrics.items())  # plain scalars: text kept as printed
+    protocol = f"{{base: {item.template.value}"
+    if item.scales:
+        protocol += f", scales: [{', '.join(f'{s:g}' for s in item.scales)}]"
+    protocol += "}"
+    agreement = protocol_agreement(item, registry) if item.template.value else ""
+    check = "; agrees with zoo.yaml" if item.template.value and not agreement else f"; FLAGGED: {agreement}"
+    scale_note = f"; {_scales(item.row.caption)[1]}" if item.scales else ""
+    return [
+        f"    - name: {_q(item.name.value)}" + _guess(item.name),
+        f"      dataset: {_q(item.dataset.value)}" + _guess(item.dataset),
+        f"      split: {_q(item.split.value)}" + _guess(item.split),
+        f"      metrics: {{{metrics}}}",
+        f"      source: {{seed: {_q(page.name)}}}  # {item.row.where}, table {item.row.caption!r}",
+        f"      protocol: {protocol if item.template.value else 'null'}"
+        + _guess(item.template)
+        + (scale_note + check if item.template.value else ""),
+    ]
+
+
+def to_json(page: Page, implied: list[ImpliedRow], registry: Registry) -> dict[str, Any]:
+    """The same as `render`, as data: every guess is {"value": ..., "guess": reason}."""
+
+    def g(x: Guess) -> dict[str, Any]:
+        return {"value": x.value, "guess": x.reason}
+
+    return {
+        "page": page.name,
+        "papers": [{"key": b.key, "role": b.role, "url": b.url} for b in page.papers],
+        "rows": [
+            {
+                "entry_id": i.entry_id,
+                "checkpoint": {"url": i.row.ckpt_url, "sha256_prefix": i.row.sha256_prefix, "log_url": i.row.log_url},
+                "input_size": list(i.row.input_size),
+                "metrics": dict(i.row.metrics),
+                "line": i.row.line,
+                "caption": i.row.caption,
+                "paradigm": g(i.paradigm),
+                "dataset": g(i.dataset),
+                "split": g(i.split),
+                "name": g(i.name),
+                "protocol": {
+                    "value": {"base": i.template.value, **({"scales": list(i.scales)} if i.scales else {})},
+                    "guess": i.template.reason,
+                    "zoo_yaml": protocol_agreement(i, registry) or "agrees",
+                },
+            }
+            for i in implied
+        ],
+    }

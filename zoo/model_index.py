@@ -1,0 +1,106 @@
+"""`python -m zoo export model-index OUTDIR`: OpenMMLab / Papers-with-Code metafiles (what `mim search` reads).
+
+Layout: OUTDIR/model-index.yml holds the Collections (one per head: HRNet, Associative Embedding, HigherHRNet) and
+imports one metafile per dataset, metafiles/<dataset>.yml, whose Models are one per documented result row:
+Name (the row id, distinct for single- and multi-scale rows of one checkpoint), In Collection, Config, Weights,
+Metadata (training data, input size, split, the full protocol, its sentence, source page) and Results (Task, Dataset,
+Metrics). Metric values are written exactly as the model-zoo page prints them ("0.870" stays 0.870 in the file).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from zoo.ecosystem import COLLECTIONS, model_name, protocol_words, task_of, weights_url
+from zoo.export import to_jsonable
+from zoo.pages import bib_fields
+from zoo.schema import Entry, Registry, Result
+
+ROOT = "model-index.yml"
+HEADER = "# Generated from zoo.yaml by `python -m zoo export model-index`. Edit zoo.yaml, not this file.\n"
+
+
+class _MetricText(str):
+    """A metric as printed ("0.870"): written as a plain YAML float with that exact spelling."""
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+_Dumper.add_representer(_MetricText, lambda d, v: d.represent_scalar("tag:yaml.org,2002:float", str(v)))
+
+
+def _dump(data: Any) -> str:
+    return HEADER + yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120)
+
+
+def _without_none(data: Any) -> Any:
+    """Protocol fields that do not apply to the row's paradigm or evaluator are None: leave them out."""
+    if isinstance(data, dict):
+        return {k: _without_none(v) for k, v in data.items() if v is not None}
+    return data
+
+
+def _paper(registry: Registry, key: str) -> dict[str, str]:
+    fields = bib_fields(registry.papers[key])
+    out = {"Title": " ".join(fields.get("title", key).split())}
+    if fields.get("url"):
+        out["URL"] = fields["url"]
+    return out
+
+
+def collections(registry: Registry) -> list[dict[str, Any]]:
+    heads = list(dict.fromkeys(e.architecture.head for e in registry.entries.values()))
+    out = []
+    for head in heads:
+        name, paper, tags = COLLECTIONS[head]
+        out.append({"Name": name, "Metadata": {"Architecture": list(tags)}, "Paper": _paper(registry, paper)})
+    return out
+
+
+def model(entry: Entry, result: Result, registry: Registry) -> dict[str, Any]:
+    """One Model (a result row) of a metafile."""
+    dataset = registry.datasets[result.dataset]
+    h, w = entry.architecture.input_size
+    metadata = {
+        "Training Data": dataset.name,
+        "Entry": entry.id,
+        "Row": result.name,
+        "Split": result.split,
+        "Input Size (HxW)": f"{h}x{w}",
+        "Checkpoint SHA256 Prefix": entry.checkpoint.sha256_prefix,
+        "Protocol Summary": protocol_words(result.protocol),
+        "Protocol": _without_none(to_jsonable(result.protocol)),
+        "Papers": list(entry.papers),
+        "Source": {"Seed": result.source, **({"Page": result.source_page} if result.source_page else {})},
+    }
+    if entry.checkpoint.log_url:
+        metadata["Training Log"] = entry.checkpoint.log_url.removeprefix("file:")
+    return {
+        "Name": model_name(result),
+        "In Collection": COLLECTIONS[entry.architecture.head][0],
+        "Config": entry.config,
+        "Metadata": metadata,
+        "Results": [
+            {
+                "Task": task_of(result.dataset),
+                "Dataset": dataset.name,
+                "Metrics": {m: _MetricText(t) for m, t in result.metric_text.items()},
+            }
+        ],
+        "Weights": weights_url(entry),
+    }
+
+
+def render(registry: Registry) -> dict[str, str]:
+    """{relative path: text} of every metafile."""
+    by_dataset: dict[str, list[dict[str, Any]]] = {}
+    for entry in registry.entries.values():
+        for result in entry.results:
+            by_dataset.setdefault(result.dataset, []).append(model(entry, result, registry))
+    files = {f"metafiles/{key}.yml": _dump({"Models": models}) for key, models in by_dataset.items()}
+    root = {"Collections": collections(registry), "Import": sorted(files)}
+    return {ROOT: _dump(root), **files}
