@@ -74,6 +74,7 @@ def workspace(tmp_path, monkeypatch, repo_root):
         ("HRNET_ZOO_RESULTS", "results"),
         ("HRNET_ZOO_RUNS", "runs"),
         ("HRNET_ZOO_REPORTS", "reports"),
+        ("HRNET_ZOO_EXPORTS", "exports"),
     ]:
         monkeypatch.setenv(var, str(tmp_path / name))
     readme = tmp_path / "README.md"

@@ -11,6 +11,7 @@ from typing import Any
 
 from zoo import history
 from zoo.errors import ZooError
+from zoo.record import counts_as_reproduction
 from zoo.schema import Entry, Protocol, Registry, Result
 from zoo.verdicts import RowVerdict, row_verdict
 
@@ -95,8 +96,9 @@ class RunOfRecord:
 
     @property
     def counts(self) -> bool:
-        """A full run (not --limit / sample data): only these are published as reproduced numbers."""
-        return not self.record.partial
+        """Only a run that counts as a reproduction (zoo.record.standing: the whole data, no overrides, a numeric
+        mode that keeps the numbers, the published weights) is published as reproduced numbers."""
+        return counts_as_reproduction(self.record)
 
     @property
     def date(self) -> str:
@@ -104,21 +106,20 @@ class RunOfRecord:
 
     @property
     def device(self) -> str:
-        provenance = self.record.data.get("provenance") or {}
-        settings = provenance.get("settings") or {}
-        device = str((self.record.data.get("identity") or {}).get("device") or settings.get("device") or "unknown")
+        settings = self.record.provenance.get("settings") or {}
+        device = str(self.record.identity.get("device") or settings.get("device") or "unknown")
         name = settings.get("device_name")
         return f"{device} ({name})" if name and name != device else device
 
     @property
     def commit(self) -> str:
-        git = (self.record.data.get("provenance") or {}).get("git") or {}
+        git = self.record.provenance.get("git") or {}
         sha = str(git.get("sha") or "unknown")
         return f"{sha} (dirty)" if git.get("dirty") else sha
 
     @property
     def annotations_sha256(self) -> str | None:
-        return (self.record.data.get("identity") or {}).get("annotations_sha256")
+        return self.record.identity.get("annotations_sha256")
 
     def provenance(self) -> dict[str, Any]:
         return {
@@ -126,8 +127,8 @@ class RunOfRecord:
             "date": self.date,
             "device": self.device,
             "harness_commit": self.commit,
-            "run_key": self.record.data.get("run_key"),
-            "protocol": self.record.data.get("protocol"),
+            "run_key": self.record.run_key,
+            "protocol": self.record.protocol,
         }
 
 

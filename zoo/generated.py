@@ -15,6 +15,12 @@ from pathlib import Path
 from zoo.errors import ZooError
 
 MANIFEST = ".generated"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def default_exports_dir() -> Path:
+    """exports/ of the checkout ($HRNET_ZOO_EXPORTS elsewhere): model-index metafiles and Hub model cards."""
+    return Path(os.environ.get("HRNET_ZOO_EXPORTS", REPO / "exports"))
 
 
 class GeneratedError(ZooError, ValueError):
@@ -34,6 +40,9 @@ def _atomic_write(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
+        mask = os.umask(0o022)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # mkstemp's 0600 would hide generated files from the user's group
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -64,7 +64,7 @@ def eval_results(entry: Entry, registry: Registry, runs: dict[str, RunOfRecord])
         run = runs.get(r.row_id)
         if run is None or not run.counts:
             continue
-        revision = run.annotations_sha256 or f"run-{run.record.data.get('run_key')}"
+        revision = run.annotations_sha256 or f"run-{run.record.run_key}"
         for m in r.metric_text:
             if m in run.record.metrics:
                 out.append(
@@ -104,7 +104,7 @@ def _row_view(r: Result, registry: Registry, run: RunOfRecord | None) -> dict[st
             "date": run.date,
             "device": run.device,
             "commit": run.commit,
-            "run_key": run.record.data.get("run_key"),
+            "run_key": run.record.run_key,
         },
     }
 

@@ -237,10 +237,18 @@ def exit_status(verdicts) -> int:
 
 
 def _render_reports(registry, report, history, readme) -> None:
+    """reports/, the README tables and the Hub model cards in exports/ (when the checkout has them): everything that
+    shows reproduced numbers is rendered again from the history, so none of it goes stale after a run."""
+    from zoo import generated, hf_cards
+
     records = history.load()
     out = report.default_reports_dir()
     report.write(report.render(registry, records, out), out)
     readme.write_readme(registry, records=records)
+    cards = generated.default_exports_dir() / "hf-cards"
+    if (cards / generated.MANIFEST).is_file():
+        command = f"python -m zoo export hf-cards {cards}"
+        generated.write(hf_cards.render(registry, records=records), cards, command=command)
 
 
 def _silent(*_args, **_kwargs) -> None:

@@ -244,8 +244,15 @@ def _umask() -> int:
 
 @pytest.mark.slow
 def test_reproduce_with_overrides_informs_and_keeps_the_reproduction(workspace, data, capsys):
+    from zoo.cli import main as zoo_main
+
+    cards = workspace / "exports" / "hf-cards"
+    assert zoo_main(["export", "hf-cards", str(cards)]) == 0
+    card = cards / ENTRY_ID / "README.md"
+    documented_only = card.read_text()
     common = ["reproduce", "--dataset", "demo", "--data-root", str(data), "--offline", "--device", "cpu"]
     main([*common, "--no-progress"])
+    assert card.read_text() != documented_only  # the run of record reaches the Hub card too, not only reports/
     plain = workspace / "runs" / ROW.replace("/", "__") / "published"
     before = (plain / "result.json").read_bytes()
     readme = (workspace / "README.md").read_text()
