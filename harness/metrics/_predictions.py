@@ -106,6 +106,8 @@ def decode_prediction_file(path: str | os.PathLike[str]) -> PredictionColumns | 
             results = _RESULTS.decode(data)
         except (msgspec.DecodeError, msgspec.ValidationError):
             return None
+        if not results:
+            return None  # load_predictions names the empty file
         unset = msgspec.UNSET
         return PredictionColumns(
             image_ids=[r.image_id for r in results],
@@ -139,6 +141,11 @@ def load_predictions(predictions: Sequence[Mapping[str, Any]] | str | os.PathLik
     bad = [i for i, p in enumerate(data) if not isinstance(p, Mapping)]
     if bad:
         raise PredictionError(f"predictions at positions {_listing(bad)} are not JSON objects.")
+    if not data and isinstance(predictions, (str, os.PathLike)):
+        # A file of no results scores 0 everywhere: far more often a failed export than a model that found nobody.
+        raise PredictionError(
+            f"{predictions} holds an empty list: there are no predictions to score. Check the program that wrote it."
+        )
     return list(data)
 
 
@@ -210,6 +217,13 @@ def validate_predictions(
             bad_category.append(f"#{i} ({q['category_id']!r})")
         out.append(q)
     problems = []
+    strings = [v for v in unknown_images if isinstance(v, str)]
+    if strings:
+        problems_ids = _listing(sorted(set(map(repr, strings))))
+        raise PredictionError(
+            f"{len(strings)} prediction(s) give image_id as a string ({problems_ids}); image ids are integers as in the "
+            "annotation file: write them as numbers"
+        )
     if unknown_images:
         uniq = sorted(set(map(str, unknown_images)))
         problems.append(

@@ -76,3 +76,22 @@ def test_registry_path_that_is_a_folder(tmp_path, monkeypatch, capsys):
     assert main(["evaluate", ENTRY_ID, "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert err.count(f"{tmp_path}: is not a regular file (a folder?)") == 2 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[]", "holds an empty list: there are no predictions to score"),
+        (
+            '[{"image_id": "1", "category_id": 1, "keypoints": [0, 0, 1], "score": 1}]',
+            "give image_id as a string ('1')",
+        ),
+    ],
+    ids=["empty-list", "string-image-id"],
+)
+def test_score_refuses_predictions_that_would_score_zero_silently(samples_dir, tmp_path, capsys, text, message):
+    preds = tmp_path / "p.json"
+    preds.write_text(text)
+    ann = samples_dir / "aic" / "test_aic.json"
+    rc = main(["score", "hrnet_w32_aic_256x192", "--predictions", str(preds), "--ann-file", str(ann)])
+    assert rc == 2 and message in capsys.readouterr().err
