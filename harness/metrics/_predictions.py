@@ -221,8 +221,8 @@ def validate_predictions(
     if strings:
         problems_ids = _listing(sorted(set(map(repr, strings))))
         raise PredictionError(
-            f"{len(strings)} prediction(s) give image_id as a string ({problems_ids}); image ids are integers as in the "
-            "annotation file: write them as numbers"
+            f"{len(strings)} prediction(s) give image_id as a string ({problems_ids}); image ids are integers as in "
+            "the annotation file: write them as numbers"
         )
     if unknown_images:
         uniq = sorted(set(map(str, unknown_images)))
