@@ -63,7 +63,7 @@ def test_score_with_a_numpy1_build_stops_with_the_rebuild_command(tmp_path, samp
     preds = tmp_path / "p.json"
     preds.write_text(json.dumps(jittered_predictions(ann)))
     res = _run("score", "hrnet_w32_coco_256x192_coarsedropout", "--predictions", str(preds), "--ann-file", str(ann),
-               pythonpath=_numpy1_xtcocotools(tmp_path / "stub"), tmp_path=tmp_path)  # fmt: skip
+               "--scoring", "library", pythonpath=_numpy1_xtcocotools(tmp_path / "stub"), tmp_path=tmp_path)  # fmt: skip
     assert res.returncode == 2
     assert "Traceback" not in res.stderr and res.stdout == ""
     (line,) = res.stderr.splitlines()

@@ -60,7 +60,14 @@ def test_score_with_the_evaluator_of_record_imports_no_torch(samples_dir, tmp_pa
     preds = tmp_path / "p.json"
     preds.write_text(json.dumps(jittered_predictions(ann)))
     res, modules = _imported(
-        "score", "hrnet_w32_coco_256x192_coarsedropout", "--predictions", str(preds), "--ann-file", str(ann)
+        "score",
+        "hrnet_w32_coco_256x192_coarsedropout",
+        "--predictions",
+        str(preds),
+        "--ann-file",
+        str(ann),
+        "--scoring",
+        "library",
     )
     assert res.returncode == 0, res.stderr[-2000:]
     assert '"AP"' in res.stdout

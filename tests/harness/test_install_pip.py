@@ -48,7 +48,19 @@ def test_plain_pip_install_scores_with_the_evaluator_of_record(tmp_path, samples
     preds.write_text(json.dumps(jittered_predictions(ann)))
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["HRNET_ZOO_CACHE"] = str(tmp_path / "cache")
-    argv = (py, "-m", "harness", "score", ENTRY, "--predictions", str(preds), "--ann-file", str(ann))
+    argv = (
+        py,
+        "-m",
+        "harness",
+        "score",
+        ENTRY,
+        "--predictions",
+        str(preds),
+        "--ann-file",
+        str(ann),
+        "--scoring",
+        "library",
+    )
 
     # PyPI's xtcocotools 1.14.3 wheel is a numpy-1 build: the first use stops with one line naming the command that
     # fixes it. (Should a release ship numpy-2 wheels, this fails: then drop the rebuild line from the README.)
