@@ -62,8 +62,8 @@ def test_score_with_a_numpy1_build_stops_with_the_rebuild_command(tmp_path, samp
     ann = samples_dir / "coco" / "test_coco.json"
     preds = tmp_path / "p.json"
     preds.write_text(json.dumps(jittered_predictions(ann)))
-    res = _run("score", "hrnet_w32_coco_256x192_coarsedropout", "--predictions", str(preds), "--ann-file", str(ann),
-               "--scoring", "library", pythonpath=_numpy1_xtcocotools(tmp_path / "stub"), tmp_path=tmp_path)  # fmt: skip
+    args = ("score", "hrnet_w32_coco_256x192_coarsedropout", "--predictions", str(preds), "--ann-file", str(ann))
+    res = _run(*args, "--scoring", "library", pythonpath=_numpy1_xtcocotools(tmp_path / "stub"), tmp_path=tmp_path)
     assert res.returncode == 2
     assert "Traceback" not in res.stderr and res.stdout == ""
     (line,) = res.stderr.splitlines()
