@@ -374,7 +374,8 @@ def _data_fingerprint(spec: EvalSpec, run: _Prepared, registry: Registry) -> dic
 
     d, result = spec.data, spec.result
     names = [img["file_name"] for img in run.gt["images"]]
-    fp = fingerprint(d.ann_file, run.files["bbox_file"] and d.bbox_file, d.img_dir, names)
+    hashed = {info["path"]: info for info in run.files.values() if info is not None}  # hashed once, in _prepare
+    fp = fingerprint(d.ann_file, run.files["bbox_file"] and d.bbox_file, d.img_dir, names, known=hashed)
     fp["lock_warnings"] = compare_with_lock(d.root, result.dataset, fp, split=result.split, registry=registry)
     return fp
 

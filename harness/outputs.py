@@ -56,8 +56,7 @@ def check(out_dir: Path, *, run_key: str, overwrite: bool = False, replace_other
     if overwrite:
         return
     manifest = _manifest(out_dir)
-    ours = {**(manifest.get("written") or {}), **(manifest.get("pending") or {})}
-    pending = manifest.get("pending") or {}
+    written, pending = manifest.get("written") or {}, manifest.get("pending") or {}
     foreign, other = [], []
     for name in OUTPUT_FILES:
         path = out_dir / name
@@ -67,8 +66,7 @@ def check(out_dir: Path, *, run_key: str, overwrite: bool = False, replace_other
             sha = _sha256(path)
         except OSError as exc:
             raise OutputError(f"cannot read {path} ({exc.strerror or exc})") from None
-        known = sha in (ours.get(name), pending.get(name))
-        if not known:
+        if sha not in (written.get(name), pending.get(name)):
             foreign.append(name)
         elif run_key is not None and manifest.get("run_key") != run_key:
             other.append(name)

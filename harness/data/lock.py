@@ -56,16 +56,28 @@ def image_list_digest(img_dir: Path, file_names: Iterable[str]) -> dict[str, Any
 
 
 def fingerprint(
-    ann_file: str | os.PathLike, bbox_file: str | os.PathLike | None, img_dir: str | os.PathLike, image_file_names
+    ann_file: str | os.PathLike,
+    bbox_file: str | os.PathLike | None,
+    img_dir: str | os.PathLike,
+    image_file_names,
+    *,
+    known: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The data fingerprint of one run: annotation file and box file (sha256, size) and the image list digest.
 
     For result.json (`record["provenance"]["data"]`); `image_file_names` are the images' `file_name` values in
     annotation order (all of the split's images, not only a --limit subset, so that runs of one split compare).
+    `known`: {path: {"sha256", "size", ...}} of files the caller has already hashed (a run hashes its inputs once).
     """
+    known = known or {}
+
+    def record(path) -> dict[str, Any]:
+        info = known.get(str(path))
+        return {"sha256": info["sha256"], "size": info["size"]} if info else file_record(Path(path))
+
     return {
-        "annotations": file_record(Path(ann_file)),
-        "bbox_file": file_record(Path(bbox_file)) if bbox_file is not None else None,
+        "annotations": record(ann_file),
+        "bbox_file": record(bbox_file) if bbox_file is not None else None,
         "images": image_list_digest(Path(img_dir), image_file_names),
     }
 
