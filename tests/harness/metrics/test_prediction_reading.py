@@ -21,7 +21,13 @@ finite = st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(2**53)
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(-(2**62), 2**62), st.lists(finite, min_size=3, max_size=9), finite), max_size=6))
+@given(
+    st.lists(
+        st.tuples(st.integers(-(2**62), 2**62), st.lists(finite, min_size=3, max_size=9), finite),
+        min_size=1,
+        max_size=6,
+    )
+)
 def test_readers_read_what_json_reads(tmp_path_factory, rows) -> None:
     preds = [{"image_id": i, "category_id": 1, "keypoints": kp, "score": s, "extra": [1, "x"]} for i, kp, s in rows]
     path = tmp_path_factory.mktemp("r") / "p.json"
@@ -38,7 +44,7 @@ def test_readers_read_what_json_reads(tmp_path_factory, rows) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ['{"a": 1}', '[{"image_id": 1.0, "keypoints": [], "score": 1}]', '[{"image_id": 1, "keypoints": [true], '
+    ['[]', '{"a": 1}', '[{"image_id": 1.0, "keypoints": [], "score": 1}]', '[{"image_id": 1, "keypoints": [true], '
      '"score": 1}]', '[{"image_id": 1, "keypoints": [NaN], "score": 1}]', '[{"image_id": 1, "category_id": null, '
      '"keypoints": [], "score": 1}]', '[{"image_id": "1", "keypoints": [], "score": 1}]'],
 )  # fmt: skip
