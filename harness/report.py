@@ -16,7 +16,7 @@ from pathlib import Path
 import jinja2
 
 from zoo import history
-from zoo.schema import Registry, Result
+from zoo.schema import Registry, Result, TopDownProtocol
 from zoo.verdicts import RowVerdict, row_verdict
 
 REPO = Path(__file__).resolve().parents[1]
@@ -84,10 +84,11 @@ def row_reports(registry: Registry, records: list[history.RunRecord]) -> list[Ro
 def protocol_summary(result: Result) -> str:
     p = result.protocol
     parts = []
-    if p.paradigm == "topdown" and p.boxes is not None:
+    topdown = isinstance(p, TopDownProtocol)
+    if topdown:
         parts.append("GT boxes" if p.boxes.kind == "gt" else f"detector boxes ({p.boxes.file})")
         parts.append(f"padding {p.padding:g}")
-    parts.append("flip" + (" + shift" if p.shift_heatmap else "") if p.flip else "no flip")
+    parts.append("flip" + (" + shift" if topdown and p.shift_heatmap else "") if p.flip else "no flip")
     parts.append("scales " + ",".join(f"{s:g}" for s in p.scales))
     ev = p.evaluator
     if ev.kind == "coco_keypoints":

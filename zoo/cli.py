@@ -15,7 +15,7 @@ from zoo import formats_cli, readme
 from zoo.errors import RegistryError, ZooError
 from zoo.export import entry_to_dict
 from zoo.load import load_registry, registry_paths
-from zoo.schema import Entry, Registry, Result
+from zoo.schema import Entry, Registry, Result, TopDownProtocol
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -132,7 +132,7 @@ def describe_result(r: Result) -> list[str]:
     p, ev, era = r.protocol, r.protocol.evaluator, r.protocol.era
     metrics = "  ".join(f"{m} {t}" for m, t in r.metric_text.items())
     tol = ", ".join(f"{m} ±{v:g}" for m, v in r.tolerances.items())
-    if p.paradigm == "topdown":
+    if isinstance(p, TopDownProtocol):
         details = (
             f"boxes {readme.boxes_summary(p)}; shift_heatmap {p.shift_heatmap}; vis_thr {p.vis_thr}; "
             f"oks_nms_thr {p.oks_nms_thr}"

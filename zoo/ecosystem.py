@@ -12,7 +12,7 @@ from typing import Any
 from zoo import history
 from zoo.errors import ZooError
 from zoo.record import counts_as_reproduction
-from zoo.schema import Entry, Protocol, Registry, Result
+from zoo.schema import BottomUpProtocol, Entry, Protocol, Registry, Result, TopDownProtocol
 from zoo.verdicts import RowVerdict, row_verdict
 
 #: OpenMMLab's task names (MMPose's own metafiles use them); the Hub has one pipeline tag for all of them.
@@ -50,18 +50,19 @@ def task_of(dataset: str) -> str:
 
 def protocol_words(p: Protocol) -> str:
     """The protocol of a row as one sentence (the facts of zoo.yaml, PROTOCOLS.md §2-§5)."""
-    parts = ["top-down" if p.paradigm == "topdown" else "bottom-up"]
-    if p.boxes is not None:
+    topdown = isinstance(p, TopDownProtocol)
+    parts = ["top-down" if topdown else "bottom-up"]
+    if topdown:
         boxes = "ground-truth boxes" if p.boxes.kind == "gt" else f"detector boxes from {p.boxes.file}"
         if p.boxes.kind == "detector" and p.boxes.score_threshold:
             boxes += f" (score >= {p.boxes.score_threshold:g})"
         parts.append(f"{boxes}, padding {p.padding:g}")
-    flip = "flip test" + (" with the flipped heatmap shifted one column" if p.shift_heatmap else "")
+    flip = "flip test" + (" with the flipped heatmap shifted one column" if topdown and p.shift_heatmap else "")
     parts.append(flip if p.flip else "no flip test")
     parts.append("single scale" if tuple(p.scales) == (1.0,) else "scales " + ", ".join(f"{s:g}" for s in p.scales))
-    if p.vis_thr is not None or p.oks_nms_thr is not None:
+    if topdown and (p.vis_thr is not None or p.oks_nms_thr is not None):
         parts.append(f"rescoring above {p.vis_thr:g}, OKS-NMS at {p.oks_nms_thr:g}")
-    if p.paradigm == "bottomup":
+    if isinstance(p, BottomUpProtocol):
         parts.append(
             f"grouping up to {p.max_num_people} people (detection {p.detection_threshold:g}, tag "
             f"{p.tag_threshold:g}, NMS kernel {p.nms_kernel}{', adjust' if p.adjust else ''}"

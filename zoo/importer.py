@@ -21,7 +21,7 @@ from zoo.errors import RegistryError
 from zoo.load import registry_paths
 from zoo.pages import Page, PageRow
 from zoo.rows import RowContext, read_protocol
-from zoo.schema import PCK_METRICS, Protocol, Registry, Result
+from zoo.schema import PCK_METRICS, Protocol, Registry, Result, TopDownProtocol
 from zoo.yamltree import Problems, parse
 
 
@@ -154,8 +154,8 @@ def _template(row, paradigm, dataset, registry, templates) -> tuple[Guess, str]:
             return False
         if kind == "coco_keypoints" and p.evaluator.sigmas != sigmas:
             return False
-        if paradigm == "topdown":
-            if p.boxes is None or p.boxes.kind != box_kind:
+        if isinstance(p, TopDownProtocol):
+            if p.boxes.kind != box_kind:
                 return False
             if ap is not None and f"AP_H_{int(ap)}" not in (p.boxes.file or ""):
                 return False
@@ -207,8 +207,8 @@ def protocol_agreement(implied: ImpliedRow, registry: Registry) -> str:
         return f"no protocol guessed; zoo.yaml has one for {known.row_id}"
     if implied.protocol == known.protocol:
         return ""
-    fields = [f.name for f in dataclasses.fields(Protocol)]
-    differ = [f for f in fields if getattr(implied.protocol, f) != getattr(known.protocol, f)]
+    fields = [f.name for f in dataclasses.fields(known.protocol)]
+    differ = [f for f in fields if getattr(implied.protocol, f, None) != getattr(known.protocol, f)]
     return f"differs from zoo.yaml's {known.row_id} in {', '.join(differ)}"
 
 

@@ -38,7 +38,8 @@ def _dump(data: Any) -> str:
 
 
 def _without_none(data: Any) -> Any:
-    """Protocol fields that do not apply to the row's paradigm or evaluator are None: leave them out."""
+    """Evaluator and era fields that do not apply to the row are None: leave them out (a protocol record holds only
+    its own paradigm's fields)."""
     if isinstance(data, dict):
         return {k: _without_none(v) for k, v in data.items() if v is not None}
     return data

@@ -18,7 +18,7 @@ import jinja2
 
 from zoo import history
 from zoo.errors import ZooError
-from zoo.schema import METRIC_NAMES, Protocol, Registry, Result
+from zoo.schema import METRIC_NAMES, Protocol, Registry, Result, TopDownProtocol
 from zoo.verdicts import row_verdict
 
 START = "<!-- zoo:tables:start -->"
@@ -96,11 +96,11 @@ def _href(url: str | None) -> str | None:
 
 def boxes_summary(protocol: Protocol) -> str:
     """`GT, pad 1.25`, `det COCO_val2017_..., pad 1.25`, or a dash for bottom-up rows (no boxes)."""
-    boxes = protocol.boxes
-    if boxes is None:
+    if not isinstance(protocol, TopDownProtocol):
         return DASH
+    boxes = protocol.boxes
     source = "GT" if boxes.kind == "gt" else f"det `{boxes.file}`"
-    return f"{source}, pad {protocol.padding:g}" if protocol.padding is not None else source
+    return f"{source}, pad {protocol.padding:g}"
 
 
 def _field(obj: Any, name: str) -> Any:

@@ -17,6 +17,7 @@ from zoo.schema import (
     COCO_METRICS,
     METRIC_NAMES,
     PCK_METRICS,
+    BottomUpProtocol,
     BoxSource,
     Dataset,
     Era,
@@ -25,7 +26,9 @@ from zoo.schema import (
     Paradigm,
     Protocol,
     Result,
+    TopDownProtocol,
 )
+from zoo.rules import scales_problem
 from zoo.yamltree import (
     Located,
     Problems,
@@ -71,8 +74,8 @@ def merge(base: Located, over: Located) -> Located:
     return Located(value, over.line, key_lines=lines)
 
 
-def resolve_protocol(node: Located, path: str, templates: Mapping[str, Located], problems: Problems):
-    """The row's protocol mapping with its `base:` template applied, or None after reporting."""
+def apply_template(node: Located, path: str, templates: Mapping[str, Located], problems: Problems):
+    """The row's protocol mapping with its `base:` template merged under it (YAML level), or None after reporting."""
     if not isinstance(node.value, dict):
         problems.add(path, node.line, "got a non-mapping", "a mapping of protocol fields, optionally with base:")
         return None
@@ -111,7 +114,7 @@ def read_result(node: Located, path: str, ctx: RowContext, problems: Problems) -
     source, page = _source(f.get("source"), join(path, "source"), problems)
     protocol = None
     if "protocol" in f:
-        resolved = resolve_protocol(f["protocol"], join(path, "protocol"), ctx.templates, problems)
+        resolved = apply_template(f["protocol"], join(path, "protocol"), ctx.templates, problems)
         if resolved is not None:
             protocol = read_protocol(resolved, join(path, "protocol"), ctx, problems)
     if protocol is not None and metrics:
@@ -268,42 +271,48 @@ def read_protocol(node: Located, path: str, ctx: RowContext, problems: Problems)
             if key not in f:
                 problems.add(join(path, key), node.line, f"missing {key!r} for a {paradigm} protocol", "it set")
     flip = get_bool(problems, f["flip"], join(path, "flip")) if "flip" in f else None
-    scales = _scales(f["scales"], join(path, "scales"), problems) if "scales" in f else None
+    scales = _scales(f["scales"], join(path, "scales"), paradigm, problems) if "scales" in f else None
     evaluator = read_evaluator(f["evaluator"], join(path, "evaluator"), ctx, problems) if "evaluator" in f else None
     era = read_era(f["era"], join(path, "era"), problems) if "era" in f else None
-    kw = _optional_protocol_fields(f, path, problems)
-    if len(problems.items) > before or None in (flip, scales, evaluator, era):
+    kw = _paradigm_fields(f, path, paradigm, problems)
+    if len(problems.items) > before or None in (paradigm, flip, scales, evaluator, era):
         return None
-    return Protocol(paradigm=paradigm, flip=flip, scales=scales, evaluator=evaluator, era=era, **kw)
+    record = TopDownProtocol if paradigm == "topdown" else BottomUpProtocol
+    return record(flip=flip, scales=scales, evaluator=evaluator, era=era, **kw)
 
 
-def _optional_protocol_fields(f: dict[str, Located], path: str, problems: Problems) -> dict:
-    kw: dict = {}
-    if "boxes" in f:
-        kw["boxes"] = read_boxes(f["boxes"], join(path, "boxes"), problems)
-    for key in ("padding", "vis_thr", "oks_nms_thr", "detection_threshold", "tag_threshold"):
-        if key in f:
-            kw[key] = get_float(problems, f[key], join(path, key), minimum=0.0)
-    for key in ("max_num_people", "nms_kernel"):
-        if key in f:
-            kw[key] = get_int(problems, f[key], join(path, key), minimum=1)
-    for key in ("shift_heatmap", "adjust", "refine"):
-        if key in f:
-            kw[key] = get_bool(problems, f[key], join(path, key))
+def _paradigm_fields(f: dict[str, Located], path: str, paradigm: str | None, problems: Problems) -> dict:
+    """The paradigm's own fields (the caller has refused the other paradigm's and reported missing ones). Flags that
+    zoo.yaml leaves out are False; top-down rescoring / OKS-NMS thresholds left out are None (not applied)."""
+    own = _TOPDOWN_ONLY if paradigm == "topdown" else _BOTTOMUP_ONLY
+    kw: dict = {key: None for key in ("vis_thr", "oks_nms_thr") if key in own}
+    kw.update({key: False for key in ("shift_heatmap", "adjust", "refine") if key in own})
+    for key in own:
+        if key not in f:
+            continue
+        node, where = f[key], join(path, key)
+        if key == "boxes":
+            kw[key] = read_boxes(node, where, problems)
+        elif key in ("max_num_people", "nms_kernel"):
+            kw[key] = get_int(problems, node, where, minimum=1)
+        elif key in ("shift_heatmap", "adjust", "refine"):
+            kw[key] = get_bool(problems, node, where)
+        else:
+            kw[key] = get_float(problems, node, where, minimum=0.0)
     return kw
 
 
-def _scales(node: Located, path: str, problems: Problems) -> tuple[float, ...] | None:
+def _scales(node: Located, path: str, paradigm: str | None, problems: Problems) -> tuple[float, ...] | None:
     items = get_list(problems, node, path, expected="a non-empty list of positive numbers, e.g. [1] or [2, 1, 0.5]")
-    if not items:
-        if items is not None:
-            problems.add(path, node.line, "empty list", "at least one scale")
+    if items is None:
         return None
     values = tuple(get_float(problems, it, join(path, i)) for i, it in enumerate(items))
     if None in values:
         return None
-    if min(values) <= 0 or 1.0 not in values:
-        problems.add(path, node.line, f"scales {list(values)}", "positive scales including 1 (tags come from scale 1)")
+    problem = scales_problem(values, paradigm=paradigm or "bottomup")
+    if problem:
+        problems.add(path, node.line, problem, "[1] (top-down) or positive scales including 1, e.g. [2, 1, 0.5]")
+        return None
     return values
 
 

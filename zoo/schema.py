@@ -153,27 +153,57 @@ class Era:
 
 
 @dataclass(frozen=True)
-class Protocol:
-    """Everything that decides the numbers of one documented row."""
+class BaseProtocol:
+    """What decides the numbers of one documented row, in both paradigms: flip test, test scales, scoring, era.
 
-    paradigm: Paradigm
+    Never built itself: a row's protocol is a TopDownProtocol or a BottomUpProtocol, and inference reads that record
+    directly (harness.topdown.inference, harness.bottomup). Every field is set by the registry reader
+    (zoo.rows.read_protocol): no default here can differ from what zoo.yaml says. `paradigm` is a field fixed by the
+    class (not an argument), so that the plain-data form (dataclasses.asdict: result.json, exports) names it.
+    """
+
+    paradigm: Paradigm = field(init=False)
     flip: bool
+    #: Test scale factors, processing order as written (PROTOCOLS.md §4); top-down rows: (1.0,).
     scales: tuple[float, ...]
     evaluator: Evaluator
     era: Era
-    # top-down
-    boxes: BoxSource | None = None
-    padding: float | None = None
-    shift_heatmap: bool = False
-    vis_thr: float | None = None  # rescoring keeps maxvals strictly above this
-    oks_nms_thr: float | None = None  # None: no OKS-NMS
-    # bottom-up
-    max_num_people: int | None = None
-    detection_threshold: float | None = None
-    tag_threshold: float | None = None
-    nms_kernel: int | None = None
-    adjust: bool = False
-    refine: bool = False
+
+
+@dataclass(frozen=True)
+class TopDownProtocol(BaseProtocol):
+    """A top-down row's protocol (PROTOCOLS.md §2.1, §3)."""
+
+    paradigm: Literal["topdown"] = field(default="topdown", init=False)
+    boxes: BoxSource
+    padding: float
+    #: The flipped heatmap is shifted one column right before averaging (PROTOCOLS.md §3).
+    shift_heatmap: bool
+    vis_thr: float | None  # rescoring keeps maxvals strictly above this; None: no rescoring
+    oks_nms_thr: float | None  # None: no OKS-NMS
+
+
+@dataclass(frozen=True)
+class BottomUpProtocol(BaseProtocol):
+    """A bottom-up row's protocol: test_cfg of PROTOCOLS.md §2.2, grouping per §4."""
+
+    paradigm: Literal["bottomup"] = field(default="bottomup", init=False)
+    max_num_people: int
+    detection_threshold: float
+    tag_threshold: float
+    nms_kernel: int
+    adjust: bool
+    refine: bool
+
+    @property
+    def stage_aggregation(self) -> Aggregation:
+        """The era's stage aggregation; an era without one (single-stage AE rows, where both variants coincide,
+        PROTOCOLS.md §7) runs "direct"."""
+        return self.era.stage_aggregation or "direct"
+
+
+#: A row's protocol: which one it is, `protocol.paradigm` (or isinstance) says.
+Protocol = TopDownProtocol | BottomUpProtocol
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from zoo.ecosystem import model_name
 from zoo.errors import ZooError
-from zoo.schema import HIGHER_IS_BETTER, METRIC_NAMES, Registry
+from zoo.schema import HIGHER_IS_BETTER, METRIC_NAMES, Registry, TopDownProtocol
 
 #: Numeric columns a condition or sort may name, besides the metrics.
 NUMERIC = ("width", "input_h", "input_w", "num_scales")
@@ -82,7 +82,7 @@ def table(registry: Registry):
                     "input_h": e.architecture.input_size[0],
                     "input_w": e.architecture.input_size[1],
                     "num_scales": len(r.protocol.scales),
-                    "boxes": r.protocol.boxes.kind if r.protocol.boxes else "none",
+                    "boxes": r.protocol.boxes.kind if isinstance(r.protocol, TopDownProtocol) else "none",
                     **{m: r.metrics.get(m, float("nan")) for m in METRIC_NAMES},
                     "checkpoint": e.checkpoint.url,
                 }
