@@ -183,28 +183,16 @@ def compute_topdown_chunks(
     """Raw outputs {chunk index: TopdownOutput} of the instance chunks at `indices`, with reused/computed counts."""
     from harness.topdown.inference import predict_topdown
 
-    arch, p = spec.entry.architecture, spec.protocol
-
     def expected(chunk: tuple) -> dict:
         keys = ((i.image_id, i.bbox_id, i.bbox, i.bbox_score, str(i.image_path)) for i in chunk)
         return store.meta(identity.items_digest(keys), len(chunk), (i.image_path for i in chunk))
 
     def predict(model, chunk: tuple):
         return predict_topdown(
-            model,
-            chunk,
-            input_size=arch.input_size,
-            padding=p.padding,
-            flip=p.flip,
-            shift_heatmap=p.shift_heatmap,
-            flip_pairs=schema.flip_pairs,
-            device=spec.settings.device,
-            batch_size=spec.batch_size,
-            crop_backend=spec.crop_backend,
-            num_keypoints=schema.num_keypoints,
-            scale_rounding=p.era.box_scale_rounding,
+            model, chunk, protocol=spec.protocol, schema=schema, input_size=spec.entry.architecture.input_size,
+            device=spec.settings.device, batch_size=spec.batch_size, crop_backend=spec.crop_backend,
             num_workers=spec.num_workers,
-        )
+        )  # fmt: skip
 
     return _compute_chunks(
         spec, chunks, model_factory, indices=indices, progress=progress, load=store.load_topdown,
@@ -236,11 +224,10 @@ def compute_bottomup_chunks(
     image_files: dict[int, Path],
 ) -> tuple[dict[int, list[dict]], int, int]:
     """COCO results {chunk index: records} of the image-id chunks at `indices`, with reused/computed counts."""
-    from harness.bottomup.inference import BottomUpParams, predict_bottomup_dataset
+    from harness.bottomup.inference import predict_bottomup_dataset
     from harness.bottomup.parallel import grouping_pool
 
-    arch = spec.entry.architecture
-    params = BottomUpParams.from_protocol(spec.protocol, schema, input_size=arch.input_size[0])
+    input_size = spec.entry.architecture.input_size[0]  # square bottom-up inputs (512 or 640)
     pools = contextlib.ExitStack()
     pool: list = []  # spec.num_workers grouping processes, started when the first chunk is computed
 
@@ -248,8 +235,8 @@ def compute_bottomup_chunks(
         if not pool:
             pool.append(pools.enter_context(grouping_pool(spec.num_workers)))
         return predict_bottomup_dataset(
-            model, spec.data.ann_file, spec.data.img_dir, params=params, device=spec.settings.device, image_ids=ids,
-            pool=pool[0],
+            model, spec.data.ann_file, spec.data.img_dir, protocol=spec.protocol, schema=schema, input_size=input_size,
+            device=spec.settings.device, image_ids=ids, pool=pool[0],
         )  # fmt: skip
 
     def expected(ids: list[int]) -> dict:

@@ -3,19 +3,20 @@ behaviour), plus command-line overrides, which are always recorded with the resu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, get_args
 
 from harness.errors import HarnessError
 from harness.metrics import BBOX_NORMALIZER
-from zoo.schema import BoxSource, Era, Evaluator, Protocol, ProtocolName, Result
+from zoo.rules import scales_problem
+from zoo.schema import BoxSource, Era, Evaluator, Protocol, ProtocolName, Result, TopDownProtocol
 
 PROTOCOL_NAMES: tuple[str, ...] = get_args(ProtocolName)
 
 
-def resolve_protocol(result: Result, name: str) -> Protocol:
-    """The protocol a result row is run and scored under.
+def run_protocol(result: Result, name: str) -> Protocol:
+    """The protocol a run of this result row uses under `--protocol NAME` (before overrides), also what it is
+    scored under.
 
     'published': the row's own protocol (the code of its era, PROTOCOLS.md §7).
     'mmpose-0.29': what MMPose 0.29.0 (0.x HEAD) does with the same checkpoint: un-shrunk GT boxes, direct bottom-up
@@ -52,34 +53,29 @@ def apply_overrides(
     bbox_file: str | None = None,
 ) -> tuple[Protocol, dict[str, Any]]:
     """The protocol with command-line overrides applied, and the overrides that actually changed something
-    (recorded in result.json; a run with overrides is never taken as a reproduction of the documented row)."""
+    (recorded in result.json; a run with overrides is never taken as a reproduction of the documented row).
+
+    flip: None keeps the row's flip test; after this, `protocol.flip` is the one place it is read. scales must pass
+    the rule the registry applies to zoo.yaml (zoo.rules.scales_problem) for the row's paradigm. Called by
+    harness.spec.build_spec, before any download or model build.
+    """
     changes: dict[str, Any] = {}
     if flip is not None and flip != protocol.flip:
         changes["flip"] = flip
-    if scales is not None and tuple(scales) != tuple(protocol.scales):
-        if protocol.paradigm != "bottomup":
-            raise HarnessError("--scales applies to bottom-up rows only; top-down rows are single-scale")
-        if any(s <= 0 for s in scales):
-            raise HarnessError(f"--scales must be positive numbers, got {list(scales)}")
-        changes["scales"] = tuple(float(s) for s in scales)
+    if scales is not None:
+        values = tuple(float(s) for s in scales)
+        if problem := scales_problem(values, paradigm=protocol.paradigm):
+            raise HarnessError(f"--scales: {problem}")
+        if values != tuple(protocol.scales):
+            changes["scales"] = values
     if bbox_file is not None:
-        if protocol.paradigm != "topdown":
+        if not isinstance(protocol, TopDownProtocol):
             raise HarnessError("--bbox-file applies to top-down rows only")
-        changes["boxes"] = BoxSource(kind="detector", file=str(bbox_file), score_threshold=_det_threshold(protocol))
+        threshold = protocol.boxes.score_threshold
+        changes["boxes"] = BoxSource(kind="detector", file=str(bbox_file), score_threshold=threshold)
     if not changes:
         return protocol, {}
     recorded = {
         k: (v.file if isinstance(v, BoxSource) else list(v) if isinstance(v, tuple) else v) for k, v in changes.items()
     }
     return replace(protocol, **changes), recorded
-
-
-def _det_threshold(protocol: Protocol) -> float:
-    return protocol.boxes.score_threshold if protocol.boxes is not None else 0.0
-
-
-def describe(protocol: Protocol) -> Mapping[str, Any]:
-    """The resolved protocol as plain data, for result.json."""
-    from dataclasses import asdict
-
-    return asdict(protocol)

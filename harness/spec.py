@@ -1,20 +1,20 @@
 """What one evaluation run is: the typed spec that evaluate, reproduce, the goldens and the benchmarks build the same
 way (`build_spec`), validated before anything heavy (a download, a model build) happens.
 
-The protocol travels as itself (zoo.schema.Protocol, resolved and with overrides applied); every other field is a
-setting of how the run goes. What of it can change a prediction is the run's identity (harness.identity).
+The protocol travels as itself (zoo.schema's TopDownProtocol or BottomUpProtocol, resolved and with overrides
+applied), and inference reads it directly; every other field is a setting of how the run goes. What of it can
+change a prediction is the run's identity (harness.identity).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
 
 from harness.errors import HarnessError
-from zoo.schema import CropBackend, Entry, Protocol, Registry, Result, ScoringBackend
+from zoo.schema import CropBackend, Entry, Protocol, Registry, Result, ScoringBackend, TopDownProtocol
 
 if TYPE_CHECKING:
     from harness.runtime import RunSettings
@@ -64,20 +64,6 @@ class EvalSpec:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
-def scales_problem(values: tuple[float, ...]) -> str | None:
-    """What is wrong with a list of bottom-up test scales, by the registry's rule (PROTOCOLS.md §4: tags come from
-    scale 1), or None. The one rule for zoo.yaml and `--scales`."""
-    if not values:
-        return "expected at least one scale"
-    if not all(math.isfinite(v) and v > 0 for v in values):
-        return f"scales must be finite positive numbers, got {list(values)}"
-    if len(set(values)) != len(values):
-        return f"scales must be distinct, got {list(values)}"
-    if 1.0 not in values:
-        return f"scales must include 1 (the tag maps come from scale 1, PROTOCOLS.md §4), got {list(values)}"
-    return None
-
-
 def default_workers(paradigm: str, device: str) -> int:
     """CPU helpers beside the forward (never a change to a prediction): bottom-up grouping processes
     (harness.bottomup.parallel), top-down decode/crop threads (2 on CUDA, 0 on the CPU, whose cores the forward
@@ -113,11 +99,12 @@ def build_spec(
     """The run of `result` with these settings, every one checked here (before any download or model build).
 
     `data` and `checkpoint` may be left None and filled in (dataclasses.replace) once found and fetched.
-    `bbox_file` is an override only for a row that does not already use detector boxes (for one that does, it just
-    says where the file is).
+    `flip` None keeps the row's flip test; `scales` are checked by the registry's rule for the row's paradigm
+    (harness.protocols.apply_overrides). `bbox_file` is an override only for a row that does not already use
+    detector boxes (for one that does, it just says where the file is).
     """
     from harness import runtime
-    from harness.protocols import apply_overrides, resolve_protocol
+    from harness.protocols import apply_overrides, run_protocol
 
     for name, value, least in (("batch-size", batch_size, 1), ("chunk-size", chunk_size, 1), ("workers", workers, 0)):
         if value is not None and value < least:
@@ -130,11 +117,9 @@ def build_spec(
         raise HarnessError(f"unknown scoring backend {scoring!r}; expected one of {', '.join(SCORING_BACKENDS)}")
     if amp_dtype and mode != "fast":
         raise HarnessError(f"--amp-dtype only applies to --mode fast (this run is --mode {mode})")
-    if scales is not None and (problem := scales_problem(tuple(scales))):
-        raise HarnessError(f"--scales: {problem}")
-    protocol = resolve_protocol(result, protocol_name)
+    protocol = run_protocol(result, protocol_name)
     override_boxes = str(bbox_file) if bbox_file is not None else None
-    if override_boxes and protocol.boxes is not None and protocol.boxes.kind == "detector":
+    if override_boxes and isinstance(protocol, TopDownProtocol) and protocol.boxes.kind == "detector":
         override_boxes = None  # the row already uses detector boxes: --bbox-file only says where the file is
     protocol, overrides = apply_overrides(protocol, flip=flip, scales=scales, bbox_file=override_boxes)
     resolved_device = runtime.resolve_device(device)

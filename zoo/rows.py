@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from zoo.rules import scales_problem
 from zoo.schema import (
     COCO_METRICS,
     METRIC_NAMES,
@@ -28,7 +29,6 @@ from zoo.schema import (
     Result,
     TopDownProtocol,
 )
-from zoo.rules import scales_problem
 from zoo.yamltree import (
     Located,
     Problems,

@@ -11,15 +11,15 @@ AE [True]/[True] (one 2K stage), HigherHRNet [True, True]/[True, False] (2K stag
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import get_args
 
 import torch
 import torch.nn.functional as F
 
 from harness.bottomup.errors import BottomUpConfigError, ModelOutputError
+from zoo.schema import Aggregation
 
-Aggregation = Literal["upsample_to_last", "direct"]
-AGGREGATIONS: tuple[str, ...] = ("upsample_to_last", "direct")
+AGGREGATIONS: tuple[str, ...] = get_args(Aggregation)
 
 
 def _resize(x: torch.Tensor, size_hw: tuple[int, int]) -> torch.Tensor:
@@ -143,20 +143,19 @@ def scale_maps(
     num_keypoints: int,
     base_size_hw: tuple[int, int],
     aggregation: Aggregation,
-    flip_index: Sequence[int] | None,
+    flip_index: Sequence[int],
     with_tags: bool = True,
 ) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """One scale's passes -> (heatmaps [N, K, H_1, W_1], tags list [orig stages..., flipped stages...]).
 
-    Heatmaps are (orig + flipped) / 2 when a flipped pass is given (PROTOCOLS.md §4); tags stay separate maps.
+    Heatmaps are (orig + flipped) / 2 when a flipped pass is given (PROTOCOLS.md §4), its channels unflipped with
+    flip_index (the keypoint schema's); tags stay separate maps.
     with_tags False: the tag list is empty (ScaleAccumulator keeps the tags of scale 1 only).
     """
     kw = {"num_keypoints": num_keypoints, "base_size_hw": base_size_hw, "aggregation": aggregation}
     heat, tags = stage_maps(outputs, **kw, with_tags=with_tags)
     if outputs_flipped is None:
         return heat, tags
-    if flip_index is None:
-        raise BottomUpConfigError("a flipped pass needs the schema's flip_index (PROTOCOLS.md §4)")
     # heat is a new tensor of stage_maps (a mean), so it can take the sum in place.
     if aggregation != "direct":
         heat_f, tags_f = stage_maps(outputs_flipped, **kw, flip_index=flip_index, with_tags=with_tags)

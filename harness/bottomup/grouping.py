@@ -18,24 +18,10 @@ import torch
 from harness.bottomup.assignment import assign
 from harness.bottomup.errors import BottomUpConfigError, ModelOutputError, all_finite
 from harness.bottomup.refine_search import first_argmax_among_top
+from zoo.schema import BottomUpProtocol, KeypointSchema
 
 #: PROTOCOLS.md §4 step 3: more candidates than groups -> pad the cost matrix with columns of this value.
 PAD_COST = 1e10
-
-
-@dataclass(frozen=True)
-class GroupingParams:
-    """test_cfg of PROTOCOLS.md §2.2 plus the era's truncation (§4 step 3, §8 item 10)."""
-
-    joint_order: tuple[int, ...]
-    max_num_people: int = 30
-    detection_threshold: float = 0.1
-    tag_threshold: float = 1.0
-    nms_kernel: int = 5
-    #: Only the first N existing groups (insertion order) are offered as targets; None offers all (0.x HEAD).
-    max_groups: int | None = None
-    adjust: bool = True
-    refine: bool = True
 
 
 @dataclass(frozen=True)
@@ -215,51 +201,14 @@ def person_scores(persons: np.ndarray) -> np.ndarray:
     return np.array([person[:, 2].mean() for person in persons], dtype=np.float32)
 
 
-def refine_person(person: np.ndarray, heatmaps: torch.Tensor, tags: torch.Tensor) -> np.ndarray:
-    """Fill missing joints from the full maps (PROTOCOLS.md §4 step 6). Returns a new [K, 3 + L] row.
-
-    person [K, 3 + L] float32 (after adjust); heatmaps [K, H, W] and tags [K, L, H, W] (channel-first) float32
-    tensors on any device. prev_tag = mean tag sampled at (int(x), int(y)), clipped, of the joints with val > 0;
-    for each missing joint, the argmax (first in row-major order) of heatmap - round(L2(tag - prev_tag)); val =
-    heatmap there; position = pixel + 0.5, then the quarter step. A missing joint is replaced only if its new
-    val > 0. The float32 operations are the reference's (squares summed in tag order, IEEE sqrt, half-to-even
-    round, first maximum), so results match its numpy code exactly on CPU and GPU alike.
-    """
-    _, tag_len, h, w = tags.shape
-    out = person.copy()
-    have = np.flatnonzero(out[:, 2] > 0)
-    missing = np.flatnonzero(out[:, 2] == 0)
-    if have.size == 0 or missing.size == 0:
-        return out
-    xs = np.clip(out[have, 0].astype(np.int64), 0, w - 1)
-    ys = np.clip(out[have, 1].astype(np.int64), 0, h - 1)
-    dev = tags.device
-    sampled = np.stack([_at(tags[:, t], have, ys, xs) for t in range(tag_len)], axis=1)  # [n, L]
-    prev_tag = torch.from_numpy(np.mean(sampled, axis=0)).to(dev)  # float32 [L], np.mean of the sampled vectors
-    miss = torch.as_tensor(missing, device=dev)
-    sq = None
-    for t in range(tag_len):
-        d = tags[miss, t] - prev_tag[t]
-        sq = d * d if sq is None else sq + d * d
-    score = heatmaps[miss] - torch.round(torch.sqrt(sq))
-    best = score.reshape(missing.size, -1).argmax(dim=1).cpu().numpy()
-    y, x = np.divmod(best, w)
-    val = _at(heatmaps, missing, y, x)
-    dx, dy = _quarter_steps(heatmaps, missing, x, y)
-    take = val > 0
-    out[missing[take], 0] = (x[take] + 0.5 + dx[take]).astype(np.float32)
-    out[missing[take], 1] = (y[take] + 0.5 + dy[take]).astype(np.float32)
-    out[missing[take], 2] = val[take]
-    return out
-
-
 #: Maps per refine chunk: bounds the [chunk, H, W] float32 temporaries (~100 MB at 512 x 768).
 _REFINE_CHUNK = 64
 
 
 def _prev_tags(persons: np.ndarray, tags: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """(prev_tag [P, L] float32, todo [P, K] bool) of `refine_person`: the mean tag at the joints with val > 0 (np.mean
-    over the same [n, L] float32 array as there), and the missing joints of persons that have at least one joint."""
+    """(prev_tag [P, L] float32, todo [P, K] bool): each person's mean tag at its joints with val > 0 (np.mean over
+    the person's [n, L] float32 array of sampled tags, as the reference), and the missing joints of persons that have
+    at least one joint."""
     _, tag_len, h, w = tags.shape
     p_idx, j_idx = np.nonzero(persons[:, :, 2] > 0)
     xs = np.clip(persons[p_idx, j_idx, 0].astype(np.int64), 0, w - 1)
@@ -275,15 +224,22 @@ def _prev_tags(persons: np.ndarray, tags: torch.Tensor) -> tuple[np.ndarray, np.
 
 
 def refine_persons(persons: np.ndarray, heatmaps: torch.Tensor, tags: torch.Tensor) -> np.ndarray:
-    """`refine_person` of every person at once (PROTOCOLS.md §4 step 6), bit for bit; returns a new [P, K, 3 + L].
+    """Fill missing joints from the full maps, every person at once (PROTOCOLS.md §4 step 6); a new [P, K, 3 + L].
+
+    persons [P, K, 3 + L] float32 (after adjust); heatmaps [K, H, W] and tags [K, L, H, W] (channel-first) float32
+    tensors on any device. Per person, prev_tag = mean tag sampled at (int(x), int(y)), clipped, of the joints with
+    val > 0; for each missing joint, the argmax (first in row-major order) of heatmap - round(L2(tag - prev_tag));
+    val = heatmap there; position = pixel + 0.5, then the quarter step. A missing joint is replaced only if its new
+    val > 0. The float32 operations are the reference's (squares summed in tag order, IEEE sqrt, half-to-even
+    round, first maximum), so results match its numpy code exactly on CPU and GPU alike.
 
     Per joint type j, the persons missing j are first searched among the map's highest pixels
     (`refine_search.first_argmax_among_top`, exact); those it cannot settle are scored together against the shared
-    maps (broadcast instead of a per-person gather), in chunks, with the same float32 operations in the same order
-    as `refine_person` (tag - prev_tag, squared, summed in tag order, sqrt, half-to-even round, heatmap minus that),
-    done in place; the first maximum per map is the argmax of each row as there. tests/harness/perf/
-    test_bottomup_fast_paths.py and test_bottomup_refine_search.py compare it with the per-person loop on random and
-    sample inputs.
+    maps (broadcast instead of a per-person gather), in chunks, with the float32 operations above in the same order
+    (tag - prev_tag, squared, summed in tag order, sqrt, half-to-even round, heatmap minus that), done in place; the
+    first maximum per map is the argmax of each row. tests/harness/perf/test_bottomup_fast_paths.py and
+    test_bottomup_refine_search.py compare it with the per-person reference (tests/harness/bottomup/reference.py)
+    on random and sample inputs.
     """
     k, tag_len, _, w = tags.shape
     out = persons.copy()
@@ -333,11 +289,14 @@ def refine_persons(persons: np.ndarray, heatmaps: torch.Tensor, tags: torch.Tens
     return out
 
 
-def parse(heatmaps: torch.Tensor, tags: torch.Tensor, params: GroupingParams) -> tuple[np.ndarray, np.ndarray]:
+def parse(
+    heatmaps: torch.Tensor, tags: torch.Tensor, *, protocol: BottomUpProtocol, schema: KeypointSchema
+) -> tuple[np.ndarray, np.ndarray]:
     """Aggregated maps -> (persons [P, K, 3 + L] float32 in canvas pixels, scores [P] float32) (§4 steps 1-6).
 
-    heatmaps [1, K, H, W], tags [1, K, H, W, L], float32 (any device). Scores are taken after adjust and before
-    refine.
+    heatmaps [1, K, H, W], tags [1, K, H, W, L], float32 (any device). The row's test_cfg (PROTOCOLS.md §2.2) and
+    its era's grouping truncation (§4 step 3, §8 item 10) come from `protocol`, the joint visiting order from the
+    schema. Scores are taken after adjust and before refine.
     """
     if heatmaps.ndim != 4 or heatmaps.shape[0] != 1 or tags.ndim != 5 or tags.shape[:4] != heatmaps.shape:
         raise ModelOutputError(
@@ -349,19 +308,19 @@ def parse(heatmaps: torch.Tensor, tags: torch.Tensor, params: GroupingParams) ->
     heatmaps, tags = heatmaps.float().contiguous(), tags.float()
     if not (all_finite(heatmaps) and all_finite(tags)):
         raise ModelOutputError("aggregated heatmaps or tags contain NaN or infinity; check the model and its weights")
-    cands = top_candidates(heatmaps, tags, k=params.max_num_people, nms_kernel=params.nms_kernel)
+    cands = top_candidates(heatmaps, tags, k=protocol.max_num_people, nms_kernel=protocol.nms_kernel)
     persons = group_candidates(
         cands,
-        joint_order=params.joint_order,
-        detection_threshold=params.detection_threshold,
-        tag_threshold=params.tag_threshold,
-        max_groups=params.max_groups,
+        joint_order=schema.grouping_order,
+        detection_threshold=protocol.detection_threshold,
+        tag_threshold=protocol.tag_threshold,
+        max_groups=protocol.era.grouping_max_groups,
     )
     hm = heatmaps[0].cpu().numpy()
-    if params.adjust:
+    if protocol.adjust:
         persons = adjust_peaks(persons, hm)
     scores = person_scores(persons)
-    if params.refine and len(persons):
+    if protocol.refine and len(persons):
         tags_cf = tags[0].permute(0, 3, 1, 2).contiguous()  # [K, L, H, W]: contiguous maps per tag component
-        persons = refine_persons(persons, heatmaps[0], tags_cf)  # == refine_person of each, all at once
+        persons = refine_persons(persons, heatmaps[0], tags_cf)
     return persons, scores

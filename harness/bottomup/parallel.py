@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from harness.bottomup.grouping import GroupingParams, parse
+from harness.bottomup.grouping import parse
 from harness.bottomup.resize import ScalePlan, transform_to_image
+from zoo.schema import BottomUpProtocol, KeypointSchema
 
 
 def default_workers() -> int:
@@ -36,13 +37,13 @@ def default_workers() -> int:
 
 
 def group_image(
-    heatmaps: Any, tags: Any, plan: ScalePlan, grouping: GroupingParams, image_id: int
+    heatmaps: Any, tags: Any, plan: ScalePlan, protocol: BottomUpProtocol, schema: KeypointSchema, image_id: int
 ) -> list[dict[str, Any]]:
     """COCO results of one image from its aggregated maps (heatmaps [1, K, H, W], tags [1, K, H, W, L]; tensors or
-    numpy arrays): grouping, adjust, refine, projection to image pixels. keypoints: [x, y, val] * K (float32 values);
-    score: mean val over all K, before refine."""
+    numpy arrays): grouping, adjust, refine as the protocol says (`parse`), projection to image pixels. keypoints:
+    [x, y, val] * K (float32 values); score: mean val over all K, before refine."""
     heatmaps, tags = torch.as_tensor(heatmaps), torch.as_tensor(tags)
-    persons, scores = parse(heatmaps, tags, grouping)
+    persons, scores = parse(heatmaps, tags, protocol=protocol, schema=schema)
     xy = transform_to_image(persons[..., :2], center=plan.base.center, scale=plan.base.scale, size_hw=plan.base_size_hw)
     keypoints = np.concatenate([xy, persons[..., 2:3]], axis=-1)  # [P, K, 3] float32
     return [
@@ -101,11 +102,21 @@ class OrderedResults:
         self.pending: deque[Future] = deque()
         self.done: list[dict[str, Any]] = []
 
-    def submit(self, heatmaps: torch.Tensor, tags: torch.Tensor, plan: ScalePlan, grouping, image_id: int) -> None:
+    def submit(
+        self,
+        heatmaps: torch.Tensor,
+        tags: torch.Tensor,
+        plan: ScalePlan,
+        protocol: BottomUpProtocol,
+        schema: KeypointSchema,
+        image_id: int,
+    ) -> None:
+        """Group one image in the pool (`group_image`); the protocol and schema travel with it (small frozen
+        records, pickled with the maps)."""
         while len(self.pending) >= self.limit:
             self.done.extend(self.pending.popleft().result())
         maps = (heatmaps.detach().cpu().numpy(), tags.detach().cpu().numpy())
-        self.pending.append(self.pool.submit(group_image, *maps, plan, grouping, image_id))
+        self.pending.append(self.pool.submit(group_image, *maps, plan, protocol, schema, image_id))
 
     def drain(self) -> list[dict[str, Any]]:
         while self.pending:

@@ -15,7 +15,7 @@ from typing import Any
 
 from harness.commands import add_scoring_argument
 from harness.metrics import score
-from harness.protocols import PROTOCOL_NAMES, resolve_protocol
+from harness.protocols import PROTOCOL_NAMES, run_protocol
 from zoo.schema import Registry
 
 
@@ -39,7 +39,7 @@ def _json_safe(obj: Any) -> Any:
 def run(args: argparse.Namespace) -> int:
     registry = _registry()
     result = registry.result(args.id, args.row)
-    protocol = resolve_protocol(result, args.protocol)
+    protocol = run_protocol(result, args.protocol)
     evaluator = protocol.evaluator
     schema = registry.schemas[registry.datasets[result.dataset].keypoint_schema]
     sigmas = registry.schemas[evaluator.sigmas].sigmas if evaluator.sigmas else None

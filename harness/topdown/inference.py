@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Literal
+from typing import get_args
 
 import numpy as np
 import torch
@@ -28,8 +28,7 @@ from harness.topdown.decode import decode_default
 from harness.topdown.flip import combine_flip
 from harness.topdown.output import TopdownOutput
 from harness.topdown.warp import warp_affine_fixed_point
-
-CropBackend = Literal["cv2", "torch"]
+from zoo.schema import CropBackend, KeypointSchema, TopDownProtocol
 
 
 @dataclass(frozen=True, eq=False)
@@ -132,14 +131,14 @@ def _forward(model: Callable, x: torch.Tensor, meta: CropMeta) -> torch.Tensor:
     return model(x)
 
 
-def _check_output(out: object, *, n: int, num_keypoints: int | None, meta: CropMeta) -> np.ndarray:
+def _check_output(out: object, *, n: int, num_keypoints: int, meta: CropMeta) -> np.ndarray:
     """Model output -> float32 numpy [B, K, h, w]; wrong type/shape/channels or non-finite values raise."""
     if not isinstance(out, torch.Tensor) or out.dim() != 4 or out.shape[0] != n:
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise ModelOutputError(
             f"a top-down model must return heatmaps [N={n}, K, H/4, W/4], got {shape}; is this a top-down checkpoint?"
         )
-    if num_keypoints is not None and out.shape[1] != num_keypoints:
+    if out.shape[1] != num_keypoints:
         raise ModelOutputError(
             f"the checkpoint's keypoint count ({out.shape[1]} heatmap channels) does not match the dataset's "
             f"({num_keypoints} keypoints); pick the checkpoint trained on this dataset"
@@ -187,7 +186,7 @@ def _batch_input(
 
 
 def _heatmaps(
-    model: Callable, x: torch.Tensor, meta: CropMeta, *, num_keypoints: int | None, flip: bool, shift: bool
+    model: Callable, x: torch.Tensor, meta: CropMeta, *, num_keypoints: int, flip: bool, shift: bool
 ) -> np.ndarray:
     """Float32 [B, K, h, w] heatmaps of one batch, flip-test combined when asked (PROTOCOLS.md §3)."""
     n = x.shape[0]
@@ -207,43 +206,39 @@ def predict_topdown(
     model: Callable[[torch.Tensor], torch.Tensor],
     instances: Sequence[TopdownInstance],
     *,
+    protocol: TopDownProtocol,
+    schema: KeypointSchema,
     input_size: tuple[int, int],
-    padding: float,
-    flip: bool,
-    shift_heatmap: bool,
-    flip_pairs: Sequence[tuple[int, int]],
     device: str | torch.device = "cpu",
     batch_size: int = 32,
     crop_backend: CropBackend = "cv2",
-    progress: bool = False,
-    num_keypoints: int | None = None,
     num_workers: int = 0,
-    scale_rounding: str = "ratio",
+    progress: bool = False,
 ) -> TopdownOutput:
-    """Run a top-down model over instances; input_size is (H, W).
+    """Run a top-down model over instances under a row's protocol; input_size is the architecture's (H, W).
 
-    PROTOCOLS.md §3: center/scale with `padding`, affine crop (cv2.warpAffine, or its integer-exact torch twin on
-    `device` with crop_backend="torch"), /255 + ImageNet normalisation, forward; with `flip`, a second forward of
-    the horizontally flipped input TENSOR, flipped back (pairs swapped, mirrored, shifted if shift_heatmap) and
-    averaged; 'default' decode. num_keypoints (the dataset's K; defaults to the GT keypoints' K when instances
-    carry them) is checked against the model's channel count. scale_rounding: the era's box_scale_rounding
-    (`bbox_to_center_scale`).
+    PROTOCOLS.md §3: center/scale with `protocol.padding` (rounded as the era's box_scale_rounding,
+    `bbox_to_center_scale`), affine crop (cv2.warpAffine, or its integer-exact torch twin on `device` with
+    crop_backend="torch"), /255 + ImageNet normalisation, forward; with `protocol.flip`, a second forward of the
+    horizontally flipped input TENSOR, flipped back (the schema's pairs swapped, mirrored, shifted if
+    `protocol.shift_heatmap`) and averaged; 'default' decode. The model's channel count is checked against the
+    schema's keypoints. The other settings (device, batch size, crop backend, workers) never change a prediction.
     """
-    if crop_backend not in ("cv2", "torch"):
-        raise ValueError(f"crop_backend must be 'cv2' or 'torch', got {crop_backend!r}")
+    if crop_backend not in get_args(CropBackend):
+        raise ValueError(f"crop_backend must be one of {get_args(CropBackend)}, got {crop_backend!r}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     instances = tuple(instances)
-    if num_keypoints is None:
-        num_keypoints = next((len(i.keypoints) for i in instances if i.keypoints is not None), None)
-    pairs = tuple((int(a), int(b)) for a, b in flip_pairs)
+    num_keypoints = schema.num_keypoints
     device = torch.device(device)
     pin = device.type == "cuda"
     n = len(instances)
     boxes = np.array([i.bbox for i in instances], dtype=np.float64).reshape(n, 4)
-    centers, scales = bbox_to_center_scale(boxes, input_size=input_size, padding=padding, scale_rounding=scale_rounding)
+    centers, scales = bbox_to_center_scale(
+        boxes, input_size=input_size, padding=protocol.padding, scale_rounding=protocol.era.box_scale_rounding
+    )
     matrices = affine_matrices(centers, scales, output_size=input_size)
-    keypoints: np.ndarray | None = None
+    keypoints = np.zeros((n, num_keypoints, 3), dtype=np.float32)
     cache = ImageCache([i.image_path for i in instances])
     batches = [np.arange(s, min(s + batch_size, n)) for s in range(0, n, batch_size)]
 
@@ -267,18 +262,15 @@ def predict_topdown(
                     x = x.contiguous(memory_format=memory_format)
                 meta = CropMeta(
                     tuple(instances[r] for r in batch.rows), centers[batch.rows], scales[batch.rows],
-                    matrices[batch.rows], tuple(input_size), False, pairs,
+                    matrices[batch.rows], tuple(input_size), False, schema.flip_pairs,
                 )  # fmt: skip
-                hm = _heatmaps(model, x, meta, num_keypoints=num_keypoints, flip=flip, shift=shift_heatmap)
-                num_keypoints = hm.shape[1]
-                if keypoints is None:
-                    keypoints = np.zeros((n, num_keypoints, 3), dtype=np.float32)
+                hm = _heatmaps(
+                    model, x, meta, num_keypoints=num_keypoints, flip=protocol.flip, shift=protocol.shift_heatmap
+                )
                 keypoints[batch.rows] = decode_default(hm, meta.centers, meta.scales)
     finally:
         if was_training and hasattr(model, "train"):
             model.train()
-    if keypoints is None:
-        keypoints = np.zeros((0, num_keypoints or 0, 3), dtype=np.float32)
     return TopdownOutput(
         keypoints=keypoints,
         centers=centers,
