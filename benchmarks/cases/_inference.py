@@ -18,8 +18,6 @@ from benchmarks.suite import BenchContext
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("HRNET_ZOO_SHARED", REPO.parent / "shared")).resolve()
 SAMPLES = SHARED / "data" / "samples"
-#: PROTOCOLS.md §3 / §4: COCO flip pairs (top-down), flip index and grouping order (bottom-up).
-COCO_FLIP_PAIRS = ((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16))
 
 
 class BenchInputError(RuntimeError):

@@ -43,18 +43,20 @@ TAG_LAYER = "keypoint_head.final_layers.0"  # channels K..2K-1 are the tags (PRO
 TAG_SPREAD = 0.3  # largest |tag| after scaling: tag distances (L2 over orig/flip) stay below the threshold 1
 
 
-def params(scales: tuple[float, ...]):
-    """BottomUpParams of the entry's row under the mmpose-0.29 protocol (what the reference runs), given scales."""
-    from harness.bottomup.inference import BottomUpParams
-    from harness.protocols import resolve_protocol
+def bottomup_run(scales: tuple[float, ...]) -> dict[str, Any]:
+    """The bottom-up inference keywords (protocol, schema, input_size) of the entry's row under the mmpose-0.29
+    protocol (what the reference runs), given scales."""
+    from harness.protocols import run_protocol
     from zoo.load import load_registry
 
     reg = load_registry()
     entry = reg.entry(ENTRY)
-    protocol = resolve_protocol(entry.results[0], "mmpose-0.29")
-    schema = reg.schemas[entry.architecture.keypoint_schema]
-    base = BottomUpParams.from_protocol(protocol, schema, input_size=entry.architecture.input_size[0])
-    return dataclasses.replace(base, scales=scales)
+    protocol = run_protocol(entry.results[0], "mmpose-0.29")
+    return {
+        "protocol": dataclasses.replace(protocol, scales=tuple(scales)),
+        "schema": reg.schemas[entry.architecture.keypoint_schema],
+        "input_size": entry.architecture.input_size[0],
+    }
 
 
 def realistic_checkpoint(ctx: BenchContext, image_ids: tuple[int, ...], ann_file: Path, img_dir: Path) -> Path:
@@ -70,13 +72,14 @@ def realistic_checkpoint(ctx: BenchContext, image_ids: tuple[int, ...], ann_file
     src = random_checkpoint(ctx, ENTRY, calib_size=(256, 256))
     files = {img["id"]: img["file_name"] for img in json.loads(ann_file.read_text())["images"]}
     images = [read_image(img_dir / files[i]) for i in image_ids]
-    p = params((1.0,))
+    run = bottomup_run((1.0,))
+    p = run["protocol"]
     state = dict(load_checkpoint(src).state_dict)
-    k = p.num_keypoints
+    k = run["schema"].num_keypoints
     # 1. Tags come from the first head layer (linear in its tag rows): scale them to |tag| <= TAG_SPREAD. The
     #    second stage reads the first stage's output (HigherHRNet's cat_output), so this comes first.
     model = build(ENTRY, src)
-    tag_max = max(float(aggregate_image(model, im, params=p)[1].abs().max()) for im in images)
+    tag_max = max(float(aggregate_image(model, im, **run)[1].abs().max()) for im in images)
     for name in (f"{TAG_LAYER}.weight", f"{TAG_LAYER}.bias"):
         tensor = state[name].clone()
         tensor[k:] *= TAG_SPREAD / tag_max
@@ -88,7 +91,7 @@ def realistic_checkpoint(ctx: BenchContext, image_ids: tuple[int, ...], ann_file
     model.load_state_dict(state)
     peaks = []
     for im in images:
-        heat, tags, _ = aggregate_image(model, im, params=p)
+        heat, tags, _ = aggregate_image(model, im, **run)
         peaks.append(top_candidates(heat, tags, k=p.max_num_people, nms_kernel=p.nms_kernel).val)  # [K, k]
     top = -np.sort(-np.concatenate(peaks, axis=1), axis=1)  # [K, images * k], descending
     n_keep = PEAKS_PER_JOINT * len(image_ids)
@@ -117,13 +120,13 @@ def _subset_annotations(ctx: BenchContext, ann_file: Path, image_ids: tuple[int,
 def _run_ours(model, ann: Path, img_dir: Path, scales, image_ids, repeats: int, *, fast: bool = False):
     from harness.bottomup.inference import predict_bottomup_dataset
 
-    p = params(scales)
+    kw = bottomup_run(scales)
 
     def run() -> list[dict]:
         if fast:
             with fast_mode():
-                return predict_bottomup_dataset(model, ann, img_dir, params=p, image_ids=image_ids)
-        return predict_bottomup_dataset(model, ann, img_dir, params=p, image_ids=image_ids)
+                return predict_bottomup_dataset(model, ann, img_dir, **kw, image_ids=image_ids)
+        return predict_bottomup_dataset(model, ann, img_dir, **kw, image_ids=image_ids)
 
     median, all_s, res = timed(run, repeats)
     persons = [sum(r["image_id"] == i for r in res) for i in image_ids]

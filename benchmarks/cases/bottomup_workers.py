@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from benchmarks.cases._inference import build, samples, torch_threads
-from benchmarks.cases.bottomup_inference import ENTRY, IMAGES, _subset_annotations, params, realistic_checkpoint
+from benchmarks.cases.bottomup_inference import ENTRY, IMAGES, _subset_annotations, bottomup_run, realistic_checkpoint
 from benchmarks.suite import BenchContext, load_average, register, timed
 
 N_IMAGES = 8
@@ -47,19 +47,19 @@ def bottomup_grouping_workers(ctx: BenchContext) -> dict[str, Any]:
     repeats = 1 if ctx.quick else max(1, min(ctx.repeats, 2))
     ctx.workdir.mkdir(parents=True, exist_ok=True)
     ann = _image_list(ctx, coco / "test_coco.json", n)
-    p = params((1.0,))
+    run = bottomup_run((1.0,))
     load_start = load_average()
     with torch_threads(ctx.threads):
         ckpt = realistic_checkpoint(ctx, IMAGES, _subset_annotations(ctx, coco / "test_coco.json", IMAGES), coco)
         model = build(ENTRY, ckpt)
-        serial_s, serial_all, serial = timed(lambda: predict_bottomup_dataset(model, ann, coco, params=p), repeats)
+        serial_s, serial_all, serial = timed(lambda: predict_bottomup_dataset(model, ann, coco, **run), repeats)
         images = json.loads(ann.read_text())["images"]
         forward_s = group_s = 0.0
         for img in images:  # the parts of a serial run, image by image
             t0 = time.perf_counter()
-            heat, tags, plan = aggregate_image(model, read_image(coco / img["file_name"]), params=p)
+            heat, tags, plan = aggregate_image(model, read_image(coco / img["file_name"]), **run)
             t1 = time.perf_counter()
-            group_image(heat, tags, plan, p.grouping(), img["id"])
+            group_image(heat, tags, plan, run["protocol"], run["schema"], img["id"])
             forward_s, group_s = forward_s + t1 - t0, group_s + time.perf_counter() - t1
         workers = {}
         for w in (1, 2):
@@ -67,7 +67,7 @@ def bottomup_grouping_workers(ctx: BenchContext) -> dict[str, Any]:
             with grouping_pool(w) as pool:
                 pool.warm()
                 startup = time.perf_counter() - t0
-                s, all_s, res = timed(lambda: predict_bottomup_dataset(model, ann, coco, params=p, pool=pool), repeats)
+                s, all_s, res = timed(lambda: predict_bottomup_dataset(model, ann, coco, **run, pool=pool), repeats)
             workers[w] = {"seconds": s / n, "seconds_all": [x / n for x in all_s], "pool_startup_s": startup,
                           "ratio_vs_serial": serial_s / s, "identical_to_serial": res == serial}  # fmt: skip
     return {

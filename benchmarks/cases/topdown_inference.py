@@ -23,7 +23,6 @@ import numpy as np
 import torch
 
 from benchmarks.cases._inference import (
-    COCO_FLIP_PAIRS,
     build,
     fast_mode,
     random_checkpoint,
@@ -37,17 +36,22 @@ from harness.topdown.output import TopdownOutput
 ENTRY = "hrnet_w32_coco_256x192_coarsedropout"
 CONFIG = "configs/body/2d_kpt_sview_rgb_img/topdown_heatmap/coco/hrnet_w32_coco_256x192_coarsedropout.py"
 INPUT_HW = (256, 192)
-PADDING = 1.25  # PROTOCOLS.md §2.1 (COCO top-down data_cfg)
 PARITY_PX = 1e-3  # docs/PARITY.md: keypoints within 1e-3 px of MMPose 0.29
 
 
 def _predict(model, instances, *, crop_backend: str = "cv2") -> TopdownOutput:
+    """The entry's row under the mmpose-0.29 protocol (harness/protocols.py; padding 1.25, flip + shift, box scale
+    rounded as MMPose 0.29 does), what the reference runs."""
+    from harness.protocols import run_protocol
     from harness.topdown.inference import predict_topdown
+    from zoo.load import load_registry
 
+    registry = load_registry()
+    entry = registry.entry(ENTRY)
     return predict_topdown(
-        model, instances, input_size=INPUT_HW, padding=PADDING, flip=True, shift_heatmap=True,
-        flip_pairs=COCO_FLIP_PAIRS, batch_size=32, crop_backend=crop_backend,  # type: ignore[arg-type]
-        scale_rounding="size",  # the mmpose-0.29 protocol (harness/protocols.py), what the reference runs
+        model, instances, protocol=run_protocol(entry.results[0], "mmpose-0.29"),
+        schema=registry.schemas[entry.architecture.keypoint_schema], input_size=entry.architecture.input_size,
+        batch_size=32, crop_backend=crop_backend,  # type: ignore[arg-type]
     )  # fmt: skip
 
 

@@ -110,8 +110,8 @@ def limit_heatmap_peaks_(
     images: the items handed to `heatmaps`, one at a time (default: model inputs [N, 3, H, W], sizes may differ).
     heatmaps(model, item) -> [N, K, H, W]: the maps the detector thresholds; it must be an average in which every
     output stage weighs 1 / num_stages, as bottom-up aggregation is (flip, stage and scale averages with bilinear
-    resizes, PROTOCOLS.md §4, §7; e.g. `lambda m, img: aggregate_image(m, img, params=params)[0]`). Default:
-    `stage_mean_heatmaps`.
+    resizes, PROTOCOLS.md §4, §7; e.g. `lambda m, img: aggregate_image(m, img, protocol=p, schema=s,
+    input_size=512)[0]`). Default: `stage_mean_heatmaps`.
     flip_index: give the schema's when `heatmaps` averages in a flipped pass (bottom-up flip test, PROTOCOLS.md §4):
     joint j's map then also holds its mirror partner's channel, so no bias can move the two apart; each pair gets
     one shift, chosen on both joints' pixels (about 2 * fraction of the pair's pixels exceed, shared unevenly).

@@ -31,7 +31,7 @@ import torch
 from benchmarks.cases._inference import torch_threads
 from harness import runtime
 from harness.evaluate import evaluate
-from harness.protocols import apply_overrides, resolve_protocol
+from harness.protocols import apply_overrides, run_protocol
 from harness.spec import DataPaths, EvalSpec
 from harness.testing import golden
 from zoo.schema import Registry
@@ -158,18 +158,17 @@ def _random_bottomup_model(case: Case, *, registry: Registry, gt: dict, img_dir:
     """Random weights whose heatmap peaks are limited on the case's images: measured on the aggregated heatmaps
     of the row's published protocol at scale 1 (whatever protocol the case runs, so both protocols of a row, and
     its regression proofs, share one model)."""
-    from harness.bottomup.inference import BottomUpParams, aggregate_image
+    from harness.bottomup.inference import aggregate_image
     from harness.data.images import read_image
     from harness.testing.random_weights import limit_heatmap_peaks_, make_random_model
 
     result = registry.result(case.row)
     arch = registry.entry(result.entry_id).architecture
     schema = registry.schemas[arch.keypoint_schema]
-    published, _ = apply_overrides(resolve_protocol(result, "published"))
-    params = BottomUpParams.from_protocol(published, schema, input_size=arch.input_size[0])
-    params = dataclasses.replace(params, scales=(1.0,))
+    published = dataclasses.replace(run_protocol(result, "published"), scales=(1.0,))
+    run = {"protocol": published, "schema": schema, "input_size": arch.input_size[0]}
     files = tuple(img_dir / img["file_name"] for img in gt["images"])
-    key = (arch, case.seed, PEAK_FRACTION, params, files)
+    key = (arch, case.seed, PEAK_FRACTION, published, schema, files)
     if key not in _MODELS:
         model = make_random_model(arch, seed=case.seed, input_size=CALIBRATION_HW)
         limit_heatmap_peaks_(
@@ -177,9 +176,9 @@ def _random_bottomup_model(case: Case, *, registry: Registry, gt: dict, img_dir:
             [read_image(f) for f in files],
             num_keypoints=schema.num_keypoints,
             fraction=PEAK_FRACTION,
-            threshold=params.detection_threshold,
-            heatmaps=lambda m, image: aggregate_image(m, image, params=params)[0],
-            flip_index=params.flip_index if params.flip else None,
+            threshold=published.detection_threshold,
+            heatmaps=lambda m, image: aggregate_image(m, image, **run)[0],
+            flip_index=schema.flip_index if published.flip else None,
         )
         _MODELS[key] = MemoForward(model)
     return _MODELS[key]
@@ -247,7 +246,7 @@ def _run_case(case: Case, *, registry: Registry, samples_dir: Path, work: Path, 
     work.mkdir(parents=True, exist_ok=True)
     result = registry.result(case.row)
     entry = registry.entry(result.entry_id)
-    protocol, overrides = apply_overrides(resolve_protocol(result, case.protocol))
+    protocol, overrides = apply_overrides(run_protocol(result, case.protocol))
     if case.changes:
         protocol = dataclasses.replace(protocol, **case.changes)
     gt, ann, bbox = _subset_files(case, samples_dir, work)

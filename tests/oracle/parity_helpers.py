@@ -252,26 +252,23 @@ def sparsify_bottomup_checkpoint(
     """
     import torch
 
-    from harness.bottomup.inference import BottomUpParams, aggregate_image
+    from harness.bottomup.inference import aggregate_image
     from harness.checkpoints.safe_load import load_checkpoint
     from harness.data.images import read_image
     from harness.models.entry import build_from_entry, resolve_entry
-    from harness.protocols import resolve_protocol
+    from harness.protocols import run_protocol
     from zoo import load_registry
 
     registry = load_registry()
     ent = resolve_entry(entry, registry=registry)
     schema = registry.schemas[ent.architecture.keypoint_schema]
-    protocol = resolve_protocol(ent.results[0], "mmpose-0.29")
-    params = replace(
-        BottomUpParams.from_protocol(protocol, schema, input_size=ent.architecture.input_size[0]),
-        scales=tuple(float(s) for s in scales),
-    )
+    protocol = replace(run_protocol(ent.results[0], "mmpose-0.29"), scales=tuple(float(s) for s in scales))
+    run = {"protocol": protocol, "schema": schema, "input_size": ent.architecture.input_size[0]}
     model = build_from_entry(ent, checkpoint=checkpoint, registry=registry)
     peaks = []  # per image: [K] lists of NMS peak values, descending
     for img in json.loads(Path(ann_file).read_text())["images"]:
-        hm = aggregate_image(model, read_image(img_dir / img["file_name"]), params=params)[0][0]  # [K, H, W]
-        pooled = torch.nn.functional.max_pool2d(hm[None], params.nms_kernel, 1, params.nms_kernel // 2)[0]
+        hm = aggregate_image(model, read_image(img_dir / img["file_name"]), **run)[0][0]  # [K, H, W]
+        pooled = torch.nn.functional.max_pool2d(hm[None], protocol.nms_kernel, 1, protocol.nms_kernel // 2)[0]
         peaks.append([np.sort(c[c == p].double().numpy())[::-1] for c, p in zip(hm, pooled, strict=True)])
     k = schema.num_keypoints
     cut = np.zeros(k)
@@ -279,7 +276,7 @@ def sparsify_bottomup_checkpoint(
         # The flip test averages joint j with the mirrored map of its flip partner (PROTOCOLS.md §4), so the
         # aggregated map of j moves by the MEAN of both shifts: a pair gets one common cut, from both joints' peaks.
         # The largest (n+1)-th peak over the images, then halfway to the next larger peak value of any image.
-        pair = {j, params.flip_index[j]} if params.flip else {j}
+        pair = {j, schema.flip_index[j]} if protocol.flip else {j}
         n = peaks_per_joint
         base = max(float(p[i][n]) if len(p[i]) > n else -np.inf for p in peaks for i in pair)
         above = np.concatenate([p[i][p[i] > base] for p in peaks for i in pair])
