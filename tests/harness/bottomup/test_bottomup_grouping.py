@@ -8,14 +8,14 @@ import torch
 
 from harness.bottomup.grouping import (
     Candidates,
-    GroupingParams,
     adjust_peaks,
     group_candidates,
     heatmap_nms,
     parse,
     person_scores,
-    refine_person,
+    refine_persons,
 )
+from tests.helpers.protocols import bottomup_protocol, keypoint_schema
 
 
 def _cands(per_joint, *, k: int = 30, tag_len: int = 1) -> Candidates:
@@ -149,7 +149,7 @@ def test_refine_fills_missing_joint_from_own_tag_region():
     hm[1, 6, 8] = 0.95  # brighter, but round(|5 - 1|) = 4 away
     person = np.zeros((2, 4), dtype=np.float32)
     person[0] = (4.75, 4.25, 0.9, 1.0)
-    out = refine_person(person, torch.from_numpy(hm), _cf(tags))
+    out = _refine_one(person, torch.from_numpy(hm), _cf(tags))
     np.testing.assert_allclose(out[1, :3], [2 + 0.5 - 0.25, 3 + 0.5 + 0.25, 0.6])
     np.testing.assert_array_equal(out[0], person[0])
 
@@ -157,13 +157,18 @@ def test_refine_fills_missing_joint_from_own_tag_region():
 def test_refine_keeps_joint_missing_when_nothing_positive():
     person = np.zeros((2, 4), dtype=np.float32)
     person[0] = (1.25, 1.25, 0.9, 0.0)
-    out = refine_person(person, torch.from_numpy(_hm()), _cf(np.zeros((2, 8, 10, 1), dtype=np.float32)))
+    out = _refine_one(person, torch.from_numpy(_hm()), _cf(np.zeros((2, 8, 10, 1), dtype=np.float32)))
     np.testing.assert_array_equal(out, person)
 
 
 def _cf(tags: np.ndarray) -> torch.Tensor:
-    """[K, H, W, L] numpy -> [K, L, H, W] tensor, the layout refine_person takes."""
+    """[K, H, W, L] numpy -> [K, L, H, W] tensor, the layout refine_persons takes."""
     return torch.from_numpy(np.ascontiguousarray(tags.transpose(0, 3, 1, 2)))
+
+
+def _refine_one(person: np.ndarray, heatmaps: torch.Tensor, tags: torch.Tensor) -> np.ndarray:
+    """refine_persons of one person [K, 3 + L]."""
+    return refine_persons(person[None], heatmaps, tags)[0]
 
 
 def _refine_reference(person, heatmaps, tags):
@@ -198,7 +203,7 @@ def test_refine_matches_plain_numpy_reference(tag_len):
         person = np.zeros((k, 3 + tag_len), dtype=np.float32)
         for i in rng.choice(k, size=2, replace=False):
             person[i, :3] = rng.integers(0, w) + 0.75, rng.integers(0, h) + 0.25, 0.5
-        ours = refine_person(person, torch.from_numpy(heatmaps), _cf(tags))
+        ours = _refine_one(person, torch.from_numpy(heatmaps), _cf(tags))
         np.testing.assert_array_equal(ours, _refine_reference(person, heatmaps, tags))
 
 
@@ -231,8 +236,7 @@ def test_parse_two_people_end_to_end():
     tags[..., :16, 0], tags[..., 16:, 0] = 1.0, 9.0
     for j, (xa, ya, xb, yb) in enumerate([(4, 5, 20, 6), (6, 12, 25, 14)]):
         heat[0, j, ya, xa], heat[0, j, yb, xb] = 0.9, 0.7
-    params = GroupingParams(joint_order=(0, 1))
-    persons, scores = parse(heat, tags, params)
+    persons, scores = parse(heat, tags, protocol=bottomup_protocol(), schema=keypoint_schema(2))
     assert persons.shape == (2, k, 4)
     np.testing.assert_allclose(persons[0, :, :2], [[4.25, 5.25], [6.25, 12.25]])  # all ties -> -0.25, +0.5
     np.testing.assert_allclose(persons[1, :, :2], [[20.25, 6.25], [25.25, 14.25]])
@@ -245,6 +249,6 @@ def test_scores_are_taken_before_refine():
     heat[0, 0, 3, 3] = 0.8
     heat[0, 1, 8, 8] = 0.05  # below the detection threshold: only refine can add it
     tags = torch.zeros(1, k, h, w, 1)
-    persons, scores = parse(heat, tags, GroupingParams(joint_order=(0, 1)))
+    persons, scores = parse(heat, tags, protocol=bottomup_protocol(), schema=keypoint_schema(2))
     assert persons[0, 1, 2] == pytest.approx(0.05)  # refined in
     np.testing.assert_allclose(scores, [0.4])  # (0.8 + 0) / 2

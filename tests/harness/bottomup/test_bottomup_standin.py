@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from harness.bottomup import BottomUpParams, plan_scales, predict_bottomup, predict_bottomup_dataset
+from harness.bottomup import plan_scales, predict_bottomup, predict_bottomup_dataset
 from harness.data.images import read_image
 from harness.testing.standin_bottomup import BottomUpStandIn, gt_keypoints
+from tests.helpers.protocols import bottomup_protocol
 from zoo.load import load_registry
 
 # (dataset, annotation file, head, stage aggregation)
@@ -23,30 +24,26 @@ CASES = [
 SCALE_SETS = [(1.0,), pytest.param((2.0, 1.0, 0.5), marks=pytest.mark.slow)]
 
 
-def _params(schema, scales, aggregation) -> BottomUpParams:
-    return BottomUpParams(
-        input_size=512,
-        num_keypoints=schema.num_keypoints,
-        flip_index=schema.flip_index,
-        joint_order=schema.grouping_order,
-        scales=scales,
-        stage_aggregation=aggregation,
-        grouping_max_groups=30,
-    )
+INPUT_SIZE = 512
+
+
+def _run_args(schema, scales, aggregation) -> dict:
+    protocol = bottomup_protocol(scales=scales, stage_aggregation=aggregation, grouping_max_groups=30)
+    return {"protocol": protocol, "schema": schema, "input_size": INPUT_SIZE}
 
 
 def _run(samples_dir, dataset, ann, head, scales, aggregation):
     schema = load_registry().schemas[dataset]
     gt = json.loads((samples_dir / ann).read_text())
-    params = _params(schema, scales, aggregation)
+    run = _run_args(schema, scales, aggregation)
     results, per_image = [], []
     for img in gt["images"]:
         image = read_image(samples_dir / dataset / img["file_name"])
         anns = [a for a in gt["annotations"] if a["image_id"] == img["id"]]
         kpts = gt_keypoints(anns, num_keypoints=schema.num_keypoints)
-        plan = plan_scales(image.shape[:2], input_size=params.input_size, factors=scales)
+        plan = plan_scales(image.shape[:2], input_size=INPUT_SIZE, factors=scales)
         model = BottomUpStandIn(image, kpts, plan=plan, head=head, flip_index=schema.flip_index)
-        preds = predict_bottomup(model, image, image_id=img["id"], params=params)
+        preds = predict_bottomup(model, image, image_id=img["id"], **run)
         results += preds
         per_image.append((kpts, preds, plan))
     return schema, gt, results, per_image
@@ -96,8 +93,8 @@ def test_dataset_loop_runs_every_image_including_empty_ones(samples_dir, tmp_pat
     ann.write_text(json.dumps(data))
     schema = load_registry().schemas["aic"]
     model = _Counting(schema.num_keypoints)
-    params = _params(schema, (2.0, 1.0, 0.5), "direct")
-    assert predict_bottomup_dataset(model, ann, samples_dir / "aic", params=params) == []
+    run = _run_args(schema, (2.0, 1.0, 0.5), "direct")
+    assert predict_bottomup_dataset(model, ann, samples_dir / "aic", **run) == []
     assert len(model.calls) == 4 * 3 * 2  # 4 images x 3 scales x (orig + flip)
     h = model.calls[0][0]
     assert [c[0] / h for c in model.calls[:6:2]] == [1.0, 0.5, 0.25]  # scales in descending order

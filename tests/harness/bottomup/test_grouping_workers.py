@@ -10,8 +10,9 @@ import json
 import pytest
 import torch
 
-from harness.bottomup import BottomUpParams, predict_bottomup_dataset
+from harness.bottomup import predict_bottomup_dataset
 from harness.bottomup.parallel import default_workers, grouping_pool
+from tests.helpers.protocols import bottomup_protocol
 from zoo.load import load_registry
 
 CASES = [  # (dataset, annotation file, higher-resolution head, stage aggregation: the eras')
@@ -40,12 +41,11 @@ class _TinyBottomUp(torch.nn.Module):
 
 def _predict(samples_dir, dataset, ann, higher, aggregation, scales, pool):
     schema = load_registry().schemas[dataset]
-    params = BottomUpParams(
-        input_size=256, num_keypoints=schema.num_keypoints, flip_index=schema.flip_index,
-        joint_order=schema.grouping_order, scales=scales, stage_aggregation=aggregation, grouping_max_groups=30,
-    )  # fmt: skip
+    protocol = bottomup_protocol(scales=scales, stage_aggregation=aggregation, grouping_max_groups=30)
     model = _TinyBottomUp(schema.num_keypoints, higher=higher, seed=5)
-    return predict_bottomup_dataset(model, samples_dir / ann, samples_dir / dataset, params=params, pool=pool)
+    return predict_bottomup_dataset(
+        model, samples_dir / ann, samples_dir / dataset, protocol=protocol, schema=schema, input_size=256, pool=pool
+    )
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ import pytest
 import harness.commands.score as score_cmd
 from harness.cli import main
 from harness.metrics import BBOX_NORMALIZER, evaluate_coco_keypoints, horse10_pck_nme, score
+from tests.helpers.protocols import bottomup_protocol, topdown_protocol
 from zoo.schema import (
     Architecture,
     Checkpoint,
@@ -19,7 +20,6 @@ from zoo.schema import (
     Era,
     Evaluator,
     KeypointSchema,
-    Protocol,
     Registry,
     Result,
 )
@@ -37,7 +37,8 @@ def _schema(name, k, sigmas=None):
 
 def _result(entry_id, name, dataset, evaluator, paradigm="topdown"):
     era = Era(name="model-zoo-2021", gt_box_shrink=True, grouping_max_groups=30 if paradigm == "bottomup" else None)
-    protocol = Protocol(paradigm=paradigm, flip=True, scales=(1.0,), evaluator=evaluator, era=era)
+    make = topdown_protocol if paradigm == "topdown" else bottomup_protocol
+    protocol = make(flip=True, scales=(1.0,), evaluator=evaluator, era=era)
     empty = MappingProxyType({})
     return Result(entry_id=entry_id, name=name, dataset=dataset, split="val", metrics=empty, metric_text=empty,
                   tolerances=empty, source="test", protocol=protocol)  # fmt: skip
@@ -149,14 +150,14 @@ def test_score_cli_horse10_both_protocols(registry, load_sample, tmp_path, capsy
     assert rc == 0 and list(doc["metrics"]) == ["PCK"] and doc["evaluator"]["normalize"] == BBOX_NORMALIZER
 
 
-def test_resolve_protocol(registry):
+def test_run_protocol(registry):
     row = registry.result("aic_ae/single-scale")
-    assert score_cmd.resolve_protocol(row, "published") is row.protocol
-    p = score_cmd.resolve_protocol(row, "mmpose-0.29")
+    assert score_cmd.run_protocol(row, "published") is row.protocol
+    p = score_cmd.run_protocol(row, "mmpose-0.29")
     assert (p.era.gt_box_shrink, p.era.stage_aggregation, p.era.grouping_max_groups) == (False, "direct", None)
     assert p.evaluator.library == "xtcocotools" and p.evaluator.use_area is False
     assert (p.flip, p.scales) == (row.protocol.flip, row.protocol.scales)
-    horse = score_cmd.resolve_protocol(registry.result("horse"), "mmpose-0.29")
+    horse = score_cmd.run_protocol(registry.result("horse"), "mmpose-0.29")
     assert (horse.evaluator.pck_threshold, horse.evaluator.normalize) == (0.2, BBOX_NORMALIZER)
 
 

@@ -16,13 +16,17 @@ import torch.nn.functional as F
 
 from harness.bottomup.aggregate import ScaleAccumulator, scale_maps, stage_maps
 from harness.bottomup.errors import BottomUpConfigError, all_finite
-from harness.bottomup.inference import BottomUpParams, aggregate_image
+from harness.bottomup.inference import aggregate_image
 from harness.bottomup.resize import plan_scales, resize_image, to_input_tensor
 from harness.data.images import read_image
+from tests.helpers.protocols import bottomup_protocol, keypoint_schema
 
 K = 17
 COCO_FLIP = (0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15)
 COCO_ORDER = (0, 1, 2, 3, 4, 5, 6, 11, 12, 7, 8, 9, 10, 13, 14, 15, 16)
+COCO_PAIRS = ((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16))
+SCHEMA = keypoint_schema(K, COCO_PAIRS, grouping_order=COCO_ORDER)
+INPUT_SIZE = 128
 
 
 # ---- the former implementation -------------------------------------------------------------------------------------
@@ -70,16 +74,16 @@ def _old_scale_maps(outputs, outputs_flipped, *, num_keypoints, base_size_hw, ag
 
 
 @torch.no_grad()
-def _old_aggregate_image(model, image_rgb, *, params: BottomUpParams):
-    plan = plan_scales(image_rgb.shape[:2], input_size=params.input_size, factors=params.scales)
+def _old_aggregate_image(model, image_rgb, *, protocol, schema, input_size):
+    plan = plan_scales(image_rgb.shape[:2], input_size=input_size, factors=protocol.scales)
     heat_sum, kept = None, None
     for geom in plan.scales:
         x = to_input_tensor(resize_image(image_rgb, geom))
         outputs = model(x)
-        outputs_flipped = model(torch.flip(x, dims=[3])) if params.flip else None
-        heat, tags = _old_scale_maps(outputs, outputs_flipped, num_keypoints=params.num_keypoints,
-                                     base_size_hw=plan.base_size_hw, aggregation=params.stage_aggregation,
-                                     flip_index=params.flip_index if params.flip else None)  # fmt: skip
+        outputs_flipped = model(torch.flip(x, dims=[3])) if protocol.flip else None
+        heat, tags = _old_scale_maps(outputs, outputs_flipped, num_keypoints=schema.num_keypoints,
+                                     base_size_hw=plan.base_size_hw, aggregation=protocol.era.stage_aggregation,
+                                     flip_index=schema.flip_index if protocol.flip else None)  # fmt: skip
         heat_sum = heat if heat_sum is None else heat_sum + heat
         if geom.factor == 1.0 or len(plan.scales) == 1:
             kept = tags
@@ -153,9 +157,9 @@ def test_accumulator_sums_like_the_former_and_leaves_inputs_alone() -> None:
     assert all(torch.equal(a, b) for a, b in zip(maps, snapshot, strict=True))
 
 
-def _params(scales, aggregation="direct", flip=True) -> BottomUpParams:
-    return BottomUpParams(input_size=128, num_keypoints=K, flip_index=COCO_FLIP, joint_order=COCO_ORDER,
-                          scales=scales, flip=flip, stage_aggregation=aggregation)  # fmt: skip
+def _run(scales, aggregation="direct", flip=True) -> dict:
+    protocol = bottomup_protocol(scales=scales, flip=flip, stage_aggregation=aggregation)
+    return {"protocol": protocol, "schema": SCHEMA, "input_size": INPUT_SIZE}
 
 
 @pytest.mark.parametrize("image_id", [785, 196141])
@@ -165,18 +169,18 @@ def test_aggregate_image_equals_the_former_on_sample_images(samples_dir, image_i
     image = read_image(samples_dir / "coco" / f"{image_id:012d}.jpg")
     model = _RenderedModel(seed=image_id % 7)
     for flip in (True, False):
-        p = _params(scales, aggregation, flip)
-        heat, tags, _ = aggregate_image(model, image, params=p)
-        old_heat, old_tags = _old_aggregate_image(model, image, params=p)
+        run = _run(scales, aggregation, flip)
+        heat, tags, _ = aggregate_image(model, image, **run)
+        old_heat, old_tags = _old_aggregate_image(model, image, **run)
         assert torch.equal(heat, old_heat) and torch.equal(tags, old_tags)
 
 
 def test_aggregate_image_equals_the_former_for_single_stage_ae(samples_dir) -> None:
     image = read_image(samples_dir / "coco" / "000000000785.jpg")
     model = _RenderedModel(stages=1, seed=3)
-    p = _params((2.0, 1.0, 0.5))
-    heat, tags, _ = aggregate_image(model, image, params=p)
-    old_heat, old_tags = _old_aggregate_image(model, image, params=p)
+    run = _run((2.0, 1.0, 0.5))
+    heat, tags, _ = aggregate_image(model, image, **run)
+    old_heat, old_tags = _old_aggregate_image(model, image, **run)
     assert torch.equal(heat, old_heat) and torch.equal(tags, old_tags)
 
 

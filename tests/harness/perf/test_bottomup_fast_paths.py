@@ -2,7 +2,8 @@
 
 - `heatmap_nms` (row max then column max, by shifted maxima) == the k x k `max_pool2d` NMS, on maps with plateaus,
   ties, negatives and signed zeros, also smaller than the window;
-- `refine_persons` (all persons at once) == `refine_person` looped over the persons;
+- `refine_persons` (all persons at once) == the single-person reference (tests/helpers/refine_reference.py) looped
+  over the persons;
 - `parse` == the former parse (k x k NMS, per-person refine) end to end, on random maps and on maps rendered from
   the COCO sample's annotations (several people, missing joints, peaks on plateaus).
 Every comparison is exact (np.array_equal / torch.equal).
@@ -19,17 +20,19 @@ import torch.nn.functional as F
 
 from harness.bottomup.grouping import (
     Candidates,
-    GroupingParams,
     adjust_peaks,
     group_candidates,
     heatmap_nms,
     parse,
     person_scores,
-    refine_person,
     refine_persons,
 )
+from tests.helpers.protocols import bottomup_protocol, keypoint_schema
+from tests.helpers.refine_reference import refine_person
+from zoo.schema import BottomUpProtocol, KeypointSchema
 
 COCO_ORDER = (0, 1, 2, 3, 4, 5, 6, 11, 12, 7, 8, 9, 10, 13, 14, 15, 16)  # PROTOCOLS.md §4
+COCO_SCHEMA = keypoint_schema(17, grouping_order=COCO_ORDER)
 
 
 def _nms_reference(heatmaps: torch.Tensor, kernel: int) -> torch.Tensor:
@@ -37,17 +40,26 @@ def _nms_reference(heatmaps: torch.Tensor, kernel: int) -> torch.Tensor:
     return heatmaps * torch.eq(pooled, heatmaps).to(heatmaps.dtype)
 
 
-def _parse_reference(heatmaps: torch.Tensor, tags: torch.Tensor, params: GroupingParams):
-    """The former parse: k x k max_pool2d NMS, top-k, grouping, adjust, scores, per-person refine."""
+def _parse_reference(
+    heatmaps: torch.Tensor, tags: torch.Tensor, protocol: BottomUpProtocol, schema: KeypointSchema = COCO_SCHEMA
+):
+    """The former parse: k x k max_pool2d NMS, top-k, grouping, adjust, scores, per-person refine (the protocol's
+    adjust and refine are on)."""
+    assert protocol.adjust and protocol.refine
     _, k, h, w = heatmaps.shape
-    flat = _nms_reference(heatmaps, params.nms_kernel).reshape(1, k, h * w)
-    val, ind = flat.topk(min(params.max_num_people, h * w), dim=2)
+    flat = _nms_reference(heatmaps, protocol.nms_kernel).reshape(1, k, h * w)
+    val, ind = flat.topk(min(protocol.max_num_people, h * w), dim=2)
     tag_flat = tags.reshape(1, k, h * w, tags.shape[-1])
     tag_k = torch.gather(tag_flat, 2, ind.unsqueeze(-1).expand(-1, -1, -1, tags.shape[-1]))
     xy = torch.stack((ind % w, ind // w), dim=3)
     cands = Candidates(val=val[0].numpy(), xy=xy[0].numpy(), tags=tag_k[0].numpy())
-    persons = group_candidates(cands, joint_order=params.joint_order, detection_threshold=params.detection_threshold,
-                               tag_threshold=params.tag_threshold, max_groups=params.max_groups)  # fmt: skip
+    persons = group_candidates(
+        cands,
+        joint_order=schema.grouping_order,
+        detection_threshold=protocol.detection_threshold,
+        tag_threshold=protocol.tag_threshold,
+        max_groups=protocol.era.grouping_max_groups,
+    )
     persons = adjust_peaks(persons, heatmaps[0].numpy())
     scores = person_scores(persons)
     if len(persons):
@@ -115,9 +127,9 @@ def test_refine_persons_equals_per_person_loop(seed: int) -> None:
 @pytest.mark.parametrize("seed", range(6))
 def test_parse_equals_former_parse_on_random_maps(seed: int) -> None:
     hm, tags = _random_maps(seed)
-    params = GroupingParams(joint_order=COCO_ORDER, detection_threshold=0.1 if seed < 3 else 0.6)
-    got, got_scores = parse(hm, tags, params)
-    ref, ref_scores = _parse_reference(hm, tags, params)
+    protocol = bottomup_protocol(detection_threshold=0.1 if seed < 3 else 0.6)
+    got, got_scores = parse(hm, tags, protocol=protocol, schema=COCO_SCHEMA)
+    ref, ref_scores = _parse_reference(hm, tags, protocol)
     assert np.array_equal(got, ref) and np.array_equal(got_scores, ref_scores) and len(got) > 0
 
 
@@ -142,8 +154,8 @@ def _rendered_sample_maps(samples_dir, *, h: int = 212, w: int = 320, seed: int 
 
 def test_parse_equals_former_parse_on_sample_annotations(samples_dir) -> None:
     hm, tags = _rendered_sample_maps(samples_dir)
-    params = GroupingParams(joint_order=COCO_ORDER)
-    got, got_scores = parse(hm, tags, params)
-    ref, ref_scores = _parse_reference(hm, tags, params)
+    protocol = bottomup_protocol()
+    got, got_scores = parse(hm, tags, protocol=protocol, schema=COCO_SCHEMA)
+    ref, ref_scores = _parse_reference(hm, tags, protocol)
     assert np.array_equal(got, ref) and np.array_equal(got_scores, ref_scores)
     assert len(got) >= 3 and (got[..., 2] > 0).sum() > (ref[..., 2] > 0).sum() * 0.5

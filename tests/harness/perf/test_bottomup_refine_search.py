@@ -3,7 +3,8 @@
 - on random maps (with plateaus and ties, tag spreads that settle most or few rows), every settled row's index
   equals the argmax of the full-map score computed as the former `refine_persons` did;
 - `refine_persons` with tiny tiers (so that the pruning, the tier hand-over and the full-map fallback all run) equals
-  `refine_person` looped over the persons, on random maps and on maps rendered from the COCO sample annotations.
+  the single-person reference (tests/helpers/refine_reference.py) looped over the persons, on random maps and on
+  maps rendered from the COCO sample annotations.
 Every comparison is exact.
 """
 
@@ -14,14 +15,15 @@ import pytest
 import torch
 
 import harness.bottomup.refine_search as refine_search
-from harness.bottomup.grouping import GroupingParams, parse
+from harness.bottomup.grouping import parse
 from tests.harness.perf.test_bottomup_fast_paths import (
-    COCO_ORDER,
+    COCO_SCHEMA,
     _parse_reference,
     _random_maps,
     _rendered_sample_maps,
     assert_refine_persons_equals_loop,
 )
+from tests.helpers.protocols import bottomup_protocol
 
 
 def _full_map_argmax(heat: torch.Tensor, tags: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
@@ -76,9 +78,9 @@ def test_refine_persons_with_tiers_equals_per_person_loop(seed: int, tiers, monk
 def test_parse_with_tiers_equals_former_parse_on_sample_annotations(samples_dir, tiers, monkeypatch) -> None:
     monkeypatch.setattr(refine_search, "TIERS", tiers)
     hm, tags = _rendered_sample_maps(samples_dir)
-    params = GroupingParams(joint_order=COCO_ORDER)
-    got, got_scores = parse(hm, tags, params)
-    ref, ref_scores = _parse_reference(hm, tags, params)
+    protocol = bottomup_protocol()
+    got, got_scores = parse(hm, tags, protocol=protocol, schema=COCO_SCHEMA)
+    ref, ref_scores = _parse_reference(hm, tags, protocol)
     assert np.array_equal(got, ref) and np.array_equal(got_scores, ref_scores)
 
 
@@ -86,7 +88,7 @@ def test_parse_with_tiers_equals_former_parse_on_sample_annotations(samples_dir,
 def test_parse_of_channels_last_maps_equals_parse_of_contiguous(samples_dir, seed) -> None:
     """A channels_last model's maps (fast mode) are made contiguous inside parse; the persons are the same bits."""
     hm, tags = _rendered_sample_maps(samples_dir) if seed is None else _random_maps(seed)
-    params = GroupingParams(joint_order=COCO_ORDER)
-    got, got_scores = parse(hm.contiguous(memory_format=torch.channels_last), tags, params)
-    ref, ref_scores = parse(hm, tags, params)
+    run = {"protocol": bottomup_protocol(), "schema": COCO_SCHEMA}
+    got, got_scores = parse(hm.contiguous(memory_format=torch.channels_last), tags, **run)
+    ref, ref_scores = parse(hm, tags, **run)
     assert np.array_equal(got, ref) and np.array_equal(got_scores, ref_scores) and len(ref) > 0

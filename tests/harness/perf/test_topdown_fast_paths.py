@@ -19,10 +19,16 @@ from harness.metrics import score
 from harness.testing.standin import GTHeatmapStandIn, attach_gt_keypoints
 from harness.topdown import predict_topdown, to_coco_results
 from tests.harness.topdown.test_topdown_postprocess import _per_image_reference
+from tests.helpers.protocols import keypoint_schema, topdown_protocol
 from zoo.load import load_registry
 
 PAIRS = ((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16))
-KW = dict(input_size=(256, 192), padding=1.25, flip=True, shift_heatmap=True, flip_pairs=PAIRS, batch_size=16)
+KW = dict(
+    protocol=topdown_protocol(padding=1.25, flip=True, shift_heatmap=True),
+    schema=keypoint_schema(17, PAIRS),
+    input_size=(256, 192),
+    batch_size=16,
+)
 
 
 class _PixelNet(torch.nn.Module):

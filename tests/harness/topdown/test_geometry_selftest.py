@@ -9,6 +9,7 @@ from conftest import COCO_SIGMAS, SPECS, load_sample
 
 from harness.testing.standin import GTHeatmapStandIn, attach_gt_keypoints
 from harness.topdown import predict_topdown, to_coco_results
+from tests.helpers.protocols import keypoint_schema, topdown_protocol
 
 
 def _errors_in_heatmap_pixels(out, instances, spec):
@@ -44,11 +45,9 @@ def test_standin_recovers_gt_keypoints(samples_dir, name, boxes, flip):
     out = predict_topdown(
         GTHeatmapStandIn(spec.num_keypoints),
         instances,
+        protocol=topdown_protocol(padding=spec.padding, flip=flip, shift_heatmap=True),
+        schema=keypoint_schema(spec.num_keypoints, spec.flip_pairs),
         input_size=spec.input_size,
-        padding=spec.padding,
-        flip=flip,
-        shift_heatmap=True,
-        flip_pairs=spec.flip_pairs,
         batch_size=16,
     )
     errs, count = _errors_in_heatmap_pixels(out, instances, spec)
@@ -78,8 +77,9 @@ def test_standin_scores_perfectly(samples_dir, name):
     spec = SPECS[name]
     instances = load_sample(samples_dir, name)
     out = predict_topdown(
-        GTHeatmapStandIn(spec.num_keypoints), instances, input_size=spec.input_size, padding=spec.padding,
-        flip=True, shift_heatmap=True, flip_pairs=spec.flip_pairs, batch_size=16,
+        GTHeatmapStandIn(spec.num_keypoints), instances, input_size=spec.input_size,
+        protocol=topdown_protocol(padding=spec.padding, flip=True, shift_heatmap=True),
+        schema=keypoint_schema(spec.num_keypoints, spec.flip_pairs), batch_size=16,
     )  # fmt: skip
     ann = samples_dir / name / f"test_{name}.json"
     if name == "horse10":

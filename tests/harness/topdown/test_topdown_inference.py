@@ -11,6 +11,7 @@ import harness.data.images as images_mod
 from harness.errors import ModelOutputError
 from harness.testing.standin import GTHeatmapStandIn
 from harness.topdown import predict_topdown
+from tests.helpers.protocols import keypoint_schema, topdown_protocol
 
 
 class TinyPoseNet(torch.nn.Module):
@@ -37,8 +38,8 @@ def coco_gt(samples_dir):
 
 def _run(model, instances, **kw):
     spec = SPECS["coco"]
-    args = dict(input_size=spec.input_size, padding=spec.padding, flip=True, shift_heatmap=True,
-                flip_pairs=spec.flip_pairs)  # fmt: skip
+    args = dict(protocol=topdown_protocol(padding=spec.padding, flip=True, shift_heatmap=True),
+                schema=keypoint_schema(spec.num_keypoints, spec.flip_pairs), input_size=spec.input_size)  # fmt: skip
     args.update(kw)
     return predict_topdown(model, instances, **args)
 
