@@ -20,7 +20,7 @@ from typing import Any
 from zoo.errors import RegistryError
 from zoo.load import registry_paths
 from zoo.pages import Page, PageRow
-from zoo.rows import RowContext, read_protocol
+from zoo.protocol_reader import ProtocolContext, read_protocol
 from zoo.schema import PCK_METRICS, Protocol, Registry, Result, TopDownProtocol
 from zoo.yamltree import Problems, parse
 
@@ -61,16 +61,7 @@ def protocol_templates(registry: Registry, path: str | Path | None = None) -> di
     nodes = root.value.get("protocols") if root is not None and isinstance(root.value, dict) else None
     if nodes is None or not isinstance(nodes.value, dict):
         return {}
-    ctx = RowContext(
-        entry_id="?",
-        paradigm=None,
-        num_keypoints=None,
-        dataset=None,
-        datasets=registry.datasets,
-        schemas=registry.schemas,
-        templates=nodes.value,
-        default_tolerances=registry.default_tolerances,
-    )
+    ctx = ProtocolContext(paradigm=None, num_keypoints=None, schemas=registry.schemas)
     out = {}
     for name, node in nodes.value.items():
         protocol = read_protocol(node, f"protocols.{name}", ctx, problems)

@@ -158,8 +158,9 @@ class BaseProtocol:
 
     Never built itself: a row's protocol is a TopDownProtocol or a BottomUpProtocol, and inference reads that record
     directly (harness.topdown.inference, harness.bottomup). Every field is set by the registry reader
-    (zoo.rows.read_protocol): no default here can differ from what zoo.yaml says. `paradigm` is a field fixed by the
-    class (not an argument), so that the plain-data form (dataclasses.asdict: result.json, exports) names it.
+    (zoo.protocol_reader.read_protocol): no default here can differ from what zoo.yaml says. `paradigm` is a field
+    fixed by the class (not an argument), so that the plain-data form (dataclasses.asdict: result.json, exports)
+    names it.
     """
 
     paradigm: Paradigm = field(init=False)
