@@ -39,7 +39,7 @@ from harness.data.annotations import coco_tables, read_json, validate_ground_tru
 from harness.errors import DataError, HarnessError
 from harness.spec import EvalSpec
 from zoo.record import RunRecord, standing
-from zoo.schema import KeypointSchema, Registry
+from zoo.schema import KeypointSchema, Registry, TopDownProtocol
 
 if TYPE_CHECKING:
     import torch
@@ -87,7 +87,7 @@ def load_instances(spec: EvalSpec, schema: KeypointSchema):
     from harness.data.horse10 import load_horse10_instances
 
     p, d = spec.protocol, spec.data
-    if p.boxes is not None and p.boxes.kind == "detector":
+    if isinstance(p, TopDownProtocol) and p.boxes.kind == "detector":
         if d.bbox_file is None:
             raise DataError(
                 f"{spec.result.row_id} uses detector boxes ({p.boxes.file}); pass --bbox-file F or use --data-root"
@@ -191,7 +191,8 @@ def _prepare(
     else:
         ckpt = _file_info(spec.checkpoint) if not in_memory or spec.checkpoint.is_file() else None
     ann = _file_info(spec.data.ann_file)
-    bbox = _file_info(spec.data.bbox_file) if protocol.boxes and protocol.boxes.kind == "detector" else None
+    detector = isinstance(protocol, TopDownProtocol) and protocol.boxes.kind == "detector"
+    bbox = _file_info(spec.data.bbox_file) if detector else None
     per_chunk = spec.chunk_size if protocol.paradigm == "topdown" else bottomup_chunk_images(spec.chunk_size)
     ident = identity.run_identity(
         spec,
