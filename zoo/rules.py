@@ -22,7 +22,10 @@ def scales_problem(values: Sequence[float], *, paradigm: Paradigm) -> str | None
     shown = [float(v) for v in values]
     if paradigm == "topdown":
         if shown != [1.0]:
-            return f"top-down protocols are single-scale (scales [1]; multi-scale is bottom-up only), got {shown}"
+            return (
+                f"top-down protocols are single-scale (scales [1]; multi-scale applies to bottom-up rows only), "
+                f"got {shown}"
+            )
         return None
     if not shown:
         return "expected at least one scale"
