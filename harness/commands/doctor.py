@@ -15,7 +15,6 @@ import argparse
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import get_args
 
 from harness.environment import (
     import_coco_api,
@@ -25,7 +24,7 @@ from harness.environment import (
     version_of,
 )
 from harness.errors import InstallError
-from zoo.schema import CocoLibrary, Registry
+from zoo.schema import Registry
 
 STATUS_WIDTH, NAME_WIDTH = 5, 13
 
@@ -75,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     bad = {rule.package: (rule, v) for rule, v in reversed(known_bad(versions))}
     screen.guard("python", lambda: _python(screen))
     screen.guard("numpy", lambda: screen.line("ok", "numpy", versions.get("numpy", "not installed")))
-    for library in get_args(CocoLibrary):
+    for library in ("xtcocotools", "pycocotools"):
         screen.guard(library, lambda library=library: _coco_library(screen, library, bad.get(library)))
     screen.guard("opencv", lambda: _opencv(screen, bad))
     registry = _registry(screen)
