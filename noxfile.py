@@ -74,10 +74,14 @@ def install_pip(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff lint and format check over the whole tree."""
-    session.install("ruff>=0.6")
+    """ruff lint and format check over the whole tree, then the import contracts (layers benchmarks -> harness ->
+    zoo, zoo without torch, no cycles: pyproject's [tool.importlinter]); any violation fails the session."""
+    # The lint extra names both tools (one place for their versions); with it come only the registry's three light
+    # dependencies. lint-imports reads the source (it imports none of it), finding the packages from the cwd.
+    _install(session, ".[lint]")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("lint-imports")
 
 
 @nox.session

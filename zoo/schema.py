@@ -31,6 +31,10 @@ ProtocolName = Literal["published", "mmpose-0.29"]
 ScoringBackend = Literal["library", "fast"]
 #: Top-down crops: cv2.warpAffine, or its integer-exact torch twin (harness.topdown.warp).
 CropBackend = Literal["cv2", "torch"]
+#: COCO-style scoring: the library whose semantics are of record (PROTOCOLS.md §5).
+CocoLibrary = Literal["xtcocotools", "pycocotools"]
+#: PCK/NME scoring: nose-eye distance normalisation, or the longer GT bbox side (mmpose 0.29's Horse-10 'PCK').
+PckNormalizer = Literal["nose_eye", "bbox_longer_side"]
 
 #: Metric names exactly as the README tables and the JSON outputs spell them.
 COCO_METRICS = ("AP", "AP50", "AP75", "AR", "AR50")
@@ -126,14 +130,14 @@ class Evaluator:
 
     kind: EvaluatorKind
     #: COCO-style only: the library whose semantics are of record.
-    library: Literal["xtcocotools", "pycocotools"] | None = None
+    library: CocoLibrary | None = None
     #: COCO-style only: name of the keypoint schema whose sigmas are used.
     sigmas: str | None = None
     #: COCO-style only: False means OKS area = 0.53 * GT bbox w*h (AIC).
     use_area: bool = True
     #: PCK/NME only.
     pck_threshold: float | None = None
-    normalize: Literal["nose_eye", "bbox_longer_side"] | None = None
+    normalize: PckNormalizer | None = None
 
 
 @dataclass(frozen=True)

@@ -15,18 +15,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, get_args
 
 from harness.metrics._predictions import MetricError, PredictionError
-from harness.metrics.coco import BACKENDS, STAT_NAMES, Backend, CocoMetrics, evaluate_coco_keypoints
+from harness.metrics.coco import BACKENDS, STAT_NAMES, CocoMetrics, evaluate_coco_keypoints
+from harness.metrics.coco_common import check_backend
 from harness.metrics.pck import PckMetrics, horse10_pck_mmpose029, horse10_pck_nme
-from zoo.schema import COCO_METRICS, Evaluator, KeypointSchema
+from zoo.schema import COCO_METRICS, Evaluator, EvaluatorKind, KeypointSchema, PckNormalizer, ScoringBackend
 
 __all__ = [
     "BACKENDS",
     "BBOX_NORMALIZER",
     "STAT_NAMES",
-    "Backend",
     "CocoMetrics",
     "MetricError",
     "PckMetrics",
@@ -38,7 +38,12 @@ __all__ = [
 ]
 
 #: `Evaluator.normalize` value selecting the mmpose 0.29 Horse-10 'PCK' (longer GT bbox side, PROTOCOLS.md §5).
-BBOX_NORMALIZER = "bbox_longer_side"
+BBOX_NORMALIZER: PckNormalizer = "bbox_longer_side"
+
+
+def _one_of(vocabulary: Any) -> str:
+    """`'a' or 'b'` for an error message, from the Literal in zoo/schema.py that defines the vocabulary."""
+    return " or ".join(repr(v) for v in get_args(vocabulary))
 
 
 def _evaluator_dict(evaluator: Evaluator) -> dict[str, Any]:
@@ -60,7 +65,7 @@ def _score_coco(
     schema: KeypointSchema,
     sigmas: Sequence[float] | None,
     per_keypoint: bool,
-    backend: Backend,
+    backend: ScoringBackend,
 ) -> dict[str, Any]:
     if sigmas is None:
         if evaluator.sigmas not in (None, schema.name):
@@ -94,7 +99,7 @@ def _score_coco(
 
 
 def _score_pck(
-    predictions: Any, *, evaluator: Evaluator, gt: Any, schema: KeypointSchema, backend: Backend
+    predictions: Any, *, evaluator: Evaluator, gt: Any, schema: KeypointSchema, backend: ScoringBackend
 ) -> dict[str, Any]:
     if evaluator.normalize == BBOX_NORMALIZER:
         result = horse10_pck_mmpose029(
@@ -105,7 +110,7 @@ def _score_pck(
             predictions, gt, threshold=evaluator.pck_threshold or 0.3, keypoint_names=schema.keypoints
         )
     else:
-        raise MetricError(f"unknown PCK normaliser {evaluator.normalize!r}; expected 'nose_eye' or {BBOX_NORMALIZER!r}")
+        raise MetricError(f"unknown PCK normaliser {evaluator.normalize!r}; expected {_one_of(PckNormalizer)}")
     return {
         "metrics": dict(result.metrics),
         "per_keypoint": {k: dict(v) for k, v in result.per_keypoint.items()},
@@ -124,7 +129,7 @@ def score(
     schema: KeypointSchema,
     sigmas: Sequence[float] | None = None,
     per_keypoint: bool = True,
-    backend: Backend = "library",
+    backend: ScoringBackend = "library",
 ) -> dict[str, Any]:
     """Score COCO-results predictions with the semantics of `evaluator` (PROTOCOLS.md §5).
 
@@ -138,8 +143,7 @@ def score(
     Returns {"metrics": {...}, "per_keypoint": {...}, "evaluator": {...}, "counts": {...}, ...}; metric names are
     exactly AP, AP50, AP75, AR, AR50 (COCO-style), PCK@0.3, NME (Horse-10), or PCK (mmpose 0.29 Horse-10).
     """
-    if backend not in BACKENDS:
-        raise MetricError(f"scoring backend must be one of {BACKENDS}, got {backend!r}")
+    check_backend(backend)
     if evaluator.kind == "coco_keypoints":
         out = _score_coco(
             predictions, evaluator=evaluator, gt=gt, schema=schema, sigmas=sigmas, per_keypoint=per_keypoint,
@@ -148,5 +152,5 @@ def score(
     elif evaluator.kind == "pck_nme":
         out = _score_pck(predictions, evaluator=evaluator, gt=gt, schema=schema, backend=backend)
     else:
-        raise MetricError(f"unknown evaluator kind {evaluator.kind!r}; expected 'coco_keypoints' or 'pck_nme'")
+        raise MetricError(f"unknown evaluator kind {evaluator.kind!r}; expected {_one_of(EvaluatorKind)}")
     return {**out, "evaluator": _evaluator_dict(evaluator)}

@@ -1,246 +1,34 @@
-"""COCO-style keypoint AP/AR: a quiet adapter over xtcocotools / pycocotools that returns named metrics.
+"""COCO-style keypoint AP/AR (PROTOCOLS.md §5): one entry point that dispatches on the scoring backend.
 
-The library named by the protocol (`Evaluator.library`) is the evaluator of record (STYLE.md principle 6); this
-module only prepares its inputs, silences it and names its outputs. Semantics (PROTOCOLS.md §5):
+- "library" (coco_library.py): xtcocotools / pycocotools themselves, the evaluator of record (STYLE.md principle 6),
+  behind a quiet adapter that returns named metrics. Its docstring states the semantics, the per-keypoint breakdown
+  included.
+- "fast" (fast_coco.py over the pure array core, fast_core.py): the same numbers bit for bit, ~70x faster on
+  COCO-val-sized inputs (tests/harness/metrics/test_fast_coco*.py); inputs it does not model go to the library.
 
-- OKS area: GT `area` when `use_area`, else 0.53 * GT bbox w*h, which is also what the area-range filter
-  (medium/large) then uses (PROTOCOLS.md §8.2, AIC). xtcocotools does this itself; for pycocotools the adapter
-  writes `area = w * h * 0.53` into a copy of the GT (the same float operations, so the numbers are identical).
-- Annotations without `iscrowd` (AIC) count as non-crowd: xtcocotools fills `iscrowd = False` when it loads them;
-  the pycocotools path fills 0 the same way. pycocotools also needs `num_keypoints`; where absent it is the count
-  of joints with v > 0 (what xtcocotools uses anyway).
-- xtcocotools drops a prediction whose keypoint scores are all exactly 0; pycocotools keeps it.
-- Ignored GT: crowd, or no labelled joint (xtcocotools counts v > 0; pycocotools reads `num_keypoints`).
-- maxDets 20, OKS thresholds .50:.05:.95, 101 recall points, score sort by mergesort (stable, PROTOCOLS.md §8.14).
-
-A metric is -1.0 where the library reports "no ground truth" (for instance APm when no GT is medium-sized).
-
-Per-keypoint breakdown. For joint k, AP_k / AR_k are the same COCO evaluation (same library, matching, thresholds,
-maxDets, instance scores and OKS area) run on GT and predictions reduced to joint k alone, with sigma_k. Thus OKS_k
-= exp(-d_k^2 / (2 * (2 sigma_k)^2 * A)), every GT whose joint k is unlabelled (v_k = 0) is ignored, a prediction
-matched to such an ignored GT is ignored (the library's box-distance rule: a prediction of joint k inside that GT's
-box grown by its own width / height on every side matches it with OKS 1), and under xtcocotools a prediction whose
-joint-k score is exactly 0 is dropped. A prediction of joint k far outside the box of an instance that lacks joint k
-(e.g. a pose copied from GT with unlabelled joints at (0, 0)) therefore counts as a false positive for joint k. Only
-the `all` area range is evaluated per joint (a third of the cost); K extra evaluations in all (`per_keypoint=False`
-skips them).
+Imports run one way: this module -> fast_coco -> (coco_library, fast_core) -> coco_common; nothing imports this
+module back. The result record, names and checks they share are in coco_common.py.
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import io
 import os
-import warnings
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from types import MappingProxyType
-from typing import Any, Literal
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-import numpy as np
-
-from harness.environment import import_coco_api
-from harness.errors import DataError
-from harness.metrics._predictions import (
-    MetricError,
-    load_ground_truth,
-    load_predictions,
-    num_keypoints_of,
-    validate_predictions,
+from harness.metrics.coco_common import (
+    BACKENDS,
+    LIBRARIES,
+    STAT_NAMES,
+    CocoMetrics,
+    check_backend,
+    check_library,
 )
+from harness.metrics.coco_library import evaluate_with_library
+from harness.metrics.fast_coco import evaluate_coco_keypoints_fast
+from zoo.schema import CocoLibrary, ScoringBackend
 
-Library = Literal["xtcocotools", "pycocotools"]
-LIBRARIES: tuple[str, ...] = ("xtcocotools", "pycocotools")
-#: "library": xtcocotools / pycocotools themselves (the evaluator of record); "fast": harness/metrics/fast_coco.py,
-#: bit-identical to them (tests/harness/metrics/test_fast_coco*.py), the library for inputs it does not model.
-Backend = Literal["library", "fast"]
-BACKENDS: tuple[str, ...] = ("library", "fast")
-
-#: Names of the ten keypoint summary statistics, in the order COCOeval.summarize() fills `stats`
-#: (its printed labels: AP, AP .5, AP .75, AP (M), AP (L), AR, AR .5, AR .75, AR (M), AR (L); PROTOCOLS.md §5).
-STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
-
-
-@dataclass(frozen=True)
-class CocoMetrics:
-    """Named result of one COCO-style keypoint evaluation."""
-
-    #: STAT_NAMES -> value (AP, AP50, AP75, APm, APl, AR, AR50, AR75, ARm, ARl).
-    metrics: Mapping[str, float]
-    #: joint name -> {"AP": ..., "AR": ...} (see the module docstring for the definition); empty when not asked.
-    per_keypoint: Mapping[str, Mapping[str, float]]
-    library: str
-    use_area: bool
-    num_predictions: int
-    #: Predictions xtcocotools dropped because all their keypoint scores are exactly 0 (always 0 for pycocotools).
-    num_dropped_zero_score: int
-    num_images: int
-    sigmas: tuple[float, ...] = field(default=())
-    #: Which implementation computed these numbers: "library" or "fast" (a "fast" request may fall back).
-    backend: str = "library"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "metrics": dict(self.metrics),
-            "per_keypoint": {k: dict(v) for k, v in self.per_keypoint.items()},
-            "library": self.library,
-            "use_area": self.use_area,
-            "num_predictions": self.num_predictions,
-            "num_dropped_zero_score": self.num_dropped_zero_score,
-            "num_images": self.num_images,
-            "backend": self.backend,
-        }
-
-
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Swallow the libraries' progress printing and warnings (they print on stdout)."""
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
-
-
-def _check_ground_truth(gt: Mapping[str, Any], *, num_keypoints: int, use_area: bool) -> None:
-    problems = []
-    for i, ann in enumerate(gt["annotations"]):
-        where = f"annotation #{i} (id {ann.get('id', '?')})"
-        if len(ann.get("keypoints") or []) != 3 * num_keypoints:
-            problems.append(f"{where}: keypoints must hold {3 * num_keypoints} values")
-        bbox = ann.get("bbox")
-        if not (isinstance(bbox, Sequence) and len(bbox) == 4):
-            problems.append(f"{where}: needs a bbox [x, y, w, h] (OKS uses it)")
-        if use_area and "area" not in ann:
-            problems.append(f"{where}: has no 'area'; AIC-style files need use_area=False (PROTOCOLS.md §5)")
-        if len(problems) >= 10:
-            break
-    if problems:
-        raise DataError("annotations cannot be scored:\n" + "\n".join(f"  - {p}" for p in problems))
-
-
-def _coco_classes(library: str) -> tuple[type, type]:
-    if library not in LIBRARIES:
-        raise MetricError(f"library must be one of {LIBRARIES}, got {library!r}")
-    # Through the install check: a numpy-1 build of xtcocotools under numpy 2 becomes one InstallError naming the
-    # command that fixes it, not a traceback from _mask.pyx (issue #16).
-    return import_coco_api(library)
-
-
-def _gt_api(library: str, gt: Mapping[str, Any], *, use_area: bool) -> Any:
-    """The library's COCO object over a private copy of `gt` (the libraries mutate what they are given)."""
-    coco_cls, _ = _coco_classes(library)
-    data = copy.deepcopy(dict(gt))
-    if library == "xtcocotools":
-        # xtcocotools' own loader fills iscrowd=False where it is missing (AIC): use it, it is the reference.
-        return coco_cls(annotation_file="<in-memory annotations>", ann_data=data)
-    for ann in data["annotations"]:
-        ann.setdefault("iscrowd", 0)
-        if "num_keypoints" not in ann:
-            ann["num_keypoints"] = int(np.count_nonzero(np.asarray(ann["keypoints"])[2::3] > 0))
-        if not use_area:
-            # PROTOCOLS.md §8.2: same float operations as xtcocotools (w * h * 0.53) for OKS and area ranges.
-            ann["area"] = ann["bbox"][2] * ann["bbox"][3] * 0.53
-    api = coco_cls()
-    api.dataset = data
-    api.createIndex()
-    return api
-
-
-def _dt_api(library: str, coco_gt: Any, predictions: list[dict[str, Any]]) -> Any:
-    coco_cls, _ = _coco_classes(library)
-    if predictions:
-        return coco_gt.loadRes(predictions)
-    # Both libraries index anns[0] in loadRes; an empty result set is built directly.
-    api = coco_cls()
-    api.dataset = {
-        "images": list(coco_gt.dataset["images"]),
-        "categories": copy.deepcopy(coco_gt.dataset["categories"]),
-        "annotations": [],
-    }
-    api.createIndex()
-    return api
-
-
-def _run(
-    library: str,
-    gt: Mapping[str, Any],
-    predictions: list[dict[str, Any]],
-    *,
-    sigmas: Sequence[float],
-    use_area: bool,
-    all_area_only: bool = False,
-) -> Any:
-    """Evaluate and accumulate; returns the COCOeval object."""
-    _, eval_cls = _coco_classes(library)
-    coco_gt = _gt_api(library, gt, use_area=use_area)
-    coco_dt = _dt_api(library, coco_gt, predictions)
-    sig = np.array(sigmas, dtype=np.float64)
-    if library == "xtcocotools":
-        ev = eval_cls(coco_gt, coco_dt, "keypoints", sig, use_area)
-    else:
-        # pycocotools reads sigmas from params and has no use_area switch (the GT copy carries the area).
-        ev = eval_cls(coco_gt, coco_dt, "keypoints")
-        ev.params.kpt_oks_sigmas = sig
-    ev.params.useSegm = None
-    if all_area_only:
-        ev.params.areaRng = [ev.params.areaRng[0]]
-        ev.params.areaRngLbl = ["all"]
-    ev.evaluate()
-    ev.accumulate()
-    return ev
-
-
-def _mean_valid(a: np.ndarray) -> float:
-    """COCOeval.summarize's mean over entries > -1 (-1 when none)."""
-    valid = a[a > -1]
-    return float(np.mean(valid)) if valid.size else -1.0
-
-
-def _single_joint(
-    gt: Mapping[str, Any], predictions: list[dict[str, Any]], k: int
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """GT and predictions reduced to joint k (segmentations dropped: keypoint evaluation never reads them)."""
-    anns = []
-    for ann in gt["annotations"]:
-        a = {key: v for key, v in ann.items() if key != "segmentation"}
-        a["keypoints"] = list(ann["keypoints"][3 * k : 3 * k + 3])
-        a["num_keypoints"] = int(a["keypoints"][2] > 0)
-        anns.append(a)
-    cats = [{key: v for key, v in c.items() if key not in ("keypoints", "skeleton")} for c in gt["categories"]]
-    gt_k = {"images": gt["images"], "categories": cats, "annotations": anns}
-    preds_k = [{**p, "keypoints": list(p["keypoints"][3 * k : 3 * k + 3])} for p in predictions]
-    return gt_k, preds_k
-
-
-def _per_keypoint(
-    library: str,
-    gt: Mapping[str, Any],
-    predictions: list[dict[str, Any]],
-    *,
-    sigmas: Sequence[float],
-    use_area: bool,
-    names: Sequence[str],
-) -> dict[str, Mapping[str, float]]:
-    out: dict[str, Mapping[str, float]] = {}
-    for k, name in enumerate(names):
-        gt_k, preds_k = _single_joint(gt, predictions, k)
-        ev = _run(library, gt_k, preds_k, sigmas=[sigmas[k]], use_area=use_area, all_area_only=True)
-        # precision: [T, R, K, A, M], recall: [T, K, A, M]; one area range and one maxDets here.
-        ap = _mean_valid(ev.eval["precision"][:, :, :, 0, 0])
-        ar = _mean_valid(ev.eval["recall"][:, :, 0, 0])
-        out[name] = MappingProxyType({"AP": ap, "AR": ar})
-    return out
-
-
-def _keypoint_names(gt: Mapping[str, Any], names: Sequence[str] | None, num_keypoints: int) -> tuple[str, ...]:
-    if names is None:
-        cats = gt["categories"]
-        names = (
-            cats[0].get("keypoints") if cats and cats[0].get("keypoints") else [str(k) for k in range(num_keypoints)]
-        )
-    if len(names) != num_keypoints:
-        raise DataError(f"{len(names)} keypoint names given for annotations with K = {num_keypoints} keypoints.")
-    return tuple(names)
+__all__ = ["BACKENDS", "LIBRARIES", "STAT_NAMES", "CocoMetrics", "evaluate_coco_keypoints"]
 
 
 def evaluate_coco_keypoints(
@@ -249,10 +37,10 @@ def evaluate_coco_keypoints(
     *,
     sigmas: Sequence[float],
     use_area: bool,
-    library: Library = "xtcocotools",
+    library: CocoLibrary = "xtcocotools",
     keypoint_names: Sequence[str] | None = None,
     per_keypoint: bool = True,
-    backend: Backend = "library",
+    backend: ScoringBackend = "library",
 ) -> CocoMetrics:
     """COCO keypoint AP/AR of `predictions` against `gt` with the given library's semantics (PROTOCOLS.md §5).
 
@@ -261,55 +49,15 @@ def evaluate_coco_keypoints(
     sigmas: [K] OKS sigmas. use_area: False -> OKS area 0.53 * bbox w*h (AIC).
     keypoint_names: [K] names for `per_keypoint` (default: the annotation category's names).
     backend: "library" runs the library (the evaluator of record); "fast" the vectorised twin in fast_coco.py
-    (same numbers bit for bit, ~70x faster on COCO-val-sized inputs), which hands inputs it does not model to the
-    library. The result's `backend` says which one ran.
+    (same numbers bit for bit), which hands inputs it does not model to the library. The result's `backend` says
+    which one ran.
     Raises PredictionError for unknown image ids, keypoints of the wrong length, non-finite values;
     DataError for annotations that cannot be scored.
     """
-    if library not in LIBRARIES:
-        raise MetricError(f"library must be one of {LIBRARIES}, got {library!r}")
-    if backend not in BACKENDS:
-        raise MetricError(f"scoring backend must be one of {BACKENDS}, got {backend!r}")
-    if backend == "fast":
-        from harness.metrics.fast_coco import evaluate_coco_keypoints_fast  # imports this module
-
-        return evaluate_coco_keypoints_fast(
-            predictions, gt, sigmas=sigmas, use_area=use_area, library=library, keypoint_names=keypoint_names,
-            per_keypoint=per_keypoint,
-        )  # fmt: skip
-    gt_data = load_ground_truth(gt)
-    preds = load_predictions(predictions)
-    k = num_keypoints_of(gt_data)
-    if len(sigmas) != k:
-        raise DataError(f"{len(sigmas)} OKS sigmas given for annotations with K = {k} keypoints; use that schema's.")
-    _check_ground_truth(gt_data, num_keypoints=k, use_area=use_area)
-    names = _keypoint_names(gt_data, keypoint_names, k)
-    checked = validate_predictions(preds, gt_data, num_keypoints=k)
-    # Only the fields the libraries read: an extra `bbox` would send loadRes down its box branch (other dt areas).
-    clean = [
-        {"image_id": p["image_id"], "category_id": p["category_id"], "keypoints": [float(v) for v in p["keypoints"]],
-         "score": float(p["score"])}
-        for p in checked
-    ]  # fmt: skip
-    with _quiet():
-        ev = _run(library, gt_data, clean, sigmas=sigmas, use_area=use_area)
-        ev.summarize()
-        metrics = {name: float(v) for name, v in zip(STAT_NAMES, ev.stats, strict=True)}
-        joints = (
-            _per_keypoint(library, gt_data, clean, sigmas=sigmas, use_area=use_area, names=names)
-            if per_keypoint
-            else {}
-        )
-    dropped = 0
-    if library == "xtcocotools":
-        dropped = sum(1 for p in clean if not any(s > 0 for s in p["keypoints"][2::3]))
-    return CocoMetrics(
-        metrics=MappingProxyType(metrics),
-        per_keypoint=MappingProxyType(joints),
-        library=library,
-        use_area=use_area,
-        num_predictions=len(clean),
-        num_dropped_zero_score=dropped,
-        num_images=len(gt_data["images"]),
-        sigmas=tuple(float(s) for s in sigmas),
-    )
+    check_library(library)
+    check_backend(backend)
+    scorer = evaluate_coco_keypoints_fast if backend == "fast" else evaluate_with_library
+    return scorer(
+        predictions, gt, sigmas=sigmas, use_area=use_area, library=library, keypoint_names=keypoint_names,
+        per_keypoint=per_keypoint,
+    )  # fmt: skip

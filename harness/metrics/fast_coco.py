@@ -22,35 +22,26 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import DataError
 from harness.metrics._predictions import (
     MetricError,
     PredictionColumns,
     decode_prediction_file,
     load_ground_truth,
     load_predictions,
-    num_keypoints_of,
     validate_predictions,
 )
-from harness.metrics.coco import (
-    LIBRARIES,
-    STAT_NAMES,
-    CocoMetrics,
-    Library,
-    _check_ground_truth,
-    _keypoint_names,
-    evaluate_coco_keypoints,
-)
+from harness.metrics.coco_common import STAT_NAMES, CocoMetrics, check_inputs, check_library, mean_valid
+from harness.metrics.coco_library import evaluate_with_library
 from harness.metrics.fast_core import (
     GroundTruthArrays,
     _int_ids,
-    _mean_valid,
     _UnsupportedError,
     evaluate_arrays,
     ground_truth_arrays,
     joints_as_categories,
     summarize,
 )
+from zoo.schema import CocoLibrary
 
 
 class FastPathMismatchError(MetricError):
@@ -102,13 +93,6 @@ def _prediction_arrays(cols: PredictionColumns, gta: GroundTruthArrays, k: int):
     return ii, ci, keypoints, scores
 
 
-def _library_result(predictions, gt, *, sigmas, use_area, library, keypoint_names, per_keypoint) -> CocoMetrics:
-    return evaluate_coco_keypoints(
-        predictions, gt, sigmas=sigmas, use_area=use_area, library=library, keypoint_names=keypoint_names,
-        per_keypoint=per_keypoint,
-    )  # fmt: skip
-
-
 def _compare(ours: CocoMetrics, ref: CocoMetrics) -> list[str]:
     diffs = [f"{n}: fast {ours.metrics[n]!r} != library {ref.metrics[n]!r}"
              for n in STAT_NAMES if ours.metrics[n] != ref.metrics[n]]  # fmt: skip
@@ -127,28 +111,23 @@ def evaluate_coco_keypoints_fast(
     *,
     sigmas: Sequence[float],
     use_area: bool,
-    library: Library = "xtcocotools",
+    library: CocoLibrary = "xtcocotools",
     keypoint_names: Sequence[str] | None = None,
     per_keypoint: bool = True,
     self_check: bool = False,
 ) -> CocoMetrics:
-    """`coco.evaluate_coco_keypoints` (same arguments, same CocoMetrics, same errors), computed here.
+    """`coco_library.evaluate_with_library` (same arguments, same CocoMetrics, same errors), computed here.
 
     The numbers equal the library's bit for bit (module docstring). Inputs the fast path does not model (non-integer
     or duplicate ids) are scored by the library itself. self_check=True also runs the library and raises
     FastPathMismatchError naming every differing value (to prove a new kind of input; it costs the library's time).
     """
-    if library not in LIBRARIES:
-        raise MetricError(f"library must be one of {LIBRARIES}, got {library!r}")
+    check_library(library)
     gt_data = load_ground_truth(gt)
     # A file goes straight to columns through the typed decoder; what it refuses is read as dicts below.
     cols = decode_prediction_file(predictions) if isinstance(predictions, (str, os.PathLike)) else None
     preds = load_predictions(predictions) if cols is None else None
-    k = num_keypoints_of(gt_data)
-    if len(sigmas) != k:
-        raise DataError(f"{len(sigmas)} OKS sigmas given for annotations with K = {k} keypoints; use that schema's.")
-    _check_ground_truth(gt_data, num_keypoints=k, use_area=use_area)
-    names = _keypoint_names(gt_data, keypoint_names, k)
+    k, names = check_inputs(gt_data, sigmas=sigmas, use_area=use_area, keypoint_names=keypoint_names)
     args = dict(sigmas=sigmas, use_area=use_area, library=library, keypoint_names=names, per_keypoint=per_keypoint)
     try:
         gta = ground_truth_arrays(gt_data, use_area=use_area, library=library, num_keypoints=k)
@@ -158,10 +137,10 @@ def evaluate_coco_keypoints_fast(
             preds = load_predictions(predictions) if preds is None else preds
             arrays = _prediction_arrays(_columns(validate_predictions(preds, gt_data, num_keypoints=k)), gta, k)
     except _UnsupportedError:
-        return _library_result(predictions if preds is None else preds, gt_data, **args)
+        return evaluate_with_library(predictions if preds is None else preds, gt_data, **args)
     ours = evaluate_keypoint_arrays(gta, *arrays, **args, num_images=len(gt_data["images"]))
     if self_check:
-        diffs = _compare(ours, _library_result(predictions if preds is None else preds, gt_data, **args))
+        diffs = _compare(ours, evaluate_with_library(predictions if preds is None else preds, gt_data, **args))
         if diffs:
             raise FastPathMismatchError("the fast COCO evaluator differs from the library:\n  " + "\n  ".join(diffs))
     return ours
@@ -193,7 +172,7 @@ def evaluate_keypoint_arrays(
         p, r = evaluate_arrays(by_joint, **kw, library=library)
         for j, name in enumerate(keypoint_names):
             cats = slice(j * c, (j + 1) * c)  # joint j's categories
-            ap, ar = _mean_valid(p[:, :, cats, 0, 0]), _mean_valid(r[:, cats, 0, 0])
+            ap, ar = mean_valid(p[:, :, cats, 0, 0]), mean_valid(r[:, cats, 0, 0])
             joints[name] = MappingProxyType({"AP": ap, "AR": ar})
     dropped = int(np.count_nonzero(~(keypoints[:, :, 2] > 0).any(axis=1))) if library == "xtcocotools" else 0
     return CocoMetrics(

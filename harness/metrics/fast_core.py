@@ -6,8 +6,8 @@ The same float64 operations in the same order as the library, vectorised over im
 
 - Evaluated images: every image id of the annotations (sorted); GT and predictions per (category, image).
 - GT ignore: crowd (truthiness of `iscrowd`) or no labelled joint (xtcocotools counts v > 0; pycocotools reads
-  `num_keypoints`, filled with the v > 0 count where absent, as coco.py's adapter does). Multiple matches to a GT
-  only when int(iscrowd) != 0. OKS / range area: `area`, or 0.53 * bbox w*h when not use_area (both libraries here,
+  `num_keypoints`, filled with the v > 0 count where absent, as coco_library.py's adapter does). Multiple matches to
+  a GT only when int(iscrowd) != 0. OKS / range area: `area`, or 0.53 * bbox w*h when not use_area (both libraries here,
   the adapter writes that area for pycocotools).
 - Predictions: xtcocotools drops those without a keypoint score > 0. Per image: stable (mergesort) sort by
   descending score, first 20 kept; prediction area = keypoint extent (w*h) as loadRes computes it.
@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.metrics.coco import STAT_NAMES
+from harness.metrics.coco_common import STAT_NAMES, mean_valid
 
 # cocoeval.Params.setKpParams: linspace, not arange (the library's own note), maxDets [20], three area ranges.
 IOU_THRS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
@@ -67,7 +67,7 @@ class GroundTruthArrays:
     crowd_truth: np.ndarray
 
     def joint(self, k: int) -> GroundTruthArrays:
-        """The GT reduced to joint k (coco.py's per-keypoint definition): ignore = crowd or v_k not > 0."""
+        """The GT reduced to joint k (coco_library.py's per-keypoint definition): ignore = crowd or v_k not > 0."""
         kp = self.keypoints[:, k : k + 1]
         return GroundTruthArrays(**{**self.__dict__, "keypoints": kp, "ignore": self.crowd_truth | (kp[:, 0, 2] <= 0)})
 
@@ -342,7 +342,7 @@ def joints_as_categories(
     sigmas: Sequence[float],
 ) -> tuple[GroundTruthArrays, dict[str, np.ndarray]]:
     """The per-joint breakdown as ONE evaluation: joint j of category c becomes category j * C + c, with joint j
-    alone in its GT and predictions and sigma_j as its OKS sigma (coco.py's per-keypoint definition: GT ignored
+    alone in its GT and predictions and sigma_j as its OKS sigma (coco_library.py's per-keypoint definition: GT ignored
     when crowd or v_j not > 0). Returns the GT and the `evaluate_arrays` keywords; precision[:, :, j*C:(j+1)*C]
     is then joint j's.
 
@@ -387,21 +387,13 @@ def joints_as_categories(
 def summarize(precision: np.ndarray, recall: np.ndarray) -> dict[str, float]:
     """COCOeval.summarize() for keypoints (maxDets 20): the ten STAT_NAMES, means over entries > -1 (-1 if none)."""
 
-    def mean(s: np.ndarray) -> float:
-        return -1.0 if len(s[s > -1]) == 0 else float(np.mean(s[s > -1]))
-
     def stat(ap: bool, thr: float | None = None, area: str = "all") -> float:
         s = precision if ap else recall
         if thr is not None:
             s = s[np.where(thr == IOU_THRS)[0]]
         aind, mind = [AREA_LABELS.index(area)], [0]
-        return mean(s[:, :, :, aind, mind] if ap else s[:, :, aind, mind])
+        return mean_valid(s[:, :, :, aind, mind] if ap else s[:, :, aind, mind])
 
     kinds = ((None, "all"), (0.5, "all"), (0.75, "all"), (None, "medium"), (None, "large"))
     values = [stat(ap, thr, area) for ap in (True, False) for thr, area in kinds]
     return dict(zip(STAT_NAMES, values, strict=True))
-
-
-def _mean_valid(a: np.ndarray) -> float:
-    valid = a[a > -1]
-    return float(np.mean(valid)) if valid.size else -1.0

@@ -14,7 +14,7 @@ from harness.topdown.decode import argmax_peaks, decode_default, quarter_offset,
 from harness.topdown.flip import combine_flip, flip_back
 from harness.topdown.inference import CropMeta, predict_topdown
 from harness.topdown.output import TopdownOutput
-from harness.topdown.postprocess import oks_matrix, oks_nms, rescore, sort_and_dedupe, to_coco_results
+from harness.topdown.postprocess import rescore, to_coco_results
 from harness.topdown.warp import invert_affine, warp_affine_fixed_point
 
 __all__ = [
@@ -33,13 +33,10 @@ __all__ = [
     "flip_back",
     "invert_affine",
     "normalize_crops",
-    "oks_matrix",
-    "oks_nms",
     "padded_box_area",
     "predict_topdown",
     "quarter_offset",
     "rescore",
-    "sort_and_dedupe",
     "to_coco_results",
     "transform_preds",
     "warp_affine_fixed_point",

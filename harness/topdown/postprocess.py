@@ -7,11 +7,12 @@ float64 from float32 distances and stored as float32 before the comparison with 
 `to_coco_results` runs without per-image Python work (`select_results`): per image (first-seen order) rows sorted by
 bbox_id and deduplicated, rescored (row-wise, so one call for all rows gives the same values), then greedy OKS-NMS.
 The OKS of every unordered pair of boxes of an image is computed once, for many images at once, with the same
-float32/float64 operations as `oks_matrix` (elementwise, and the joint sum over a contiguous last axis, as numpy sums
-a 1-D row), laid into matrices padded within buckets of similar box counts. The visiting order is `argsort()[::-1]`
-of each image's own score array (numpy's non-stable sort: its tie order depends on the array, so it is called per
-image); the greedy suppression then runs for all images of a bucket in one loop over ranks. The per-image loop over
-`sort_and_dedupe`, `rescore` and `oks_nms` is the reference it is compared with on every test run.
+float32/float64 operations as the reference's OKS matrix (elementwise, and the joint sum over a contiguous last
+axis, as numpy sums a 1-D row), laid into matrices padded within buckets of similar box counts. The visiting order
+is `argsort()[::-1]` of each image's own score array (numpy's non-stable sort: its tie order depends on the array,
+so it is called per image); the greedy suppression then runs for all images of a bucket in one loop over ranks.
+The per-image loop it replaced (dedupe, `rescore`, OKS-NMS one image at a time) lives in
+tests/harness/topdown/reference.py: the reference it is compared with on every test run.
 """
 
 from __future__ import annotations
@@ -40,60 +41,6 @@ def rescore(keypoint_scores: np.ndarray, bbox_scores: np.ndarray, *, vis_thr: fl
     return mean * np.asarray(bbox_scores, dtype=np.float32).astype(np.float64)
 
 
-def oks_matrix(keypoints: np.ndarray, areas: np.ndarray, sigmas: Sequence[float]) -> np.ndarray:
-    """[N, N] float32 OKS between predictions (PROTOCOLS.md §3): all K joints, padded-box areas, dataset sigmas.
-
-    keypoints: [N, K, 3] (x, y, score) float32; areas: [N] float32. Symmetric; the diagonal is 1.
-    """
-    kp = np.asarray(keypoints, dtype=np.float32)
-    area = np.asarray(areas, dtype=np.float32)
-    var = (np.asarray(sigmas, dtype=np.float64) * 2) ** 2
-    dx = kp[None, :, :, 0] - kp[:, None, :, 0]  # float32 [N, N, K]
-    dy = kp[None, :, :, 1] - kp[:, None, :, 1]
-    d2 = dx**2 + dy**2
-    # (a_i + a_j) in float32, then halved and eps added in float64 (np.spacing(1)), as the per-pair scalar code does.
-    a = (area[:, None] + area[None, :]).astype(np.float64) / 2 + np.spacing(1)
-    e = d2 / var / a[..., None] / 2
-    k = kp.shape[1]
-    return (np.sum(np.exp(-e), axis=-1) / k).astype(np.float32) if k else np.zeros(a.shape, np.float32)
-
-
-def oks_nms(
-    keypoints: np.ndarray, scores: np.ndarray, areas: np.ndarray, *, thr: float, sigmas: Sequence[float]
-) -> np.ndarray:
-    """Indices kept by greedy OKS-NMS, in keep order (PROTOCOLS.md §3).
-
-    Order = numpy `scores.argsort()[::-1]` (default, non-stable quicksort; ties follow numpy's ordering); the top
-    remaining instance is kept and every other whose OKS with it is > thr is dropped (kept if OKS <= thr).
-    """
-    n = len(scores)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    oks = oks_matrix(keypoints, areas, sigmas)
-    order = np.asarray(scores, dtype=np.float64).argsort()[::-1]
-    alive = np.ones(n, dtype=bool)
-    keep = []
-    thr32 = np.float32(thr)
-    for i in order:
-        if not alive[i]:
-            continue
-        keep.append(i)
-        alive &= oks[i] <= thr32
-        alive[i] = False
-    return np.asarray(keep, dtype=np.int64)
-
-
-def sort_and_dedupe(bbox_ids: np.ndarray) -> np.ndarray:
-    """Indices of one image's rows sorted by bbox_id (stable), keeping the first of each run of equal ids."""
-    ids = np.asarray(bbox_ids)
-    order = np.argsort(ids, kind="stable")
-    if len(order) == 0:
-        return order
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = ids[order][1:] != ids[order][:-1]
-    return order[first]
-
-
 #: Pairs per OKS chunk: bounds the [chunk, K] float64 temporaries to ~30 MB.
 _CHUNK_PAIRS = 200_000
 
@@ -114,8 +61,9 @@ def _order_rows(output: TopdownOutput) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _oks_pairs(kp: np.ndarray, area: np.ndarray, pi: np.ndarray, pj: np.ndarray, var: np.ndarray) -> np.ndarray:
-    """[P] float32 OKS of row pairs (pi, pj): the elementwise operations of postprocess.oks_matrix, whose result is
-    exactly symmetric (squared differences, commutative float32 area sum), so each unordered pair is computed once."""
+    """[P] float32 OKS of row pairs (pi, pj): the elementwise operations of the reference's `oks_matrix`
+    (tests/harness/topdown/reference.py), whose result is exactly symmetric (squared differences, commutative
+    float32 area sum), so each unordered pair is computed once."""
     out = np.empty(len(pi), dtype=np.float32)
     for c in range(0, len(pi), _CHUNK_PAIRS):
         i, j = pi[c : c + _CHUNK_PAIRS], pj[c : c + _CHUNK_PAIRS]
@@ -217,8 +165,8 @@ def to_coco_results(
     docs/PARITY.md).
 
     Computed for all images at once (`select_results`); record for record the same as the per-image loop over
-    `sort_and_dedupe`, `rescore` and `oks_nms` (tests/harness/topdown/test_topdown_postprocess.py keeps that loop
-    as the reference and compares on every test run).
+    dedupe, `rescore` and OKS-NMS (tests/harness/topdown/reference.py keeps that loop as the reference, compared on
+    every test run).
     """
     rows, scores = select_results(output, vis_thr=vis_thr, oks_nms_thr=oks_nms_thr, sigmas=sigmas)
     return results_as_dicts(output, rows, scores)

@@ -183,7 +183,7 @@ def test_malformed_page_is_one_clear_error(capsys, tmp_path, text, expected):
     for verb in (["import"], ["sync", "--check"]):
         code, out, err = run(capsys, *verb, str(page))
         assert code == 2 and out == ""
-        assert err.startswith(f"error: {page}:") or err.startswith("error: page.md:"), err
+        assert err.startswith((f"error: {page}:", "error: page.md:")), err
         assert expected in err and "Traceback" not in err
 
 

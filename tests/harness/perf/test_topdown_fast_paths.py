@@ -1,7 +1,7 @@
 """The fast top-down paths give IDENTICAL predictions and metrics to the exact path on the COCO sample data.
 
 - crop_backend="torch" (integer-exact warp) == "cv2": same keypoints bit for bit through a pixel-sensitive model;
-- `to_coco_results` (batched over images) == the per-image composition of sort_and_dedupe / rescore / oks_nms;
+- `to_coco_results` (batched over images) == the per-image reference (tests/harness/topdown/reference.py);
 - scoring backend "fast" == "library" (xtcocotools, the evaluator of record): every metric and per-joint value ==.
 Fast MODE (bf16 autocast, channels_last) is not identical by design; its drift is measured by the benchmark
 (benchmarks/cases/topdown_inference.py) and reported in docs/PERFORMANCE.md.
@@ -18,7 +18,7 @@ from harness.data.coco_style import load_detection_instances, load_gt_instances
 from harness.metrics import score
 from harness.testing.standin import GTHeatmapStandIn, attach_gt_keypoints
 from harness.topdown import predict_topdown, to_coco_results
-from tests.harness.topdown.test_topdown_postprocess import _per_image_reference
+from tests.harness.topdown.reference import per_image_to_coco_results
 from tests.helpers.protocols import keypoint_schema, topdown_protocol
 from zoo.load import load_registry
 
@@ -73,7 +73,7 @@ def test_postprocess_and_scoring_fast_paths_identical_on_sample(coco, boxes: str
     out = out.take(np.r_[np.arange(len(out)), np.arange(0, len(out), 3)][::-1])
     kw = dict(vis_thr=0.2, oks_nms_thr=0.9, sigmas=COCO_SIGMAS)
     results = to_coco_results(out, **kw)
-    assert results == _per_image_reference(out, **kw) and 0 < len(results) < len(out)
+    assert results == per_image_to_coco_results(out, **kw) and 0 < len(results) < len(out)
 
     reg = load_registry()
     entry = reg.entry("hrnet_w32_coco_256x192_coarsedropout")

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from conftest import COCO_SIGMAS
 
-from harness.topdown import TopdownOutput, oks_matrix, oks_nms, rescore, sort_and_dedupe, to_coco_results
+from harness.topdown import TopdownOutput, rescore, to_coco_results
+from tests.harness.topdown.reference import oks_matrix, oks_nms, per_image_to_coco_results, sort_and_dedupe
 
 
 def test_rescore_uses_strictly_greater_than_vis_thr():
@@ -122,37 +123,6 @@ def test_to_coco_results_format_order_and_nms():
 # --- to_coco_results (batched over images) == the per-image loop it replaced ------------------------------------
 
 
-def _per_image_reference(output, *, vis_thr, oks_nms_thr, sigmas):
-    """The former to_coco_results, one image at a time (kept here as the reference of the batched version)."""
-    image_ids = np.asarray(output.image_ids)
-    _, first = np.unique(image_ids, return_index=True)
-    results = []
-    for img in image_ids[np.sort(first)]:
-        rows = np.flatnonzero(image_ids == img)
-        rows = rows[sort_and_dedupe(output.bbox_ids[rows])]
-        kp = output.keypoints[rows]
-        scores = rescore(kp[..., 2], output.bbox_scores[rows], vis_thr=vis_thr)
-        if oks_nms_thr is not None:
-            keep = oks_nms(kp, scores, output.areas[rows], thr=oks_nms_thr, sigmas=sigmas)
-        else:
-            keep = np.arange(len(rows))
-        for j in keep:
-            r = rows[j]
-            results.append(
-                {
-                    "image_id": int(img),
-                    "category_id": 1,
-                    "keypoints": output.keypoints[r].reshape(-1).tolist(),
-                    "score": float(scores[j]),
-                    "center": output.centers[r].tolist(),
-                    "scale": output.scales[r].tolist(),
-                    "area": float(output.areas[r]),
-                    "bbox_id": int(output.bbox_ids[r]),
-                }
-            )
-    return results
-
-
 def _random_output(seed: int) -> TopdownOutput:
     rng = np.random.default_rng(seed)
     n = int(rng.integers(1, 120))
@@ -172,25 +142,25 @@ def _random_output(seed: int) -> TopdownOutput:
 
 
 @pytest.mark.parametrize("seed", range(16))
-def test_batched_to_coco_results_equals_per_image_reference(seed):
+def test_batched_to_coco_results_equalsper_image_to_coco_results(seed):
     out = _random_output(seed)
     for thr in (0.9, 0.5, None):  # None: NMS off
         kw = dict(vis_thr=0.2, oks_nms_thr=thr, sigmas=COCO_SIGMAS)
-        assert to_coco_results(out, **kw) == _per_image_reference(out, **kw)
+        assert to_coco_results(out, **kw) == per_image_to_coco_results(out, **kw)
 
 
 def test_batched_to_coco_results_edge_cases():
     one = _random_output(3).take(np.array([0]))
     empty = _random_output(3).take(np.zeros(0, dtype=np.int64))
     kw = dict(vis_thr=0.2, oks_nms_thr=0.9, sigmas=COCO_SIGMAS)
-    assert to_coco_results(one, **kw) == _per_image_reference(one, **kw) and len(to_coco_results(one, **kw)) == 1
-    assert to_coco_results(empty, **kw) == [] == _per_image_reference(empty, **kw)
+    assert to_coco_results(one, **kw) == per_image_to_coco_results(one, **kw) and len(to_coco_results(one, **kw)) == 1
+    assert to_coco_results(empty, **kw) == [] == per_image_to_coco_results(empty, **kw)
     # Many single-box images and one crowded image land in different buckets.
     rng = np.random.default_rng(0)
     big = _random_output(5)
     ids = np.where(rng.random(len(big)) < 0.5, np.arange(len(big)) + 100, 1)
     mixed = TopdownOutput(big.keypoints, big.centers, big.scales, big.areas, big.bbox_scores, big.bbox_ids, ids)
-    assert to_coco_results(mixed, **kw) == _per_image_reference(mixed, **kw)
+    assert to_coco_results(mixed, **kw) == per_image_to_coco_results(mixed, **kw)
 
 
 def test_batched_to_coco_results_on_synthetic_coco_like_set():
@@ -199,4 +169,4 @@ def test_batched_to_coco_results_on_synthetic_coco_like_set():
     out = make_topdown_outputs(make_ground_truth(size="small", seed=1), seed=1)
     kw = dict(vis_thr=0.2, oks_nms_thr=0.9, sigmas=COCO_SIGMAS)
     res = to_coco_results(out, **kw)
-    assert res == _per_image_reference(out, **kw) and len(res) < len(out)
+    assert res == per_image_to_coco_results(out, **kw) and len(res) < len(out)
