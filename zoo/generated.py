@@ -12,7 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from zoo.errors import ZooError
+from zoo.errors import GeneratedError
 
 MANIFEST = ".generated"
 REPO = Path(__file__).resolve().parents[1]
@@ -21,10 +21,6 @@ REPO = Path(__file__).resolve().parents[1]
 def default_exports_dir() -> Path:
     """exports/ of the checkout ($HRNET_ZOO_EXPORTS elsewhere): model-index metafiles and Hub model cards."""
     return Path(os.environ.get("HRNET_ZOO_EXPORTS", REPO / "exports"))
-
-
-class GeneratedError(ZooError, ValueError):
-    """The output folder cannot be written (or holds files we did not write)."""
 
 
 def _manifest(out_dir: Path) -> list[str]:

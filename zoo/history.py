@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from zoo.errors import RecordError
+from zoo.errors import HistoryError, RecordError
 from zoo.record import RunRecord, counts_as_reproduction
 from zoo.schema import RECORD_MODES
 
@@ -22,10 +22,6 @@ REPO = Path(__file__).resolve().parents[1]
 
 def default_history_dir() -> Path:
     return Path(os.environ.get("HRNET_ZOO_RESULTS", REPO / "results")) / "history"
-
-
-class HistoryError(RecordError):
-    """A history file is malformed; the message names the file and field."""
 
 
 def record_filename(record: RunRecord) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import DataError
+from harness.errors import DataError, FastPathMismatchError
 from harness.metrics._predictions import (
     MetricError,
     PredictionColumns,
@@ -51,10 +51,6 @@ from harness.metrics.fast_core import (
     joints_as_categories,
     summarize,
 )
-
-
-class FastPathMismatchError(MetricError):
-    """The fast evaluator disagreed with the library on this input (a bug here: report it with the input)."""
 
 
 def _is_real(t: type) -> bool:

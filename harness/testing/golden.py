@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.errors import GoldenMismatchError, GoldenMissingError
+
 ACCEPT_ENV = "HRNET_ZOO_ACCEPT_GOLDEN"
 GOLDEN_FORMAT = 1
 #: Stored precision: keypoint x/y to 1e-3 px; scores (heatmap maxvals, person scores) to 6 significant digits
@@ -33,14 +35,6 @@ SCORE_DIGITS = 6
 METRIC_DECIMALS = 6
 #: Lines of keypoint differences shown before "... and N more".
 MAX_DIFF_LINES = 25
-
-
-class GoldenMismatchError(AssertionError):
-    """Recomputed outputs differ from the committed golden beyond tolerance; the message is the diff."""
-
-
-class GoldenMissingError(AssertionError):
-    """No golden file yet; the message says how to create it."""
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.errors import HarnessError
+from harness.errors import OracleError
 
 REPO = Path(__file__).resolve().parents[2]
 ORACLE_DIR = REPO / "oracle"
@@ -22,10 +22,6 @@ BUILD_SCRIPT = ORACLE_DIR / "build_env.py"
 VENV = Path(os.environ.get("HRNET_ZOO_ORACLE_VENV", REPO / ".oracle" / "venv")).resolve()
 #: Environment variables that would make the oracle interpreter see the project's packages or venv.
 _SCRUBBED_ENV = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV", "CONDA_PREFIX", "__PYVENV_LAUNCHER__")
-
-
-class OracleError(HarnessError, RuntimeError):
-    """The oracle environment could not be built, or an oracle script failed; the message carries its stderr."""
 
 
 def _tail(text: str, n: int = 4000) -> str:
