@@ -13,6 +13,7 @@ own tree continues under HarnessError in harness/errors.py):
     ├── GeneratedError [ValueError]
     ├── SearchError [ValueError]
     ├── ExportError [ValueError]
+    ├── SettingError [ValueError]
     └── HarnessError                      harness/errors.py
 
 The modules that raise them import them from here (and re-export them under their old names: `zoo.pages.PageError`
@@ -75,3 +76,8 @@ class SearchError(ZooError, ValueError):
 class ExportError(ZooError, ValueError):
     """The registry holds something an export format has no place for; the message says what to add where
     (zoo/ecosystem.py)."""
+
+
+class SettingError(ZooError, ValueError):
+    """An HRNET_ZOO_* environment variable holds a value its type does not allow; the message names the variable
+    and what it takes (zoo/settings.py)."""

@@ -12,15 +12,15 @@ import os
 import tempfile
 from pathlib import Path
 
+from zoo import settings
 from zoo.errors import GeneratedError
 
 MANIFEST = ".generated"
-REPO = Path(__file__).resolve().parents[1]
 
 
 def default_exports_dir() -> Path:
     """exports/ of the checkout ($HRNET_ZOO_EXPORTS elsewhere): model-index metafiles and Hub model cards."""
-    return Path(os.environ.get("HRNET_ZOO_EXPORTS", REPO / "exports"))
+    return settings.exports_dir()
 
 
 def _manifest(out_dir: Path) -> list[str]:

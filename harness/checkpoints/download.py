@@ -20,7 +20,6 @@ from typing import NamedTuple
 from tqdm.auto import tqdm
 
 from harness.checkpoints.cache import (
-    ENV_MAX_DOWNLOAD_MB,
     CachePaths,
     discard,
     manual_hint,
@@ -33,6 +32,7 @@ from harness.checkpoints.cache import (
 )
 from harness.checkpoints.hashing import file_sha256
 from harness.errors import ChecksumMismatchError, DownloadError
+from zoo import settings
 from zoo.schema import Checkpoint
 
 #: Seconds a connect or a read may block before the attempt counts as failed.
@@ -170,8 +170,10 @@ def _too_large(checkpoint: Checkpoint, what: str, limit: int, *, kept: str) -> D
         bound = f"the registry's size of {checkpoint.filename} ({checkpoint.size} bytes)"
         advice = "Check checkpoint.url and checkpoint.size in zoo.yaml."
     else:
-        bound = f"the {limit} bytes allowed for a download of unknown size (${ENV_MAX_DOWNLOAD_MB})"
-        advice = f"If the file really is that large, set {ENV_MAX_DOWNLOAD_MB} to its size in MiB; else check the URL."
+        bound = f"the {limit} bytes allowed for a download of unknown size (${settings.MAX_DOWNLOAD_MB})"
+        advice = (
+            f"If the file really is that large, set {settings.MAX_DOWNLOAD_MB} to its size in MiB; else check the URL."
+        )
     return DownloadError(f"{checkpoint.url}: {what}, more than {bound}; {kept}.\n{advice}")
 
 

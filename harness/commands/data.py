@@ -17,8 +17,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from harness.commands.evaluate import DATA_ENV, default_data_root
 from harness.errors import HarnessError
+from zoo import settings
 
 ACTIONS = ("list", "fetch", "check")
 
@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=Path,
         default=None,
         metavar="DIR",
-        help=f"the reference layout's root (default: ${DATA_ENV} or ./data)",
+        help=f"the reference layout's root (default: ${settings.DATA} or ./data)",
     )
     p.add_argument("--accept-terms", action="store_true", help="fetch: accept terms of use that require it")
     p.add_argument("--offline", action="store_true", default=None, help="fetch: never use the network")
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from zoo import load_registry
 
     registry = load_registry()
-    root = (args.data_root or default_data_root()).expanduser()
+    root = (args.data_root or settings.data_root()).expanduser()
     chosen: dict = {}
     for name in args.datasets or ["all"]:
         chosen.update((d.key, d) for d in select_datasets(registry, name))

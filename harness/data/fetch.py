@@ -26,6 +26,7 @@ from harness.data import extract, lock
 from harness.data.download import Expected, fetch_hub, fetch_url
 from harness.data.sources import DOWNLOADS, download_path, locations, manual_step, missing_targets
 from harness.errors import DataError, DownloadError, OfflineError, TermsNotAcceptedError
+from zoo import settings
 from zoo.schema import Dataset, DataSource
 
 try:  # POSIX only; elsewhere two fetches of one data root are not serialised (every publish stays atomic)
@@ -178,5 +179,6 @@ def _all_failed(dataset: Dataset, source: DataSource, dest: Path, attempts: list
         f"could not fetch {dataset.key} {source.name} ({source.filename}) from any of its {len(attempts)} "
         f"location(s); nothing was published:\n{lines}\n"
         f"To install it by hand, download {first} and place it at {dest}; the next `data fetch` verifies and "
-        "lays it out." + (" Or reconnect / unset HRNET_ZOO_OFFLINE and HF_HUB_OFFLINE." if cls is OfflineError else "")
+        "lays it out."
+        + (f" Or reconnect / unset {settings.OFFLINE} and {settings.HF_HUB_OFFLINE}." if cls is OfflineError else "")
     )

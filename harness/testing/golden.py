@@ -18,15 +18,15 @@ from __future__ import annotations
 import difflib
 import json
 import math
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.errors import GoldenMismatchError, GoldenMissingError
+from zoo import settings
 
-ACCEPT_ENV = "HRNET_ZOO_ACCEPT_GOLDEN"
+ACCEPT_ENV = settings.ACCEPT_GOLDEN.name
 GOLDEN_FORMAT = 1
 #: Stored precision: keypoint x/y to 1e-3 px; scores (heatmap maxvals, person scores) to 6 significant digits
 #: (random-weight maxvals reach 1e4, so an absolute precision would be meaningless there).
@@ -52,8 +52,8 @@ class Tolerance:
 
 
 def accept_requested(option: bool = False) -> bool:
-    """True when the accept switch is on: the pytest option, or HRNET_ZOO_ACCEPT_GOLDEN=1/true/yes."""
-    return option or os.environ.get(ACCEPT_ENV, "").strip().lower() in {"1", "true", "yes"}
+    """True when the accept switch is on: the pytest option, or HRNET_ZOO_ACCEPT_GOLDEN=1/true/yes/on."""
+    return option or settings.accept_golden()
 
 
 # ---------------------------------------------------------------------------------------------------------------
