@@ -20,22 +20,17 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness import locks
 from harness.checkpoints.hashing import file_sha256, hash_problems, read_record, write_record
 from harness.errors import ChecksumMismatchError, DownloadError, OfflineError
 from zoo import settings
 from zoo.errors import SettingError
 from zoo.schema import Checkpoint
 from zoo.settings import cache_dir
-
-try:  # POSIX only; elsewhere fetches of the same file are not serialised (the renames stay atomic).
-    import fcntl
-except ImportError:  # pragma: no cover
-    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
@@ -193,31 +188,15 @@ def publish(paths: CachePaths, staged: Path, sha256: str, *, source: str) -> Non
 # -- the per-file lock ------------------------------------------------------------------------------------------
 
 
-@contextmanager
-def locked(lock_path: Path, *, required: bool = True) -> Iterator[None]:
-    """Exclusive flock on `lock_path` (created if needed). The lock file stays: deleting it would race.
-    When the lock file cannot be created: DownloadError, or no lock at all if not `required`."""
-    if fcntl is None:  # pragma: no cover
-        yield
-        return
-    try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        if required:
-            raise DownloadError(
-                f"cannot create the lock file {lock_path}: {exc}. Make the cache writable or set {settings.CACHE} to a "
-                "writable folder."
-            ) from exc
-        fd = None
-    if fd is None:
-        yield
-        return
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log.warning("waiting for another process that is fetching the same file (lock: %s)", lock_path)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
+def locked(lock_path: Path, *, required: bool = True) -> AbstractContextManager[None]:
+    """Exclusive lock on `lock_path` (harness/locks.py) while a process fetches this file. When the lock file cannot
+    be created: DownloadError, or no lock at all if not `required`."""
+
+    def unwritable(exc: OSError) -> DownloadError:
+        return DownloadError(
+            f"cannot create the lock file {lock_path}: {exc}. Make the cache writable or set {settings.CACHE} to a "
+            "writable folder."
+        )
+
+    waiting = f"waiting for another process that is fetching the same file (lock: {lock_path})"
+    return locks.exclusive(lock_path, waiting=waiting, unwritable=unwritable if required else None)
