@@ -92,7 +92,7 @@ def copy_body(
     Returns (bytes received, whether the transfer was cut off; logged, what arrived stays for a resume).
     `bound` = (limit, error): `part` never grows past `limit` bytes; the bytes are deleted and `error()` raised."""
     received = 0
-    with part.open("ab" if offset else "wb") as f, _bar(desc, total, offset, progress) as bar:
+    with part.open("ab" if offset else "wb") as f, byte_bar(desc, total, initial=offset, enabled=progress) as bar:
         try:
             while chunk := response.read(CHUNK_SIZE):
                 if bound is not None and offset + received + len(chunk) > bound[0]:
@@ -117,7 +117,9 @@ def _discard(part: Path) -> None:
         log.warning("could not remove %s: %s", part, exc)
 
 
-def _bar(desc: str, total: int | None, initial: int, enabled: bool) -> tqdm:
+def byte_bar(desc: str, total: int | None, *, initial: int = 0, enabled: bool) -> tqdm:
+    """A progress bar in bytes on stderr, shown only when stderr is a terminal (downloads here, extraction in
+    harness/data/extract.py)."""
     return tqdm(
         total=total,
         initial=initial,

@@ -17,6 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from harness.commands import add_data_root_argument
 from harness.errors import HarnessError
 from zoo import settings
 
@@ -32,13 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("action", choices=ACTIONS, help="list, fetch or check")
     p.add_argument("datasets", nargs="*", metavar="DATASET", help="dataset keys (default: all)")
-    p.add_argument(
-        "--data-root",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help=f"the reference layout's root (default: ${settings.DATA} or ./data)",
-    )
+    add_data_root_argument(p, what="the reference layout's root")
     p.add_argument("--accept-terms", action="store_true", help="fetch: accept terms of use that require it")
     p.add_argument("--offline", action="store_true", default=None, help="fetch: never use the network")
     p.add_argument("--prefer-mirror", action="store_true", help="fetch: try mirrors before the primary URLs")

@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from harness.commands import add_data_root_argument
 from harness.environment import (
     import_coco_api,
     interpreter,
@@ -59,9 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument(
-        "--data-root", type=Path, default=None, help=f"data root to look at (default: ${settings.DATA} or ./data)"
-    )
+    add_data_root_argument(p, what="data root to look at")
     p.set_defaults(func=run)
 
 

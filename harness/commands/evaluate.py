@@ -18,7 +18,7 @@ import json
 import sys
 from pathlib import Path
 
-from harness.commands import add_scoring_argument
+from harness.commands import add_data_root_argument, add_scoring_argument
 from harness.errors import DataError, HarnessError
 from harness.modes import AMP_DTYPES, MODES
 from harness.protocols import PROTOCOL_NAMES
@@ -98,13 +98,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="PATH",
         help="weights to evaluate (default: the entry's published file, fetched and verified)",
     )
-    p.add_argument(
-        "--data-root",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help=f"dataset root in the reference layout (default: ${settings.DATA} or ./data)",
-    )
+    add_data_root_argument(p, what="dataset root in the reference layout")
     p.add_argument("--ann-file", type=Path, metavar="F", help="annotation file (instead of --data-root)")
     p.add_argument("--img-dir", type=Path, metavar="DIR", help="image folder (with --ann-file)")
     p.add_argument("--bbox-file", type=Path, metavar="F", help="detector boxes (COCO results format)")

@@ -18,6 +18,7 @@ import fnmatch
 import sys
 from pathlib import Path
 
+from harness.commands import add_data_root_argument
 from harness.commands.evaluate import add_run_arguments, spec_from_args
 from harness.distributed import DistributedError
 from harness.errors import DataError, DownloadError, HarnessError
@@ -40,13 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="PATTERN",
         help="only rows whose id matches one of these wildcards (e.g. '*multi-scale')",
     )
-    p.add_argument(
-        "--data-root",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help=f"datasets in the reference layout (default: ${settings.DATA} or ./data)",
-    )
+    add_data_root_argument(p, what="datasets in the reference layout")
     p.add_argument(
         "--runs",
         type=Path,
