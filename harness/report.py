@@ -15,6 +15,7 @@ from pathlib import Path
 import jinja2
 
 from zoo import history, settings
+from zoo.render import markdown_env
 from zoo.schema import Registry, Result
 from zoo.verdicts import RowVerdict, row_verdict
 
@@ -40,13 +41,7 @@ class RowReport:
 
 
 def _env() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = markdown_env(TEMPLATES)
     env.filters["num"] = _num
     env.filters["signed"] = _signed
     return env

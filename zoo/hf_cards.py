@@ -14,13 +14,11 @@ huggingface_hub is imported inside `render`: `zoo` itself imports without it.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
-
-import jinja2
 
 from zoo import history
 from zoo.ecosystem import HUB_TASK, LICENSE, ExportError, RunOfRecord, protocol_words, runs_of_record, task_of
+from zoo.render import markdown_env
 from zoo.schema import Entry, Registry, Result
 
 TEMPLATE = "hf_card.md.j2"
@@ -136,14 +134,7 @@ def card_view(entry: Entry, registry: Registry, runs: dict[str, RunOfRecord]) ->
 
 
 def _body(view: dict[str, Any]) -> str:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent / "templates"),
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,  # markdown, not HTML
-    )
+    env = markdown_env()
     return env.get_template(TEMPLATE).render(card=view)
 
 

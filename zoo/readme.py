@@ -13,10 +13,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from zoo import history, settings
 from zoo.errors import ZooError
+from zoo.render import markdown_env
 from zoo.schema import METRIC_NAMES, Protocol, Registry, Result
 from zoo.verdicts import row_verdict
 
@@ -35,14 +34,7 @@ DASH = "–"
 
 def render_tables(registry: Registry, *, reproduced: Mapping[str, Any] | None = None) -> str:
     """The markdown between the markers (without them), one table per dataset that has documented rows."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent / "templates"),
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,  # markdown, not HTML
-    )
+    env = markdown_env()
     tables = table_view(registry, reproduced=reproduced)
     return env.get_template(TEMPLATE).render(tables=tables, show_reproduced=reproduced is not None).strip() + "\n"
 
