@@ -16,7 +16,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from harness.bottomup.errors import BottomUpConfigError, ModelOutputError
+from harness.errors import BottomUpConfigError, ModelOutputError
 
 Aggregation = Literal["upsample_to_last", "direct"]
 AGGREGATIONS: tuple[str, ...] = ("upsample_to_last", "direct")

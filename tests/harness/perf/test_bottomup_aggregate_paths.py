@@ -15,10 +15,11 @@ import torch
 import torch.nn.functional as F
 
 from harness.bottomup.aggregate import ScaleAccumulator, scale_maps, stage_maps
-from harness.bottomup.errors import BottomUpConfigError, all_finite
+from harness.bottomup.finite import all_finite
 from harness.bottomup.inference import BottomUpParams, aggregate_image
 from harness.bottomup.resize import plan_scales, resize_image, to_input_tensor
 from harness.data.images import read_image
+from harness.errors import BottomUpConfigError
 
 K = 17
 COCO_FLIP = (0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15)
