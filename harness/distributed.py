@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from harness.errors import HarnessError
+from harness.errors import DistributedError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -49,10 +49,6 @@ RENDEZVOUS_VARS = ("MASTER_ADDR", "MASTER_PORT")
 #: detector boxes), so torch's defaults (10 min for nccl) are too tight; a crashed rank is noticed by torchrun
 #: itself, which stops the others, so a long timeout does not leave hung runs behind.
 TIMEOUT = datetime.timedelta(hours=2)
-
-
-class DistributedError(HarnessError, RuntimeError):
-    """A multi-process run cannot start, or another rank failed (the message names the rank)."""
 
 
 @dataclass(frozen=True)

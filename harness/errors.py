@@ -1,4 +1,49 @@
-"""Errors of the harness. Each says what is wrong, what was expected, and what to do next."""
+"""Every public error of the harness, in one file (zoo/errors.py holds the registry's and the root, ZooError). Each
+says what is wrong, what was expected, and what to do next; the CLIs print `error: <message>` and exit non-zero.
+
+The tree (a builtin in brackets is a second base, so `except ValueError` / `except OSError` keep working; the module
+that raises it where it is not obvious):
+
+    HarnessError [ZooError]
+    ├── CheckpointError [ValueError]
+    │   ├── UnsafeCheckpointError
+    │   ├── CheckpointFormatError
+    │   └── StateDictMismatchError
+    ├── DownloadError [OSError]
+    │   ├── OfflineError
+    │   └── ChecksumMismatchError
+    ├── DataError [ValueError]
+    │   ├── UnsafeArchiveError
+    │   ├── InsufficientSpaceError [OSError]
+    │   ├── TermsNotAcceptedError
+    │   ├── ManualStepsRequiredError
+    │   └── DataCheckError
+    ├── ModelOutputError [ValueError]
+    ├── InstallError [ImportError]
+    ├── OutputError [OSError]
+    ├── MetricError [ValueError]        harness/metrics
+    │   ├── PredictionError
+    │   └── FastPathMismatchError
+    ├── BottomUpConfigError [ValueError]        harness/bottomup
+    ├── ArchitectureError [ValueError]          harness/models/posenet.py
+    ├── InputSizeError [ValueError]             harness/models/hrnet.py
+    ├── FoldError [RuntimeError]                harness/models/fold.py
+    ├── DistributedError [RuntimeError]         harness/distributed.py
+    └── OracleError [RuntimeError]              harness/testing/oracle.py
+
+    AssertionError                              (not HarnessError: test failures, harness/testing/golden.py)
+    ├── GoldenMismatchError
+    └── GoldenMissingError
+
+The golden helpers' two errors stay AssertionErrors outside the tree: they are a test's verdict (pytest shows an
+AssertionError as a failed test with its diff, not as a crash), and no CLI may catch one as a user error. They are
+defined here all the same, so that this file lists everything the package raises.
+
+The modules that raise these import them from here and keep them importable under their old names
+(`harness.metrics.PredictionError`, `harness.models.InputSizeError`, ...). Private control-flow exceptions (a leading
+underscore, never seen by a user) stay in their modules. tests/test_errors.py checks that no other module defines a
+public exception and that the trees above are the real ones.
+"""
 
 from __future__ import annotations
 
@@ -95,3 +140,59 @@ class StateDictMismatchError(CheckpointError):
     def __init__(self, message: str, diff: object) -> None:
         super().__init__(message)
         self.diff = diff
+
+
+# -- scoring (harness.metrics) ----------------------------------------------------------------------------------
+
+
+class MetricError(HarnessError, ValueError):
+    """A scorer cannot run as asked (evaluator settings, keypoint schema, sigmas)."""
+
+
+class PredictionError(MetricError):
+    """Predictions do not fit the annotations they are scored against (unknown image, wrong keypoint count, NaN)."""
+
+
+class FastPathMismatchError(MetricError):
+    """The fast evaluator disagreed with the library on this input (a bug here: report it with the input)."""
+
+
+# -- models and inference ---------------------------------------------------------------------------------------
+
+
+class BottomUpConfigError(HarnessError, ValueError):
+    """Bottom-up settings that the protocol cannot run (scales, sizes, flip index, thresholds)."""
+
+
+class ArchitectureError(HarnessError, ValueError):
+    """An Architecture record this package cannot build."""
+
+
+class InputSizeError(HarnessError, ValueError):
+    """An input whose (H, W) the network cannot process."""
+
+
+class FoldError(HarnessError, RuntimeError):
+    """A BatchNorm the folding pass does not know how to pair with its convolution."""
+
+
+# -- running -----------------------------------------------------------------------------------------------------
+
+
+class DistributedError(HarnessError, RuntimeError):
+    """A multi-process run cannot start, or another rank failed (the message names the rank)."""
+
+
+class OracleError(HarnessError, RuntimeError):
+    """The oracle environment could not be built, or an oracle script failed; the message carries its stderr."""
+
+
+# -- test verdicts (AssertionError, outside the HarnessError tree: see the module docstring) ---------------------
+
+
+class GoldenMismatchError(AssertionError):
+    """Recomputed outputs differ from the committed golden beyond tolerance; the message is the diff."""
+
+
+class GoldenMissingError(AssertionError):
+    """No golden file yet; the message says how to create it."""

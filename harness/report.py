@@ -9,23 +9,21 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
 
-from zoo import history
+from zoo import history, settings
 from zoo.render import markdown_env
 from zoo.schema import Registry, Result, TopDownProtocol
 from zoo.verdicts import RowVerdict, row_verdict
 
-REPO = Path(__file__).resolve().parents[1]
 TEMPLATES = Path(__file__).parent / "templates"
 
 
 def default_reports_dir() -> Path:
-    return Path(os.environ.get("HRNET_ZOO_REPORTS", REPO / "reports"))
+    return settings.reports_dir()
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ import json
 import os
 import platform
 import subprocess
-import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 import orjson
 
 from harness.errors import ModelOutputError
+from zoo.atomic import write_bytes_atomic
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -64,29 +64,6 @@ def git_state(repo: Path = REPO) -> dict[str, Any]:
 
 def now_utc() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
-
-
-def file_mode() -> int:
-    """The mode an ordinary new file gets under the user's umask (mkstemp alone would leave 0600)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write to a temp file in the same folder and rename it into place: a reader never sees half a file, and a
-    failure leaves any earlier file as it was."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def json_bytes(obj: Any, *, indent: int | None = 2) -> bytes:

@@ -3,14 +3,15 @@ absent, e.g. for users outside the project's workplace; CI always has it."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 
+from zoo import settings
+
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("HRNET_ZOO_SHARED", REPO.parent / "shared")).resolve()
+SHARED = settings.shared_dir()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

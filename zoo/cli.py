@@ -1,8 +1,8 @@
-"""`python -m zoo list|show|check|readme|import|sync|export|search`: browse, validate and translate the registry.
-Torch-free. The ecosystem-format verbs (import, sync, export, search) live in zoo/formats_cli.py.
+"""`python -m zoo list|show|check|readme|settings|import|sync|export|search`: browse, validate and translate the
+registry. Torch-free. The ecosystem-format verbs (import, sync, export, search) live in zoo/formats_cli.py.
 
-Exit codes: 0 ok, 1 `check` / `readme --check` / `sync --check` / `export --check` found problems, 2 usage error,
-unknown id or bad input.
+Exit codes: 0 ok, 1 `check` / `readme --check` / `settings --check` / `sync --check` / `export --check` found
+problems, 2 usage error, unknown id or bad input.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 
-from zoo import formats_cli, readme
+from zoo import formats_cli, readme, settings
 from zoo.errors import RegistryError, ZooError
 from zoo.export import entry_to_dict
 from zoo.load import load_registry, registry_paths
@@ -47,6 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--readme", metavar="PATH", default=None, help="README to write (default: $HRNET_ZOO_README or README.md)"
     )
     p.set_defaults(func=_readme)
+
+    p = sub.add_parser("settings", help="the HRNET_ZOO_* environment variables and their values now")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true", help="only check that the table in docs/DESIGN.md is current")
+    mode.add_argument("--write", action="store_true", help="rewrite the table in docs/DESIGN.md from zoo/settings.py")
+    p.set_defaults(func=_settings)
     formats_cli.add_verbs(sub)
     return parser
 
@@ -197,4 +203,23 @@ def _readme(args: argparse.Namespace) -> int:
         return 1 if problems else 0
     changed = readme.write_readme(registry, args.readme)
     print(f"{args.readme or readme.default_readme()}: {'tables regenerated' if changed else 'already up to date'}")
+    return 0
+
+
+def _settings(args: argparse.Namespace) -> int:
+    if args.check:
+        problems = settings.table_problems()
+        for p in problems:
+            print(p, file=sys.stderr)
+        return 1 if problems else 0
+    if args.write:
+        changed = settings.write_table()
+        print(f"{settings.DESIGN}: {'table rewritten' if changed else 'already up to date'}")
+        return 0
+    width = max(len(s.name) for s in settings.SETTINGS)
+    for s in settings.SETTINGS:
+        value = s.raw()
+        print(f"{s.name:<{width}}  {'= ' + value if value is not None else '(default: ' + s.default + ')'}")
+    for line in settings.unknown():
+        print(f"warning: {line}", file=sys.stderr)
     return 0

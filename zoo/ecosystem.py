@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from zoo import history
-from zoo.errors import ZooError
+from zoo.errors import ExportError
 from zoo.record import counts_as_reproduction
 from zoo.schema import BottomUpProtocol, Entry, Protocol, Registry, Result, TopDownProtocol
 from zoo.verdicts import RowVerdict, row_verdict
@@ -33,10 +33,6 @@ COLLECTIONS = {
     "associative_embedding": ("Associative Embedding", "newell2017associative", ("HRNet", "Associative Embedding")),
     "higher_resolution": ("HigherHRNet", "cheng2020higherhrnet", ("HRNet", "HigherHRNet")),
 }
-
-
-class ExportError(ZooError, ValueError):
-    """The registry holds something an export format has no place for; the message says what to add where."""
 
 
 def task_of(dataset: str) -> str:

@@ -1,4 +1,25 @@
-"""Errors of the registry. Every message says what is wrong, where, and what to do next."""
+"""Every public error of the registry package, in one file (as huggingface_hub's `errors.py` and httpx's
+`_exceptions.py` keep theirs). Every message says what is wrong, where, and what to do next.
+
+The tree (a builtin in brackets is a second base, so `except ValueError` keeps working where it did; the harness's
+own tree continues under HarnessError in harness/errors.py):
+
+    ZooError
+    ├── RegistryError [ValueError]
+    ├── UnknownEntryError [KeyError]
+    ├── RecordError [ValueError]
+    │   └── HistoryError
+    ├── PageError [ValueError]
+    ├── GeneratedError [ValueError]
+    ├── SearchError [ValueError]
+    ├── ExportError [ValueError]
+    ├── SettingError [ValueError]
+    └── HarnessError                      harness/errors.py
+
+The modules that raise them import them from here (and re-export them under their old names: `zoo.pages.PageError`
+is this module's PageError). tests/test_errors.py checks that no other module defines a public exception and that
+this tree is the real one.
+"""
 
 from __future__ import annotations
 
@@ -33,3 +54,30 @@ class UnknownEntryError(ZooError, KeyError):
 
 class RecordError(ZooError, ValueError):
     """A run record (result.json or a history file) is malformed; the message names the file and field."""
+
+
+class HistoryError(RecordError):
+    """A history file is malformed; the message names the file and field (zoo/history.py)."""
+
+
+class PageError(ZooError, ValueError):
+    """A model-zoo page cannot be read or does not have the expected shape; the message names the file and line
+    (zoo/pages.py)."""
+
+
+class GeneratedError(ZooError, ValueError):
+    """A folder of generated files cannot be written (or holds files we did not write) (zoo/generated.py)."""
+
+
+class SearchError(ZooError, ValueError):
+    """A search condition or column that cannot be used; the message lists what can (zoo/search.py)."""
+
+
+class ExportError(ZooError, ValueError):
+    """The registry holds something an export format has no place for; the message says what to add where
+    (zoo/ecosystem.py)."""
+
+
+class SettingError(ZooError, ValueError):
+    """An HRNET_ZOO_* environment variable holds a value its type does not allow; the message names the variable
+    and what it takes (zoo/settings.py)."""

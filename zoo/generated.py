@@ -8,23 +8,18 @@ refused unless the caller passes `force` (STYLE.md: nothing the user wrote is re
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
-from zoo.errors import ZooError
+from zoo import settings
+from zoo.atomic import write_text_atomic
+from zoo.errors import GeneratedError
 
 MANIFEST = ".generated"
-REPO = Path(__file__).resolve().parents[1]
 
 
 def default_exports_dir() -> Path:
     """exports/ of the checkout ($HRNET_ZOO_EXPORTS elsewhere): model-index metafiles and Hub model cards."""
-    return Path(os.environ.get("HRNET_ZOO_EXPORTS", REPO / "exports"))
-
-
-class GeneratedError(ZooError, ValueError):
-    """The output folder cannot be written (or holds files we did not write)."""
+    return settings.exports_dir()
 
 
 def _manifest(out_dir: Path) -> list[str]:
@@ -32,21 +27,6 @@ def _manifest(out_dir: Path) -> list[str]:
     if not path.is_file():
         return []
     return [line for line in path.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        mask = os.umask(0o022)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # mkstemp's 0600 would hide generated files from the user's group
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write(files: dict[str, str], out_dir: str | Path, *, command: str, force: bool = False) -> list[str]:
@@ -65,14 +45,14 @@ def write(files: dict[str, str], out_dir: str | Path, *, command: str, force: bo
         for rel, text in sorted(files.items()):
             path = out_dir / rel
             if not path.is_file() or path.read_text(encoding="utf-8") != text:
-                _atomic_write(path, text)
+                write_text_atomic(path, text)
                 changed.append(rel)
         for rel in previous:
             if rel not in files and (out_dir / rel).is_file():
                 (out_dir / rel).unlink()
                 changed.append(rel)
         listing = "".join(f"{rel}\n" for rel in sorted(files))
-        _atomic_write(out_dir / MANIFEST, f"# written by `{command}`; do not edit these files by hand\n{listing}")
+        write_text_atomic(out_dir / MANIFEST, f"# written by `{command}`; do not edit these files by hand\n{listing}")
     except OSError as exc:
         raise GeneratedError(f"{out_dir}: cannot write ({exc.strerror or exc}); expected a writable folder") from exc
     return changed

@@ -7,25 +7,19 @@ re-rendered from these files without re-running anything. torch-free.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from zoo.errors import RecordError
+from zoo import settings
+from zoo.errors import HistoryError, RecordError
 from zoo.record import RunRecord, counts_as_reproduction
 from zoo.schema import RECORD_MODES
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 def default_history_dir() -> Path:
-    return Path(os.environ.get("HRNET_ZOO_RESULTS", REPO / "results")) / "history"
-
-
-class HistoryError(RecordError):
-    """A history file is malformed; the message names the file and field."""
+    return settings.results_dir() / "history"
 
 
 def record_filename(record: RunRecord) -> str:

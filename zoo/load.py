@@ -18,6 +18,7 @@ import stat
 from pathlib import Path
 from types import MappingProxyType
 
+from zoo import settings
 from zoo.bib import parse_bibtex
 from zoo.checkpoint_reader import read_checkpoint, read_url
 from zoo.dataset_reader import read_sources
@@ -40,8 +41,7 @@ from zoo.yamltree import (
 )
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-DEFAULT_REGISTRY = PACKAGE_DIR.parent / "zoo.yaml"
-ENV_VAR = "HRNET_ZOO_REGISTRY"
+DEFAULT_REGISTRY = settings.DEFAULT_REGISTRY
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 #: Stages (outputs) per head kind; PROTOCOLS.md §1.2: stage 0 is stride 4, HigherHRNet's stage 1 stride 2.
@@ -50,7 +50,7 @@ _STAGES = {"heatmap": 1, "associative_embedding": 1, "higher_resolution": 2}
 
 def registry_paths(path: str | os.PathLike | None = None, *, keypoints=None, papers=None) -> tuple[Path, Path, Path]:
     """The (zoo.yaml, keypoints.yaml, papers.bib) that `load_registry` would read with these arguments."""
-    zoo = Path(path or os.environ.get(ENV_VAR) or DEFAULT_REGISTRY).resolve()
+    zoo = Path(path or settings.registry_file()).resolve()
 
     def pick(explicit, name: str) -> Path:
         if explicit:
@@ -70,17 +70,18 @@ def load_registry(
     """Load and validate the registry; raises RegistryError listing every problem. Cached per files + mtimes."""
     files = registry_paths(path, keypoints=keypoints, papers=papers)
     stamps = []
+    env = settings.REGISTRY.name
     for f in files:
         try:
             st = f.stat()
         except OSError as exc:
             raise RegistryError(
-                [f"{f}: cannot read ({exc.strerror}); expected an existing file (set ${ENV_VAR} or pass a path)"],
+                [f"{f}: cannot read ({exc.strerror}); expected an existing file (set ${env} or pass a path)"],
                 path=str(files[0]),
             ) from exc
         if not stat.S_ISREG(st.st_mode):
             raise RegistryError(
-                [f"{f}: is not a regular file (a folder?); expected a YAML or bibtex file (set ${ENV_VAR})"],
+                [f"{f}: is not a regular file (a folder?); expected a YAML or bibtex file (set ${env})"],
                 path=str(files[0]),
             )
         stamps.append((st.st_mtime_ns, st.st_size))

@@ -24,7 +24,7 @@ from pathlib import Path
 import bibtexparser
 
 from zoo.checkpoint_reader import CHECKPOINT_NAME
-from zoo.errors import ZooError
+from zoo.errors import PageError
 from zoo.schema import METRIC_NAMES
 
 #: Roles MMPose marks bibtex blocks with (an HTML comment before the block).
@@ -33,10 +33,6 @@ ROLES = ("ALGORITHM", "BACKBONE", "DATASET")
 KNOWN_COLUMNS = ("Arch", "Input Size", "ckpt", "log", "Set")
 _ROLE = re.compile(r"<!--\s*\[(?P<role>[A-Z]+)\]\s*-->")
 _SIZE = re.compile(r"^(?P<h>\d+)x(?P<w>\d+)$")
-
-
-class PageError(ZooError, ValueError):
-    """A model-zoo page cannot be read or does not have the expected shape; the message names the file and line."""
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,11 @@ columns (zoo.verdicts), with a dash for rows that have no result yet.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from zoo import history
+from zoo import history, settings
 from zoo.errors import ZooError
 from zoo.render import markdown_env
 from zoo.schema import METRIC_NAMES, Protocol, Registry, Result, TopDownProtocol
@@ -22,13 +21,11 @@ from zoo.verdicts import row_verdict
 
 START = "<!-- zoo:tables:start -->"
 END = "<!-- zoo:tables:end -->"
-DEFAULT_README = Path(__file__).resolve().parents[1] / "README.md"
-README_ENV = "HRNET_ZOO_README"
 
 
 def default_readme() -> Path:
     """The README whose tables are generated: $HRNET_ZOO_README, else the repository's README.md."""
-    return Path(os.environ.get(README_ENV) or DEFAULT_README)
+    return settings.readme_file()
 
 
 TEMPLATE = "readme_tables.md.j2"

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from zoo.ecosystem import model_name
-from zoo.errors import ZooError
+from zoo.errors import SearchError
 from zoo.schema import HIGHER_IS_BETTER, METRIC_NAMES, Registry, TopDownProtocol
 
 #: Numeric columns a condition or sort may name, besides the metrics.
@@ -22,10 +22,6 @@ NUMERIC = ("width", "input_h", "input_w", "num_scales")
 TEXT = ("name", "entry", "dataset", "split", "paradigm", "head", "boxes", "checkpoint")
 _OPS = {">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne, ">": operator.gt, "<": operator.lt}
 _CONDITION = re.compile(r"^\s*(?P<col>[A-Za-z0-9@._]+)\s*(?P<op>>=|<=|==|!=|>|<)\s*(?P<value>[-+0-9.eE]+)\s*$")
-
-
-class SearchError(ZooError, ValueError):
-    """A search condition or column that cannot be used; the message lists what can."""
 
 
 @dataclass(frozen=True)

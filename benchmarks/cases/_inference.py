@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,9 +13,9 @@ import numpy as np
 import torch
 
 from benchmarks.suite import BenchContext
+from zoo import settings
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("HRNET_ZOO_SHARED", REPO.parent / "shared")).resolve()
+SHARED = settings.shared_dir()
 SAMPLES = SHARED / "data" / "samples"
 
 

@@ -16,7 +16,7 @@ from typing import get_args
 import torch
 import torch.nn.functional as F
 
-from harness.bottomup.errors import BottomUpConfigError, ModelOutputError
+from harness.errors import BottomUpConfigError, ModelOutputError
 from zoo.schema import Aggregation
 
 AGGREGATIONS: tuple[str, ...] = get_args(Aggregation)

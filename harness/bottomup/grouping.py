@@ -16,8 +16,9 @@ import numpy as np
 import torch
 
 from harness.bottomup.assignment import assign
-from harness.bottomup.errors import BottomUpConfigError, ModelOutputError, all_finite
+from harness.bottomup.finite import all_finite
 from harness.bottomup.refine_search import first_argmax_among_top
+from harness.errors import BottomUpConfigError, ModelOutputError
 from zoo.schema import BottomUpProtocol, KeypointSchema
 
 #: PROTOCOLS.md §4 step 3: more candidates than groups -> pad the cost matrix with columns of this value.

@@ -16,11 +16,12 @@ import numpy as np
 import torch
 
 from harness.bottomup.aggregate import ScaleAccumulator, scale_maps
-from harness.bottomup.errors import BottomUpConfigError, ModelOutputError, all_finite
+from harness.bottomup.finite import all_finite
 from harness.bottomup.parallel import GroupingPool, group_image
 from harness.bottomup.resize import ScalePlan, plan_scales, resize_image, to_input_tensor
 from harness.data.annotations import coco_tables, read_json
 from harness.data.images import read_image
+from harness.errors import BottomUpConfigError, ModelOutputError
 from zoo.schema import BottomUpProtocol, KeypointSchema
 
 

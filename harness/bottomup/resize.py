@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import torch
 
-from harness.bottomup.errors import BottomUpConfigError
+from harness.errors import BottomUpConfigError
 from harness.topdown.crop import crop_cv2, normalize_crops
 
 #: MMPose's pixel_std: scales are in units of 200 px.

@@ -1,7 +1,7 @@
 """The checkpoint cache's files and the verify-then-publish step every source ends with.
 
 A leaf of harness.checkpoints: `store` (look-up, fetch, the run's check), `download` (HTTP) and `hub` (Hub mirrors)
-import it; it imports none of them. Where: `cache_dir()` is `$HRNET_ZOO_CACHE` if set, else
+import it; it imports none of them. Where: `cache_dir()` (zoo/settings.py) is `$HRNET_ZOO_CACHE` if set, else
 `$XDG_CACHE_HOME/hrnet-zoo/checkpoints`, else `~/.cache/hrnet-zoo/checkpoints`. For a checkpoint named `<name>.pth`
 (the last part of its URL) it holds:
 
@@ -20,43 +20,22 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness import locks
 from harness.checkpoints.hashing import file_sha256, hash_problems, read_record, write_record
 from harness.errors import ChecksumMismatchError, DownloadError, OfflineError
+from zoo import settings
+from zoo.errors import SettingError
 from zoo.schema import Checkpoint
-
-try:  # POSIX only; elsewhere fetches of the same file are not serialised (the renames stay atomic).
-    import fcntl
-except ImportError:  # pragma: no cover
-    fcntl = None  # type: ignore[assignment]
-
-ENV_CACHE = "HRNET_ZOO_CACHE"
-ENV_OFFLINE = "HRNET_ZOO_OFFLINE"
-ENV_PREFER_MIRROR = "HRNET_ZOO_PREFER_MIRROR"
-#: Upper bound (MiB) of a download whose size neither the registry nor the server states.
-ENV_MAX_DOWNLOAD_MB = "HRNET_ZOO_MAX_DOWNLOAD_MB"
-#: The largest HRNet checkpoint of the zoo is ~250 MB; 2 GiB leaves room for any pose model while still stopping
-#: an endless or wrong stream before it fills the disk.
-DEFAULT_MAX_DOWNLOAD_MB = 2048
+from zoo.settings import cache_dir
 
 log = logging.getLogger(__name__)
 
 
 # -- locations ------------------------------------------------------------------------------------------------
-
-
-def cache_dir() -> Path:
-    """Where verified checkpoints live (read from the environment at each call)."""
-    if override := os.environ.get(ENV_CACHE):
-        return Path(override).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    # XDG Base Directory spec: a relative path is invalid and must be ignored.
-    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
-    return base / "hrnet-zoo" / "checkpoints"
 
 
 def expected_path(checkpoint: Checkpoint) -> Path:
@@ -93,39 +72,30 @@ class CachePaths:
 
 
 def max_download_bytes() -> int:
-    """The bound on a download of unknown size: $HRNET_ZOO_MAX_DOWNLOAD_MB MiB, else DEFAULT_MAX_DOWNLOAD_MB."""
-    raw = os.environ.get(ENV_MAX_DOWNLOAD_MB, "").strip()
-    if not raw:
-        return DEFAULT_MAX_DOWNLOAD_MB << 20
+    """The bound on a download of unknown size: $HRNET_ZOO_MAX_DOWNLOAD_MB MiB, else its default (2048)."""
     try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not value > 0 or value == float("inf"):
-        raise DownloadError(f"{ENV_MAX_DOWNLOAD_MB}={raw!r} is not a positive number of MiB; unset it or fix it")
-    return int(value * (1 << 20))
+        return int(settings.max_download_mib() * (1 << 20))
+    except SettingError as exc:  # a download's error: the fetch verbs report it as they report a failed download
+        raise DownloadError(str(exc)) from exc
 
 
 # -- offline and messages ---------------------------------------------------------------------------------------
-
-
-def truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def is_offline(offline: bool | None = None) -> bool:
     """`offline` when given, else whether HRNET_ZOO_OFFLINE or HF_HUB_OFFLINE is set to a true value."""
     if offline is not None:
         return offline
-    return any(truthy(os.environ.get(v)) for v in (ENV_OFFLINE, "HF_HUB_OFFLINE"))
+    return bool(settings.offline_switches())
 
 
 def offline_reason() -> str:
-    names = [v for v in (ENV_OFFLINE, "HF_HUB_OFFLINE") if truthy(os.environ.get(v))]
-    return f"offline mode is on ({', '.join(names) or '--offline'})"
+    return f"offline mode is on ({', '.join(settings.offline_switches()) or '--offline'})"
 
 
-OFFLINE_NEXT = f"Or reconnect / unset {ENV_OFFLINE} and HF_HUB_OFFLINE and run `python -m harness fetch` again."
+OFFLINE_NEXT = (
+    f"Or reconnect / unset {settings.OFFLINE} and {settings.HF_HUB_OFFLINE} and run `python -m harness fetch` again."
+)
 
 
 def manual_hint(checkpoint: Checkpoint, paths: CachePaths) -> str:
@@ -218,31 +188,15 @@ def publish(paths: CachePaths, staged: Path, sha256: str, *, source: str) -> Non
 # -- the per-file lock ------------------------------------------------------------------------------------------
 
 
-@contextmanager
-def locked(lock_path: Path, *, required: bool = True) -> Iterator[None]:
-    """Exclusive flock on `lock_path` (created if needed). The lock file stays: deleting it would race.
-    When the lock file cannot be created: DownloadError, or no lock at all if not `required`."""
-    if fcntl is None:  # pragma: no cover
-        yield
-        return
-    try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        if required:
-            raise DownloadError(
-                f"cannot create the lock file {lock_path}: {exc}. Make the cache writable or set {ENV_CACHE} to a "
-                "writable folder."
-            ) from exc
-        fd = None
-    if fd is None:
-        yield
-        return
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log.warning("waiting for another process that is fetching the same file (lock: %s)", lock_path)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
+def locked(lock_path: Path, *, required: bool = True) -> AbstractContextManager[None]:
+    """Exclusive lock on `lock_path` (harness/locks.py) while a process fetches this file. When the lock file cannot
+    be created: DownloadError, or no lock at all if not `required`."""
+
+    def unwritable(exc: OSError) -> DownloadError:
+        return DownloadError(
+            f"cannot create the lock file {lock_path}: {exc}. Make the cache writable or set {settings.CACHE} to a "
+            "writable folder."
+        )
+
+    waiting = f"waiting for another process that is fetching the same file (lock: {lock_path})"
+    return locks.exclusive(lock_path, waiting=waiting, unwritable=unwritable if required else None)

@@ -10,19 +10,12 @@ $HRNET_ZOO_MAX_DOWNLOAD_MB (cache.max_download_bytes), so a wrong URL cannot fil
 
 from __future__ import annotations
 
-import http.client
 import logging
-import sys
-import urllib.error
-import urllib.request
 from typing import NamedTuple
 
-from tqdm.auto import tqdm
-
+from harness import transfer
 from harness.checkpoints.cache import (
-    ENV_MAX_DOWNLOAD_MB,
     CachePaths,
-    discard,
     manual_hint,
     max_download_bytes,
     offline_error,
@@ -33,20 +26,10 @@ from harness.checkpoints.cache import (
 )
 from harness.checkpoints.hashing import file_sha256
 from harness.errors import ChecksumMismatchError, DownloadError
+from zoo import settings
 from zoo.schema import Checkpoint
 
-#: Seconds a connect or a read may block before the attempt counts as failed.
-TIMEOUT_S = 30.0
-#: How many times one fetch resumes a transfer that was cut off before giving up (progress is kept in `.part`).
-MAX_RESUMES = 3
-CHUNK_SIZE = 1 << 20
-USER_AGENT = "hrnet-zoo (python-urllib)"
-
 log = logging.getLogger(__name__)
-
-
-class _RangeNotSatisfiableError(Exception):
-    """HTTP 416 to a resume: `.part` already holds at least the whole file."""
 
 
 class _Got(NamedTuple):
@@ -66,10 +49,7 @@ def from_url(checkpoint: Checkpoint, paths: CachePaths, *, offline: bool, progre
     while True:
         start = paths.part.stat().st_size if paths.part.exists() else 0
         resumed = resumed or start > 0
-        try:
-            got = _get(checkpoint, paths, start=start, limit=limit, progress=progress)
-        except _RangeNotSatisfiableError:
-            got = _Got(True, False)  # RFC 9110 §15.5.17: nothing past `start`; verify what .part holds
+        got = _get(checkpoint, paths, start=start, limit=limit, progress=progress)
         if got.complete is None:
             # No length known: the end may have been a cut. Verify; if that fails, ask for the rest (unless the
             # server just ignored a Range request: it sent the whole file then, so the verdict is final).
@@ -84,7 +64,7 @@ def from_url(checkpoint: Checkpoint, paths: CachePaths, *, offline: bool, progre
                 got = _Got(True, got.from_zero)
         if not got.complete:
             resumes += 1
-            if resumes > MAX_RESUMES:
+            if resumes > transfer.MAX_RESUMES:
                 raise DownloadError(
                     f"the transfer of {checkpoint.url} was cut off {resumes} times; "
                     f"{paths.part.stat().st_size} bytes are kept in {paths.part}\n"
@@ -113,50 +93,38 @@ def _get(checkpoint: Checkpoint, paths: CachePaths, *, start: int, limit: int, p
     """One GET into `paths.part`, from byte `start` when > 0; what arrived is kept for a resume. Never writes more
     than `limit` bytes in all (the registry's size, else the configured maximum)."""
     url = checkpoint.url
-    headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
-    if start:
-        headers["Range"] = f"bytes={start}-"
-    try:
-        response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=TIMEOUT_S)
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        if exc.code == 416 and start:
-            raise _RangeNotSatisfiableError from None
-        raise DownloadError(
-            f"HTTP {exc.code} {exc.reason} from {url}\n"
-            + ("The server failed; retry later. " if exc.code >= 500 else "Check checkpoint.url in zoo.yaml. ")
+    response = transfer.open_range(
+        url,
+        start=start,
+        status_hint=lambda code: (
+            "\n"
+            + ("The server failed; retry later. " if code >= 500 else "Check checkpoint.url in zoo.yaml. ")
             + manual_hint(checkpoint, paths)
-        ) from exc
-    except urllib.error.URLError as exc:  # DNS failure, connection refused, unreachable network, connect timeout
-        raise offline_error(checkpoint, paths, f"the network is unreachable ({exc.reason}): {url}") from exc
-    except (OSError, http.client.HTTPException) as exc:  # connected, but no valid answer
-        raise DownloadError(f"no valid HTTP answer from {url}: {exc!r}\nRetry later.") from exc
+        ),
+        unreachable=lambda what: offline_error(checkpoint, paths, what),
+        retry_hint="\nRetry later.",
+    )
+    if response is None:  # 416 to a resume: nothing past `start`; verify what .part holds
+        return _Got(True, False)
     with response:
-        offset = start if start and _range_start(response) == start else 0  # otherwise Range was ignored
+        offset = start if start and transfer.range_start(response) == start else 0  # otherwise Range was ignored
         if start and not offset:
             log.warning("%s ignored the Range request; downloading from zero", url)
-        length = response.headers.get("Content-Length")
-        remaining = int(length) if length and length.isdigit() else None
+        remaining = transfer.body_length(response)
         total = offset + remaining if remaining is not None else checkpoint.size
         if total is not None and total > limit:
             raise _too_large(checkpoint, f"the server announces {total} bytes", limit, kept="nothing was downloaded")
-        received = 0
-        with paths.part.open("ab" if offset else "wb") as f, _bar(checkpoint, total, offset, progress) as bar:
-            try:
-                while chunk := response.read(CHUNK_SIZE):
-                    if offset + received + len(chunk) > limit:
-                        f.close()
-                        discard(paths.part)
-                        raise _too_large(checkpoint, "the server sent more bytes", limit, kept="the bytes were deleted")
-                    f.write(chunk)
-                    received += len(chunk)
-                    bar.update(len(chunk))
-            except (OSError, http.client.HTTPException) as exc:
-                if isinstance(exc, DownloadError):
-                    raise
-                log.warning("transfer of %s cut off after %d bytes: %r", url, offset + received, exc)
-                return _Got(False, start > 0 and not offset)
+
+        def sent_too_much() -> DownloadError:
+            return _too_large(checkpoint, "the server sent more bytes", limit, kept="the bytes were deleted")
+
+        received, cut = transfer.copy_body(
+            response, paths.part, url=url, offset=offset, total=total, progress=progress, desc=checkpoint.filename,
+            bound=(limit, sent_too_much),
+        )  # fmt: skip
     from_zero = start > 0 and not offset
+    if cut:
+        return _Got(False, from_zero)
     if total is None:
         return _Got(None, from_zero)
     if offset + received < total:
@@ -170,29 +138,8 @@ def _too_large(checkpoint: Checkpoint, what: str, limit: int, *, kept: str) -> D
         bound = f"the registry's size of {checkpoint.filename} ({checkpoint.size} bytes)"
         advice = "Check checkpoint.url and checkpoint.size in zoo.yaml."
     else:
-        bound = f"the {limit} bytes allowed for a download of unknown size (${ENV_MAX_DOWNLOAD_MB})"
-        advice = f"If the file really is that large, set {ENV_MAX_DOWNLOAD_MB} to its size in MiB; else check the URL."
+        bound = f"the {limit} bytes allowed for a download of unknown size (${settings.MAX_DOWNLOAD_MB})"
+        advice = (
+            f"If the file really is that large, set {settings.MAX_DOWNLOAD_MB} to its size in MiB; else check the URL."
+        )
     return DownloadError(f"{checkpoint.url}: {what}, more than {bound}; {kept}.\n{advice}")
-
-
-def _range_start(response: http.client.HTTPResponse) -> int | None:
-    """First byte of a 206 answer, from `Content-Range: bytes START-END/TOTAL`; None for any other answer."""
-    if response.status != 206:
-        return None
-    value = response.headers.get("Content-Range", "")
-    unit, _, rest = value.partition(" ")
-    first = rest.partition("-")[0]
-    return int(first) if unit == "bytes" and first.isdigit() else None
-
-
-def _bar(checkpoint: Checkpoint, total: int | None, initial: int, enabled: bool) -> tqdm:
-    return tqdm(
-        total=total,
-        initial=initial,
-        unit="B",
-        unit_scale=True,
-        unit_divisor=1024,
-        desc=checkpoint.filename,
-        file=sys.stderr,
-        disable=not (enabled and sys.stderr.isatty()),
-    )

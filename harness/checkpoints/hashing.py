@@ -6,9 +6,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
+
+from zoo.atomic import write_text_atomic
 
 CHUNK_SIZE = 1 << 20
 
@@ -55,12 +56,7 @@ def write_record(file: Path, record: Path, sha256: str, *, source: str) -> None:
         "verified_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "source": source,
     }
-    tmp = record.with_name(f"{record.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        tmp.write_text(json.dumps(data, indent=1) + "\n")
-        os.replace(tmp, record)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_text_atomic(record, json.dumps(data, indent=1) + "\n")
 
 
 def read_record(file: Path, record: Path) -> tuple[str, int] | None:

@@ -37,10 +37,6 @@ from pathlib import Path
 
 from harness.checkpoints import download, hub
 from harness.checkpoints.cache import (
-    ENV_CACHE,
-    ENV_MAX_DOWNLOAD_MB,
-    ENV_OFFLINE,
-    ENV_PREFER_MIRROR,
     OFFLINE_NEXT,
     CachePaths,
     cache_dir,
@@ -53,19 +49,15 @@ from harness.checkpoints.cache import (
     publish,
     set_aside,
     sidecar_vouches,
-    truthy,
     verify_file,
     write_sidecar,
 )
 from harness.checkpoints.hashing import file_sha256
 from harness.errors import CheckpointError, ChecksumMismatchError, DownloadError, OfflineError
+from zoo import settings
 from zoo.schema import Checkpoint
 
 __all__ = [
-    "ENV_CACHE",
-    "ENV_MAX_DOWNLOAD_MB",
-    "ENV_OFFLINE",
-    "ENV_PREFER_MIRROR",
     "ChecksumMismatchError",
     "RunCheckpoint",
     "cache_dir",
@@ -145,11 +137,12 @@ def fetch(
         paths.final.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DownloadError(
-            f"cannot create the checkpoint cache {paths.final.parent}: {exc}. Set {ENV_CACHE} to a writable folder."
+            f"cannot create the checkpoint cache {paths.final.parent}: {exc}. "
+            f"Set {settings.CACHE} to a writable folder."
         ) from exc
     offline = is_offline(offline)
     if prefer_mirror is None:
-        prefer_mirror = truthy(os.environ.get(ENV_PREFER_MIRROR))
+        prefer_mirror = settings.prefer_mirror()
     with locked(paths.lock):
         if force:
             discard(paths.part)
@@ -186,7 +179,7 @@ def _cannot_set_aside(checkpoint: Checkpoint, paths: CachePaths, actual: str) ->
     return ChecksumMismatchError(
         f"{paths.final} is not the published {checkpoint.filename} (sha256 {actual} does not start with "
         f"{checkpoint.sha256_prefix}) and cannot be moved aside to make room for a download.\n"
-        f"Move or delete it yourself, or set {ENV_CACHE} to a writable folder, then fetch again.",
+        f"Move or delete it yourself, or set {settings.CACHE} to a writable folder, then fetch again.",
         expected=checkpoint.sha256 or checkpoint.sha256_prefix,
         actual=actual,
         path=str(paths.final),
@@ -284,7 +277,7 @@ def verified_for_run(
             path=str(path),
         )
     moved = set_aside(paths, sha256)
-    where = f"The damaged copy was moved to {moved}." if moved else f"It could not be moved aside ({ENV_CACHE}?)."
+    where = f"The damaged copy was moved to {moved}." if moved else f"It could not be moved aside ({settings.CACHE}?)."
     if moved is None or is_offline(offline):
         raise ChecksumMismatchError(
             f"{what}\nThe cached copy changed since it was verified (its size and date did not). {where} "

@@ -17,8 +17,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from harness.commands.evaluate import DATA_ENV, default_data_root
+from harness.commands import add_data_root_argument
 from harness.errors import HarnessError
+from zoo import settings
 
 ACTIONS = ("list", "fetch", "check")
 
@@ -32,13 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("action", choices=ACTIONS, help="list, fetch or check")
     p.add_argument("datasets", nargs="*", metavar="DATASET", help="dataset keys (default: all)")
-    p.add_argument(
-        "--data-root",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help=f"the reference layout's root (default: ${DATA_ENV} or ./data)",
-    )
+    add_data_root_argument(p, what="the reference layout's root")
     p.add_argument("--accept-terms", action="store_true", help="fetch: accept terms of use that require it")
     p.add_argument("--offline", action="store_true", default=None, help="fetch: never use the network")
     p.add_argument("--prefer-mirror", action="store_true", help="fetch: try mirrors before the primary URLs")
@@ -53,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from zoo import load_registry
 
     registry = load_registry()
-    root = (args.data_root or default_data_root()).expanduser()
+    root = (args.data_root or settings.data_root()).expanduser()
     chosen: dict = {}
     for name in args.datasets or ["all"]:
         chosen.update((d.key, d) for d in select_datasets(registry, name))

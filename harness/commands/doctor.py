@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from harness.commands import add_data_root_argument
 from harness.environment import (
     import_coco_api,
     interpreter,
@@ -24,6 +25,7 @@ from harness.environment import (
     version_of,
 )
 from harness.errors import InstallError
+from zoo import settings
 from zoo.schema import Registry
 
 STATUS_WIDTH, NAME_WIDTH = 5, 13
@@ -52,17 +54,13 @@ class _Screen:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from harness.commands.evaluate import DATA_ENV
-
     p = subparsers.add_parser(
         "doctor",
         help="check this environment for a run of record (exit 1 on a blocker)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument(
-        "--data-root", type=Path, default=None, help=f"data root to look at (default: ${DATA_ENV} or ./data)"
-    )
+    add_data_root_argument(p, what="data root to look at")
     p.set_defaults(func=run)
 
 
@@ -73,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     versions = package_versions()
     bad = {rule.package: (rule, v) for rule, v in reversed(known_bad(versions))}
     screen.guard("python", lambda: _python(screen))
+    screen.guard("settings", lambda: _settings(screen))
     screen.guard("numpy", lambda: screen.line("ok", "numpy", versions.get("numpy", "not installed")))
     for library in ("xtcocotools", "pycocotools"):
         screen.guard(library, lambda library=library: _coco_library(screen, library, bad.get(library)))
@@ -92,6 +91,17 @@ def run(args: argparse.Namespace) -> int:
 def _python(screen: _Screen) -> None:
     problem = python_problem()
     screen.line("FAIL" if problem else "ok", "python", problem or interpreter())
+
+
+def _settings(screen: _Screen) -> None:
+    """The HRNET_ZOO_* variables (zoo/settings.py): one that is no setting is ignored without a word by every verb,
+    so a typo (HRNET_ZOO_OFLINE=1) would silently run online; a malformed value fails a later verb."""
+    problems = settings.unknown() + settings.malformed()
+    for problem in problems:
+        screen.line("warn", "settings", problem)
+    if not problems:
+        given = [f"{s}={s.raw()}" for s in settings.SETTINGS if s.raw() is not None]
+        screen.line("ok", "settings", "; ".join(given) if given else "no HRNET_ZOO_* variable set (all defaults)")
 
 
 # -- the evaluator of record -------------------------------------------------------------------------------------
@@ -196,16 +206,15 @@ def _checkpoints(screen: _Screen, registry: Registry) -> None:
     state = ("" if where.exists() else "not created yet, ") + ("writable" if writable else "NOT writable")
     text = f"{where} ({state}): {verified} of {len(published)} published files cached and verified"
     if not writable:
-        screen.line("warn", "checkpoints", f"{text}; set ${store.ENV_CACHE} to a writable folder")
+        screen.line("warn", "checkpoints", f"{text}; set ${settings.CACHE} to a writable folder")
     else:
         screen.line("ok", "checkpoints", text)
 
 
 def _data(screen: _Screen, registry: Registry, data_root: Path | None) -> None:
-    from harness.commands.evaluate import DATA_ENV, default_data_root
     from harness.data.layout import missing_paths
 
-    root = (data_root or default_data_root()).expanduser()
+    root = (data_root or settings.data_root()).expanduser()
     complete, incomplete = [], []
     for key, dataset in registry.datasets.items():
         missing = [name for name, split in dataset.splits.items() if missing_paths(split, root)]
@@ -213,7 +222,7 @@ def _data(screen: _Screen, registry: Registry, data_root: Path | None) -> None:
             complete.append(key)
         else:
             incomplete.append(key if len(missing) == len(dataset.splits) else f"{key} ({', '.join(missing)})")
-    source = "--data-root" if data_root else (f"${DATA_ENV}" if os.environ.get(DATA_ENV) else "default")
+    source = "--data-root" if data_root else (f"${settings.DATA}" if settings.DATA.raw() else "default")
     text = f"{root} ({source}): complete: {', '.join(complete) or 'none'}"
     if incomplete:
         text += f"; incomplete: {', '.join(incomplete)} (evaluate names what is missing)"

@@ -15,21 +15,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
 from pathlib import Path
 
-from harness.commands import add_scoring_argument
+from harness.commands import add_data_root_argument, add_scoring_argument
 from harness.errors import DataError, HarnessError
 from harness.modes import AMP_DTYPES, MODES
 from harness.protocols import PROTOCOL_NAMES
 from harness.spec import CROP_BACKENDS
-
-DATA_ENV = "HRNET_ZOO_DATA"
-
-
-def default_data_root() -> Path:
-    return Path(os.environ.get(DATA_ENV, "data"))
+from zoo import settings
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
@@ -104,13 +98,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="PATH",
         help="weights to evaluate (default: the entry's published file, fetched and verified)",
     )
-    p.add_argument(
-        "--data-root",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help=f"dataset root in the reference layout (default: ${DATA_ENV} or ./data)",
-    )
+    add_data_root_argument(p, what="dataset root in the reference layout")
     p.add_argument("--ann-file", type=Path, metavar="F", help="annotation file (instead of --data-root)")
     p.add_argument("--img-dir", type=Path, metavar="DIR", help="image folder (with --ann-file)")
     p.add_argument("--bbox-file", type=Path, metavar="F", help="detector boxes (COCO results format)")
@@ -153,7 +141,7 @@ def resolve_data(result, registry, args: argparse.Namespace):
             if path is not None and not path.exists():
                 raise DataError(f"{path} does not exist")
         return DataPaths(args.ann_file, args.img_dir, args.bbox_file, reference_layout=False)
-    root = args.data_root or default_data_root()
+    root = args.data_root or settings.data_root()
     dataset = registry.datasets[result.dataset]
     split = dataset.splits[result.split]
     # resolve_split raises with every missing path, the expected layout and where to get the data.

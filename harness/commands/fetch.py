@@ -6,19 +6,19 @@ import argparse
 import sys
 
 from harness.checkpoints import store
-from harness.checkpoints.cache import DEFAULT_MAX_DOWNLOAD_MB
 from harness.errors import DownloadError
+from zoo import settings
 from zoo.errors import UnknownEntryError
 from zoo.schema import Entry, Registry
 
 EPILOG = f"""\
 Prints the path of each verified file on stdout, one per line. Every requested entry is attempted; failures are
 reported as they happen and summarised at the end. Exit status: 0 all verified, 1 some failed, 2 unknown id.
-Cache: ${store.ENV_CACHE}, else $XDG_CACHE_HOME/hrnet-zoo/checkpoints, else ~/.cache/hrnet-zoo/checkpoints.
-Offline: --offline, {store.ENV_OFFLINE}=1 or HF_HUB_OFFLINE=1 (a cached or hand-placed file is still verified).
+Cache: ${settings.CACHE}, else $XDG_CACHE_HOME/hrnet-zoo/checkpoints, else ~/.cache/hrnet-zoo/checkpoints.
+Offline: --offline, {settings.OFFLINE}=1 or HF_HUB_OFFLINE=1 (a cached or hand-placed file is still verified).
 A file under the checkpoint's name that does not verify is renamed to NAME.unverified-<hash>, never deleted.
-A download whose size neither the registry nor the server states stops at ${store.ENV_MAX_DOWNLOAD_MB} MiB
-(default {DEFAULT_MAX_DOWNLOAD_MB})."""
+A download whose size neither the registry nor the server states stops at ${settings.MAX_DOWNLOAD_MB} MiB
+(default {settings.DEFAULT_MAX_DOWNLOAD_MB})."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -15,16 +15,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import fnmatch
-import os
 import sys
 from pathlib import Path
 
-from harness.commands.evaluate import DATA_ENV, add_run_arguments, default_data_root, spec_from_args
+from harness.commands import add_data_root_argument
+from harness.commands.evaluate import add_run_arguments, spec_from_args
 from harness.distributed import DistributedError
 from harness.errors import DataError, DownloadError, HarnessError
+from zoo import settings
 from zoo.schema import RECORD_MODES
-
-RUNS_ENV = "HRNET_ZOO_RUNS"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,19 +41,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="PATTERN",
         help="only rows whose id matches one of these wildcards (e.g. '*multi-scale')",
     )
-    p.add_argument(
-        "--data-root",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help=f"datasets in the reference layout (default: ${DATA_ENV} or ./data)",
-    )
+    add_data_root_argument(p, what="datasets in the reference layout")
     p.add_argument(
         "--runs",
         type=Path,
         default=None,
         metavar="DIR",
-        help=f"working folder of the runs (default: ${RUNS_ENV} or ./runs)",
+        help=f"working folder of the runs (default: ${settings.RUNS} or ./runs)",
     )
     p.add_argument("--offline", action="store_true", help="never download; use the checkpoint cache")
     p.add_argument("--no-report", action="store_true", help="do not re-render reports/ and the README")
@@ -171,7 +164,7 @@ def _run(args: argparse.Namespace, ctx) -> int:
 
     registry = load_registry()
     rows = select_rows(registry, args.dataset, args.rows)
-    data_root = args.data_root or default_data_root()
+    data_root = args.data_root or settings.data_root()
     # Every argument is checked (by the first row's spec) before any data look-up or download.
     specs = {row.row_id: spec_from_args(args, registry, row, data=None) for row in rows}
     try:
@@ -185,7 +178,7 @@ def _run(args: argparse.Namespace, ctx) -> int:
                 file=sys.stderr,
             )
         return 2
-    runs_dir = args.runs or Path(os.environ.get(RUNS_ENV, "runs"))
+    runs_dir = args.runs or settings.runs_dir()
     say = print if ctx.is_main else _silent
     verdicts = []
     for row in rows:

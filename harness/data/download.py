@@ -12,26 +12,21 @@ archive processors are what this needs, but its HTTPDownloader opens the output 
 (a cut-off 800 MB val2017.zip starts again: no resume), it has no offline switch that names where a manual copy goes,
 its Untar/Unzip processors extract in place into `<archive>.untar` (no atomic rename, no free-space check, tar's data
 filter only on 3.12+, zip members unchecked), and it brings requests. So we keep the store's proven transfer
-(urllib + Range, constants shared with harness.checkpoints.download) and our own extraction (harness.data.extract).
+(urllib + Range: harness/transfer.py, shared with harness.checkpoints.download) and our own extraction
+(harness.data.extract).
 Why not the store's function itself: it is typed on `Checkpoint` and its cache layout (file name = URL's last part,
 sha256 prefix in the name); this takes a URL, a destination and an expected hash.
 """
 
 from __future__ import annotations
 
-import http.client
 import logging
 import os
-import sys
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
-from harness.checkpoints.download import CHUNK_SIZE, MAX_RESUMES, TIMEOUT_S, USER_AGENT
+from harness import transfer
 from harness.checkpoints.hashing import file_sha256
 from harness.data.extract import check_space
 from harness.errors import DownloadError, OfflineError
@@ -61,10 +56,6 @@ class _CutError(Exception):
     """The transfer stopped before the announced length; what arrived stays in `.part`."""
 
 
-class _RangeDoneError(Exception):
-    """HTTP 416 to a resume: `.part` already holds the whole file."""
-
-
 def fetch_url(url: str, dest: Path, expected: Expected, *, progress: bool) -> str:
     """Download `url` to `dest` (resuming `<dest>.part`), verify, publish; returns the sha256."""
     part = dest.with_name(dest.name + ".part")
@@ -73,11 +64,9 @@ def fetch_url(url: str, dest: Path, expected: Expected, *, progress: bool) -> st
         start = part.stat().st_size if part.exists() else 0
         try:
             _get(url, part, start=start, progress=progress, expected=expected)
-        except _RangeDoneError:
-            pass
         except _CutError:
             resumes += 1
-            if resumes > MAX_RESUMES:
+            if resumes > transfer.MAX_RESUMES:
                 raise DownloadError(
                     f"the transfer of {url} was cut off {resumes} times; {part.stat().st_size} bytes are kept in "
                     f"{part}. Run the same command again to resume, or check the network."
@@ -100,20 +89,11 @@ def fetch_url(url: str, dest: Path, expected: Expected, *, progress: bool) -> st
 
 
 def _get(url: str, part: Path, *, start: int, progress: bool, expected: Expected) -> None:
-    headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
-    if start:
-        headers["Range"] = f"bytes={start}-"
-    try:
-        response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=TIMEOUT_S)
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        if exc.code == 416 and start:
-            raise _RangeDoneError from None
-        raise DownloadError(f"HTTP {exc.code} {exc.reason} from {url}") from exc
-    except urllib.error.URLError as exc:
-        raise OfflineError(f"the network is unreachable ({exc.reason}): {url}") from exc
-    except (OSError, http.client.HTTPException) as exc:
-        raise DownloadError(f"no valid HTTP answer from {url}: {exc!r}") from exc
+    """One GET into `part` (from byte `start` when > 0); _CutError when it stops before the announced length. A 416
+    to a resume returns at once: `part` already holds the whole file, and the caller verifies it."""
+    response = transfer.open_range(url, start=start)
+    if response is None:
+        return
     with response:
         ctype = response.headers.get("Content-Type", "")
         if ctype.split(";")[0].strip().lower() in ("text/html", "application/xhtml+xml"):
@@ -121,35 +101,18 @@ def _get(url: str, part: Path, *, start: int, progress: bool, expected: Expected
                 f"{url} answered with an HTML page ({ctype}), not the file: a login, consent or error page. "
                 "Open the URL in a browser, or follow the source's manual step."
             )
-        offset = start if start and _range_start(response) == start else 0
-        length = response.headers.get("Content-Length")
-        remaining = int(length) if length and length.isdigit() else None
+        offset = start if start and transfer.range_start(response) == start else 0
+        remaining = transfer.body_length(response)
         total = offset + remaining if remaining is not None else None
         if total is not None and expected.size is not None and total != expected.size:
             raise DownloadError(f"{url} announces {total} bytes, expected {expected.size}; nothing was downloaded")
         if remaining is not None:
             check_space(part.parent, remaining, what=f"downloading {url}")
-        received = 0
-        with part.open("ab" if offset else "wb") as f, _bar(part, total, offset, progress) as bar:
-            try:
-                while chunk := response.read(CHUNK_SIZE):
-                    f.write(chunk)
-                    received += len(chunk)
-                    bar.update(len(chunk))
-            except (OSError, http.client.HTTPException) as exc:
-                log.warning("transfer of %s cut off after %d bytes: %r", url, offset + received, exc)
-                raise _CutError from exc
-    if remaining is not None and received < remaining:
+        received, cut = transfer.copy_body(
+            response, part, url=url, offset=offset, total=total, progress=progress, desc=part.name.removesuffix(".part")
+        )
+    if cut or (remaining is not None and received < remaining):
         raise _CutError
-
-
-def _range_start(response: http.client.HTTPResponse) -> int | None:
-    """First byte of a 206 answer (`Content-Range: bytes START-END/TOTAL`); None otherwise (Range ignored)."""
-    if response.status != 206:
-        return None
-    unit, _, rest = response.headers.get("Content-Range", "").partition(" ")
-    first = rest.partition("-")[0]
-    return int(first) if unit == "bytes" and first.isdigit() else None
 
 
 def fetch_hub(mirror: str, dest: Path, expected: Expected, *, offline: bool, progress: bool) -> str:
@@ -196,16 +159,3 @@ def fetch_hub(mirror: str, dest: Path, expected: Expected, *, offline: bool, pro
     finally:
         staged.unlink(missing_ok=True)
     return sha
-
-
-def _bar(part: Path, total: int | None, initial: int, enabled: bool) -> tqdm:
-    return tqdm(
-        total=total,
-        initial=initial,
-        unit="B",
-        unit_scale=True,
-        unit_divisor=1024,
-        desc=part.name.removesuffix(".part"),
-        file=sys.stderr,
-        disable=not (enabled and sys.stderr.isatty()),
-    )

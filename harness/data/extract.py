@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import shutil
 import stat
-import sys
 import tarfile
 import uuid
 import zipfile
@@ -33,6 +32,7 @@ from pathlib import Path, PurePosixPath
 from tqdm.auto import tqdm
 
 from harness.errors import DataError, InsufficientSpaceError, UnsafeArchiveError
+from harness.transfer import byte_bar
 from zoo.schema import ArchiveMember
 
 STAGING = ".staging"
@@ -63,7 +63,7 @@ def extract(
         staging = root / STAGING / f"{archive.name}.{uuid.uuid4().hex[:8]}"
         try:
             staging.mkdir(parents=True)
-            with _bar(need, f"extract {archive.name}", progress) as bar:
+            with byte_bar(f"extract {archive.name}", need, enabled=progress) as bar:
                 for entry, rel in plan:
                     _copy(entry, staging / rel, read, bar, archive=archive, fmt=fmt)
             for m in members:  # every member complete: publish each target with one rename
@@ -277,16 +277,4 @@ def _not_found(m: ArchiveMember, entries: list[_Entry], archive: Path) -> DataEr
         f"{archive} has no {'folder' if m.is_dir else 'file'} {m.member!r} (at its root or under its one top-level "
         f"folder); its top-level entries: {shown or '(none)'}. Nothing was extracted. Check that the file is the "
         "archive the source names; if it is, the registry's `members` need fixing: report it."
-    )
-
-
-def _bar(total: int, desc: str, enabled: bool) -> tqdm:
-    return tqdm(
-        total=total,
-        unit="B",
-        unit_scale=True,
-        unit_divisor=1024,
-        desc=desc,
-        file=sys.stderr,
-        disable=not (enabled and sys.stderr.isatty()),
     )

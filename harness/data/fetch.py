@@ -14,24 +14,20 @@ hand-placed file that does not verify is named, with what to do.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness import locks
 from harness.checkpoints.hashing import file_sha256
 from harness.checkpoints.store import is_offline
 from harness.data import extract, lock
 from harness.data.download import Expected, fetch_hub, fetch_url
 from harness.data.sources import DOWNLOADS, download_path, locations, manual_step, missing_targets
 from harness.errors import DataError, DownloadError, OfflineError, TermsNotAcceptedError
+from zoo import settings
 from zoo.schema import Dataset, DataSource
-
-try:  # POSIX only; elsewhere two fetches of one data root are not serialised (every publish stays atomic)
-    import fcntl
-except ImportError:  # pragma: no cover
-    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
@@ -50,23 +46,20 @@ class FetchOutcome:
 
 @contextmanager
 def data_root_locked(root: Path) -> Iterator[None]:
-    """Exclusive lock of the data root for a fetch (waits for another fetch of the same root)."""
+    """Exclusive lock of the data root for a fetch (waits for another fetch of the same root): harness/locks.py."""
+
+    def unwritable(exc: OSError) -> DataError:
+        return DataError(f"cannot write under the data root {root} ({exc}); pass a writable --data-root")
+
     folder = root / DOWNLOADS
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(folder / ".fetch.lock", os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise DataError(f"cannot write under the data root {root} ({exc}); pass a writable --data-root") from exc
-    try:
-        if fcntl is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                log.warning("waiting for another `data fetch` of %s", root)
-                fcntl.flock(fd, fcntl.LOCK_EX)
+        raise unwritable(exc) from exc
+    with locks.exclusive(
+        folder / ".fetch.lock", waiting=f"waiting for another `data fetch` of {root}", unwritable=unwritable
+    ):
         yield
-    finally:
-        os.close(fd)
 
 
 def fetch_dataset(
@@ -178,5 +171,6 @@ def _all_failed(dataset: Dataset, source: DataSource, dest: Path, attempts: list
         f"could not fetch {dataset.key} {source.name} ({source.filename}) from any of its {len(attempts)} "
         f"location(s); nothing was published:\n{lines}\n"
         f"To install it by hand, download {first} and place it at {dest}; the next `data fetch` verifies and "
-        "lays it out." + (" Or reconnect / unset HRNET_ZOO_OFFLINE and HF_HUB_OFFLINE." if cls is OfflineError else "")
+        "lays it out."
+        + (f" Or reconnect / unset {settings.OFFLINE} and {settings.HF_HUB_OFFLINE}." if cls is OfflineError else "")
     )

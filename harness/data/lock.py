@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import uuid
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 
 from harness.checkpoints.hashing import file_sha256
 from harness.errors import DataError
+from zoo.atomic import write_text_atomic
 
 LOCK_NAME = "hrnet-zoo-data.lock.json"
 LOCK_VERSION = 1
@@ -132,13 +132,7 @@ def replace_dataset(data_root: str | os.PathLike, dataset: str, entry: dict) -> 
 
 
 def _write(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_text_atomic(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
 def _now() -> str:

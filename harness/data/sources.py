@@ -14,14 +14,13 @@ from a Hugging Face Hub dataset repository.
 
 from __future__ import annotations
 
-import os
 import shlex
 from pathlib import Path
 
 from harness.errors import HarnessError
+from zoo import settings
 from zoo.schema import Dataset, DataSource, Registry
 
-ENV_MIRROR = "HRNET_ZOO_DATA_MIRROR"
 DOWNLOADS = "downloads"
 
 
@@ -56,14 +55,14 @@ def missing_targets(root: Path, source: DataSource) -> list:
 def locations(dataset: Dataset, source: DataSource, *, prefer_mirror: bool = False) -> list[str]:
     """Every place the source's bytes can come from, in the order they are tried."""
     extra = []
-    for prefix in filter(None, (p.strip() for p in os.environ.get(ENV_MIRROR, "").split(","))):
+    for prefix in settings.data_mirrors():
         prefix = prefix.rstrip("/")
         hub = prefix.startswith("hf://datasets/") and prefix.count("/") == 4  # hf://datasets/OWNER/REPO[@REV]
         if hub or prefix.startswith(("https://", "http://")):
             extra.append(f"{prefix}/{dataset.key}/{source.filename}")
         else:
             raise HarnessError(
-                f"${ENV_MIRROR} entry {prefix!r} is neither an http(s) URL prefix nor hf://datasets/OWNER/REPO[@REV]"
+                f"${settings.DATA_MIRROR} entry {prefix!r} is neither an http(s) URL prefix nor hf://datasets/OWNER/REPO[@REV]"
             )
     mirrors = [*source.mirrors, *extra]
     return [*mirrors, *source.urls] if prefer_mirror else [*source.urls, *mirrors]

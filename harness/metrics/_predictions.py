@@ -21,19 +21,12 @@ import msgspec
 import numpy as np
 import orjson
 
-from harness.errors import DataError, HarnessError
+from harness.errors import DataError, PredictionError
+from harness.errors import MetricError as MetricError  # re-exported: coco, fast_coco, pck import it from here
 from harness.gc_paused import gc_paused
 
 #: How many offending items an error message lists before summarising the rest.
 _SHOW = 10
-
-
-class MetricError(HarnessError, ValueError):
-    """A scorer cannot run as asked (evaluator settings, keypoint schema, sigmas)."""
-
-
-class PredictionError(MetricError):
-    """Predictions do not fit the annotations they are scored against (unknown image, wrong keypoint count, NaN)."""
 
 
 def _listing(items: Sequence[Any]) -> str:

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from harness.errors import FastPathMismatchError
 from harness.metrics._predictions import (
-    MetricError,
     PredictionColumns,
     decode_prediction_file,
     load_ground_truth,
@@ -42,10 +42,6 @@ from harness.metrics.fast_core import (
     summarize,
 )
 from zoo.schema import CocoLibrary
-
-
-class FastPathMismatchError(MetricError):
-    """The fast evaluator disagreed with the library on this input (a bug here: report it with the input)."""
 
 
 def _is_real(t: type) -> bool:

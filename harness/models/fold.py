@@ -22,14 +22,10 @@ import re
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from harness.errors import HarnessError
+from harness.errors import FoldError
 
 _CONVS = (nn.Conv2d, nn.ConvTranspose2d)
 _NUMBERED_BN = re.compile(r"bn(\d+)$")
-
-
-class FoldError(HarnessError, RuntimeError):
-    """A BatchNorm the folding pass does not know how to pair with its convolution."""
 
 
 def fold_batchnorm(model: nn.Module) -> nn.Module:

@@ -19,7 +19,7 @@ import torch
 from timm.models.hrnet import HighResolutionNet
 from torch import nn
 
-from harness.errors import HarnessError
+from harness.errors import InputSizeError
 
 #: Pose configuration of the backbone stages (PROTOCOLS.md §1.1); channels are multiples of the width W.
 _STAGE_LAYOUT = {
@@ -28,10 +28,6 @@ _STAGE_LAYOUT = {
     "stage3": (4, 3, "BASIC", (4, 4, 4)),
     "stage4": (3, 4, "BASIC", (4, 4, 4, 4)),
 }
-
-
-class InputSizeError(HarnessError, ValueError):
-    """An input whose (H, W) the network cannot process."""
 
 
 def hrnet_pose_cfg(width: int) -> dict:

@@ -7,7 +7,7 @@ import contextlib
 import torch
 from torch import nn
 
-from harness.errors import HarnessError
+from harness.errors import ArchitectureError
 from harness.models.heads import AssociativeEmbeddingHead, HeatmapHead, HigherResolutionHead
 from harness.models.hrnet import HRNetBackbone
 from zoo.schema import Architecture
@@ -17,10 +17,6 @@ _HEADS: dict[str, type[nn.Module]] = {
     "associative_embedding": AssociativeEmbeddingHead,
     "higher_resolution": HigherResolutionHead,
 }
-
-
-class ArchitectureError(HarnessError, ValueError):
-    """An Architecture record this package cannot build."""
 
 
 class PoseNet(nn.Module):

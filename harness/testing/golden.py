@@ -18,13 +18,15 @@ from __future__ import annotations
 import difflib
 import json
 import math
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ACCEPT_ENV = "HRNET_ZOO_ACCEPT_GOLDEN"
+from harness.errors import GoldenMismatchError, GoldenMissingError
+from zoo import settings
+
+ACCEPT_ENV = settings.ACCEPT_GOLDEN.name
 GOLDEN_FORMAT = 1
 #: Stored precision: keypoint x/y to 1e-3 px; scores (heatmap maxvals, person scores) to 6 significant digits
 #: (random-weight maxvals reach 1e4, so an absolute precision would be meaningless there).
@@ -33,14 +35,6 @@ SCORE_DIGITS = 6
 METRIC_DECIMALS = 6
 #: Lines of keypoint differences shown before "... and N more".
 MAX_DIFF_LINES = 25
-
-
-class GoldenMismatchError(AssertionError):
-    """Recomputed outputs differ from the committed golden beyond tolerance; the message is the diff."""
-
-
-class GoldenMissingError(AssertionError):
-    """No golden file yet; the message says how to create it."""
 
 
 @dataclass(frozen=True)
@@ -58,8 +52,8 @@ class Tolerance:
 
 
 def accept_requested(option: bool = False) -> bool:
-    """True when the accept switch is on: the pytest option, or HRNET_ZOO_ACCEPT_GOLDEN=1/true/yes."""
-    return option or os.environ.get(ACCEPT_ENV, "").strip().lower() in {"1", "true", "yes"}
+    """True when the accept switch is on: the pytest option, or HRNET_ZOO_ACCEPT_GOLDEN=1/true/yes/on."""
+    return option or settings.accept_golden()
 
 
 # ---------------------------------------------------------------------------------------------------------------

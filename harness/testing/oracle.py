@@ -13,19 +13,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.errors import HarnessError
+from harness.errors import OracleError
+from zoo import settings
 
 REPO = Path(__file__).resolve().parents[2]
 ORACLE_DIR = REPO / "oracle"
 BUILD_SCRIPT = ORACLE_DIR / "build_env.py"
 #: Where the venv lives; HRNET_ZOO_ORACLE_VENV points elsewhere (e.g. a shared, prebuilt one).
-VENV = Path(os.environ.get("HRNET_ZOO_ORACLE_VENV", REPO / ".oracle" / "venv")).resolve()
+VENV = settings.oracle_venv()
 #: Environment variables that would make the oracle interpreter see the project's packages or venv.
 _SCRUBBED_ENV = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV", "CONDA_PREFIX", "__PYVENV_LAUNCHER__")
-
-
-class OracleError(HarnessError, RuntimeError):
-    """The oracle environment could not be built, or an oracle script failed; the message carries its stderr."""
 
 
 def _tail(text: str, n: int = 4000) -> str:

@@ -4,7 +4,6 @@ runs only where the MMPose 0.29 oracle venv exists (marked `oracle`)."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from benchmarks import report
 from benchmarks.__main__ import main
 from benchmarks.suite import CASES, environment_name
+from zoo import settings
 
 EXPECTED_CHECKS = (
     "postprocess_dicts_identical",
@@ -82,7 +82,7 @@ def test_environment_name_is_a_slug() -> None:
 def test_quick_with_reference(tmp_path: Path) -> None:
     from harness.testing.oracle import oracle_python
 
-    if os.environ.get("HRNET_ZOO_ORACLE") == "0":  # tests/oracle/conftest.py's switch
+    if settings.ORACLE.raw() == "0":  # tests/oracle/conftest.py's switch
         pytest.skip("HRNET_ZOO_ORACLE=0")
     if oracle_python() is None:
         pytest.skip("the oracle venv is not built (python oracle/build_env.py)")

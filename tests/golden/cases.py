@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,11 +33,12 @@ from harness.evaluate import evaluate
 from harness.protocols import apply_overrides, run_protocol
 from harness.spec import DataPaths, EvalSpec
 from harness.testing import golden
+from zoo import settings
 from zoo.schema import Registry
 
 DATA_DIR = Path(__file__).parent / "data"
-#: torch intra-op threads of a golden run: the env var (used to measure stability with 1 vs 2), else GOLDEN_THREADS.
-THREADS_ENV = "HRNET_ZOO_GOLDEN_THREADS"
+#: torch intra-op threads of a golden run: $HRNET_ZOO_GOLDEN_THREADS (used to measure stability with 1 vs 2), else
+#: GOLDEN_THREADS.
 #: The goldens were accepted at 2 threads. fp32 results depend on the thread count (oneDNN's reduction order), and
 #: flat random bottom-up maps turn that noise into other near-tie choices in refine/adjust (1 thread vs 2: 7 of 30
 #: cases differ by 1-2 keypoints). Pinning the count keeps the goldens repeatable on machines with any number of
@@ -236,7 +236,7 @@ def _subset_files(case: Case, samples_dir: Path, work: Path) -> tuple[dict, Path
 
 def run_case(case: Case, *, registry: Registry, samples_dir: Path, work: Path) -> dict[str, Any]:
     """Evaluate `case` through harness.evaluate.evaluate and return its golden document."""
-    threads = int(os.environ.get(THREADS_ENV) or GOLDEN_THREADS)
+    threads = settings.golden_threads(GOLDEN_THREADS)
     # set before the models are built (limit_heatmap_peaks_ measures a forward), restored after
     with torch_threads(threads):
         return _run_case(case, registry=registry, samples_dir=samples_dir, work=work, threads=threads)

@@ -22,12 +22,12 @@ from pathlib import Path
 import pytest
 
 from harness.distributed import SINGLE, Context, DistributedError, chunk_order, launch_env, setup
-from zoo import load_registry
+from zoo import load_registry, settings
 
 REPO = Path(__file__).resolve().parents[2]
 TOPDOWN = "hrnet_w32_aic_256x192"
 BOTTOMUP = "hrnet_w32_aic_512x512"
-MARKER = "HRNET_ZOO_TEST_LAUNCH"
+MARKER = settings.TEST_LAUNCH.name
 TIMEOUT_S = 420  # per launch; a 2-core machine shared with other test runs is slow, a hang is not
 
 

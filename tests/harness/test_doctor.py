@@ -129,3 +129,20 @@ def test_a_missing_library_is_an_install_error(monkeypatch):
     monkeypatch.delitem(sys.modules, "pycocotools.coco", raising=False)
     with pytest.raises(InstallError, match=r"pycocotools is not installed.*pip install -e '\.\[harness\]'"):
         import_coco_api("pycocotools")
+
+
+@pytest.mark.slow
+def test_doctor_warns_about_an_unknown_or_malformed_setting(tmp_path, monkeypatch):
+    """A typo in a variable name is otherwise ignored by every verb (HRNET_ZOO_OFLINE=1 would run online)."""
+    monkeypatch.setenv("HRNET_ZOO_OFLINE", "1")
+    monkeypatch.setenv("HRNET_ZOO_MAX_DOWNLOAD_MB", "lots")
+    res = _run("doctor", pythonpath=tmp_path, tmp_path=tmp_path)
+    assert "Traceback" not in res.stdout + res.stderr
+    warnings = [ln for ln in res.stdout.splitlines() if ln.split()[:2] == ["warn", "settings"]]
+    assert len(warnings) == 2, res.stdout
+    assert "HRNET_ZOO_OFLINE is not a setting" in warnings[0] and "did you mean HRNET_ZOO_OFFLINE?" in warnings[0]
+    assert "HRNET_ZOO_MAX_DOWNLOAD_MB='lots' is not a positive number of MiB" in warnings[1]
+    monkeypatch.delenv("HRNET_ZOO_OFLINE")
+    monkeypatch.delenv("HRNET_ZOO_MAX_DOWNLOAD_MB")
+    line = _line(_run("doctor", pythonpath=tmp_path, tmp_path=tmp_path).stdout, "settings")
+    assert line.startswith("ok") and f"HRNET_ZOO_CACHE={tmp_path / 'cache'}" in line

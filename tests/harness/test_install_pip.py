@@ -17,12 +17,13 @@ import pytest
 
 from harness.metrics import score
 from tests.helpers.predictions import jittered_predictions
+from zoo import settings
 
 REPO = Path(__file__).resolve().parents[2]
 ENTRY = "hrnet_w32_coco_256x192_coarsedropout"
 
 pytestmark = pytest.mark.skipif(
-    os.environ.get("HRNET_ZOO_PIP_INSTALL") != "1", reason="builds a venv with pip (minutes): nox -s install-pip"
+    not settings.flag(settings.PIP_INSTALL), reason="builds a venv with pip (minutes): nox -s install-pip"
 )
 
 

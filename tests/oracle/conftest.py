@@ -6,7 +6,6 @@ it on first use; HRNET_ZOO_ORACLE=0 always skips; unset, the tests run when it i
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +14,9 @@ import numpy as np
 import pytest
 
 from harness.testing.oracle import BUILD_SCRIPT, VENV, ensure_oracle_env, oracle_python, run_oracle
+from zoo import settings
 
-ENV_SWITCH = "HRNET_ZOO_ORACLE"
+ENV_SWITCH = settings.ORACLE.name
 #: Per-call limits on the 2-core machine (top-down calls take ~15 s, HigherHRNet W48 at 512 about a minute).
 TIMEOUT_WEIGHTS = 900.0
 TIMEOUT_FORWARD = 600.0
@@ -44,7 +44,7 @@ class Oracle:
 
 @pytest.fixture(scope="session")
 def oracle(tmp_path_factory: pytest.TempPathFactory) -> Oracle:
-    switch = os.environ.get(ENV_SWITCH, "")
+    switch = settings.ORACLE.raw() or ""
     if switch == "0":
         pytest.skip(f"{ENV_SWITCH}=0: oracle parity tests disabled")
     python = oracle_python()

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from harness.bottomup.aggregate import ScaleAccumulator, scale_maps, stage_maps
-from harness.bottomup.errors import BottomUpConfigError, ModelOutputError
+from harness.errors import BottomUpConfigError, ModelOutputError
 
 K = 4
 FLIP_INDEX = [0, 2, 1, 3]  # joints 1 and 2 are a left/right pair

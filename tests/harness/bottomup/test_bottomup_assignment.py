@@ -9,13 +9,13 @@ round(dist) * 100 - val, 1e10 padding columns), chosen so that plain SciPy disag
 from __future__ import annotations
 
 import importlib.util
-import os
 
 import numpy as np
 import pytest
 from scipy.optimize import linear_sum_assignment
 
 from harness.bottomup.assignment import assign, munkres_classic
+from zoo import settings
 
 # (cost, number of real columns, munkres 1.1.4's pairs). Generated with munkres==1.1.4 (Munkres().compute).
 GOLDEN = [
@@ -228,7 +228,7 @@ def test_pairs_sorted_by_row_and_cover_every_row():
 
 def _munkres_1x():
     """munkres 1.x, from the environment or from $HRNET_ZOO_MUNKRES1 (a path to its munkres.py)."""
-    path = os.environ.get("HRNET_ZOO_MUNKRES1")
+    path = settings.MUNKRES1.raw()
     if path:
         spec = importlib.util.spec_from_file_location("munkres_1x", path)
         mod = importlib.util.module_from_spec(spec)

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from harness.bottomup.errors import BottomUpConfigError
 from harness.bottomup.resize import (
     affine_matrix,
     plan_scales,
@@ -15,6 +14,7 @@ from harness.bottomup.resize import (
     to_input_tensor,
     transform_to_image,
 )
+from harness.errors import BottomUpConfigError
 
 # (image (h, w), input_size, factors, sizes (H_t, W_t) in processing order, base (H_1, W_1), base scale (s_w, s_h))
 WORKED = [

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from harness import transfer
 from harness.checkpoints import cache as cache_files
-from harness.checkpoints import download, store
+from harness.checkpoints import store
 from harness.errors import DownloadError, HarnessError, OfflineError
 from zoo.schema import Checkpoint
 
@@ -185,7 +186,7 @@ def test_interrupted_fetch_keeps_part_and_next_call_resumes(serve, server, cache
     assert not isinstance(info.value, OfflineError)
     part = cache / f"{s.checkpoint.filename}.part"
     kept = part.stat().st_size
-    assert kept == 10_000 * (download.MAX_RESUMES + 1)
+    assert kept == 10_000 * (transfer.MAX_RESUMES + 1)
     assert_holds_nothing_under(cache, s.checkpoint, part_allowed=True)
     assert store.cached_path(s.checkpoint) is None
 

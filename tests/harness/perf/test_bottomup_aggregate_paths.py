@@ -15,10 +15,11 @@ import torch
 import torch.nn.functional as F
 
 from harness.bottomup.aggregate import ScaleAccumulator, scale_maps, stage_maps
-from harness.bottomup.errors import BottomUpConfigError, all_finite
+from harness.bottomup.finite import all_finite
 from harness.bottomup.inference import aggregate_image
 from harness.bottomup.resize import plan_scales, resize_image, to_input_tensor
 from harness.data.images import read_image
+from harness.errors import BottomUpConfigError
 from tests.helpers.protocols import bottomup_protocol, keypoint_schema
 
 K = 17

@@ -1,16 +1,8 @@
-"""Errors of the bottom-up pipeline. Subclasses of the harness root, so `except HarnessError` catches them."""
+"""A numeric check the bottom-up pipeline runs on every model output before decoding it (PROTOCOLS.md §4)."""
 
 from __future__ import annotations
 
 import torch
-
-from harness.errors import HarnessError, ModelOutputError
-
-__all__ = ["BottomUpConfigError", "ModelOutputError", "all_finite"]
-
-
-class BottomUpConfigError(HarnessError, ValueError):
-    """Bottom-up settings that the protocol cannot run (scales, sizes, flip index, thresholds)."""
 
 
 def all_finite(x: torch.Tensor) -> bool:

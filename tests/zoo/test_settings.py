@@ -1,0 +1,106 @@
+"""One settings module for every HRNET_ZOO_* variable (issue #14): declared once in zoo/settings.py, read only
+through it, listed in docs/DESIGN.md, and a variable that is none of them is named instead of silently ignored."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from zoo import history, settings
+from zoo.errors import SettingError
+
+REPO = Path(__file__).resolve().parents[2]
+NAME = re.compile(r"HRNET_ZOO_[A-Z0-9_]*[A-Z0-9]")
+#: A read of an HRNET_ZOO_ variable that bypasses the module: os.environ.get("HRNET_ZOO_..."), os.environ["..."],
+#: os.getenv("...").
+DIRECT_READ = re.compile(r"""(environ\.get\(|environ\[|getenv\()\s*["']HRNET_ZOO_""")
+THIS = Path(__file__).resolve()
+#: The typos the docs and tests use as examples of what doctor warns about (never a setting).
+TYPO_EXAMPLES = {"HRNET_ZOO_OFLINE"}
+
+
+def _zoo(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "zoo", *argv], cwd=REPO, capture_output=True, text=True, timeout=120,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
+
+
+def _tracked(*patterns: str) -> list[Path]:
+    out = subprocess.run(["git", "ls-files", "-z", *patterns], cwd=REPO, capture_output=True, check=True).stdout
+    return [REPO / p for p in out.decode().split("\0") if p]
+
+
+def test_every_variable_named_anywhere_is_declared():
+    files = [f for f in _tracked("*.py", "*.md", "*.yaml", "*.toml", "*.j2") if f.resolve() != THIS and f.is_file()]
+    named = {m for f in files for m in NAME.findall(f.read_text(encoding="utf-8", errors="replace"))}
+    assert len(named) >= 15  # the scan sees the variables (it cannot pass by finding none)
+    assert sorted(named - settings.BY_NAME.keys() - TYPO_EXAMPLES) == []
+    assert not TYPO_EXAMPLES & settings.BY_NAME.keys()
+    assert len(settings.BY_NAME) == len(settings.SETTINGS)  # each declared once
+
+
+def test_no_module_reads_a_variable_past_the_settings_module():
+    offenders = [
+        f"{f.relative_to(REPO)}:{i}"
+        for f in _tracked("*.py")
+        if f.is_file() and f.resolve() not in (THIS, Path(settings.__file__).resolve())
+        for i, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1)
+        if DIRECT_READ.search(line)
+    ]
+    assert DIRECT_READ.search('x = os.environ.get("HRNET_ZOO_CACHE", "")')  # the pattern catches a direct read
+    assert offenders == []
+
+
+def test_the_design_table_is_rendered_from_the_declarations(tmp_path):
+    res = _zoo("settings", "--check")
+    assert res.returncode == 0, res.stderr
+    design = tmp_path / "DESIGN.md"
+    text = settings.DESIGN.read_text(encoding="utf-8")
+    design.write_text(text.replace("| `HRNET_ZOO_CACHE` | path |", "| `HRNET_ZOO_CACHE` | folder |"), encoding="utf-8")
+    assert settings.table_problems(design) and "stale" in settings.table_problems(design)[0]
+    assert settings.write_table(design) and design.read_text(encoding="utf-8") == text
+    for s in settings.SETTINGS:
+        assert f"| `{s.name}` | {s.kind} | {s.default} |" in text
+
+
+def test_accessors_read_the_environment_at_each_call(monkeypatch, tmp_path):
+    monkeypatch.setenv("HRNET_ZOO_RESULTS", str(tmp_path / "r"))
+    assert history.default_history_dir() == tmp_path / "r" / "history"
+    monkeypatch.setenv("HRNET_ZOO_RESULTS", "")  # empty means the default, never the current folder
+    assert history.default_history_dir() == settings.REPO / "results" / "history"
+    monkeypatch.delenv("HRNET_ZOO_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    assert settings.offline_switches() == []
+    monkeypatch.setenv("HRNET_ZOO_OFFLINE", "On")
+    assert settings.offline_switches() == ["HRNET_ZOO_OFFLINE"]
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "lots", "inf", "nan"])
+def test_a_malformed_value_names_the_variable(monkeypatch, value):
+    monkeypatch.setenv("HRNET_ZOO_MAX_DOWNLOAD_MB", value)
+    with pytest.raises(SettingError, match=f"HRNET_ZOO_MAX_DOWNLOAD_MB='{value}' is not a positive number of MiB"):
+        settings.max_download_mib()
+    assert settings.malformed() == [
+        f"HRNET_ZOO_MAX_DOWNLOAD_MB='{value}' is not a positive number of MiB; unset it or fix it"
+    ]
+
+
+def test_an_unknown_variable_is_named_with_the_one_it_likely_meant():
+    env = {"HRNET_ZOO_OFLINE": "1", "HRNET_ZOO_CACHE": "/x", "HRNET_ZOO_ZZZ": "1", "OTHER": "1"}
+    assert settings.unknown(env) == [
+        "HRNET_ZOO_OFLINE is not a setting of hrnet-zoo and is ignored; did you mean HRNET_ZOO_OFFLINE?",
+        "HRNET_ZOO_ZZZ is not a setting of hrnet-zoo and is ignored; see docs/DESIGN.md for the variables",
+    ]
+
+
+def test_zoo_settings_shows_values_and_warns_about_a_typo():
+    res = _zoo("settings", env={"HRNET_ZOO_OFLINE": "1", "HRNET_ZOO_RUNS": "/tmp/runs"})
+    assert res.returncode == 0, res.stderr
+    assert "HRNET_ZOO_RUNS" in res.stdout and "= /tmp/runs" in res.stdout
+    assert "warning: HRNET_ZOO_OFLINE is not a setting" in res.stderr and "HRNET_ZOO_OFFLINE?" in res.stderr

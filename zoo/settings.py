@@ -1,0 +1,277 @@
+"""Every `HRNET_ZOO_*` environment variable, declared once: name, type, default and meaning (as huggingface_hub's
+`constants.py` keeps its own), with one typed accessor each. Every module that honours a variable reads it here.
+
+The accessors read `os.environ` at each call (tests and users set variables after import; nothing is cached), and an
+empty value counts as unset. A malformed value raises SettingError naming the variable and what it takes. `zoo`
+holds this module because the registry verbs read some of the variables too and `zoo` must not import the harness.
+
+docs/DESIGN.md carries the table of the variables, rendered from SETTINGS: `python -m zoo settings --check` fails
+when it is stale, `--write` rewrites it (and `python -m zoo settings` shows each variable's value now).
+`python -m harness doctor` warns about a variable in the environment that starts with HRNET_ZOO_ but is none of these
+(a typo such as HRNET_ZOO_OFLINE would otherwise be ignored without a word).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from zoo.errors import SettingError
+
+PREFIX = "HRNET_ZOO_"
+REPO = Path(__file__).resolve().parents[1]
+#: The values a flag takes as "on" (case-insensitive); anything else is off.
+TRUE_WORDS = ("1", "true", "yes", "on")
+
+Kind = Literal["path", "flag", "MiB", "URL list", "integer", "0/1/unset", "marker"]
+#: Who reads the variable: the registry verbs, the harness, the benchmarks or the test suite.
+Reader = Literal["zoo", "harness", "benchmarks", "tests"]
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    kind: Kind
+    default: str  # in words, as the table shows it
+    meaning: str
+    read_by: tuple[Reader, ...]
+
+    def __str__(self) -> str:  # messages name the variable: f"set {settings.CACHE} to a writable folder"
+        return self.name
+
+    def raw(self) -> str | None:
+        """The value in the environment now; None when unset or empty (either means the default)."""
+        value = os.environ.get(self.name, "")
+        return value if value.strip() else None
+
+
+def _s(name: str, kind: Kind, default: str, meaning: str, *read_by: Reader) -> Setting:
+    return Setting(PREFIX + name, kind, default, meaning, read_by)
+
+
+REGISTRY = _s("REGISTRY", "path", "the checkout's zoo.yaml", "the registry file (`--registry` wins)", "zoo")
+README = _s("README", "path", "the checkout's README.md", "the README whose tables `zoo readme` writes", "zoo")
+RESULTS = _s("RESULTS", "path", "the checkout's results/", "results root; the run history is its history/", "zoo")
+EXPORTS = _s("EXPORTS", "path", "the checkout's exports/", "where `zoo export` writes metafiles and cards", "zoo")
+REPORTS = _s("REPORTS", "path", "the checkout's reports/", "where `harness report` writes the pages", "harness")
+CACHE = _s(
+    "CACHE", "path", "$XDG_CACHE_HOME/hrnet-zoo/checkpoints, else ~/.cache/hrnet-zoo/checkpoints",
+    "the verified checkpoint cache", "harness",
+)  # fmt: skip
+OFFLINE = _s("OFFLINE", "flag", "off", "no network: cached or hand-placed files only (as HF_HUB_OFFLINE)", "harness")
+PREFER_MIRROR = _s("PREFER_MIRROR", "flag", "off", "try a checkpoint's Hub mirrors before its URL", "harness")
+MAX_DOWNLOAD_MB = _s(
+    "MAX_DOWNLOAD_MB", "MiB", "2048", "bound on a download whose size neither registry nor server states", "harness"
+)
+DATA = _s("DATA", "path", "./data", "the data root in the reference layout (`--data-root` wins)", "harness")
+DATA_MIRROR = _s(
+    "DATA_MIRROR", "URL list", "none",
+    "comma-separated dataset mirrors after the registry's: https prefixes or hf://datasets/OWNER/REPO", "harness",
+)  # fmt: skip
+RUNS = _s("RUNS", "path", "./runs", "working folder of `reproduce` (`--runs` wins)", "harness")
+ORACLE_VENV = _s(
+    "ORACLE_VENV", "path", "the checkout's .oracle/venv", "the MMPose 0.29 oracle's venv (read at import)", "harness"
+)
+SHARED = _s(
+    "SHARED", "path", "../shared", "the shared folder of seeds and sample data (read at import)", "benchmarks", "tests"
+)
+ACCEPT_GOLDEN = _s("ACCEPT_GOLDEN", "flag", "off", "golden tests write their files (as --accept-golden)", "tests")
+GOLDEN_THREADS = _s("GOLDEN_THREADS", "integer", "2", "torch threads of the golden cases", "tests")
+ORACLE = _s("ORACLE", "0/1/unset", "unset", "parity tests: 1 builds the oracle, 0 skips, unset runs if built", "tests")
+PIP_INSTALL = _s(
+    "PIP_INSTALL", "flag", "off", "run the plain-pip install test (minutes; `nox -s install-pip`)", "tests"
+)
+MUNKRES1 = _s("MUNKRES1", "path", "the installed munkres", "a munkres 1.1.x munkres.py for the tie-order test", "tests")
+TEST_LAUNCH = _s(
+    "TEST_LAUNCH", "marker", "unset", "set by the distributed test on its launches to find them again", "tests"
+)
+
+SETTINGS: tuple[Setting, ...] = (
+    REGISTRY, README, RESULTS, EXPORTS, REPORTS, CACHE, OFFLINE, PREFER_MIRROR, MAX_DOWNLOAD_MB, DATA, DATA_MIRROR,
+    RUNS, ORACLE_VENV, SHARED, ACCEPT_GOLDEN, GOLDEN_THREADS, ORACLE, PIP_INSTALL, MUNKRES1, TEST_LAUNCH,
+)  # fmt: skip
+BY_NAME = {s.name: s for s in SETTINGS}
+#: huggingface_hub's own offline switch, honoured alongside OFFLINE (not ours: not in SETTINGS).
+HF_HUB_OFFLINE = "HF_HUB_OFFLINE"
+
+
+# -- parsing ------------------------------------------------------------------------------------------------------
+
+
+def truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in TRUE_WORDS
+
+
+def flag(setting: Setting) -> bool:
+    return truthy(setting.raw())
+
+
+def _path(setting: Setting, default: Path | str) -> Path:
+    return Path(setting.raw() or default)
+
+
+# -- the registry verbs ---------------------------------------------------------------------------------------------
+
+DEFAULT_REGISTRY = REPO / "zoo.yaml"
+
+
+def registry_file() -> Path:
+    return _path(REGISTRY, DEFAULT_REGISTRY)
+
+
+def readme_file() -> Path:
+    return _path(README, REPO / "README.md")
+
+
+def results_dir() -> Path:
+    return _path(RESULTS, REPO / "results")
+
+
+def exports_dir() -> Path:
+    return _path(EXPORTS, REPO / "exports")
+
+
+# -- the harness ----------------------------------------------------------------------------------------------------
+
+
+def reports_dir() -> Path:
+    return _path(REPORTS, REPO / "reports")
+
+
+def cache_dir() -> Path:
+    """Where verified checkpoints live."""
+    if override := CACHE.raw():
+        return Path(override).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    # XDG Base Directory spec: a relative path is invalid and must be ignored.
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+    return base / "hrnet-zoo" / "checkpoints"
+
+
+def offline_switches() -> list[str]:
+    """The names of the offline switches that are on (ours and huggingface_hub's)."""
+    return [name for name in (OFFLINE.name, HF_HUB_OFFLINE) if truthy(os.environ.get(name))]
+
+
+def prefer_mirror() -> bool:
+    return flag(PREFER_MIRROR)
+
+
+#: The largest HRNet checkpoint of the zoo is ~250 MB; 2 GiB leaves room for any pose model while still stopping
+#: an endless or wrong stream before it fills the disk.
+DEFAULT_MAX_DOWNLOAD_MB = 2048
+
+
+def max_download_mib() -> float:
+    raw = MAX_DOWNLOAD_MB.raw()
+    if raw is None:
+        return float(DEFAULT_MAX_DOWNLOAD_MB)
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise SettingError(
+            f"{MAX_DOWNLOAD_MB.name}={raw.strip()!r} is not a positive number of MiB; unset it or fix it"
+        )
+    return value
+
+
+def data_root() -> Path:
+    return _path(DATA, "data")
+
+
+def data_mirrors() -> list[str]:
+    return [p.strip() for p in (DATA_MIRROR.raw() or "").split(",") if p.strip()]
+
+
+def runs_dir() -> Path:
+    return _path(RUNS, "runs")
+
+
+def oracle_venv() -> Path:
+    return _path(ORACLE_VENV, REPO / ".oracle" / "venv").resolve()
+
+
+def shared_dir() -> Path:
+    return _path(SHARED, REPO.parent / "shared").resolve()
+
+
+def accept_golden() -> bool:
+    return flag(ACCEPT_GOLDEN)
+
+
+def golden_threads(default: int) -> int:
+    raw = GOLDEN_THREADS.raw()
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingError(f"{GOLDEN_THREADS.name}={raw!r} is not a whole number of threads; unset it") from None
+
+
+# -- the environment as a whole -------------------------------------------------------------------------------------
+
+
+def unknown(environ: os._Environ | dict[str, str] | None = None) -> list[str]:
+    """A line per variable in the environment that starts with HRNET_ZOO_ but is no setting (ignored, so likely a
+    typo), with the closest known names."""
+    env = os.environ if environ is None else environ
+    out = []
+    for name in sorted(n for n in env if n.startswith(PREFIX) and n not in BY_NAME):
+        close = difflib.get_close_matches(name, BY_NAME, n=1, cutoff=0.75)
+        hint = f"did you mean {close[0]}?" if close else "see docs/DESIGN.md for the variables"
+        out.append(f"{name} is not a setting of hrnet-zoo and is ignored; {hint}")
+    return out
+
+
+def malformed() -> list[str]:
+    """The messages of the set variables whose value their accessor rejects."""
+    out = []
+    for check in (max_download_mib, lambda: golden_threads(0)):
+        try:
+            check()
+        except SettingError as exc:
+            out.append(str(exc))
+    return out
+
+
+# -- the table in docs/DESIGN.md ------------------------------------------------------------------------------------
+
+DESIGN = REPO / "docs" / "DESIGN.md"
+START, END = "<!-- settings:start (python -m zoo settings --write) -->", "<!-- settings:end -->"
+
+
+def table() -> str:
+    lines = ["| variable | type | default | meaning | read by |", "|---|---|---|---|---|"]
+    lines += [f"| `{s.name}` | {s.kind} | {s.default} | {s.meaning} | {', '.join(s.read_by)} |" for s in SETTINGS]
+    return "\n".join(lines) + "\n"
+
+
+def _with_table(text: str) -> str:
+    head, start, rest = text.partition(START)
+    _, end, tail = rest.partition(END)
+    if not start or not end:
+        raise SettingError(f"{DESIGN}: no `{START}` ... `{END}` markers; put them back around the table")
+    return f"{head}{START}\n{table()}{END}{tail}"
+
+
+def table_problems(design: Path = DESIGN) -> list[str]:
+    """Why the table in docs/DESIGN.md is not the one SETTINGS renders (empty when it is)."""
+    text = design.read_text(encoding="utf-8")
+    if _with_table(text) != text:
+        return [f"{design}: the table of HRNET_ZOO_* variables is stale; run `python -m zoo settings --write`"]
+    return []
+
+
+def write_table(design: Path = DESIGN) -> bool:
+    """Render the table into docs/DESIGN.md (between the markers only); whether the file changed."""
+    text = design.read_text(encoding="utf-8")
+    wanted = _with_table(text)
+    if wanted != text:
+        design.write_text(wanted, encoding="utf-8")
+    return wanted != text
