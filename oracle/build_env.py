@@ -32,7 +32,7 @@ DEFAULT_VENV = REPO / ".oracle" / "venv"
 REQUIREMENTS = HERE / "requirements.txt"
 STAMP_NAME = "hrnet-zoo-oracle.stamp"
 #: Bump when the steps below change in a way the hashed inputs do not show.
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 #: Installed after the lock file, without their dependencies (ORACLE.md).
 NO_DEPS = ("mmcv==1.7.0", "mmpose==0.29.0")
 DEFAULT_PYTHON = "3.11"
@@ -42,6 +42,8 @@ CHECK = (
     "np.int = int; np.float = float; np.bool = bool\n"
     "import cv2, mmcv, mmpose, torch, torchvision, xtcocotools\n"
     "from mmpose.apis import single_gpu_test\n"
+    "import xtcocotools.mask as rle\n"  # its compiled part must run under this numpy (bottom-up scoring uses it)
+    "rle.decode(rle.encode(np.asfortranarray(np.zeros((2, 2), np.uint8))))\n"
     "from mmcv.parallel import MMDataParallel\n"
     "print(json.dumps({m.__name__: m.__version__ for m in (np, cv2, mmcv, mmpose, torch, torchvision)}))\n"
 )
@@ -72,7 +74,10 @@ def _uv(*args: str, env: dict[str, str] | None = None) -> None:
     uv = shutil.which("uv")
     if uv is None:
         raise SystemExit("uv is not on PATH: install it (https://docs.astral.sh/uv/) and run this script again")
-    cmd = [uv, *args]
+    # --no-config: uv must not read the project's pyproject.toml [tool.uv] (it builds xtcocotools from source against
+    # numpy 2 for the project's venv, which breaks xtcocotools under the oracle's numpy 1: "numpy has no attribute
+    # NPY_OWNDATA"); the oracle takes the PyPI wheels its pins name, whatever the working directory.
+    cmd = [uv, *args, "--no-config"]
     _log("$ " + " ".join(cmd))
     # uv writes its progress to stderr; keep stdout for the final python path.
     subprocess.run(cmd, check=True, stdout=sys.stderr, env=env)
