@@ -95,6 +95,7 @@ def build_spec(
     crop_backend: str = "cv2",
     scoring: str = "library",
     chunk_size: int = 512,
+    threads: int | None = None,
 ) -> EvalSpec:
     """The run of `result` with these settings, every one checked here (before any download or model build).
 
@@ -109,6 +110,8 @@ def build_spec(
     for name, value, least in (("batch-size", batch_size, 1), ("chunk-size", chunk_size, 1), ("workers", workers, 0)):
         if value is not None and value < least:
             raise HarnessError(f"--{name} must be at least {least}, got {value}")
+    if threads is not None and threads < 1:
+        raise HarnessError(f"threads must be at least 1, got {threads}")
     if limit is not None and limit < 1:
         raise HarnessError(f"--limit must be at least 1, got {limit}")
     if crop_backend not in CROP_BACKENDS:
@@ -127,6 +130,7 @@ def build_spec(
         device=resolved_device,
         mode=mode,
         autocast_dtype=(amp_dtype or runtime.default_amp_dtype(resolved_device)) if mode == "fast" else None,
+        threads=threads,
     )
     return EvalSpec(
         entry=registry.entry(result.entry_id),

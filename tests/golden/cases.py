@@ -28,10 +28,9 @@ from typing import Any
 import torch
 
 from benchmarks.cases._inference import torch_threads
-from harness import runtime
 from harness.evaluate import evaluate
-from harness.protocols import apply_overrides, run_protocol
-from harness.spec import DataPaths, EvalSpec
+from harness.protocols import run_protocol
+from harness.spec import DataPaths, build_spec
 from harness.testing import golden
 from zoo import settings
 from zoo.schema import Registry
@@ -246,11 +245,17 @@ def _run_case(case: Case, *, registry: Registry, samples_dir: Path, work: Path, 
     work.mkdir(parents=True, exist_ok=True)
     result = registry.result(case.row)
     entry = registry.entry(result.entry_id)
-    protocol, overrides = apply_overrides(run_protocol(result, case.protocol))
-    if case.changes:
-        protocol = dataclasses.replace(protocol, **case.changes)
     gt, ann, bbox = _subset_files(case, samples_dir, work)
     img_dir = samples_dir / case.sample
+    # the run as `evaluate` builds it (serial grouping: the golden pins its thread count in one process)
+    spec = build_spec(
+        registry, result, data=DataPaths(ann, img_dir, bbox), protocol_name=case.protocol, device="cpu", workers=0,
+        threads=threads,
+        checkpoint=work / "no-checkpoint-file",  # the model comes from model_factory; model_label names it
+    )  # fmt: skip
+    if case.changes:  # a deliberate protocol change (test_golden_catches_regressions)
+        spec = dataclasses.replace(spec, protocol=dataclasses.replace(spec.protocol, **case.changes))
+    protocol = spec.protocol
     if case.model == "standin":
         model = _standin(case, registry=registry, entry=entry, protocol=protocol, gt=gt, img_dir=img_dir)
     elif protocol.paradigm == "bottomup":
@@ -258,16 +263,6 @@ def _run_case(case: Case, *, registry: Registry, samples_dir: Path, work: Path, 
     else:
         model = _random_model(entry.architecture, case.seed)
     label = _model_label(case, protocol.paradigm)
-    spec = EvalSpec(
-        entry=entry,
-        result=result,
-        protocol_name=case.protocol,
-        protocol=protocol,
-        overrides=overrides,
-        data=DataPaths(ann, img_dir, bbox),
-        checkpoint=work / "no-checkpoint-file",  # the model comes from model_factory; model_label names it
-        settings=runtime.RunSettings(device="cpu", threads=threads),
-    )
     outcome = evaluate(
         spec, registry=registry, out_dir=work / "run", progress=False, model_factory=lambda: model, model_label=label
     )
