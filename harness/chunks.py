@@ -1,5 +1,5 @@
 """Resumable prediction: a run's items (top-down instances, bottom-up image ids) in chunks, each computed once,
-saved atomically (ChunkStore) and reused by a resumed run with the same identity (harness.evaluate).
+saved atomically (ChunkStore) and reused by a resumed run with the same identity (harness.engine).
 
 Chunks are also the unit shared out over torchrun ranks (harness.distributed). Per-instance and per-image
 predictions do not depend on their chunk neighbours, so the chunking never changes a prediction.

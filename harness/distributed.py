@@ -11,7 +11,7 @@ process group (env:// init; nccl when the run's device is CUDA, gloo on the CPU)
 cuda:LOCAL_RANK (choose the GPUs with CUDA_VISIBLE_DEVICES, not --device cuda:N). Without torchrun, or with
 WORLD_SIZE=1, nothing here touches torch.distributed and the single-process path runs as before.
 
-How a run is split (harness.evaluate): the work is already cut into resume chunks; chunk i goes to rank
+How a run is split (harness.engine): the work is already cut into resume chunks; chunk i goes to rank
 i % WORLD_SIZE (`Context.shard`), each rank saves its own chunk files (never another rank's) in the run's chunk
 folder, so an interrupted run resumes with any world size. The raw per-chunk outputs are gathered to rank 0 once, in
 chunk order, and only rank 0 post-processes (top-down rescoring and OKS-NMS), scores and writes

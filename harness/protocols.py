@@ -9,12 +9,12 @@ from typing import Any, get_args
 from harness.errors import HarnessError
 from harness.metrics import BBOX_NORMALIZER
 from zoo.rules import scales_problem
-from zoo.schema import BoxSource, Era, Evaluator, Protocol, ProtocolName, Result, TopDownProtocol
+from zoo.schema import BoxSource, DocumentedRow, Era, Evaluator, Protocol, ProtocolName, TopDownProtocol
 
 PROTOCOL_NAMES: tuple[str, ...] = get_args(ProtocolName)
 
 
-def run_protocol(result: Result, name: str) -> Protocol:
+def run_protocol(result: DocumentedRow, name: str) -> Protocol:
     """The protocol a run of this result row uses under `--protocol NAME` (before overrides), also what it is
     scored under.
 

@@ -16,7 +16,7 @@ import jinja2
 
 from zoo import history, settings
 from zoo.render import markdown_env
-from zoo.schema import Registry, Result, TopDownProtocol
+from zoo.schema import DocumentedRow, Registry, TopDownProtocol
 from zoo.verdicts import RowVerdict, row_verdict
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -28,7 +28,7 @@ def default_reports_dir() -> Path:
 
 @dataclass(frozen=True)
 class RowReport:
-    result: Result
+    result: DocumentedRow
     run: history.RunRecord | None
     verdict: RowVerdict | None
 
@@ -74,7 +74,7 @@ def row_reports(registry: Registry, records: list[history.RunRecord]) -> list[Ro
     return out
 
 
-def protocol_summary(result: Result) -> str:
+def protocol_summary(result: DocumentedRow) -> str:
     p = result.protocol
     parts = []
     topdown = isinstance(p, TopDownProtocol)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
 
 from harness.errors import HarnessError
-from zoo.schema import CropBackend, Entry, Protocol, Registry, Result, ScoringBackend, TopDownProtocol
+from zoo.schema import CropBackend, DocumentedRow, Entry, Protocol, Registry, ScoringBackend, TopDownProtocol
 
 if TYPE_CHECKING:
     from harness.runtime import RunSettings
@@ -39,7 +39,7 @@ class EvalSpec:
     """Everything that decides a run's predictions and metrics (plus how fast it goes)."""
 
     entry: Entry
-    result: Result
+    result: DocumentedRow
     protocol_name: str
     protocol: Protocol  # resolved, overrides applied
     overrides: Mapping[str, Any]
@@ -77,7 +77,7 @@ def default_workers(paradigm: str, device: str) -> int:
 
 def build_spec(
     registry: Registry,
-    result: Result,
+    result: DocumentedRow,
     *,
     data: DataPaths | None,
     checkpoint: Path | None = None,

@@ -15,7 +15,7 @@ from zoo import formats_cli, readme, settings
 from zoo.errors import RegistryError, ZooError
 from zoo.export import entry_to_dict
 from zoo.load import load_registry, registry_paths
-from zoo.schema import Entry, Registry, Result, TopDownProtocol
+from zoo.schema import DocumentedRow, Entry, Registry, TopDownProtocol
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -134,7 +134,7 @@ def describe_entry(entry: Entry, registry: Registry) -> list[str]:
     return lines
 
 
-def describe_result(r: Result) -> list[str]:
+def describe_result(r: DocumentedRow) -> list[str]:
     p, ev, era = r.protocol, r.protocol.evaluator, r.protocol.era
     metrics = "  ".join(f"{m} {t}" for m, t in r.metric_text.items())
     tol = ", ".join(f"{m} ±{v:g}" for m, v in r.tolerances.items())

@@ -12,7 +12,7 @@ from typing import Any
 from zoo import history
 from zoo.errors import ExportError
 from zoo.record import counts_as_reproduction
-from zoo.schema import BottomUpProtocol, Entry, Protocol, Registry, Result, TopDownProtocol
+from zoo.schema import BottomUpProtocol, DocumentedRow, Entry, Protocol, Registry, TopDownProtocol
 from zoo.verdicts import RowVerdict, row_verdict
 
 #: OpenMMLab's task names (MMPose's own metafiles use them); the Hub has one pipeline tag for all of them.
@@ -74,7 +74,7 @@ def protocol_words(p: Protocol) -> str:
     return "; ".join(parts)
 
 
-def model_name(result: Result) -> str:
+def model_name(result: DocumentedRow) -> str:
     """The distinct name of a result row in the exports: its row id (`ENTRY/ROW`), the name every verb accepts.
     MMPose's own metafiles give single- and multi-scale rows of one checkpoint the same Name; this never does."""
     return result.row_id

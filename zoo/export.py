@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from zoo.schema import Entry, Result
+from zoo.schema import DocumentedRow, Entry
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -21,7 +21,7 @@ def to_jsonable(obj: Any) -> Any:
     return obj
 
 
-def result_to_dict(result: Result) -> dict[str, Any]:
+def result_to_dict(result: DocumentedRow) -> dict[str, Any]:
     """A result row with its `row_id`; `metrics` maps AP/AP50/AP75/AR/AR50 or PCK@0.3/NME to numbers."""
     return {"row_id": result.row_id, **to_jsonable(result)}
 

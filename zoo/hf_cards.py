@@ -19,7 +19,7 @@ from typing import Any
 from zoo import history
 from zoo.ecosystem import HUB_TASK, LICENSE, ExportError, RunOfRecord, protocol_words, runs_of_record, task_of
 from zoo.render import markdown_env
-from zoo.schema import Entry, Registry, Result
+from zoo.schema import DocumentedRow, Entry, Registry
 
 TEMPLATE = "hf_card.md.j2"
 #: The card file: front matter (written by huggingface_hub) around the body rendered from TEMPLATE.
@@ -78,7 +78,7 @@ def eval_results(entry: Entry, registry: Registry, runs: dict[str, RunOfRecord])
     return out
 
 
-def _row_view(r: Result, registry: Registry, run: RunOfRecord | None) -> dict[str, Any]:
+def _row_view(r: DocumentedRow, registry: Registry, run: RunOfRecord | None) -> dict[str, Any]:
     reproduced = run.record.metrics if run else {}
     return {
         "row_id": r.row_id,

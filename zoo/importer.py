@@ -21,7 +21,7 @@ from zoo.errors import RegistryError
 from zoo.load import registry_paths
 from zoo.pages import Page, PageRow
 from zoo.protocol_reader import ProtocolContext, read_protocol
-from zoo.schema import PCK_METRICS, Protocol, Registry, Result, TopDownProtocol
+from zoo.schema import PCK_METRICS, DocumentedRow, Protocol, Registry, TopDownProtocol
 from zoo.yamltree import Problems, parse
 
 
@@ -184,7 +184,7 @@ def imply(page: Page, registry: Registry, templates: Mapping[str, Protocol]) -> 
     return out
 
 
-def registry_row(registry: Registry, implied: ImpliedRow) -> Result | None:
+def registry_row(registry: Registry, implied: ImpliedRow) -> DocumentedRow | None:
     entry = registry.entries.get(implied.entry_id)
     return next((r for r in entry.results if r.name == implied.name.value), None) if entry else None
 

@@ -16,7 +16,7 @@ import yaml
 from zoo.ecosystem import COLLECTIONS, model_name, protocol_words, task_of, weights_url
 from zoo.export import to_jsonable
 from zoo.pages import bib_fields
-from zoo.schema import Entry, Registry, Result
+from zoo.schema import DocumentedRow, Entry, Registry
 
 ROOT = "model-index.yml"
 HEADER = "# Generated from zoo.yaml by `python -m zoo export model-index`. Edit zoo.yaml, not this file.\n"
@@ -62,7 +62,7 @@ def collections(registry: Registry) -> list[dict[str, Any]]:
     return out
 
 
-def model(entry: Entry, result: Result, registry: Registry) -> dict[str, Any]:
+def model(entry: Entry, result: DocumentedRow, registry: Registry) -> dict[str, Any]:
     """One Model (a result row) of a metafile."""
     dataset = registry.datasets[result.dataset]
     h, w = entry.architecture.input_size

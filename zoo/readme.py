@@ -1,7 +1,7 @@
 """README tables generated from zoo.yaml (STYLE.md principle 7: generated files are checked, never hand-edited).
 
 The tables live in README.md between `<!-- zoo:tables:start -->` and `<!-- zoo:tables:end -->`; everything outside
-the markers is left alone. Numbers are printed exactly as the seed pages print them (`Result.metric_text`).
+the markers is left alone. Numbers are printed exactly as the seed pages print them (`DocumentedRow.metric_text`).
 
 Once the result history (results/history/, zoo.history) holds a run of any row, the tables gain Reproduced / Verdict
 columns (zoo.verdicts), with a dash for rows that have no result yet.
@@ -16,7 +16,7 @@ from typing import Any
 from zoo import history, settings
 from zoo.errors import ZooError
 from zoo.render import markdown_env
-from zoo.schema import METRIC_NAMES, Protocol, Registry, Result, TopDownProtocol
+from zoo.schema import METRIC_NAMES, DocumentedRow, Protocol, Registry, TopDownProtocol
 from zoo.verdicts import row_verdict
 
 START = "<!-- zoo:tables:start -->"
@@ -58,7 +58,7 @@ def table_view(registry: Registry, *, reproduced: Mapping[str, Any] | None = Non
     return tables
 
 
-def _row(entry, result: Result, metrics: list[str], reproduced: Mapping[str, Any] | None) -> dict[str, Any]:
+def _row(entry, result: DocumentedRow, metrics: list[str], reproduced: Mapping[str, Any] | None) -> dict[str, Any]:
     h, w = entry.architecture.input_size
     p = result.protocol
     got = (reproduced or {}).get(result.row_id)

@@ -1,6 +1,6 @@
 """The run record: what one evaluation run wrote to result.json and to the history (torch-free).
 
-The harness builds a `RunRecord` (harness.evaluate) and writes `to_dict()`; the history, reports, the README and
+The harness builds a `RunRecord` (harness.engine) and writes `to_dict()`; the history, reports, the README and
 the exported cards read it back with `RunRecord.from_dict`, which checks every field's type and names the file and
 field of a bad one. Version 1 records (written before the standing and the code digest were recorded) still read:
 their standing is derived from their fields by the same rule (`standing`, below).

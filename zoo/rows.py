@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from zoo.protocol_reader import ProtocolContext, apply_template, one_of, read_protocol
-from zoo.schema import COCO_METRICS, METRIC_NAMES, PCK_METRICS, Dataset, Result
+from zoo.schema import COCO_METRICS, METRIC_NAMES, PCK_METRICS, Dataset, DocumentedRow
 from zoo.yamltree import Located, Problems, fields, get_float, get_str, join
 
 _ROW_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -29,7 +29,7 @@ class RowContext(ProtocolContext):
     default_tolerances: Mapping[str, float]
 
 
-def read_result(node: Located, path: str, ctx: RowContext, problems: Problems) -> Result | None:
+def read_result(node: Located, path: str, ctx: RowContext, problems: Problems) -> DocumentedRow | None:
     f = fields(
         problems,
         node,
@@ -63,7 +63,7 @@ def read_result(node: Located, path: str, ctx: RowContext, problems: Problems) -
     note = get_str(problems, f["note"], join(path, "note")) if "note" in f else ""
     if len(problems.items) > before or None in (name, dataset, split, source, protocol, note):
         return None
-    return Result(
+    return DocumentedRow(
         entry_id=ctx.entry_id,
         name=name,
         dataset=dataset,

@@ -212,7 +212,7 @@ Protocol = TopDownProtocol | BottomUpProtocol
 
 
 @dataclass(frozen=True)
-class Result:
+class DocumentedRow:
     """One documented result row."""
 
     entry_id: str
@@ -321,7 +321,7 @@ class Entry:
     config: str  # MMPose 0.x config path (PROTOCOLS.md §9)
     papers: tuple[str, ...]  # bibtex keys
     dataset: str
-    results: tuple[Result, ...]
+    results: tuple[DocumentedRow, ...]
 
     @property
     def paradigm(self) -> Paradigm:
@@ -345,12 +345,12 @@ class Registry:
             close = difflib.get_close_matches(entry_id, list(self.entries), n=5, cutoff=0.5)
             raise UnknownEntryError("entry", entry_id, close) from None
 
-    def result(self, ident: str, row: str | None = None, *, first_if_many: bool = False) -> Result:
-        """The one way to pick a result row: `ENTRY/NAME`, or `ENTRY` with `row=NAME`, or `ENTRY` alone when it has
+    def row(self, ident: str, name: str | None = None, *, first_if_many: bool = False) -> DocumentedRow:
+        """The one way to pick a documented row: `ENTRY/NAME`, or `ENTRY` with `name=NAME`, or `ENTRY` alone when it has
         exactly one row (or, with `first_if_many`, its first row: the caller says so). Anything else raises
         UnknownEntryError listing the candidates."""
-        entry_id, _, name = ident.partition("/")
-        name = row or name
+        entry_id, _, given = ident.partition("/")
+        name = name or given
         entry = self.entry(entry_id)
         if not name and (len(entry.results) == 1 or first_if_many):
             return entry.results[0]

@@ -202,11 +202,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, ctx) -> int:
     from harness import outputs
-    from harness.evaluate import evaluate
+    from harness.engine import run_evaluation
     from zoo import load_registry
 
     registry = load_registry()
-    result = registry.result(args.id, args.row, first_if_many=True)
+    result = registry.row(args.id, args.row, first_if_many=True)
     entry = registry.entry(result.entry_id)
     if "/" not in args.id and not args.row and len(entry.results) > 1 and ctx.is_main:
         others = ", ".join(r.name for r in entry.results[1:])
@@ -222,7 +222,7 @@ def _run(args: argparse.Namespace, ctx) -> int:
     spec = dataclasses.replace(
         spec, checkpoint=checkpoint, published_checkpoint=args.checkpoint is None, offline=args.offline or None
     )
-    outcome = evaluate(
+    outcome = run_evaluation(
         spec, registry=registry, out_dir=args.out, progress=not args.no_progress, overwrite=args.overwrite
     )
     if ctx.is_main:

@@ -158,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, ctx) -> int:
     from harness import report
-    from harness.evaluate import evaluate
+    from harness.engine import run_evaluation
     from zoo import history, load_registry, readme
     from zoo.verdicts import row_verdict
 
@@ -192,7 +192,7 @@ def _run(args: argparse.Namespace, ctx) -> int:
         out_dir = run_folder(runs_dir, spec)
         say(f"== {row.row_id} ({spec.protocol_name}) -> {out_dir}", file=sys.stderr)
         # runs/ is the harness's own working folder: the previous run there is already in the history.
-        outcome = evaluate(
+        outcome = run_evaluation(
             spec, registry=registry, out_dir=out_dir, progress=not args.no_progress, replace_other_runs=True
         )
         record = outcome.record  # the same on every rank: each computes the same verdicts and exit status

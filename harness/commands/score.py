@@ -38,7 +38,7 @@ def _json_safe(obj: Any) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     registry = _registry()
-    result = registry.result(args.id, args.row)
+    result = registry.row(args.id, args.row)
     protocol = run_protocol(result, args.protocol)
     evaluator = protocol.evaluator
     schema = registry.schemas[registry.datasets[result.dataset].keypoint_schema]

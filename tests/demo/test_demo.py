@@ -25,7 +25,7 @@ def test_registry_schema_matches_the_generator():
 
 def test_documented_numbers_come_from_documented_json(repo_root):
     documented = json.loads((repo_root / "demo" / "documented.json").read_text())
-    result = load_registry().result(ROW)
+    result = load_registry().row(ROW)
     assert dict(result.metric_text) == documented["metrics"]
     assert {k: round(v, 3) for k, v in documented["exact"].items() if k in result.metrics} == dict(result.metrics)
     entry = load_registry().entry(ENTRY_ID)
@@ -94,7 +94,7 @@ def _ap(tmp_path: Path, demo_root: Path, *extra: str) -> float:
 
 @pytest.mark.slow
 def test_no_flip_or_a_broken_flip_pair_drops_ap(workspace, demo_root, tmp_path, monkeypatch, repo_root):
-    documented = load_registry().result(ROW).metrics["AP"]
+    documented = load_registry().row(ROW).metrics["AP"]
     no_flip = _ap(tmp_path / "a", demo_root, "--no-flip")
     assert no_flip < documented - 0.01
     # A registry whose demo schema forgets that the wrists swap under a flip (PROTOCOLS.md §3 channel swap).

@@ -1,11 +1,11 @@
 """The golden cases and their runner: every architecture and protocol on a few sample images, through the real
-engine (`harness.evaluate.evaluate`), with seeded in-memory random weights or a GT stand-in model.
+engine (`harness.engine.run_evaluation`), with seeded in-memory random weights or a GT stand-in model.
 
 Random weights make the predictions meaningless but exactly determined: any change of crop, flip, decode,
 rescoring, NMS, aggregation, grouping, projection or scoring moves them. The GT stand-ins (geometry stand-ins,
 harness.testing.standin*) score near-perfectly, so a protocol error also shows as a drop of AP / PCK.
 
-The model is handed to the engine through its seam, `evaluate(..., model_factory=, model_label=)`: no checkpoint
+The model is handed to the engine through its seam, `run_evaluation(..., model_factory=, model_label=)`: no checkpoint
 file exists, the label names the weights in the run's identity. Forward outputs are memoised per model by an input
 digest, so a second protocol whose inputs are identical (bottom-up aggregation/grouping/evaluator variants,
 Horse-10's evaluator) costs no second forward.
@@ -28,7 +28,7 @@ from typing import Any
 import torch
 
 from benchmarks.cases._inference import torch_threads
-from harness.evaluate import evaluate
+from harness.engine import run_evaluation
 from harness.protocols import run_protocol
 from harness.spec import DataPaths, build_spec
 from harness.testing import golden
@@ -161,7 +161,7 @@ def _random_bottomup_model(case: Case, *, registry: Registry, gt: dict, img_dir:
     from harness.data.images import read_image
     from harness.testing.random_weights import limit_heatmap_peaks_, make_random_model
 
-    result = registry.result(case.row)
+    result = registry.row(case.row)
     arch = registry.entry(result.entry_id).architecture
     schema = registry.schemas[arch.keypoint_schema]
     published = dataclasses.replace(run_protocol(result, "published"), scales=(1.0,))
@@ -234,7 +234,7 @@ def _subset_files(case: Case, samples_dir: Path, work: Path) -> tuple[dict, Path
 
 
 def run_case(case: Case, *, registry: Registry, samples_dir: Path, work: Path) -> dict[str, Any]:
-    """Evaluate `case` through harness.evaluate.evaluate and return its golden document."""
+    """Evaluate `case` through harness.engine.run_evaluation and return its golden document."""
     threads = settings.golden_threads(GOLDEN_THREADS)
     # set before the models are built (limit_heatmap_peaks_ measures a forward), restored after
     with torch_threads(threads):
@@ -243,7 +243,7 @@ def run_case(case: Case, *, registry: Registry, samples_dir: Path, work: Path) -
 
 def _run_case(case: Case, *, registry: Registry, samples_dir: Path, work: Path, threads: int) -> dict[str, Any]:
     work.mkdir(parents=True, exist_ok=True)
-    result = registry.result(case.row)
+    result = registry.row(case.row)
     entry = registry.entry(result.entry_id)
     gt, ann, bbox = _subset_files(case, samples_dir, work)
     img_dir = samples_dir / case.sample
@@ -263,7 +263,7 @@ def _run_case(case: Case, *, registry: Registry, samples_dir: Path, work: Path, 
     else:
         model = _random_model(entry.architecture, case.seed)
     label = _model_label(case, protocol.paradigm)
-    outcome = evaluate(
+    outcome = run_evaluation(
         spec, registry=registry, out_dir=work / "run", progress=False, model_factory=lambda: model, model_label=label
     )
     schema = registry.schemas[entry.architecture.keypoint_schema]

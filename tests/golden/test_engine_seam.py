@@ -1,4 +1,4 @@
-"""The engine's model seam that the goldens run through: `evaluate(..., model_factory=, model_label=)`."""
+"""The engine's model seam that the goldens run through: `run_evaluation(..., model_factory=, model_label=)`."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from harness.engine import run_evaluation
 from harness.errors import HarnessError
-from harness.evaluate import evaluate
 from tests.golden.cases import BY_NAME, run_case
 
 
@@ -15,7 +15,7 @@ from tests.golden.cases import BY_NAME, run_case
 def test_model_factory_and_label_go_together(kwargs, registry, tmp_path):
     # Checked before the spec is read, so no spec is needed here.
     with pytest.raises(HarnessError, match="model_factory and model_label go together"):
-        evaluate(None, registry=registry, out_dir=tmp_path, **kwargs)
+        run_evaluation(None, registry=registry, out_dir=tmp_path, **kwargs)
 
 
 def test_the_label_keys_the_run_and_no_checkpoint_file_is_needed(registry, samples_dir, tmp_path):

@@ -28,7 +28,7 @@ def test_protocol_change_fails_the_golden(name, changes, expect, registry, sampl
     if not case.path.exists():
         pytest.skip(f"{case.path} not accepted yet")
     if changes.get("era") == "direct":
-        era = dataclasses.replace(registry.result(case.row).protocol.era, stage_aggregation="direct")
+        era = dataclasses.replace(registry.row(case.row).protocol.era, stage_aggregation="direct")
         changes = {"era": era}
     broken = dataclasses.replace(case, changes=changes)
     doc = run_case(broken, registry=registry, samples_dir=samples_dir, work=tmp_path)

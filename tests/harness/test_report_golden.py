@@ -1,5 +1,5 @@
 """Report golden (issue: reproduce sessions, report part): committed history records (tests/fixtures/history, the
-exact result.json format of harness/evaluate.py, fixed dates and provenance) rendered against the real registry
+exact result.json format of harness/engine.py, fixed dates and provenance) rendered against the real registry
 must give exactly the committed pages under tests/golden/reports/. Plus `report.stale()` and `report --check`.
 
 Fixture rows: AIC top-down reproduced (an older full run and a newer --limit run that must not displace it),

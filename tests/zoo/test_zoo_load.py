@@ -53,7 +53,7 @@ def assert_problem(problems: list[str], field_path: str, line: int, words: str) 
 
 def test_records_are_resolved_and_frozen():
     reg = load_registry()
-    row = reg.result("higher_hrnet32_coco_512x512/single-scale")
+    row = reg.row("higher_hrnet32_coco_512x512/single-scale")
     assert row.metric_text["AP50"] == "0.870" and row.metrics["AP50"] == 0.87
     assert isinstance(row.metrics, MappingProxyType) and isinstance(reg.entries, MappingProxyType)
     with pytest.raises(TypeError):
@@ -67,21 +67,21 @@ def test_records_are_resolved_and_frozen():
         "upsample_to_last",
         30,
     )
-    assert reg.result("higher_hrnet32_coco_512x512/multi-scale").protocol.scales == (2.0, 1.0, 0.5)
+    assert reg.row("higher_hrnet32_coco_512x512/multi-scale").protocol.scales == (2.0, 1.0, 0.5)
 
 
 def test_protocol_details_per_dataset():
     reg = load_registry()
-    atrw = reg.result("hrnet_w32_atrw_256x256").protocol
+    atrw = reg.row("hrnet_w32_atrw_256x256").protocol
     assert atrw.padding == 1.0 and atrw.boxes.kind == "gt" and atrw.era.gt_box_shrink
-    aic = reg.result("hrnet_w32_aic_256x192").protocol
+    aic = reg.row("hrnet_w32_aic_256x192").protocol
     assert aic.evaluator.use_area is False and (aic.vis_thr, aic.oks_nms_thr, aic.padding) == (0.2, 0.9, 1.25)
-    coco = reg.result("hrnet_w32_coco_256x192_gridmask").protocol
+    coco = reg.row("hrnet_w32_coco_256x192_gridmask").protocol
     assert coco.boxes.file == "COCO_val2017_detections_AP_H_56_person.json" and not coco.era.gt_box_shrink
-    horse = reg.result("hrnet_w48_horse10_256x256_split3")
+    horse = reg.row("hrnet_w48_horse10_256x256_split3")
     assert horse.split == "split3" and horse.protocol.evaluator.kind == "pck_nme"
     assert horse.protocol.evaluator.pck_threshold == 0.3 and horse.protocol.oks_nms_thr is None
-    ae = reg.result("hrnet_w32_aic_512x512/single-scale").protocol
+    ae = reg.row("hrnet_w32_aic_512x512/single-scale").protocol
     assert ae.era.stage_aggregation is None and ae.era.grouping_max_groups == 30
     assert reg.datasets["coco"].splits["val2017"].bbox_file == (
         "coco/person_detection_results/COCO_val2017_detections_AP_H_56_person.json"
@@ -106,7 +106,7 @@ def test_cache_and_env_var(tmp_path, monkeypatch):
 def test_row_tolerance_override(tmp_path):
     old = "        source: *src-aic-td\n"
     path = variant(tmp_path, (old, old + "        tolerances: {AP50: 0.003}\n"))
-    row = load_registry(path).result("hrnet_w32_aic_256x192")
+    row = load_registry(path).row("hrnet_w32_aic_256x192")
     assert row.tolerances["AP50"] == 0.003 and row.tolerances["AP"] == 0.002
 
 

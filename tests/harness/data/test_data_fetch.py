@@ -30,12 +30,12 @@ def _fetch(env, *datasets: str, extra=()) -> int:
 
 def _evaluate_with_standin(row_id: str, root, tmp):
     """The row's protocol on the fetched layout, with the GT stand-in (a perfect model) in place of weights."""
-    from harness.evaluate import evaluate
+    from harness.engine import run_evaluation
     from harness.spec import DataPaths, build_spec
     from harness.testing.standin import GTHeatmapStandIn
 
     registry = load_registry()
-    result = registry.result(row_id)
+    result = registry.row(row_id)
     entry = registry.entry(result.entry_id)
     split = registry.datasets[result.dataset].splits[result.split]
     bbox = root / split.bbox_file if split.bbox_file else None
@@ -43,7 +43,7 @@ def _evaluate_with_standin(row_id: str, root, tmp):
     spec = build_spec(registry, result, data=data, checkpoint=tmp / "no-checkpoint-file", device="cpu")
     k = registry.schemas[entry.architecture.keypoint_schema].num_keypoints
     model = GTHeatmapStandIn(k)
-    return evaluate(
+    return run_evaluation(
         spec, registry=registry, out_dir=tmp / "run", progress=False, model_factory=lambda: model, model_label="GT"
     )
 

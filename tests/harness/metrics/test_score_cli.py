@@ -16,12 +16,12 @@ from zoo.schema import (
     Checkpoint,
     Dataset,
     DataSplit,
+    DocumentedRow,
     Entry,
     Era,
     Evaluator,
     KeypointSchema,
     Registry,
-    Result,
 )
 
 AIC_SIGMAS = (0.01388152, 0.01515228, 0.01057665, 0.01417709, 0.01497891, 0.01402144, 0.03909642, 0.03686941,
@@ -40,7 +40,7 @@ def _result(entry_id, name, dataset, evaluator, paradigm="topdown"):
     make = topdown_protocol if paradigm == "topdown" else bottomup_protocol
     protocol = make(flip=True, scales=(1.0,), evaluator=evaluator, era=era)
     empty = MappingProxyType({})
-    return Result(entry_id=entry_id, name=name, dataset=dataset, split="val", metrics=empty, metric_text=empty,
+    return DocumentedRow(entry_id=entry_id, name=name, dataset=dataset, split="val", metrics=empty, metric_text=empty,
                   tolerances=empty, source="test", protocol=protocol)  # fmt: skip
 
 
@@ -151,13 +151,13 @@ def test_score_cli_horse10_both_protocols(registry, load_sample, tmp_path, capsy
 
 
 def test_run_protocol(registry):
-    row = registry.result("aic_ae/single-scale")
+    row = registry.row("aic_ae/single-scale")
     assert score_cmd.run_protocol(row, "published") is row.protocol
     p = score_cmd.run_protocol(row, "mmpose-0.29")
     assert (p.era.gt_box_shrink, p.era.stage_aggregation, p.era.grouping_max_groups) == (False, "direct", None)
     assert p.evaluator.library == "xtcocotools" and p.evaluator.use_area is False
     assert (p.flip, p.scales) == (row.protocol.flip, row.protocol.scales)
-    horse = score_cmd.run_protocol(registry.result("horse"), "mmpose-0.29")
+    horse = score_cmd.run_protocol(registry.row("horse"), "mmpose-0.29")
     assert (horse.evaluator.pck_threshold, horse.evaluator.normalize) == (0.2, BBOX_NORMALIZER)
 
 

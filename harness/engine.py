@@ -209,7 +209,7 @@ def _prepare(
     return _Prepared(schema, gt, image_ids, total_images, files, ident, key, store, per_chunk)
 
 
-def evaluate(
+def run_evaluation(
     spec: EvalSpec,
     *,
     registry: Registry,
@@ -236,8 +236,8 @@ def evaluate(
 
     if (model_factory is None) != (model_label is None) or (model_label is not None and not model_label.strip()):
         raise HarnessError(
-            "evaluate(): model_factory and model_label go together: pass both (a caller-built model and a non-empty "
-            "name of its weights, which keys the run) or neither (the model is built from spec.checkpoint)"
+            "run_evaluation(): model_factory and model_label go together: pass both (a caller-built model and a "
+            "non-empty name of its weights, which keys the run) or neither (the model is built from spec.checkpoint)"
         )
     t0 = time.perf_counter()
     ctx = distributed.setup(device=spec.settings.device)
