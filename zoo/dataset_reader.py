@@ -9,13 +9,14 @@ exactly one source, so `python -m harness data fetch` can lay out everything a d
 from __future__ import annotations
 
 import re
+from typing import get_args
 from urllib.parse import urlparse
 
 from zoo.checkpoint_reader import read_url
-from zoo.schema import ArchiveMember, DataSource, DataSplit, ManualStep
+from zoo.schema import ArchiveFormat, ArchiveMember, DataSource, DataSplit, ManualStep
 from zoo.yamltree import Located, Problems, fields, get_bool, get_choice, get_int, get_list, get_str, join
 
-FORMATS = ("zip", "tar", "file")
+FORMATS: tuple[str, ...] = get_args(ArchiveFormat)
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 _HUB = re.compile(r"^hf://datasets/[\w.-]+/[\w.-]+(@[\w.-]+)?/[^@]+$")

@@ -8,6 +8,7 @@ Value rules shared with the harness's overrides live in zoo.rules.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import get_args
 from zoo.rules import scales_problem
 from zoo.schema import (
     Aggregation,
+    BaseProtocol,
     BottomUpProtocol,
     BoxSource,
     Era,
@@ -38,8 +40,15 @@ from zoo.yamltree import (
     join,
 )
 
-_TOPDOWN_ONLY = ("boxes", "padding", "shift_heatmap", "vis_thr", "oks_nms_thr")
-_BOTTOMUP_ONLY = ("max_num_people", "detection_threshold", "tag_threshold", "nms_kernel", "adjust", "refine")
+
+def _own_fields(record: type) -> tuple[str, ...]:
+    """The fields a paradigm's record adds to BaseProtocol (the records are the one list of them)."""
+    shared = {f.name for f in dataclasses.fields(BaseProtocol)}
+    return tuple(f.name for f in dataclasses.fields(record) if f.name not in shared)
+
+
+_TOPDOWN_ONLY = _own_fields(TopDownProtocol)
+_BOTTOMUP_ONLY = _own_fields(BottomUpProtocol)
 
 
 @dataclass(frozen=True)
