@@ -20,6 +20,7 @@ from zoo.schema import (
     BaseProtocol,
     BottomUpProtocol,
     BoxSource,
+    CocoLibrary,
     Era,
     Evaluator,
     KeypointSchema,
@@ -209,7 +210,7 @@ def read_evaluator(node: Located, path: str, ctx: ProtocolContext, problems: Pro
     kw: dict = {}
     if kind == "coco_keypoints":
         if "library" in f:
-            kw["library"] = get_choice(problems, f["library"], join(path, "library"), ("xtcocotools", "pycocotools"))
+            kw["library"] = get_choice(problems, f["library"], join(path, "library"), get_args(CocoLibrary))
         if "sigmas" in f:
             kw["sigmas"] = _sigmas(f["sigmas"], join(path, "sigmas"), ctx, problems)
         if "use_area" in f:

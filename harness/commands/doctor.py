@@ -15,6 +15,7 @@ import argparse
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import get_args
 
 from harness.commands import add_data_root_argument
 from harness.environment import (
@@ -26,7 +27,7 @@ from harness.environment import (
 )
 from harness.errors import InstallError
 from zoo import settings
-from zoo.schema import Registry
+from zoo.schema import CocoLibrary, Registry
 
 STATUS_WIDTH, NAME_WIDTH = 5, 13
 
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     screen.guard("python", lambda: _python(screen))
     screen.guard("settings", lambda: _settings(screen))
     screen.guard("numpy", lambda: screen.line("ok", "numpy", versions.get("numpy", "not installed")))
-    for library in ("xtcocotools", "pycocotools"):
+    for library in get_args(CocoLibrary):
         screen.guard(library, lambda library=library: _coco_library(screen, library, bad.get(library)))
     screen.guard("opencv", lambda: _opencv(screen, bad))
     registry = _registry(screen)
