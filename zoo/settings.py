@@ -25,6 +25,8 @@ PREFIX = "HRNET_ZOO_"
 REPO = Path(__file__).resolve().parents[1]
 #: The values a flag takes as "on" (case-insensitive); anything else is off.
 TRUE_WORDS = ("1", "true", "yes", "on")
+#: A flag set to anything else is an error, not "off": `HRNET_ZOO_OFFLINE=ture` must not quietly go online.
+FALSE_WORDS = ("0", "false", "no", "off")
 
 Kind = Literal["path", "flag", "MiB", "URL list", "integer", "0/1/unset", "marker"]
 #: Who reads the variable: the registry verbs, the harness, the benchmarks or the test suite.
@@ -106,7 +108,14 @@ def truthy(value: str | None) -> bool:
 
 
 def flag(setting: Setting) -> bool:
-    return truthy(setting.raw())
+    raw = setting.raw()
+    word = (raw or "0").strip().lower()
+    if word not in TRUE_WORDS + FALSE_WORDS:
+        raise SettingError(
+            f"{setting.name}={raw!r} is neither on ({'/'.join(TRUE_WORDS)}) nor off ({'/'.join(FALSE_WORDS)}); "
+            "fix it or unset it"
+        )
+    return word in TRUE_WORDS
 
 
 def _path(setting: Setting, default: Path | str) -> Path:
@@ -153,7 +162,8 @@ def cache_dir() -> Path:
 
 def offline_switches() -> list[str]:
     """The names of the offline switches that are on (ours and huggingface_hub's)."""
-    return [name for name in (OFFLINE.name, HF_HUB_OFFLINE) if truthy(os.environ.get(name))]
+    ours = [OFFLINE.name] if flag(OFFLINE) else []
+    return ours + ([HF_HUB_OFFLINE] if truthy(os.environ.get(HF_HUB_OFFLINE)) else [])
 
 
 def prefer_mirror() -> bool:
@@ -232,7 +242,8 @@ def unknown(environ: os._Environ | dict[str, str] | None = None) -> list[str]:
 def malformed() -> list[str]:
     """The messages of the set variables whose value their accessor rejects."""
     out = []
-    for check in (max_download_mib, lambda: golden_threads(0)):
+    flags = [lambda s=s: flag(s) for s in SETTINGS if s.kind == "flag"]
+    for check in (max_download_mib, lambda: golden_threads(0), *flags):
         try:
             check()
         except SettingError as exc:

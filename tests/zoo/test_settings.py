@@ -104,3 +104,14 @@ def test_zoo_settings_shows_values_and_warns_about_a_typo():
     assert res.returncode == 0, res.stderr
     assert "HRNET_ZOO_RUNS" in res.stdout and "= /tmp/runs" in res.stdout
     assert "warning: HRNET_ZOO_OFLINE is not a setting" in res.stderr and "HRNET_ZOO_OFFLINE?" in res.stderr
+
+
+@pytest.mark.parametrize("value", ["maybe", "ture", "2"])
+def test_a_flag_that_is_neither_on_nor_off_is_named_not_taken_as_off(monkeypatch, value):
+    monkeypatch.setenv("HRNET_ZOO_OFFLINE", value)
+    with pytest.raises(SettingError, match=f"HRNET_ZOO_OFFLINE='{value}' is neither on"):
+        settings.offline_switches()
+    assert any(m.startswith(f"HRNET_ZOO_OFFLINE='{value}'") for m in settings.malformed())
+    for off in ("0", "off", "No", " false "):
+        monkeypatch.setenv("HRNET_ZOO_OFFLINE", off)
+        assert settings.offline_switches() == []
