@@ -61,15 +61,14 @@ class RunOutcome:
 # data selection
 
 
-def select_images(gt: Mapping[str, Any], ann_file: Path, limit: int | None) -> list[int]:
-    """Image ids in annotation-file order (the reference's order), the first `limit` of them when given."""
+def select_images(gt: Mapping[str, Any], ann_file: Path, limit: int | None) -> tuple[list[int], int]:
+    """Image ids in annotation-file order (the reference's order), the first `limit` of them when given, and how
+    many images the file has."""
     images, _ = coco_tables(gt, ann_file)
     ids = [img["id"] for img in images]
-    if limit is not None:
-        if limit < 1:
-            raise HarnessError(f"--limit must be at least 1, got {limit}")
-        ids = ids[:limit]
-    return ids
+    if limit is not None and limit < 1:
+        raise HarnessError(f"--limit must be at least 1, got {limit}")
+    return ids[:limit], len(ids)
 
 
 def subset_gt(gt: Mapping[str, Any], image_ids: list[int]) -> dict[str, Any]:
@@ -182,8 +181,7 @@ def _prepare(
     outputs.check(out_dir, run_key=None, overwrite=overwrite)  # before hashing gigabytes: a file, not writable
     gt = read_json(spec.data.ann_file, what="annotation file")
     validate_ground_truth(gt, spec.data.ann_file, schema)
-    image_ids = select_images(gt, spec.data.ann_file, spec.limit)
-    total_images = len(select_images(gt, spec.data.ann_file, None))
+    image_ids, total_images = select_images(gt, spec.data.ann_file, spec.limit)
     # A caller-built model (model_label set) is named by its label; its checkpoint file is optional provenance.
     in_memory = model_label is not None
     if checkpoint_info is not None:

@@ -17,9 +17,10 @@ import json
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict
-from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from harness import results
 
 #: Bumped whenever the chunk file format changes (older chunk caches are then ignored).
 PREDICTION_FORMAT = 2
@@ -45,13 +46,7 @@ def code_digest() -> str:
 
 
 def numeric_versions() -> dict[str, str]:
-    out = {}
-    for name in NUMERIC_PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
+    return results.installed_versions(NUMERIC_PACKAGES)
 
 
 def run_identity(

@@ -37,14 +37,19 @@ TRACKED_PACKAGES = (
 )
 
 
-def package_versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for name in TRACKED_PACKAGES:
+def installed_versions(names) -> dict[str, str]:
+    """{name: version} of the distributions among `names` that are installed."""
+    out = {}
+    for name in names:
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             continue
     return out
+
+
+def package_versions() -> dict[str, str]:
+    return {"python": platform.python_version(), **installed_versions(TRACKED_PACKAGES)}
 
 
 def git_state(repo: Path = REPO) -> dict[str, Any]:
