@@ -17,18 +17,11 @@ import tempfile
 from pathlib import Path
 
 from harness import results
+from harness.checkpoints.hashing import file_sha256
 from harness.errors import OutputError
 
 OUTPUT_FILES = ("predictions.json", "metrics.json", "result.json")
 MANIFEST = ".hrnet-zoo-run.json"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _manifest(out_dir: Path) -> dict:
@@ -63,7 +56,7 @@ def check(out_dir: Path, *, run_key: str, overwrite: bool = False, replace_other
         if not path.exists():
             continue
         try:
-            sha = _sha256(path)
+            sha = file_sha256(path)
         except OSError as exc:
             raise OutputError(f"cannot read {path} ({exc.strerror or exc})") from None
         if sha not in (written.get(name), pending.get(name)):
