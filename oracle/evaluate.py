@@ -13,7 +13,7 @@ given data, runs `mmpose.apis.single_gpu_test` with `MMDataParallel` on the CPU 
 - metrics.json: the metrics requested, the dict `dataset.evaluate` returned for each, and those that raised
   (PROTOCOLS.md §5: 0.29's Horse-10 'NME' raises TypeError, so for Horse-10 only 'PCK' is requested by default).
 
-Sample-data mapping (../shared/data/samples, every file_name there is flat, so img_prefix is the folder itself):
+Sample-data mapping (tests/data/samples, every file_name there is flat, so img_prefix is the folder itself):
 aic/test_aic.json, coco/test_coco.json (+ coco/test_coco_det_AP_H_56.json as --bbox-file for the COCO-aug
 configs), horse10/test_horse10.json, macaque/test_macaque.json, atrw/test_atrw.json.
 """

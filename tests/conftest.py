@@ -1,5 +1,5 @@
-"""Shared fixtures. Tests that need ../shared (sample data, seeds, PROTOCOLS.md) skip with a reason where it is
-absent, e.g. for users outside the project's workplace; CI always has it."""
+"""Shared fixtures. The data the tests read (sample images and annotations, model-zoo pages) is the repository's own
+tests/data/, with its provenance notes: a clone with nothing beside it runs every test."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from zoo import settings
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = settings.shared_dir()
+TEST_DATA = REPO / "tests" / "data"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -26,31 +25,33 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def _need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"{path} is absent: set HRNET_ZOO_SHARED to the shared/ folder that holds seeds/ and data/")
-    return path
-
-
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO
 
 
 @pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    return _need(SHARED)
+def test_data_dir() -> Path:
+    return TEST_DATA
 
 
 @pytest.fixture(scope="session")
 def seeds_dir() -> Path:
-    return _need(SHARED / "seeds")
+    """tests/data/pages/seeds: the five model-zoo pages the first 22 registry rows come from."""
+    return TEST_DATA / "pages" / "seeds"
+
+
+@pytest.fixture(scope="session")
+def family_pages_dir() -> Path:
+    """tests/data/pages/family: MMPose 0.29's further HRNet-family pages, under their configs/ paths."""
+    return TEST_DATA / "pages" / "family"
 
 
 @pytest.fixture(scope="session")
 def samples_dir() -> Path:
-    """../shared/data/samples: tiny real subsets (aic, coco, horse10, macaque, atrw). Read, never copy."""
-    return _need(SHARED / "data" / "samples")
+    """tests/data/samples: tiny real subsets (aic, coco, horse10, macaque, atrw, mpii, crowdpose). Tests read them
+    and never write into them (a variant goes to tmp_path)."""
+    return TEST_DATA / "samples"
 
 
 @pytest.fixture(autouse=True)

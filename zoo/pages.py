@@ -5,7 +5,7 @@ A page is read with a real markdown parser (markdown-it-py, CommonMark + GFM tab
 URLs, bibtex. What the page implies but does not state (dataset, split, row name, protocol) is inferred, and marked
 as a guess, by zoo/importer.py.
 
-Page anatomy (the seeds in ../shared/seeds/ are exactly this format):
+Page anatomy (the seed pages in tests/data/pages/seeds/ are exactly this format):
   <!-- [ALGORITHM] --> or <!-- [DATASET] --> (optionally <details><summary><a href=PAPER_URL>)
   ```bibtex @...{key, ...} ```
   a caption (paragraph or heading), e.g. "Results on COCO val2017 with multi-scale test. 3 default scales ([2, 1,

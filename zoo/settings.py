@@ -77,9 +77,6 @@ RUNS = _s("RUNS", "path", "./runs", "working folder of `reproduce` (`--runs` win
 ORACLE_VENV = _s(
     "ORACLE_VENV", "path", "the checkout's .oracle/venv", "the MMPose 0.29 oracle's venv (read at import)", "harness"
 )
-SHARED = _s(
-    "SHARED", "path", "../shared", "the shared folder of seeds and sample data (read at import)", "benchmarks", "tests"
-)
 ACCEPT_GOLDEN = _s("ACCEPT_GOLDEN", "flag", "off", "golden tests write their files (as --accept-golden)", "tests")
 GOLDEN_THREADS = _s("GOLDEN_THREADS", "integer", "2", "torch threads of the golden cases", "tests")
 ORACLE = _s("ORACLE", "0/1/unset", "unset", "parity tests: 1 builds the oracle, 0 skips, unset runs if built", "tests")
@@ -93,7 +90,7 @@ TEST_LAUNCH = _s(
 
 SETTINGS: tuple[Setting, ...] = (
     REGISTRY, README, RESULTS, EXPORTS, REPORTS, CACHE, OFFLINE, PREFER_MIRROR, MAX_DOWNLOAD_MB, DATA, DATA_MIRROR,
-    RUNS, ORACLE_VENV, SHARED, ACCEPT_GOLDEN, GOLDEN_THREADS, ORACLE, PIP_INSTALL, MUNKRES1, TEST_LAUNCH,
+    RUNS, ORACLE_VENV, ACCEPT_GOLDEN, GOLDEN_THREADS, ORACLE, PIP_INSTALL, MUNKRES1, TEST_LAUNCH,
 )  # fmt: skip
 BY_NAME = {s.name: s for s in SETTINGS}
 #: huggingface_hub's own offline switch, honoured alongside OFFLINE (not ours: not in SETTINGS).
@@ -204,10 +201,6 @@ def runs_dir() -> Path:
 
 def oracle_venv() -> Path:
     return _path(ORACLE_VENV, REPO / ".oracle" / "venv").resolve()
-
-
-def shared_dir() -> Path:
-    return _path(SHARED, REPO.parent / "shared").resolve()
 
 
 def accept_golden() -> bool:

@@ -15,18 +15,19 @@ import torch
 from benchmarks.suite import BenchContext
 from zoo import settings
 
-SHARED = settings.shared_dir()
-SAMPLES = SHARED / "data" / "samples"
+#: The sample data the test suite reads too (tests/data/samples, with its provenance): the benchmarks run from a
+#: checkout, which always has it.
+SAMPLES = settings.REPO / "tests" / "data" / "samples"
 
 
 class BenchInputError(RuntimeError):
-    """A benchmark input (the shared sample data) is missing; the case becomes an error row."""
+    """A benchmark input (the sample data) is missing; the case becomes an error row."""
 
 
 def samples(folder: str) -> Path:
     path = SAMPLES / folder
     if not path.is_dir():
-        raise BenchInputError(f"{path} is absent: set HRNET_ZOO_SHARED to the shared/ folder that holds data/samples")
+        raise BenchInputError(f"{path} is absent: the benchmarks run from a full checkout of the repository")
     return path
 
 

@@ -1,6 +1,6 @@
 """Case `topdown_crops_per_s`: end-to-end top-down inference throughput of HRNet-W32 256x192 (image decode, affine
 crop, normalisation, forward + flip forward, flip-back, 'default' decode; PROTOCOLS.md §3) on the COCO sample's
-detection boxes (shared/data/samples/coco: 118 AP_H_56 boxes on 4 images; quick mode: the first 4 boxes).
+detection boxes (tests/data/samples/coco: 118 AP_H_56 boxes on 4 images; quick mode: the first 4 boxes).
 
 - ours exact: `harness.topdown.inference.predict_topdown`, fp32, cv2 crops, batch 32 (what `--mode exact` runs).
 - ours tuned: the same with BN folded into the convolutions and channels_last, fp32 (`--mode tuned`).

@@ -57,7 +57,7 @@ class Case:
     name: str
     row: str
     protocol: str  # "published" or "mmpose-0.29"
-    sample: str  # folder under ../shared/data/samples
+    sample: str  # folder under tests/data/samples
     images: tuple[int, ...] | None = None  # image ids kept from the sample's annotation file (None: all)
     model: str = "random"  # "random" (seeded weights) or "standin" (GT stand-in)
     seed: int = 0

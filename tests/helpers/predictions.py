@@ -1,4 +1,4 @@
-"""Seeded predictions for a COCO-style annotation file (the sample files under ../shared/data/samples): every
+"""Seeded predictions for a COCO-style annotation file (the sample files under tests/data/samples): every
 labelled person, its joints moved by a few pixels, scores drawn at random. Scoring them gives non-trivial AP/AR.
 
 `python -m tests.helpers.predictions ANN OUT` writes them as a COCO results file.

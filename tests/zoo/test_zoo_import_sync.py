@@ -1,4 +1,4 @@
-"""`python -m zoo import` and `python -m zoo sync --check` on the real seed pages (../shared/seeds/) and on edited
+"""`python -m zoo import` and `python -m zoo sync --check` on the real seed pages (tests/data/pages/seeds/) and on edited
 copies of them: what a maintainer runs when the upstream model-zoo pages change."""
 
 from __future__ import annotations

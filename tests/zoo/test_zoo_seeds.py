@@ -1,6 +1,6 @@
 """The registry against the seed pages themselves: every results-table row of every seed, cell by cell.
 
-The seeds (../shared/seeds/*.txt) are the model-zoo pages the documented numbers come from. Parsing them here,
+The seeds (tests/data/pages/seeds/*.txt) are the model-zoo pages the documented numbers come from. Parsing them here,
 rather than trusting a hand-copied list, means no typo in zoo.yaml (a metric, a URL, a log link) can hide.
 """
 
