@@ -122,7 +122,8 @@ def fetch(
 
     `offline`: None reads HRNET_ZOO_OFFLINE / HF_HUB_OFFLINE. `progress`: a tqdm bar on stderr (only when stderr is
     a terminal). `force`: download again even when a verified copy is cached (that copy stays until the new one
-    verifies), and do not take torch.hub's copy. `prefer_mirror`: try Hub mirrors before the URL (None reads HRNET_ZOO_PREFER_MIRROR).
+    verifies), and do not take torch.hub's copy. `prefer_mirror`: try Hub mirrors before the URL (None reads
+    HRNET_ZOO_PREFER_MIRROR).
 
     A verified file in a read-only cache is returned without writing anything (no lock, no sidecar). A file under
     the name that does not verify is set aside (renamed, never deleted) before downloading.
