@@ -81,5 +81,6 @@ def workspace(tmp_path, monkeypatch, repo_root):
     readme = tmp_path / "README.md"
     shutil.copy(repo_root / "README.md", readme)
     monkeypatch.setenv("HRNET_ZOO_README", str(readme))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))  # fetch looks in torch.hub's folder too
     monkeypatch.delenv("HRNET_ZOO_OFFLINE", raising=False)
     return tmp_path

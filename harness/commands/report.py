@@ -30,7 +30,13 @@ def run(args: argparse.Namespace) -> int:
             print(p, file=sys.stderr)
         if problems:
             print("run `nox -s report` to regenerate", file=sys.stderr)
-        return 1 if problems else 0
+            return 1
+        # Silence would not say what was compared: one line naming it (issue 21.7).
+        print(
+            f"fresh: the {len(pages)} file(s) of {out} and the tables of {readme.default_readme()} match zoo.yaml and "
+            f"the {len(records)} record(s) of {args.history or history.default_history_dir()}"
+        )
+        return 0
     for path in report.write(pages, out):
         print(f"wrote {path}")
     readme.write_readme(registry, records=records)

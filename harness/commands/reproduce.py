@@ -8,6 +8,11 @@ from its finished chunks when started again with the same arguments.
 
 Several GPUs or machines: `torchrun --nproc-per-node N -m harness reproduce ...` shares each row's chunks out over
 N processes; rank 0 alone writes results, history and reports, and every rank exits with the same status.
+
+--json: the summary as one object on stdout, {"dataset", "rows": [{"row_id", "entry_id", "verdict", "counts",
+"informational", "partial", "run_key", "run_dir", "metrics": [{"name", "documented", "reproduced", "delta",
+"tolerance", "verdict", "direction"}]}], "exit_status"} (docs/DESIGN.md, "Machine-readable output"); progress and
+errors stay on stderr (an error that stops the run prints no JSON and exits 2).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import fnmatch
 import sys
 from pathlib import Path
 
-from harness.commands import add_data_root_argument
+from harness.commands import add_data_root_argument, add_json_argument, print_json
 from harness.commands.evaluate import add_run_arguments, spec_from_args
 from harness.distributed import DistributedError
 from harness.errors import DataError, DownloadError, HarnessError
@@ -52,6 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--offline", action="store_true", help="never download; use the checkpoint cache")
     p.add_argument("--no-report", action="store_true", help="do not re-render reports/ and the README")
     p.add_argument("--chunk-size", type=int, default=512, help=argparse.SUPPRESS)
+    add_json_argument(p)
     add_run_arguments(p)
     p.set_defaults(func=run)
 
@@ -198,12 +204,14 @@ def _run(args: argparse.Namespace, ctx) -> int:
         record = outcome.record  # the same on every rank: each computes the same verdicts and exit status
         ctx.main_only(lambda record=record: history.append(record))
         verdict = row_verdict(row.row_id, row.metrics, record.metrics, row.tolerances, partial=record.partial)
-        verdicts.append((row, verdict, record))
+        verdicts.append((row, verdict, record, out_dir))
         if outcome.reused_chunks:
             say(f"   resumed: reused {outcome.reused_chunks} finished chunk(s)", file=sys.stderr)
     if not args.no_report:
         ctx.main_only(lambda: _render_reports(registry, report, history, readme))
-    if ctx.is_main:
+    if ctx.is_main and args.json:
+        print_json({"dataset": args.dataset, "rows": summary(verdicts), "exit_status": exit_status(verdicts)})
+    elif ctx.is_main:
         _print_summary(verdicts)
     return exit_status(verdicts)
 
@@ -225,7 +233,7 @@ def run_folder(runs_dir: Path, spec) -> Path:
 def exit_status(verdicts) -> int:
     """1 when a run that counts as a reproduction (zoo.record.standing) is outside its tolerance, else 0: a run
     with overrides, a partial run or a fast-mode look only informs."""
-    failed = [v for _, v, record in verdicts if not record.informational and v.verdict != "reproduced"]
+    failed = [v for _, v, record, _ in verdicts if not record.informational and v.verdict != "reproduced"]
     return 1 if failed else 0
 
 
@@ -244,6 +252,32 @@ def _render_reports(registry, report, history, readme) -> None:
         generated.write(hf_cards.render(registry, records=records), cards, command=command)
 
 
+def summary(verdicts) -> list[dict]:
+    """The rows of `--json`: the same facts as the text summary (verdict as shown, each metric against its
+    documented number), plus the run's key and folder."""
+    from zoo.history import shown_verdict
+
+    return [
+        {
+            "row_id": row.row_id,
+            "entry_id": row.entry_id,
+            "verdict": shown_verdict(verdict.label, record),
+            "counts": not record.informational,
+            "informational": list(record.informational),
+            "partial": bool(record.partial),
+            "run_key": record.run_key,
+            "run_dir": str(out_dir),
+            "metrics": [_metric_view(m) for m in verdict.metrics],
+        }
+        for row, verdict, record, out_dir in verdicts
+    ]
+
+
+def _metric_view(m) -> dict:
+    keys = ("name", "documented", "reproduced", "delta", "tolerance", "verdict", "direction")
+    return {k: getattr(m, k) for k in keys}
+
+
 def _silent(*_args, **_kwargs) -> None:
     """print() of the ranks > 0 under torchrun: rank 0 speaks for the run."""
 
@@ -251,7 +285,7 @@ def _silent(*_args, **_kwargs) -> None:
 def _print_summary(verdicts) -> None:
     from zoo.history import shown_verdict
 
-    for row, verdict, record in verdicts:
+    for row, verdict, record, _ in verdicts:
         print(f"{shown_verdict(verdict.label, record):>22}  {row.row_id}")
         for m in verdict.metrics:
             print(

@@ -4,7 +4,9 @@ Per source whose targets are not all laid out yet: find its file (already downlo
 `downloads/`, else from its URLs and mirrors: harness.data.download), verify it against the registry's documented
 sha256/size or, failing those, the hash the data lock pinned on the first fetch (first use pins it), then extract
 the missing members atomically (harness.data.extract). Sources without a direct download are collected as manual
-steps; everything else is still fetched, so one run leaves only the manual steps to do.
+steps; everything else is still fetched, so one run leaves only the manual steps to do. A source that cannot be
+got (offline, a failed download, a hand-placed file that does not verify) does not stop the others either: the
+outcome lists every one (`failed`), so the user learns about all of them at once.
 
 One fetch per data root at a time (an exclusive lock on `downloads/.fetch.lock`); what interrupted extractions left
 in `.staging/` is removed first; a `.part` download is resumed. Nothing the user placed is deleted or replaced: a
@@ -26,7 +28,6 @@ from harness.data import extract, lock
 from harness.data.download import Expected, fetch_hub, fetch_url
 from harness.data.sources import DOWNLOADS, download_path, locations, manual_step, missing_targets
 from harness.errors import DataError, DownloadError, OfflineError, TermsNotAcceptedError
-from zoo import settings
 from zoo.schema import Dataset, DataSource
 
 log = logging.getLogger(__name__)
@@ -38,10 +39,12 @@ class FetchOutcome:
     laid_out: list[str] = field(default_factory=list)  # targets this run laid out
     present: list[str] = field(default_factory=list)  # targets that were there already
     manual: list[str] = field(default_factory=list)  # steps left to the user
+    failed: list[str] = field(default_factory=list)  # one message per source that could not be got
+    offline: bool = False  # some source failed for want of the network (offline mode or unreachable)
 
     @property
     def complete(self) -> bool:
-        return not self.manual
+        return not self.manual and not self.failed
 
 
 @contextmanager
@@ -91,7 +94,12 @@ def fetch_dataset(
     with data_root_locked(root):
         extract.clear_staging(root)
         for source, missing in todo:
-            file = _obtain(dataset, source, root, offline=offline, prefer_mirror=prefer_mirror, progress=progress)
+            try:
+                file = _obtain(dataset, source, root, offline=offline, prefer_mirror=prefer_mirror, progress=progress)
+            except (DownloadError, DataError) as exc:  # the next sources are still attempted (module docstring)
+                outcome.failed.append(str(exc))
+                outcome.offline |= isinstance(exc, OfflineError)
+                continue
             if file is None:
                 outcome.manual.append(manual_step(root, dataset, source))
                 continue
@@ -172,5 +180,4 @@ def _all_failed(dataset: Dataset, source: DataSource, dest: Path, attempts: list
         f"location(s); nothing was published:\n{lines}\n"
         f"To install it by hand, download {first} and place it at {dest}; the next `data fetch` verifies and "
         "lays it out."
-        + (f" Or reconnect / unset {settings.OFFLINE} and {settings.HF_HUB_OFFLINE}." if cls is OfflineError else "")
-    )
+    )  # what to run next (online again, the exact command) is said once for all sources: harness/commands/data.py

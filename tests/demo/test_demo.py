@@ -113,3 +113,22 @@ def test_no_flip_or_a_broken_flip_pair_drops_ap(workspace, demo_root, tmp_path, 
     monkeypatch.setenv("HRNET_ZOO_REGISTRY", str(reg / "zoo.yaml"))
     broken_ap = _ap(tmp_path / "b", demo_root)
     assert broken_ap < documented - 0.01
+
+
+@pytest.mark.slow
+def test_reproduce_json_summary(workspace, demo_root, capsys):
+    """`reproduce --json` (issue 21.7): the summary as one object on stdout; progress stays on stderr."""
+    args = ["reproduce", "--dataset", "demo", "--data-root", str(demo_root), "--offline", "--device", "cpu"]
+    rc = main([*args, "--no-progress", "--limit", "8", "--json"])
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
+    assert rc == doc["exit_status"] == 0, captured.err
+    [row] = doc["rows"]
+    assert doc["dataset"] == "demo" and row["row_id"] == ROW and row["entry_id"] == ENTRY_ID
+    assert row["partial"] is True and row["counts"] is False and row["verdict"].startswith("partial (")
+    assert row["informational"] and row["run_key"] and row["run_dir"].startswith(str(workspace / "runs"))
+    names = [m["name"] for m in row["metrics"]]
+    assert "AP" in names
+    ap = row["metrics"][names.index("AP")]
+    assert {"documented", "reproduced", "delta", "tolerance", "verdict", "direction"} <= set(ap)
+    assert abs(ap["reproduced"] - ap["documented"] - ap["delta"]) < 1e-12
