@@ -63,6 +63,15 @@ def tests_pythons(session: nox.Session) -> None:
     session.run("python", "-m", "pytest", *(session.posargs or ["-q", "-m", FAST_MARKERS, *FAST_PATHS]))
 
 
+@nox.session(name="tests-slurm")
+def tests_slurm(session: nox.Session) -> None:
+    """The Slurm tests (tests/cluster): `reproduce --launcher slurm` against a private one-node Slurm that the tests
+    start and stop themselves (root, Debian's slurm-wlm and munge; tests/cluster/slurm_local.py). Where it cannot
+    start they skip, or fail with HRNET_ZOO_REQUIRE_SLURM=1 (what .ci/run sets)."""
+    _install(session)  # the test extra brings the cluster extra (submitit)
+    session.run("python", "-m", "pytest", "tests/cluster", *(session.posargs or ["-q"]))
+
+
 @nox.session(name="install-pip")
 def install_pip(session: nox.Session) -> None:
     """The plain-pip path in a fresh venv (no uv, no nox): install, the xtcocotools rebuild the first use asks for,
