@@ -53,7 +53,9 @@ def tests(session: nox.Session) -> None:
     for outdir, fmt in EXPORTS.items():
         session.run("python", "-m", "zoo", "export", fmt, outdir, "--check")
     session.run("python", "-m", "harness", "report", "--check")
-    session.run("python", "-m", "pytest", *(session.posargs or ["-q"]))
+    # tests/cluster starts a private Slurm and runs minutes of jobs: its own session (tests-slurm) runs it, so a
+    # machine that has Slurm installed does not run it twice.
+    session.run("python", "-m", "pytest", "--ignore=tests/cluster", *(session.posargs or ["-q"]))
 
 
 @nox.session(name="tests-pythons", python=PYTHON_RANGE)
@@ -61,6 +63,15 @@ def tests_pythons(session: nox.Session) -> None:
     """The fast part of the suite (FAST_PATHS, not slow) on the oldest and newest supported Python."""
     _install(session)
     session.run("python", "-m", "pytest", *(session.posargs or ["-q", "-m", FAST_MARKERS, *FAST_PATHS]))
+
+
+@nox.session(name="tests-slurm")
+def tests_slurm(session: nox.Session) -> None:
+    """The Slurm tests (tests/cluster): `reproduce --launcher slurm` against a private one-node Slurm that the tests
+    start and stop themselves (root, Debian's slurm-wlm and munge; tests/cluster/slurm_local.py). Where it cannot
+    start they skip, or fail with HRNET_ZOO_REQUIRE_SLURM=1 (what .ci/run sets)."""
+    _install(session)  # the test extra brings the cluster extra (submitit)
+    session.run("python", "-m", "pytest", "tests/cluster", *(session.posargs or ["-q"]))
 
 
 @nox.session(name="readme-install", python=PYTHON_RANGE)

@@ -10,7 +10,7 @@ import sys
 from zoo.errors import ZooError
 
 #: Verb modules, in the order `--help` lists them. A module that is missing is skipped (work in progress).
-VERBS = ("fetch", "data", "inspect", "convert", "evaluate", "score", "reproduce", "report", "doctor")
+VERBS = ("fetch", "data", "inspect", "convert", "evaluate", "score", "reproduce", "jobs", "report", "doctor")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -171,7 +171,7 @@ def _prepare(
     replace_other_runs: bool = False,
     checkpoint_info: dict | None = None,
 ) -> _Prepared:
-    entry, protocol = spec.entry, spec.protocol
+    entry = spec.entry
     schema = registry.schemas[entry.architecture.keypoint_schema]
     if entry.architecture.num_keypoints != schema.num_keypoints:
         raise HarnessError(
@@ -182,6 +182,19 @@ def _prepare(
     gt = read_json(spec.data.ann_file, what="annotation file")
     validate_ground_truth(gt, spec.data.ann_file, schema)
     image_ids, total_images = select_images(gt, spec.data.ann_file, spec.limit)
+    files, ident, per_chunk = run_inputs(spec, model_label=model_label, checkpoint_info=checkpoint_info)
+    key = identity.run_key(ident)
+    outputs.check(out_dir, run_key=key, overwrite=overwrite, replace_other_runs=replace_other_runs)
+    store = ChunkStore(out_dir / ".chunks" / key, run_key=key)
+    return _Prepared(schema, gt, image_ids, total_images, files, ident, key, store, per_chunk)
+
+
+def run_inputs(
+    spec: EvalSpec, *, model_label: str | None = None, checkpoint_info: dict | None = None
+) -> tuple[dict, dict, int]:
+    """The input files a run reads ({checkpoint, annotations, bbox_file}: path, sha256, size), its identity and its
+    items per chunk. Also what a cluster submitter computes to tell a finished run from one to submit."""
+    protocol = spec.protocol
     # A caller-built model (model_label set) is named by its label; its checkpoint file is optional provenance.
     in_memory = model_label is not None
     if checkpoint_info is not None:
@@ -200,11 +213,7 @@ def _prepare(
         chunk_layout={"items_per_chunk": per_chunk},
         model_label=model_label if in_memory else None,
     )
-    key = identity.run_key(ident)
-    outputs.check(out_dir, run_key=key, overwrite=overwrite, replace_other_runs=replace_other_runs)
-    files = {"checkpoint": ckpt, "annotations": ann, "bbox_file": bbox}
-    store = ChunkStore(out_dir / ".chunks" / key, run_key=key)
-    return _Prepared(schema, gt, image_ids, total_images, files, ident, key, store, per_chunk)
+    return {"checkpoint": ckpt, "annotations": ann, "bbox_file": bbox}, ident, per_chunk
 
 
 def run_evaluation(
@@ -303,6 +312,7 @@ def _score_and_write(
     spec: EvalSpec, run: _Prepared, preds: list[dict], *, registry, out_dir: Path, t0: float, ctx, counts, chunks
 ) -> RunOutcome:
     """Score the predictions and write the run's three files; the chunk cache is dropped once they exist."""
+    from harness import distributed
     from harness.metrics import score
 
     entry, result, ev = spec.entry, spec.result, spec.protocol.evaluator
@@ -328,6 +338,7 @@ def _score_and_write(
             "scoring": scored.get("scoring", {"requested": spec.scoring}),
         }
         | ctx.record(),
+        "launcher": distributed.launcher_record(),
         "checkpoint": run.files["checkpoint"],
         "checkpoint_registry_prefix": entry.checkpoint.sha256_prefix,
         "annotations": run.files["annotations"],

@@ -87,10 +87,20 @@ MUNKRES1 = _s("MUNKRES1", "path", "the installed munkres", "a munkres 1.1.x munk
 TEST_LAUNCH = _s(
     "TEST_LAUNCH", "marker", "unset", "set by the distributed test on its launches to find them again", "tests"
 )
+REQUIRE_SLURM = _s(
+    "REQUIRE_SLURM", "flag", "off",
+    "the Slurm tests fail instead of skipping when their private cluster cannot start (.ci/run sets it)", "tests",
+)  # fmt: skip
+TEST_HOLD = _s(
+    "TEST_HOLD", "path", "unset",
+    "Slurm tests: a job holds after its first computed chunk until cancelled, unless DIR/<row>.held exists",
+    "harness",
+)  # fmt: skip
 
 SETTINGS: tuple[Setting, ...] = (
     REGISTRY, README, RESULTS, EXPORTS, REPORTS, CACHE, OFFLINE, PREFER_MIRROR, MAX_DOWNLOAD_MB, DATA, DATA_MIRROR,
-    RUNS, ORACLE_VENV, ACCEPT_GOLDEN, GOLDEN_THREADS, ORACLE, PIP_INSTALL, MUNKRES1, TEST_LAUNCH,
+    RUNS, ORACLE_VENV, ACCEPT_GOLDEN, GOLDEN_THREADS, ORACLE, PIP_INSTALL, MUNKRES1, TEST_LAUNCH, REQUIRE_SLURM,
+    TEST_HOLD,
 )  # fmt: skip
 BY_NAME = {s.name: s for s in SETTINGS}
 #: huggingface_hub's own offline switch, honoured alongside OFFLINE (not ours: not in SETTINGS).
