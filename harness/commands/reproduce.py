@@ -170,6 +170,10 @@ def run(args: argparse.Namespace) -> int:
 
     resources = resources_from_args(args)  # the launcher options are checked first, with either launcher
     if resources is not None:
+        if args.json:  # the summary of a Slurm run is gathered later, by whoever waits: no one document to print now
+            print("error: --json is not available with --launcher slurm; read the gathered results with "
+                  "`python -m harness report` or the run folders' result.json", file=sys.stderr)  # fmt: skip
+            return 2
         return _run_slurm(args, resources)
     # Under torchrun: join the process group (a no-op otherwise); every rank takes the same path through run().
     ctx = distributed.setup(device=runtime.resolve_device(args.device))

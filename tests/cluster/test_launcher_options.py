@@ -24,6 +24,7 @@ from harness.errors import HarnessError
         (["--launcher", "slurm", "--cpus-per-job", "0"], "--cpus-per-job must be at least 1"),
         (["--launcher", "slurm", "--device", "cpu", "--gpus-per-job", "1"], "device follows its GPUs"),
         (["--launcher", "slurm", "--slurm-arg", "not a key=1"], "--slurm-arg 'not a key=1'"),
+        (["--launcher", "slurm", "--json"], "--json is not available with --launcher slurm"),
     ],
 )
 def test_launcher_options_are_checked_before_anything_runs(workspace, extra, message, capsys):
