@@ -1,5 +1,5 @@
 """The demo's synthetic data: byte-for-byte determinism, COCO validity, and left/right cues that agree with the
-flip pairs (demo/generate.py). Fast: a few dozen small images."""
+flip pairs (harness/demo/generate.py). Fast: a few dozen small images."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from demo import generate
+from harness.demo import generate
 
 N_VAL = 30
 

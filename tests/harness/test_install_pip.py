@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -71,7 +72,8 @@ def test_plain_pip_install_scores_with_the_evaluator_of_record(tmp_path, samples
     assert "built for another numpy" in line, line
     fix = line.rsplit("(needs a C compiler): ", 1)[1]
     assert _sh(py, "-m", "harness", "doctor", check=False, env=env, cwd=tmp_path).returncode == 1
-    _sh(py, "-m", *fix.split(), env=env, cwd=tmp_path)  # the command exactly as the message gives it
+    assert fix.startswith(f"{py} -m pip install ")  # this venv's own pip, never whichever `pip` is on PATH
+    _sh(*shlex.split(fix), env=env, cwd=tmp_path)  # the command exactly as the message gives it
 
     doctor = _sh(py, "-m", "harness", "doctor", "--data-root", str(tmp_path), check=False, env=env, cwd=tmp_path)
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from demo import generate
-from demo.document import ENTRY_ID
+from harness.demo import generate
+from harness.demo.document import ENTRY_ID
 from harness.cli import main
 
 ROW = f"{ENTRY_ID}/gt-bbox"
