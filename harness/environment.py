@@ -46,11 +46,10 @@ from harness.errors import InstallError
 PROJECT = "hrnet-zoo"
 
 #: Rebuild xtcocotools from source against the installed numpy (see the module docstring for why and what else
-#: was tried): `pip install`'s arguments; `rebuild_command` puts the environment's own pip before them. `{version}` is the
-#: installed one, so the scores stay those of the version of record.
+#: was tried): `pip install`'s arguments; `rebuild_command` puts the environment's own pip before them. `{version}`
+#: is the installed one, so the scores stay those of the version of record.
 XTCOCOTOOLS_REBUILD = (
-    "--force-reinstall --no-deps --no-build-isolation --no-binary xtcocotools --no-cache-dir "
-    "xtcocotools=={version}"
+    "--force-reinstall --no-deps --no-build-isolation --no-binary xtcocotools --no-cache-dir xtcocotools=={version}"
 )
 #: The same with uv's pip, for a venv that has no pip (uv creates them so).
 XTCOCOTOOLS_REBUILD_UV = (
@@ -85,6 +84,7 @@ def rebuild_command(version: str, **where) -> str:
     args = (XTCOCOTOOLS_REBUILD_UV if kind == "uv" else XTCOCOTOOLS_REBUILD).format(version=version)
     rebuild = f"{install} {args}"
     return f"{install} {BUILD_NEEDS} && {rebuild}" if kind == "pipx" else rebuild
+
 
 #: Messages of an extension module compiled against another numpy major version (Cython's size check; numpy's own
 #: import_array guard).

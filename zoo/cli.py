@@ -18,7 +18,6 @@ from zoo.load import load_registry, registry_paths
 from zoo.schema import DocumentedRow, Entry, Registry, TopDownProtocol
 from zoo.version import add_version_argument
 
-
 #: The program name in usage lines; `hrnet-zoo` passes its own.
 PROG = "python -m zoo"
 
@@ -54,14 +53,20 @@ def add_verbs(sub) -> None:
 
     p = sub.add_parser("check", help="validate zoo.yaml, keypoint schemas, bibtex and README freshness")
     p.add_argument(
-        "--readme", metavar="PATH", default=None, help="README to check (default: $HRNET_ZOO_README, else a checkout's README.md; none when installed)",
+        "--readme",
+        metavar="PATH",
+        default=None,
+        help="README to check (default: $HRNET_ZOO_README, else a checkout's README.md; none when installed)",
     )
     p.set_defaults(func=_check)
 
     p = sub.add_parser("readme", help="regenerate the README tables from zoo.yaml")
     p.add_argument("--check", action="store_true", help="only check that the tables are up to date")
     p.add_argument(
-        "--readme", metavar="PATH", default=None, help="README to write (default: $HRNET_ZOO_README, else a checkout's README.md; none when installed)",
+        "--readme",
+        metavar="PATH",
+        default=None,
+        help="README to write (default: $HRNET_ZOO_README, else a checkout's README.md; none when installed)",
     )
     p.set_defaults(func=_readme)
 

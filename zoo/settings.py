@@ -109,8 +109,8 @@ DATA_MIRROR = _s(
     "comma-separated dataset mirrors after the registry's: https prefixes or hf://datasets/OWNER/REPO", "harness",
 )  # fmt: skip
 RUNS = _s(
-    "RUNS", "path", "checkout: ./runs; installed: $HRNET_ZOO_HOME/runs", "working folder of `reproduce` (`--runs` wins)",
-    "harness",
+    "RUNS", "path", "checkout: ./runs; installed: $HRNET_ZOO_HOME/runs",
+    "working folder of `reproduce` (`--runs` wins)", "harness",
 )  # fmt: skip
 ORACLE_VENV = _s(
     "ORACLE_VENV", "path", "the checkout's .oracle/venv", "the MMPose 0.29 oracle's venv (read at import)", "harness"
@@ -125,9 +125,7 @@ MUNKRES1 = _s("MUNKRES1", "path", "the installed munkres", "a munkres 1.1.x munk
 TEST_LAUNCH = _s(
     "TEST_LAUNCH", "marker", "unset", "set by the distributed test on its launches to find them again", "tests"
 )
-WHEEL_TEST = _s(
-    "WHEEL_TEST", "flag", "off", "run the built-wheel test (minutes; `nox -s wheel`)", "tests"
-)
+WHEEL_TEST = _s("WHEEL_TEST", "flag", "off", "run the built-wheel test (minutes; `nox -s wheel`)", "tests")
 
 SETTINGS: tuple[Setting, ...] = (
     HOME, REGISTRY, README, RESULTS, EXPORTS, REPORTS, CACHE, OFFLINE, PREFER_MIRROR, MAX_DOWNLOAD_MB, DATA,

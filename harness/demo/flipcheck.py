@@ -1,5 +1,5 @@
-"""Score a demo checkpoint on the val split three ways with harness/demo/topdown_simple.py: flip test on, off, and with one
-flip pair broken (left/right shoulder not swapped), to show that the flip pairs matter on this data.
+"""Score a demo checkpoint on the val split three ways with harness/demo/topdown_simple.py: flip test on, off, and
+with one flip pair broken (left/right shoulder not swapped), to show that the flip pairs matter on this data.
 
     python -m harness.demo.flipcheck demo/checkpoints/<file>.pth --data demo/data
 """
@@ -37,8 +37,8 @@ def check(model: torch.nn.Module, data: Path, *, input_size: tuple[int, int] = (
 
 
 def main(argv: list[str] | None = None) -> None:
-    from harness.demo.train import demo_architecture
     from harness.checkpoints import load_checkpoint
+    from harness.demo.train import demo_architecture
     from harness.models import build_model
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])

@@ -177,7 +177,9 @@ def save_published(model: torch.nn.Module, out_dir: Path, *, meta: dict) -> Path
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Train the demo entry's width-8 HRNet on the synthetic dataset.")
-    ap.add_argument("--data", type=Path, default=Path("demo/data"), help="root written by `python -m harness.demo.generate`")
+    ap.add_argument(
+        "--data", type=Path, default=Path("demo/data"), help="root written by `python -m harness.demo.generate`"
+    )
     ap.add_argument("--out", type=Path, default=Path("demo/checkpoints"))
     ap.add_argument("--iters", type=int, default=700)
     ap.add_argument("--batch-size", type=int, default=32)

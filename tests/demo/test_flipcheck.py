@@ -1,5 +1,5 @@
-"""The demo's own validation code (harness/demo/topdown_simple.py) and the flip check: flip test, its pairs and its shift
-must matter on the demo data. Fast unit tests, plus one slow test on the shipped checkpoint."""
+"""The demo's own validation code (harness/demo/topdown_simple.py) and the flip check: flip test, its pairs and its
+shift must matter on the demo data. Fast unit tests, plus one slow test on the shipped checkpoint."""
 
 from __future__ import annotations
 
@@ -61,9 +61,9 @@ def test_shipped_checkpoint_needs_its_flip_pairs(repo_root, tmp_path):
     """Flip test with the right pairs beats a broken pair by a clear margin, and flip on != flip off."""
     import torch
 
+    from harness.checkpoints import load_checkpoint
     from harness.demo.flipcheck import check
     from harness.demo.train import demo_architecture
-    from harness.checkpoints import load_checkpoint
     from harness.models import build_model
     from zoo import load_registry
 
