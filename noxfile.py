@@ -76,9 +76,11 @@ def install_pip(session: nox.Session) -> None:
 def wheel(session: nox.Session) -> None:
     """The package as a stranger gets it: build the sdist and the wheel, install the wheel in a fresh venv, and from
     an empty folder run `hrnet-zoo --version|list|check|score` and `reproduce --dataset demo` to "reproduced";
-    nothing may land in site-packages or the current folder (tests/test_wheel.py)."""
+    nothing may land in site-packages or the current folder. Then `pipx install` of the wheel, the xtcocotools
+    rebuild its first score names, and the score (tests/test_wheel.py)."""
     _install(session)
-    session.install("uv")  # the test builds with `uv build` and makes the fresh venv with `uv venv`
+    # uv: the test builds with `uv build` and makes the fresh venv with `uv venv`; pipx: the pipx user's path.
+    session.install("uv", "pipx")
     env = {"HRNET_ZOO_WHEEL_TEST": "1"}
     session.run("python", "-m", "pytest", "tests/test_wheel.py", *(session.posargs or ["-q"]), env=env)
 

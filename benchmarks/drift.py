@@ -45,7 +45,7 @@ def _evaluate(out: Path, ann: Path, img_dir: Path, device: str, mode: str, dtype
 
 
 def measure(device: str, sizes: list[int], workdir: Path) -> list[dict]:
-    from demo import generate
+    from harness.demo import generate
 
     rows = []
     for size in sizes:

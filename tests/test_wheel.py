@@ -5,6 +5,11 @@ evaluator of record, then the demo's data generated through the installed packag
 to "reproduced". Then: nothing was written into site-packages, the current folder holds only what was asked for
 (the demo data and the user's own README, untouched), and history, runs and reports are in the user folder.
 
+And pipx, as its users get it (pipx from PyPI, PIPX_HOME and PIPX_BIN_DIR in tmp): `pipx install` of the same
+wheel with the harness extra takes PyPI's numpy-1 xtcocotools wheel, so the first `hrnet-zoo score` stops with one
+line naming the rebuild; that command, run exactly as printed (`pipx runpip hrnet-zoo ...`: a pipx venv has no pip
+of its own on PATH), fixes it, and `score` gives the evaluator of record's numbers.
+
 Minutes (the demo evaluation on the CPU, the install), so it runs only when HRNET_ZOO_WHEEL_TEST=1 (`nox -s wheel`).
 """
 
@@ -48,11 +53,41 @@ def _uv() -> str:
     return found
 
 
-def _install_wheel(tmp_path: Path) -> Path:
-    """The sdist, the wheel built from it, and a venv with the wheel and the harness extra; its python."""
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    """The sdist, and the wheel built from it (so the sdist is proven to carry what the wheel ships)."""
+    dist = tmp_path_factory.mktemp("dist")
+    _sh(_uv(), "build", "--out-dir", str(dist), str(REPO))
+    (built,) = dist.glob("hrnet_zoo-*.whl")
+    return built
+
+
+def _clean_env(home: Path) -> dict[str, str]:
+    """This process's environment without our settings, the checkout on sys.path or an active venv; HOME and the
+    XDG folders under `home`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HRNET_ZOO_", "XDG_", "PIPX_"))}
+    env.pop("PYTHONPATH", None)
+    env.pop("VIRTUAL_ENV", None)
+    env.update(HOME=str(home), XDG_DATA_HOME=str(home / "data"), XDG_CACHE_HOME=str(home / "cache"),
+               XDG_CONFIG_HOME=str(home / "config"))  # fmt: skip
+    return env
+
+
+def _sample_predictions(samples_dir: Path, tmp_path: Path) -> tuple[Path, Path, dict]:
+    """(annotation file, seeded predictions, the numbers this environment's evaluator of record gives them)."""
+    ann = samples_dir / "coco" / "test_coco.json"
+    preds = tmp_path / "p.json"
+    preds.write_text(json.dumps(jittered_predictions(ann)))
+    registry = load_registry()
+    evaluator = registry.entry(ENTRY).results[0].protocol.evaluator
+    want = score(preds, evaluator=evaluator, gt=ann, schema=registry.schemas["coco"],
+                 sigmas=registry.schemas[evaluator.sigmas].sigmas)  # fmt: skip
+    return ann, preds, want
+
+
+def _install_wheel(tmp_path: Path, wheel: Path) -> Path:
+    """A fresh venv with the wheel and the harness extra; its python."""
     uv = _uv()
-    _sh(uv, "build", "--out-dir", str(tmp_path / "dist"), str(REPO))  # the sdist, then the wheel built from it
-    (wheel,) = (tmp_path / "dist").glob("hrnet_zoo-*.whl")
     _sh(uv, "venv", "--python", sys.executable, str(tmp_path / "venv"))
     py = str(tmp_path / "venv" / "bin" / "python")
     # pyproject's [tool.uv] (xtcocotools built from source against numpy 2) is read only inside the checkout; here,
@@ -72,24 +107,23 @@ def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
     }
 
 
-def test_the_installed_wheel_works_from_an_empty_folder(tmp_path, samples_dir):
-    py = _install_wheel(tmp_path)
-    site = Path(_sh(str(py), "-c", "import zoo, pathlib; print(pathlib.Path(zoo.__file__).parents[1])").stdout.strip())
-    assert (site / "zoo" / "shipped" / "zoo.yaml").is_file() and not (site / "demo").exists()
+def test_the_installed_wheel_works_from_an_empty_folder(tmp_path, wheel, samples_dir):
+    py = _install_wheel(tmp_path, wheel)
     hrnet_zoo = str(py.parent / "hrnet-zoo")
     cwd, home = tmp_path / "cwd", tmp_path / "home"
     cwd.mkdir()
     home.mkdir()
     (cwd / "README.md").write_text(USER_README)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HRNET_ZOO_", "XDG_"))}
-    env.pop("PYTHONPATH", None)
-    env.pop("VIRTUAL_ENV", None)
-    env.update(HOME=str(home), XDG_DATA_HOME=str(home / "data"), XDG_CACHE_HOME=str(home / "cache"),
-               XDG_CONFIG_HOME=str(home / "config"))  # fmt: skip
-    site_before = _snapshot(site)
+    env = _clean_env(home)
 
     def run(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
         return _sh(*argv, check=check, env=env, cwd=cwd)
+
+    site = Path(run(str(py), "-c", "import zoo, pathlib; print(pathlib.Path(zoo.__file__).parents[1])").stdout.strip())
+    assert site.is_relative_to(tmp_path / "venv")  # the installed copy, not this checkout
+    assert (site / "zoo" / "shipped" / "zoo.yaml").is_file() and not (site / "demo").exists()
+    assert not (site / "benchmarks").exists()
+    site_before = _snapshot(site)
 
     assert run(hrnet_zoo, "--version").stdout.strip() == f"hrnet-zoo {metadata.version('hrnet-zoo')}"
     listed = run(hrnet_zoo, "list").stdout
@@ -101,17 +135,9 @@ def test_the_installed_wheel_works_from_an_empty_folder(tmp_path, samples_dir):
     assert "complete -" in run(hrnet_zoo, "--print-completion", "bash").stdout
 
     # score: the sample's seeded predictions with the evaluator of record, equal to this environment's numbers
-    ann = samples_dir / "coco" / "test_coco.json"
-    preds = tmp_path / "p.json"
-    preds.write_text(json.dumps(jittered_predictions(ann)))
-    got = json.loads(
-        run(hrnet_zoo, "score", ENTRY, "--predictions", str(preds), "--ann-file", str(ann), "--scoring", "library")
-        .stdout
-    )  # fmt: skip
-    registry = load_registry()
-    evaluator = registry.entry(ENTRY).results[0].protocol.evaluator
-    want = score(preds, evaluator=evaluator, gt=ann, schema=registry.schemas["coco"],
-                 sigmas=registry.schemas[evaluator.sigmas].sigmas)  # fmt: skip
+    ann, preds, want = _sample_predictions(samples_dir, tmp_path)
+    argv = ("score", ENTRY, "--predictions", str(preds), "--ann-file", str(ann), "--scoring", "library")
+    got = json.loads(run(hrnet_zoo, *argv).stdout)
     assert got["metrics"] == want["metrics"] and got["metrics"]["AP"] > 0
 
     # the demo, through the installed package only: its generator, then reproduce with the shipped checkpoint
@@ -127,3 +153,31 @@ def test_the_installed_wheel_works_from_an_empty_folder(tmp_path, samples_dir):
     assert (cwd / "README.md").read_text() == USER_README  # the user's README untouched
     assert {p.name for p in cwd.iterdir()} == {"README.md", "data"}  # nothing else in the current folder
     assert {p.name for p in (cwd / "data").iterdir()} == {"demo"}
+
+
+def test_pipx_install_ends_in_a_working_score(tmp_path, wheel, samples_dir):
+    pipx = shutil.which("pipx")
+    if pipx is None:
+        pytest.fail("pipx is not on PATH: `nox -s wheel` installs it into the session")
+    home, cwd = tmp_path / "home", tmp_path / "cwd"
+    home.mkdir()
+    cwd.mkdir()
+    env = _clean_env(home)
+    env.update(PIPX_HOME=str(tmp_path / "pipx"), PIPX_BIN_DIR=str(tmp_path / "pipx-bin"),
+               PIPX_MAN_DIR=str(tmp_path / "pipx-man"))  # fmt: skip
+    _sh(pipx, "install", "--python", sys.executable, f"{wheel}[harness]", env=env, cwd=cwd)
+    hrnet_zoo = str(tmp_path / "pipx-bin" / "hrnet-zoo")
+    ann, preds, want = _sample_predictions(samples_dir, tmp_path)
+    argv = (hrnet_zoo, "score", ENTRY, "--predictions", str(preds), "--ann-file", str(ann), "--scoring", "library")
+
+    first = _sh(*argv, check=False, env=env, cwd=cwd)
+    if first.returncode == 0:  # a release with numpy-2 wheels: nothing to rebuild (then the pipx note can go)
+        assert json.loads(first.stdout)["metrics"] == want["metrics"]
+        return
+    assert first.returncode == 2 and "Traceback" not in first.stderr, first.stdout + first.stderr
+    (line,) = first.stderr.splitlines()
+    fix = line.rsplit("(needs a C compiler): ", 1)[1]
+    assert fix.startswith("pipx runpip hrnet-zoo install cython setuptools && pipx runpip hrnet-zoo install "), fix
+    _sh("bash", "-c", fix, env=env, cwd=cwd)  # the command exactly as the message gives it
+    got = json.loads(_sh(*argv, env=env, cwd=cwd).stdout)
+    assert got["evaluator"]["library"] == "xtcocotools" and got["metrics"] == want["metrics"]

@@ -38,7 +38,7 @@ SIGMA = 2.0
 
 
 def demo_architecture() -> Architecture:
-    from demo.generate import KEYPOINTS
+    from harness.demo.generate import KEYPOINTS
 
     return Architecture("hrnet", WIDTH, "heatmap", INPUT_HW, (HEATMAP_HW,), len(KEYPOINTS), "demo")
 
@@ -118,7 +118,7 @@ def train(
     init: Path | None = None,
     log_every: int = 25,
 ) -> torch.nn.Module:
-    from demo.generate import FLIP_PAIRS
+    from harness.demo.generate import FLIP_PAIRS
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
