@@ -170,10 +170,9 @@ def test_pipx_install_ends_in_a_working_score(tmp_path, wheel, samples_dir):
     ann, preds, want = _sample_predictions(samples_dir, tmp_path)
     argv = (hrnet_zoo, "score", ENTRY, "--predictions", str(preds), "--ann-file", str(ann), "--scoring", "library")
 
+    # PyPI's xtcocotools 1.14.3 wheel is a numpy-1 build. (Should a release ship numpy-2 wheels, this fails: then
+    # drop the rebuild sentence from the README's "Installing".)
     first = _sh(*argv, check=False, env=env, cwd=cwd)
-    if first.returncode == 0:  # a release with numpy-2 wheels: nothing to rebuild (then the pipx note can go)
-        assert json.loads(first.stdout)["metrics"] == want["metrics"]
-        return
     assert first.returncode == 2 and "Traceback" not in first.stderr, first.stdout + first.stderr
     (line,) = first.stderr.splitlines()
     fix = line.rsplit("(needs a C compiler): ", 1)[1]
