@@ -1,6 +1,6 @@
 """Evaluate one documented result row end to end: data -> model -> predictions (resumable) -> metrics -> files.
 
-Running the model is separate from scoring it (STYLE.md principle 5): predictions are computed in chunks that are
+Running the model is separate from scoring it (DESIGN.md principle 5): predictions are computed in chunks that are
 saved as they finish, so an interrupted run (Ctrl-C, a lost machine) resumes where it stopped when started again
 with the same identity (entry, row, protocol, overrides, data, checkpoint, device and numeric mode). Per-instance
 (top-down) and per-image (bottom-up) predictions do not depend on their neighbours (batch-size invariance is
@@ -223,7 +223,7 @@ def run_evaluation(
     model_factory: builds the network in place of loading spec.checkpoint into the entry's architecture (tests,
     in-memory weights); called at most once, only when a chunk must be computed; the engine still moves the model
     to the run's device and puts it in eval mode. It needs `model_label`, a name of the weights it builds that
-    joins the run's identity (the resumable chunks are keyed by it, STYLE.md principle 3); spec.checkpoint is
+    joins the run's identity (the resumable chunks are keyed by it, DESIGN.md principle 3); spec.checkpoint is
     then hashed for provenance only if that file exists.
 
     Under torchrun (WORLD_SIZE > 1) each rank computes its share of the chunks; rank 0 gathers the raw outputs in

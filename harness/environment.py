@@ -17,7 +17,10 @@ Why xtcocotools needs a check (measured 2026-12 in fresh venvs, Python 3.11, pip
   but adopting it would replace the evaluator of record, so it is not used.
 - Python 3.12 has no xtcocotools wheel at all (the ordinary install stops at the same isolated sdist build), and on
   3.13 its setup.py fails outright (pyproject's requires-python says so). Building it first works on 3.10-3.12:
-  `pip install 'numpy>=2' cython setuptools`, then the rebuild below, then `pip install -e '.[harness]'` (README).
+  `pip install 'numpy>=2' cython 'setuptools>=70.1'`, then the rebuild below, then `pip install -e '.[harness]'`
+  (README's install block; tests/test_readme_install.py runs it). The setuptools bound: `python -m venv` on 3.10 and
+  3.11 brings setuptools 65.5, which without the `wheel` package has no bdist_wheel (pip 23.1 and later then stop at
+  `invalid command 'bdist_wheel'`; 3.10.13's pip 23.0.1 still falls back to `setup.py install`); 70.1 has it built in.
 - What works: after the ordinary install, rebuild xtcocotools from its sdist against the installed numpy
   (`XTCOCOTOOLS_REBUILD`, about 10 s; it needs a C compiler). Its build needs are its own run-time requirements
   (numpy, Cython, setuptools), so they are present by then; `--no-cache-dir` keeps pip from reusing a wheel it once

@@ -2,7 +2,7 @@
 
 A run directory holds predictions.json (COCO results format), metrics.json and result.json (identity +
 provenance). A result is keyed by what was run (entry, row, protocol, overrides, data and checkpoint hashes,
-harness version), never by its value (STYLE.md principle 3).
+harness version), never by its value (DESIGN.md principle 3).
 """
 
 from __future__ import annotations

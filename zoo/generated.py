@@ -3,7 +3,8 @@ user wrote.
 
 The folder holds a manifest (`.generated`) naming every file the last write produced. A write replaces those files
 (and removes the ones no longer generated); a folder that has files but no manifest was not written by us, so it is
-refused unless the caller passes `force` (STYLE.md: nothing the user wrote is replaced without an explicit flag).
+refused unless the caller passes `force` (DESIGN.md principle 7: nothing the user wrote is replaced without an
+explicit flag).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""README tables generated from zoo.yaml (STYLE.md principle 7: generated files are checked, never hand-edited).
+"""README tables generated from zoo.yaml (DESIGN.md principle 7: generated files are checked, never hand-edited).
 
 The tables live in README.md between `<!-- zoo:tables:start -->` and `<!-- zoo:tables:end -->`; everything outside
 the markers is left alone. Numbers are printed exactly as the seed pages print them (`DocumentedRow.metric_text`).

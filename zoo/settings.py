@@ -119,7 +119,7 @@ ACCEPT_GOLDEN = _s("ACCEPT_GOLDEN", "flag", "off", "golden tests write their fil
 GOLDEN_THREADS = _s("GOLDEN_THREADS", "integer", "2", "torch threads of the golden cases", "tests")
 ORACLE = _s("ORACLE", "0/1/unset", "unset", "parity tests: 1 builds the oracle, 0 skips, unset runs if built", "tests")
 PIP_INSTALL = _s(
-    "PIP_INSTALL", "flag", "off", "run the plain-pip install test (minutes; `nox -s install-pip`)", "tests"
+    "PIP_INSTALL", "flag", "off", "run the README install-block test (minutes; `nox -s readme-install-3.10`)", "tests"
 )
 MUNKRES1 = _s("MUNKRES1", "path", "the installed munkres", "a munkres 1.1.x munkres.py for the tie-order test", "tests")
 TEST_LAUNCH = _s(

@@ -1,7 +1,7 @@
 """`python -m harness data list|fetch|check [DATASET ...|all] [--data-root DIR]`: the datasets behind the rows.
 
   list    every dataset's sources (URLs or manual steps, terms, documented hashes) and what the data root holds
-  fetch   download, verify and lay out the reference layout (PROTOCOLS.md §5); prints the manual steps for files
+  fetch   download, verify and lay out the reference layout (docs/PROTOCOLS.md §5); prints the manual steps for files
           without a direct download; then checks and pins the data lock (harness/data/lock.py)
   check   validate a data root, fetched or made by hand: paths, annotation and box-file structure, images, the lock
 

@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "fetch",
         help="download checkpoints into the cache and verify their sha256",
-        description="Download checkpoints into the cache and verify their sha256 (PROTOCOLS.md §6).",
+        description="Download checkpoints into the cache and verify their sha256 (docs/PROTOCOLS.md §6).",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
