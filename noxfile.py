@@ -85,6 +85,19 @@ def readme_install(session: nox.Session) -> None:
 
 
 @nox.session
+def wheel(session: nox.Session) -> None:
+    """The package as a stranger gets it: build the sdist and the wheel, install the wheel in a fresh venv, and from
+    an empty folder run `hrnet-zoo --version|list|check|score` and `reproduce --dataset demo` to "reproduced";
+    nothing may land in site-packages or the current folder. Then `pipx install` of the wheel, the xtcocotools
+    rebuild its first score names, and the score (tests/test_wheel.py)."""
+    _install(session)
+    # uv: the test builds with `uv build` and makes the fresh venv with `uv venv`; pipx: the pipx user's path.
+    session.install("uv", "pipx")
+    env = {"HRNET_ZOO_WHEEL_TEST": "1"}
+    session.run("python", "-m", "pytest", "tests/test_wheel.py", *(session.posargs or ["-q"]), env=env)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff lint and format check over the whole tree, then the import contracts (layers benchmarks -> harness ->
     zoo, zoo without torch, no cycles: pyproject's [tool.importlinter]); any violation fails the session."""

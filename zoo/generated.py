@@ -18,8 +18,9 @@ from zoo.errors import GeneratedError
 MANIFEST = ".generated"
 
 
-def default_exports_dir() -> Path:
-    """exports/ of the checkout ($HRNET_ZOO_EXPORTS elsewhere): model-index metafiles and Hub model cards."""
+def default_exports_dir() -> Path | None:
+    """exports/ of the checkout ($HRNET_ZOO_EXPORTS elsewhere): model-index metafiles and Hub model cards. None in an
+    installed package without $HRNET_ZOO_EXPORTS: exports are then written only where `zoo export` is told."""
     return settings.exports_dir()
 
 

@@ -262,15 +262,19 @@ def exit_status(verdicts) -> int:
 
 def _render_reports(registry, report, history, readme) -> None:
     """reports/, the README tables and the Hub model cards in exports/ (when the checkout has them): everything that
-    shows reproduced numbers is rendered again from the history, so none of it goes stale after a run."""
+    shows reproduced numbers is rendered again from the history, so none of it goes stale after a run. An installed
+    package has no README or exports/ of its own: those are written only where HRNET_ZOO_README/EXPORTS say."""
     from zoo import generated, hf_cards
 
     records = history.load()
     out = report.default_reports_dir()
     report.write(report.render(registry, records, out), out)
-    readme.write_readme(registry, records=records)
-    cards = generated.default_exports_dir() / "hf-cards"
-    if (cards / generated.MANIFEST).is_file():
+    print(f"reports: {out}", file=sys.stderr)
+    if readme.default_readme() is not None:
+        readme.write_readme(registry, records=records)
+    exports = generated.default_exports_dir()
+    cards = exports / "hf-cards" if exports is not None else None
+    if cards is not None and (cards / generated.MANIFEST).is_file():
         command = f"python -m zoo export hf-cards {cards}"
         generated.write(hf_cards.render(registry, records=records), cards, command=command)
 
