@@ -38,6 +38,7 @@ from harness.chunks import (
 from harness.data.annotations import coco_tables, read_json, validate_ground_truth
 from harness.errors import DataError, HarnessError
 from harness.spec import EvalSpec
+from zoo import portable
 from zoo.record import RunRecord, standing
 from zoo.schema import KeypointSchema, Registry, TopDownProtocol
 
@@ -104,6 +105,11 @@ def load_instances(spec: EvalSpec, schema: KeypointSchema):
 
 # ---------------------------------------------------------------------------------------------------------------
 # identity and provenance
+
+
+def _recorded(info: dict | None, known: dict[str, Path]) -> dict | None:
+    """A file's info as the record holds it: its path portable (zoo.portable), its hash and size as they are."""
+    return None if info is None else {**info, "path": portable.path(info["path"], known)}
 
 
 def _file_info(path: Path | None) -> dict | None:
@@ -213,6 +219,8 @@ def run_inputs(
         chunk_layout={"items_per_chunk": per_chunk},
         model_label=model_label if in_memory else None,
     )
+    # No path of this machine in what is recorded and hashed (a --bbox-file override is a path): zoo.portable.
+    ident = portable.tree(ident, portable.roots(spec.data.root))
     return {"checkpoint": ckpt, "annotations": ann, "bbox_file": bbox}, ident, per_chunk
 
 
@@ -275,7 +283,10 @@ def run_evaluation(
         if not instances:
             raise DataError(f"no instances to evaluate in {spec.data.ann_file} ({loaded.report.summary()})")
         chunks, compute, unit = split_chunks(instances, run.chunk_items), compute_topdown_chunks, "inst"
-        counts = {"images": len(image_ids), "instances": len(instances), "load_report": loaded.report.summary()}
+        # The report names the file it read: recorded portable, as $DATA/... (zoo.portable), whatever the data root.
+        source = portable.path(loaded.report.source, portable.roots(spec.data.root))
+        report = dataclasses.replace(loaded.report, source=source).summary()
+        counts = {"images": len(image_ids), "instances": len(instances), "load_report": report}
     else:
         chunks = split_chunks(image_ids, run.chunk_items)
         files = {img["id"]: spec.data.img_dir / img["file_name"] for img in run.gt["images"]}
@@ -326,6 +337,7 @@ def _score_and_write(
         backend=spec.scoring,
     )
     partial_reason = _partial_reason(spec, len(run.image_ids), run.total_images)
+    known = portable.roots(spec.data.root)
     provenance = {
         "git": results.git_state(),
         "packages": results.package_versions(),
@@ -339,16 +351,19 @@ def _score_and_write(
         }
         | ctx.record(),
         "launcher": distributed.launcher_record(),
-        "checkpoint": run.files["checkpoint"],
+        "checkpoint": _recorded(run.files["checkpoint"], known),
         "checkpoint_registry_prefix": entry.checkpoint.sha256_prefix,
-        "annotations": run.files["annotations"],
-        "bbox_file": run.files["bbox_file"],
-        "images_dir": str(spec.data.img_dir),
+        "annotations": _recorded(run.files["annotations"], known),
+        "bbox_file": _recorded(run.files["bbox_file"], known),
+        "images_dir": portable.path(spec.data.img_dir, known),
         "counts": counts,
         "chunks": chunks,
     }
     if spec.data.root is not None:
         provenance["data"] = _data_fingerprint(spec, run, registry)
+    # Every recorded path is $DATA/..., $CACHE/..., repository-relative or $ELSEWHERE/name, never this machine's
+    # (zoo.portable); the tree walk also catches a path inside a message (a load report, a data-lock warning).
+    provenance = portable.tree(provenance, known)
     record = RunRecord(
         run_key=run.key,
         identity=run.ident,
@@ -357,7 +372,7 @@ def _score_and_write(
         dataset=result.dataset,
         split=result.split,
         protocol=spec.protocol_name,
-        overrides=dict(spec.overrides),
+        overrides=portable.tree(dict(spec.overrides), known),
         partial=partial_reason is not None,
         partial_reason=partial_reason,
         metrics=_json_safe(scored["metrics"]),

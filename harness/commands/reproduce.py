@@ -235,7 +235,7 @@ def _run(args: argparse.Namespace, ctx) -> int:
     if ctx.is_main and args.json:
         print_json({"dataset": args.dataset, "rows": summary(verdicts), "exit_status": exit_status(verdicts)})
     elif ctx.is_main:
-        _print_summary(verdicts)
+        _print_summary(verdicts, of_record=history.latest_by_row(history.load()))
     return exit_status(verdicts)
 
 
@@ -275,8 +275,7 @@ def _render_reports(registry, report, history, readme) -> None:
     exports = generated.default_exports_dir()
     cards = exports / "hf-cards" if exports is not None else None
     if cards is not None and (cards / generated.MANIFEST).is_file():
-        command = f"python -m zoo export hf-cards {cards}"
-        generated.write(hf_cards.render(registry, records=records), cards, command=command)
+        generated.write(hf_cards.render(registry, records=records), cards, command="python -m zoo export hf-cards")
 
 
 def summary(verdicts) -> list[dict]:
@@ -309,11 +308,15 @@ def _silent(*_args, **_kwargs) -> None:
     """print() of the ranks > 0 under torchrun: rank 0 speaks for the run."""
 
 
-def _print_summary(verdicts) -> None:
-    from zoo.history import shown_verdict
+def _print_summary(verdicts, *, of_record: dict) -> None:
+    from zoo.history import confirms, shown_verdict
 
     for row, verdict, record, _ in verdicts:
         print(f"{shown_verdict(verdict.label, record):>22}  {row.row_id}")
+        shown = of_record.get(row.row_id)
+        if shown is not None and shown.data != record.data and confirms(record, shown):
+            # The reports keep showing the first of equal runs (zoo.history.latest_by_row): say why they did not move.
+            print(f"{'':>24}same run and numbers as the run of record of {shown.date}: confirmed, reports unchanged")
         for m in verdict.metrics:
             print(
                 f"{'':>24}{m.name:<8} documented {row.metric_text[m.name]:>6}  reproduced {m.reproduced:.4f}  "
