@@ -180,7 +180,7 @@ def _prepare(
         )
     outputs.check(out_dir, run_key=None, overwrite=overwrite)  # before hashing gigabytes: a file, not writable
     gt = read_json(spec.data.ann_file, what="annotation file")
-    validate_ground_truth(gt, spec.data.ann_file, schema)
+    validate_ground_truth(gt, spec.data.ann_file, schema, protocol.evaluator)
     image_ids, total_images = select_images(gt, spec.data.ann_file, spec.limit)
     # A caller-built model (model_label set) is named by its label; its checkpoint file is optional provenance.
     in_memory = model_label is not None

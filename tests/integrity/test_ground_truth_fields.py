@@ -168,7 +168,11 @@ def test_score_names_every_malformed_field_at_once(coco_gt, tmp_path, capsys):
 
 @pytest.mark.parametrize(
     ("change", "named"),
-    [(_box(3, NAN), "'bbox' [")  , (_keypoint(0, NAN), "non-finite keypoint value"), (_ann("iscrowd", "no"), "'iscrowd'")],
+    [
+        (_box(3, NAN), "'bbox' ["),
+        (_keypoint(0, NAN), "non-finite keypoint value"),
+        (_ann("iscrowd", "no"), "'iscrowd'"),
+    ],
     ids=["bbox-nan", "keypoint-nan", "iscrowd-string"],
 )
 @pytest.mark.parametrize("protocol", ["published", "mmpose-0.29"])
@@ -223,3 +227,26 @@ def test_engine_refuses_a_nan_area_on_the_coco_sample(samples_dir, tmp_path):
     case = BY_NAME["standin_bu_hhr_coco__published"]
     with pytest.raises(DataError, match=r"annotations\[0\] \(id 198196\) has 'area' NaN"):
         run_case(case, registry=load_registry(), samples_dir=tmp_path / "samples", work=tmp_path / "work")
+
+
+# --- `data check` names the same values before anything is pinned --------------------------------------------------
+
+
+def test_data_check_names_a_malformed_field_and_pins_nothing(samples_dir, coco_gt, tmp_path, capsys):
+    import shutil
+
+    root = tmp_path / "data"
+    (root / "coco/annotations").mkdir(parents=True)
+    (root / "coco/person_detection_results").mkdir(parents=True)
+    shutil.copytree(samples_dir / "coco", root / "coco/val2017", ignore=shutil.ignore_patterns("*.json"))
+    shutil.copy(
+        samples_dir / "coco/test_coco_det_AP_H_56.json",
+        root / "coco/person_detection_results/COCO_val2017_detections_AP_H_56_person.json",
+    )
+    ann = _planted(coco_gt, _ann("area", NAN), root / "coco/annotations/person_keypoints_val2017.json")
+    assert main(["data", "check", "coco", "--data-root", str(root)]) == 1
+    err = capsys.readouterr().err
+    assert f"{ann}: annotations[1] (id 198196) has 'area' NaN, expected a finite number >= 0" in err, err
+    from harness.data import lock
+
+    assert not lock.lock_path(root).exists()
