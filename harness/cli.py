@@ -7,6 +7,7 @@ import importlib
 import os
 import sys
 
+from zoo import settings
 from zoo.errors import ZooError
 
 #: Verb modules, in the order `--help` lists them. A module that is missing is skipped (work in progress).
@@ -30,8 +31,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _warn_unknown_settings(args: argparse.Namespace) -> None:
+    """An unknown HRNET_ZOO_* name (a typo) on stderr, once, before the verb reads any variable: by the first
+    process only under torchrun, and not for `doctor`, which lists it among its own lines."""
+    from harness.distributed import launch_env
+
+    if getattr(args, "lists_settings", False):
+        return
+    try:
+        launched = launch_env()
+    except ZooError:  # malformed torchrun variables: the verb names them
+        launched = None
+    if launched is None or launched[0] == 0:
+        settings.warn_unknown()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _warn_unknown_settings(args)
     try:
         return int(args.func(args) or 0)
     except ZooError as exc:

@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    settings.warn_unknown()  # once, before the verb reads any variable
     try:
         return int(args.func(args) or 0)
     except ZooError as exc:
@@ -220,6 +221,4 @@ def _settings(args: argparse.Namespace) -> int:
     for s in settings.SETTINGS:
         value = s.raw()
         print(f"{s.name:<{width}}  {'= ' + value if value is not None else '(default: ' + s.default + ')'}")
-    for line in settings.unknown():
-        print(f"warning: {line}", file=sys.stderr)
     return 0
