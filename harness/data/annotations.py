@@ -12,7 +12,7 @@ import numpy as np
 
 from harness.errors import DataError
 from harness.gc_paused import gc_paused
-from harness.metrics.ground_truth import FIX, IMAGE_RULES, check_ground_truth, fields_read, shown
+from harness.metrics.ground_truth import FIX, IMAGE_RULES, check_ground_truth, check_structure, fields_read, shown
 from zoo.schema import Evaluator
 
 
@@ -38,26 +38,14 @@ def coco_tables(data: Any, ann_file: Path) -> tuple[list[dict], dict[int, list[d
     The order is the reference's: images as listed under "images", annotations of an image in file order
     (xtcocotools `getImgIds` / `imgToAnns`).
     """
-    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
-        raise DataError(f"{ann_file} is not a COCO-format annotation file: no 'images' list at the top level")
-    anns = data.get("annotations")
-    if not isinstance(anns, list):
-        raise DataError(f"{ann_file} is not a COCO-format annotation file: no 'annotations' list at the top level")
+    check_structure(data, str(ann_file))  # the scorers' rule: lists of objects, unique ids, known image ids
     images: list[dict] = []
-    seen: set[int] = set()
     for i, img in enumerate(data["images"]):
-        if not isinstance(img, dict) or "id" not in img or "file_name" not in img:
-            raise DataError(f"{ann_file}: images[{i}] lacks 'id' or 'file_name'")
-        if img["id"] in seen:
-            raise DataError(f"{ann_file}: image id {img['id']} appears twice under 'images'")
-        seen.add(img["id"])
+        if "file_name" not in img:
+            raise DataError(f"{ann_file}: images[{i}] lacks 'file_name'")
         images.append(img)
     by_image: dict[int, list[dict]] = {img["id"]: [] for img in images}
-    for i, ann in enumerate(anns):
-        if not isinstance(ann, dict) or "image_id" not in ann:
-            raise DataError(f"{ann_file}: annotations[{i}] lacks 'image_id'")
-        if ann["image_id"] not in by_image:
-            raise DataError(f"{ann_file}: annotations[{i}] refers to image id {ann['image_id']}, not under 'images'")
+    for ann in data["annotations"]:
         by_image[ann["image_id"]].append(ann)
     return images, by_image
 

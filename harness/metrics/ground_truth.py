@@ -87,8 +87,9 @@ _ABSENT_HINT = {"area": "files without 'area' (AIC) are scored with use_area=Fal
 
 def coco_fields_read(use_area: bool) -> tuple[str, ...]:
     """The fields COCO-style OKS reads from every annotation: keypoints, the box (the region of a GT without labelled
-    joints; 0.53 * w * h when not use_area) and, when use_area, the area."""
-    return ("keypoints", "bbox", "area") if use_area else ("keypoints", "bbox")
+    joints; 0.53 * w * h when not use_area), the category (the evaluators index by it) and, when use_area, the
+    area."""
+    return ("keypoints", "bbox", "category_id", *(("area",) if use_area else ()))
 
 
 #: PCK/NME reads the keypoints and the raw box (mmpose 0.29's normaliser) of every annotation.
@@ -133,6 +134,56 @@ class _Findings:
             n = self.count[kind]
             parts.append(text + (f" ({n} {noun}s in all)" if n > 1 else ""))
         return f"{source}: " + "; ".join(parts) + f"; {FIX}"
+
+
+def check_structure(gt: Any, source: str) -> None:
+    """The COCO tables every reader indexes: 'images' and 'annotations' lists of objects, 'categories' (when present)
+    a list of objects; every image and category with an id of its own; every annotation's image_id among the images'
+    and its category_id (when present) among the categories'. An annotation of an unlisted image or category is no
+    error to the evaluators: they skip it, and AR moves. DataError naming the first offender otherwise."""
+    where = f"{source} is not a COCO-format annotation file"
+    if not isinstance(gt, Mapping):
+        raise DataError(f"{where}: the top level is not a JSON object")
+    for key in ("images", "annotations", "categories"):
+        items = gt.get(key, []) if key == "categories" else gt.get(key)
+        if not isinstance(items, list):
+            raise DataError(f"{where}: no '{key}' list at the top level")
+        bad = next((i for i, x in enumerate(items) if not isinstance(x, Mapping)), None)
+        if bad is not None:
+            raise DataError(f"{source}: {key}[{bad}] is {shown(items[bad])}, not a JSON object; {FIX}")
+    categories = _ids(gt.get("categories", []), "categories", source)
+    images = _ids(gt["images"], "images", source)
+    for i, ann in enumerate(gt["annotations"]):
+        image = ann.get("image_id")
+        if _unhashable(image) or image not in images:
+            raise DataError(f"{source}: annotations[{i}] refers to image id {shown(image)}, not under 'images'; {FIX}")
+        if "category_id" in ann and (_unhashable(ann["category_id"]) or ann["category_id"] not in categories):
+            raise DataError(
+                f"{source}: annotations[{i}] has category_id {shown(ann['category_id'])}, not under 'categories' "
+                f"{sorted(categories, key=str)}; {FIX}"
+            )
+
+
+def _ids(items: list, key: str, source: str) -> set[Any]:
+    """The ids of a table's rows: each row has one, a scalar, and no two share it."""
+    seen: set[Any] = set()
+    for i, item in enumerate(items):
+        if item.get("id") is None or _unhashable(item["id"]):
+            raise DataError(
+                f"{source}: {key}[{i}] has id {shown(item.get('id'))}; every row of '{key}' needs one; {FIX}"
+            )
+        if item["id"] in seen:
+            raise DataError(f"{source}: {key[:-1]} id {shown(item['id'])} appears twice under '{key}'; {FIX}")
+        seen.add(item["id"])
+    return seen
+
+
+def _unhashable(v: Any) -> bool:
+    try:
+        hash(v)
+    except TypeError:
+        return True
+    return False
 
 
 def _where(kind: str, i: int, item: Any) -> str:

@@ -163,6 +163,52 @@ def test_score_names_every_malformed_field_at_once(coco_gt, tmp_path, capsys):
     assert "'area' NaN" in err and "(2 annotations in all)" in err and "'iscrowd' \"yes\"" in err, err
 
 
+def _set(path, value):
+    def change(gt):
+        *parents, last = path
+        node = gt
+        for key in parents:
+            node = node[key]
+        if value is _DROP:
+            del node[last]
+        else:
+            node[last] = value
+
+    return change
+
+
+_DROP = object()
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (_set(("annotations", 1), 7), "annotations[1] is 7, not a JSON object"),
+        (_set(("images", 0), "x.jpg"), 'images[0] is "x.jpg", not a JSON object'),
+        (_set(("annotations",), {}), "no 'annotations' list at the top level"),
+        (_set(("categories",), None), "no 'categories' list at the top level"),
+        (_set(("annotations", 1, "image_id"), _DROP), "annotations[1] refers to image id null, not under 'images'"),
+        (_set(("annotations", 1, "image_id"), 99), "annotations[1] refers to image id 99, not under 'images'"),
+        (_set(("annotations", 1, "category_id"), 2), "annotations[1] has category_id 2, not under 'categories' [1]"),
+        (_set(("annotations", 1, "category_id"), _DROP), "annotations[1] (id 198196) has no 'category_id'"),
+        (_set(("images", 0, "id"), _DROP), "images[0] has id null"),
+        (_set(("images", 1, "id"), 785), "image id 785 appears twice under 'images'"),
+    ],
+    ids=["annotation-not-object", "image-not-object", "annotations-not-list", "categories-null", "no-image-id",
+         "unknown-image-id", "unknown-category", "no-category", "image-without-id", "duplicate-image-id"],
+)  # fmt: skip
+def test_score_refuses_broken_tables_without_a_traceback(coco_gt, tmp_path, capsys, change, named):
+    """The tables every evaluator indexes (was: StopIteration, TypeError, KeyError tracebacks, or a score of a file
+    whose 'annotations' is no list)."""
+    preds = _perfect_predictions(coco_gt, tmp_path / "p.json")
+    ann = _planted(coco_gt, change, tmp_path / "planted.json")
+    for scoring in ("library", "fast"):
+        rc = _score(preds, ann, "--scoring", scoring)
+        captured = capsys.readouterr()
+        assert rc == 2 and captured.out == "" and "Traceback" not in captured.err, captured.err
+        assert captured.err.startswith(f"error: {ann}") and named in captured.err, captured.err
+
+
 # --- `score` of Horse-10 (PCK/NME reads keypoints and, under mmpose 0.29, the box) -------------------------------
 
 
