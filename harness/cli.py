@@ -7,6 +7,7 @@ import importlib
 import os
 import sys
 
+from zoo import settings
 from zoo.errors import ZooError
 from zoo.version import add_version_argument
 
@@ -49,8 +50,24 @@ def add_verbs(sub, modules: list | None = None) -> None:
         module.register(sub)
 
 
+def _warn_unknown_settings(args: argparse.Namespace) -> None:
+    """An unknown HRNET_ZOO_* name (a typo) on stderr, once, before the verb reads any variable: by the first
+    process only under torchrun, and not for `doctor`, which lists it among its own lines."""
+    from harness.distributed import launch_env
+
+    if getattr(args, "lists_settings", False):
+        return
+    try:
+        launched = launch_env()
+    except ZooError:  # malformed torchrun variables: the verb names them
+        launched = None
+    if launched is None or launched[0] == 0:
+        settings.warn_unknown()
+
+
 def main(argv: list[str] | None = None, *, prog: str = PROG) -> int:
     args = build_parser(prog).parse_args(argv)
+    _warn_unknown_settings(args)
     try:
         return int(args.func(args) or 0)
     except ZooError as exc:

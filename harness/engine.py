@@ -186,7 +186,7 @@ def _prepare(
         )
     outputs.check(out_dir, run_key=None, overwrite=overwrite)  # before hashing gigabytes: a file, not writable
     gt = read_json(spec.data.ann_file, what="annotation file")
-    validate_ground_truth(gt, spec.data.ann_file, schema)
+    validate_ground_truth(gt, spec.data.ann_file, schema, spec.protocol.evaluator)
     image_ids, total_images = select_images(gt, spec.data.ann_file, spec.limit)
     files, ident, per_chunk = run_inputs(spec, model_label=model_label, checkpoint_info=checkpoint_info)
     key = identity.run_key(ident)

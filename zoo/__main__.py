@@ -1,5 +1,12 @@
 import sys
 
-from zoo.cli import main
+from zoo.dependencies import run_main
 
-sys.exit(main())
+
+def _main() -> int:
+    from zoo.cli import main  # inside run_main: a missing base dependency is named, not a traceback
+
+    return main()
+
+
+sys.exit(run_main(_main))

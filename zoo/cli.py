@@ -80,6 +80,7 @@ def add_verbs(sub) -> None:
 
 def main(argv: list[str] | None = None, *, prog: str = PROG) -> int:
     args = build_parser(prog).parse_args(argv)
+    settings.warn_unknown()  # once, before the verb reads any variable
     try:
         return int(args.func(args) or 0)
     except ZooError as exc:
@@ -246,6 +247,4 @@ def _settings(args: argparse.Namespace) -> int:
         print(f"{s.name:<{width}}  {'= ' + value if value is not None else '(default: ' + s.default + ')'}")
     where = settings.REPO if settings.in_checkout() else f"user folder {settings.home()}"
     print(f"mode: {settings.mode()} ({where}); registry {settings.registry_file()}")
-    for line in settings.unknown():
-        print(f"warning: {line}", file=sys.stderr)
     return 0

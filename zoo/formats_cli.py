@@ -55,9 +55,19 @@ def _registry(args: argparse.Namespace):
 
 
 def _pages(paths: list[str]):
+    """The pages, each with at least one results row: a page without one is not a model-zoo page (or lost its table),
+    and comparing or importing nothing would read as success ("0 row(s) agree")."""
+    from zoo.errors import PageError
     from zoo.pages import read_page
 
-    return [read_page(p) for p in paths]
+    pages = [read_page(p) for p in paths]
+    for path, page in zip(paths, pages, strict=True):
+        if not page.rows:
+            raise PageError(
+                f"{path}: no results table; expected a model-zoo page with a results table (columns Arch, Input Size, "
+                "metrics such as AP, ckpt; one row per checkpoint)"
+            )
+    return pages
 
 
 def _import(args: argparse.Namespace) -> int:

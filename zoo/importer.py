@@ -10,16 +10,18 @@ the caption).
 from __future__ import annotations
 
 import dataclasses
-import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from zoo.errors import RegistryError
+import yaml
+
+from zoo.errors import PageError, RegistryError
 from zoo.load import registry_paths
-from zoo.pages import Page, PageRow
+from zoo.pages import METRIC_TEXT, Page, PageRow
 from zoo.protocol_reader import ProtocolContext, read_protocol
 from zoo.schema import PCK_METRICS, DocumentedRow, Protocol, Registry, TopDownProtocol
 from zoo.yamltree import Problems, parse
@@ -117,7 +119,10 @@ def _scales(caption: str) -> tuple[tuple[float, ...] | None, str]:
     listed = re.search(r"\[([0-9.,\s]+)\]", caption)
     if listed is None:
         return None, "the caption says multi-scale but lists no scales"
-    scales = tuple(float(s) for s in listed.group(1).split(",") if s.strip())
+    try:
+        scales = tuple(float(s) for s in listed.group(1).split(",") if s.strip())
+    except ValueError:  # "[1..2]": digits and dots that are no number
+        return None, f"the caption's scales [{listed.group(1)}] are not numbers"
     return scales, f"multi-scale {list(scales)} from the caption"
 
 
@@ -214,21 +219,61 @@ def entry_papers(page: Page, dataset: str | None, registry: Registry) -> tuple[l
     return keys, Guess(paper, f"the page has no DATASET bibtex block; {dataset}'s paper in zoo.yaml")
 
 
-def _q(value: Any) -> str:
-    return json.dumps(value)  # a JSON string is a valid YAML scalar: quoting is always right
+# How the output is emitted, and why this way. Page text (cells, captions, bibtex keys, file names) must never become
+# YAML structure (a metric cell `0.323, XX: 1` once added a metric; `!!python/...` was printed as a tag). A
+# comment-preserving emitter (ruamel.yaml) would speak YAML 1.2, where `no` and `on` are strings, while zoo.yaml is
+# read by PyYAML as YAML 1.1, where they are booleans: the emitter's idea of a safe plain scalar is not the loader's.
+# So the lines keep their template (the `# guess:` comments and the metric text as printed are ours to place), and
+# every value in them is emitted by PyYAML itself, the library the registry's loader reads with, then read back by it
+# and compared (`_s`, `_metric`); comments are made single-line and printable (`_comment`).
+
+
+def _s(value: str | None) -> str:
+    """One scalar for a template line: PyYAML picks the style (plain when it reads back the same, else quoted) as
+    inside a flow collection, so it is valid in `[...]`, `{...}` and after `key: `; never more than one line."""
+    if value is None:
+        return "null"
+    text = yaml.safe_dump([value], default_flow_style=True, width=math.inf, allow_unicode=False).strip()
+    if "\n" in text:  # a line break in the value: a double-quoted scalar spells it as an escape
+        text = yaml.safe_dump([value], default_style='"', default_flow_style=True, width=math.inf).strip()
+    if yaml.safe_load(text) != [value]:  # the loader's own reading; cannot differ, but the output must not lie
+        raise PageError(f"cannot write {value!r} as a YAML string that reads back unchanged")
+    return text[1:-1]
+
+
+def _metric(text: str, where: str) -> str:
+    """A metric exactly as printed ("0.870" stays "0.870", a plain YAML number); pages.py refused any other cell."""
+    if not METRIC_TEXT.fullmatch(text) or not isinstance(yaml.safe_load(text), (int, float)):
+        raise PageError(f"{where}: metric {text!r} is not a number as the pages print them, such as 0.870")
+    return text
+
+
+def _number(x: float) -> str:
+    """A number as short as it reads back unchanged (2, 0.5); PyYAML's spelling where YAML 1.1 would read the
+    short one otherwise (1e-05 is a string in YAML 1.1)."""
+    text = f"{x:g}"
+    return text if yaml.safe_load(text) == x else yaml.safe_dump([x], default_flow_style=True).strip()[1:-1]
+
+
+def _comment(text: str) -> str:
+    """Comment text on one line: a line break (or any non-printable character) would end the comment and let the
+    rest of the text be read as YAML; such characters are written as Python escapes instead."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _guess(g: Guess) -> str:
-    return f"  # guess: {g.reason}" if g.value is not None else f"  # NO GUESS: {g.reason}"
+    return _comment(f"  # guess: {g.reason}" if g.value is not None else f"  # NO GUESS: {g.reason}")
 
 
 def render(page: Page, implied: list[ImpliedRow], registry: Registry) -> str:
     """YAML (pasteable into zoo.yaml's `entries:`) with every inferred value commented `# guess: why`."""
+    checkpoints = len({r.entry_id for r in implied})
+    bibtex = ", ".join(f"{b.key} ({b.role or 'no role'})" for b in page.papers) or "none"
     lines = [
-        f"# zoo import {page.name}: {len(implied)} row(s), {len({r.entry_id for r in implied})} checkpoint(s).",
+        _comment(f"# zoo import {page.name}: {len(implied)} row(s), {checkpoints} checkpoint(s)."),
         "# Values marked `# guess:` are inferred (caption, zoo.yaml's datasets and protocol templates), not printed",
         "# on the page: check each before use. Metrics, URLs, ids and bibtex keys are exactly as printed.",
-        "# bibtex on the page: " + (", ".join(f"{b.key} ({b.role or 'no role'})" for b in page.papers) or "none"),
+        _comment(f"# bibtex on the page: {bibtex}"),
     ]
     by_entry: dict[str, list[ImpliedRow]] = {}
     for item in implied:
@@ -236,21 +281,22 @@ def render(page: Page, implied: list[ImpliedRow], registry: Registry) -> str:
     for entry_id, items in by_entry.items():
         row, first = items[0].row, items[0]
         keys, extra = entry_papers(page, first.dataset.value, registry)
-        papers = f"papers: [{', '.join(keys)}]"
+        papers = f"papers: [{', '.join(map(_s, keys))}]"
         if extra is not None:
-            papers = f"papers: [{', '.join([*keys, extra.value])}]  # guess for {extra.value}: {extra.reason}"
+            papers = f"papers: [{', '.join(map(_s, [*keys, extra.value]))}]"
+            papers += _comment(f"  # guess for {extra.value}: {extra.reason}")
         h, w = row.input_size
         lines += [
-            f"- id: {entry_id}",
+            f"- id: {_s(entry_id)}",
             "  checkpoint:",
-            f"    url: {_q(row.ckpt_url)}",
-            f"    sha256_prefix: {_q(row.sha256_prefix)}",
-            *([f"    log_url: {_q(row.log_url)}"] if row.log_url else []),
+            f"    url: {_s(row.ckpt_url)}",
+            f"    sha256_prefix: {_s(row.sha256_prefix)}",
+            *([f"    log_url: {_s(row.log_url)}"] if row.log_url else []),
             f"  input_size: [{h}, {w}]  # (H, W): the page prints {h}x{w}",
-            f"  # the page's config link: {row.config_link or '(none)'}",
-            f"  paradigm: {first.paradigm.value}" + _guess(first.paradigm),
+            _comment(f"  # the page's config link: {row.config_link or '(none)'}"),
+            f"  paradigm: {_s(first.paradigm.value)}" + _guess(first.paradigm),
             f"  {papers}",
-            f"  dataset: {_q(first.dataset.value)}" + _guess(first.dataset),
+            f"  dataset: {_s(first.dataset.value)}" + _guess(first.dataset),
             "  results:",
         ]
         for item in items:
@@ -259,23 +305,24 @@ def render(page: Page, implied: list[ImpliedRow], registry: Registry) -> str:
 
 
 def _render_row(item: ImpliedRow, page: Page, registry: Registry) -> list[str]:
-    metrics = ", ".join(f"{m}: {t}" for m, t in item.row.metrics.items())  # plain scalars: text kept as printed
-    protocol = f"{{base: {item.template.value}"
+    where = item.row.where
+    metrics = ", ".join(f"{_s(m)}: {_metric(t, where)}" for m, t in item.row.metrics.items())  # text as printed
+    protocol = f"{{base: {_s(item.template.value)}"
     if item.scales:
-        protocol += f", scales: [{', '.join(f'{s:g}' for s in item.scales)}]"
+        protocol += f", scales: [{', '.join(map(_number, item.scales))}]"
     protocol += "}"
     agreement = protocol_agreement(item, registry) if item.template.value else ""
     check = "; agrees with zoo.yaml" if item.template.value and not agreement else f"; FLAGGED: {agreement}"
     scale_note = f"; {_scales(item.row.caption)[1]}" if item.scales else ""
     return [
-        f"    - name: {_q(item.name.value)}" + _guess(item.name),
-        f"      dataset: {_q(item.dataset.value)}" + _guess(item.dataset),
-        f"      split: {_q(item.split.value)}" + _guess(item.split),
+        f"    - name: {_s(item.name.value)}" + _guess(item.name),
+        f"      dataset: {_s(item.dataset.value)}" + _guess(item.dataset),
+        f"      split: {_s(item.split.value)}" + _guess(item.split),
         f"      metrics: {{{metrics}}}",
-        f"      source: {{seed: {_q(page.name)}}}  # {item.row.where}, table {item.row.caption!r}",
+        f"      source: {{seed: {_s(page.name)}}}" + _comment(f"  # {where}, table {item.row.caption!r}"),
         f"      protocol: {protocol if item.template.value else 'null'}"
         + _guess(item.template)
-        + (scale_note + check if item.template.value else ""),
+        + _comment(scale_note + check if item.template.value else ""),
     ]
 
 

@@ -33,6 +33,9 @@ ROLES = ("ALGORITHM", "BACKBONE", "DATASET")
 KNOWN_COLUMNS = ("Arch", "Input Size", "ckpt", "log", "Set")
 _ROLE = re.compile(r"<!--\s*\[(?P<role>[A-Z]+)\]\s*-->")
 _SIZE = re.compile(r"^(?P<h>\d+)x(?P<w>\d+)$")
+#: A metric cell as the pages print them: digits with an optional fraction ("0.870", "73.2"), no sign, exponent or
+#: leading zero (YAML 1.1 reads "010" as octal 8). Anything else is refused: it is copied into YAML as printed.
+METRIC_TEXT = re.compile(r"(0|[1-9][0-9]*)(\.[0-9]+)?")
 
 
 @dataclass(frozen=True)
@@ -205,6 +208,12 @@ def _row(header: list[str], cells: list, *, caption: str, page: str, line: int) 
     size = _SIZE.match(text["Input Size"])
     if size is None:
         raise PageError(f"{where}: Input Size {text['Input Size']!r}; expected HxW such as 256x192")
+    for h in header:
+        if h in METRIC_NAMES and not METRIC_TEXT.fullmatch(text[h]):
+            raise PageError(
+                f"{where}: {h} cell {text[h]!r} is not a number; expected a metric as the model-zoo pages print it, "
+                "such as 0.870 (fix the page's table)"
+            )
     arch_links = _links(by_col["Arch"])
     return PageRow(
         page=page,

@@ -7,8 +7,9 @@ holds this module because the registry verbs read some of the variables too and 
 
 docs/DESIGN.md carries the table of the variables, rendered from SETTINGS: `python -m zoo settings --check` fails
 when it is stale, `--write` rewrites it (and `python -m zoo settings` shows each variable's value now).
-`python -m harness doctor` warns about a variable in the environment that starts with HRNET_ZOO_ but is none of these
-(a typo such as HRNET_ZOO_OFLINE would otherwise be ignored without a word).
+Every verb of `python -m zoo` and `python -m harness` warns once on stderr about a variable in the environment that
+starts with HRNET_ZOO_ but is none of these (a typo such as HRNET_ZOO_OFLINE would otherwise be ignored without a
+word), naming the one it likely meant; `doctor` and `zoo settings` list them, and every malformed value, in place.
 
 Two modes decide the defaults of the paths (docs/DESIGN.md, "Checkout and installed package"); a variable that is
 set wins in both:
@@ -25,9 +26,11 @@ from __future__ import annotations
 
 import difflib
 import os
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TextIO
 
 from zoo.errors import SettingError
 
@@ -283,7 +286,22 @@ def data_root() -> Path:
 
 
 def data_mirrors() -> list[str]:
-    return [p.strip() for p in (DATA_MIRROR.raw() or "").split(",") if p.strip()]
+    """The prefixes of $HRNET_ZOO_DATA_MIRROR (without a trailing slash), each an http(s) URL prefix or
+    hf://datasets/OWNER/REPO[@REV]; SettingError for any other entry. The one rule: `data fetch` reads the mirrors
+    through it and `doctor` checks them with it (ftp://... used to pass doctor and fail the fetch)."""
+    out = []
+    for entry in (DATA_MIRROR.raw() or "").split(","):
+        prefix = entry.strip().rstrip("/")
+        if not prefix:
+            continue
+        hub = prefix.startswith("hf://datasets/") and prefix.count("/") == 4  # hf://datasets/OWNER/REPO[@REV]
+        if not (hub or prefix.startswith(("https://", "http://"))):
+            raise SettingError(
+                f"{DATA_MIRROR.name} entry {entry.strip()!r} is neither an http(s) URL prefix nor "
+                "hf://datasets/OWNER/REPO[@REV]; fix it or unset it"
+            )
+        out.append(prefix)
+    return out
 
 
 def runs_dir() -> Path:
@@ -312,28 +330,63 @@ def golden_threads(default: int) -> int:
 # -- the environment as a whole -------------------------------------------------------------------------------------
 
 
+def likely_name(name: str) -> str | None:
+    """The setting a mistyped HRNET_ZOO_* name most likely meant, or None. Compared without the shared prefix (which
+    makes every name look alike: HRNET_ZOO_DATA_ROOT is closer to HRNET_ZOO_DATA_MIRROR than to HRNET_ZOO_DATA as
+    whole strings). First a close spelling (OFLINE -> OFFLINE, RESULT -> RESULTS), then the longest setting the name
+    starts with (DATA_ROOT -> DATA, CACHE_DIR -> CACHE), then the only setting that starts with the name
+    (PREFER -> PREFER_MIRROR)."""
+    tails = {s.name.removeprefix(PREFIX): s.name for s in SETTINGS}
+    tail = name.removeprefix(PREFIX)
+    close = difflib.get_close_matches(tail, tails, n=1, cutoff=0.8)
+    if close:
+        return tails[close[0]]
+    starts = [t for t in tails if len(t) >= 3 and tail.startswith(t)]
+    if starts:
+        return tails[max(starts, key=len)]
+    longer = [t for t in tails if len(tail) >= 3 and t.startswith(tail)]
+    return tails[longer[0]] if len(longer) == 1 else None
+
+
 def unknown(environ: os._Environ | dict[str, str] | None = None) -> list[str]:
     """A line per variable in the environment that starts with HRNET_ZOO_ but is no setting (ignored, so likely a
-    typo), with the closest known names."""
+    typo), with the name it likely meant."""
     env = os.environ if environ is None else environ
     out = []
     for name in sorted(n for n in env if n.startswith(PREFIX) and n not in BY_NAME):
-        close = difflib.get_close_matches(name, BY_NAME, n=1, cutoff=0.75)
-        hint = f"did you mean {close[0]}?" if close else "see docs/DESIGN.md for the variables"
+        meant = likely_name(name)
+        hint = f"did you mean {meant}?" if meant else "see docs/DESIGN.md for the variables"
         out.append(f"{name} is not a setting of hrnet-zoo and is ignored; {hint}")
+    return out
+
+
+def warn_unknown(stream: TextIO | None = None) -> None:
+    """Every verb of both command lines calls this once before it runs: a typo (HRNET_ZOO_OFLINE=1) would otherwise
+    be ignored without a word, and `data fetch` would go online."""
+    for line in unknown():
+        print(f"warning: {line}", file=stream or sys.stderr)
+
+
+def malformed_settings() -> list[tuple[Setting, str]]:
+    """(setting, message) for each set variable whose value its accessor (the one the verbs call) rejects."""
+    checks: list[tuple[Setting, Callable[[], object]]] = [
+        (MAX_DOWNLOAD_MB, max_download_mib),
+        (DATA_MIRROR, data_mirrors),
+        (GOLDEN_THREADS, lambda: golden_threads(0)),
+        *[(s, lambda s=s: flag(s)) for s in SETTINGS if s.kind == "flag"],
+    ]
+    out = []
+    for setting, check in checks:
+        try:
+            check()
+        except SettingError as exc:
+            out.append((setting, str(exc)))
     return out
 
 
 def malformed() -> list[str]:
     """The messages of the set variables whose value their accessor rejects."""
-    out = []
-    flags = [lambda s=s: flag(s) for s in SETTINGS if s.kind == "flag"]
-    for check in (max_download_mib, lambda: golden_threads(0), *flags):
-        try:
-            check()
-        except SettingError as exc:
-            out.append(str(exc))
-    return out
+    return [message for _, message in malformed_settings()]
 
 
 # -- the table in docs/DESIGN.md ------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from harness.environment import (
 )
 from harness.errors import InstallError
 from zoo import settings
+from zoo.dependencies import missing_message
 from zoo.schema import CocoLibrary, Registry
 
 STATUS_WIDTH, NAME_WIDTH = 5, 13
@@ -69,7 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_data_root_argument(p, what="data root to look at")
     add_json_argument(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, lists_settings=True)  # the unknown-variable warning is one of its lines
 
 
 def run(args: argparse.Namespace) -> int:
@@ -106,12 +107,18 @@ def _python(screen: _Screen) -> None:
 
 
 def _settings(screen: _Screen) -> None:
-    """The HRNET_ZOO_* variables (zoo/settings.py): one that is no setting is ignored without a word by every verb,
-    so a typo (HRNET_ZOO_OFLINE=1) would silently run online; a malformed value fails a later verb."""
-    problems = settings.unknown() + settings.malformed()
-    for problem in problems:
+    """The HRNET_ZOO_* variables (zoo/settings.py): one that is no setting is ignored by every verb (each warns on
+    stderr), so a typo (HRNET_ZOO_OFLINE=1) would run online. A malformed value is checked by the accessor the verbs
+    call (the same rule, e.g. settings.data_mirrors for `data fetch`): a blocker when a verb of a run reads it (that
+    verb would stop), a warning when only the test suite or the benchmarks do."""
+    unknown = settings.unknown()
+    malformed = settings.malformed_settings()
+    for problem in unknown:
         screen.line("warn", "settings", problem)
-    if not problems:
+    for setting, problem in malformed:
+        blocks = bool({"zoo", "harness"} & set(setting.read_by))
+        screen.line("FAIL" if blocks else "warn", "settings", problem)
+    if not unknown and not malformed:
         given = [f"{s}={s.raw()}" for s in settings.SETTINGS if s.raw() is not None]
         screen.line("ok", "settings", "; ".join(given) if given else "no HRNET_ZOO_* variable set (all defaults)")
 
@@ -196,13 +203,20 @@ def _opencv(screen: _Screen, bad: dict) -> None:
 
 
 def _registry(screen: _Screen) -> Registry | None:
-    from zoo import load_registry
     from zoo.errors import ZooError
 
     try:
+        from zoo.load import load_registry
+
         return load_registry()
     except ZooError as exc:
         screen.line("FAIL", "registry", str(exc).splitlines()[0])
+        return None
+    except ImportError as exc:  # PyYAML (zoo.yaml) or bibtexparser missing: the package and its install command
+        message = missing_message(exc)
+        if message is None:
+            raise
+        screen.line("FAIL", "registry", message)
         return None
 
 

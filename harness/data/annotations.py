@@ -12,6 +12,8 @@ import numpy as np
 
 from harness.errors import DataError
 from harness.gc_paused import gc_paused
+from harness.metrics.ground_truth import FIX, IMAGE_RULES, check_ground_truth, check_structure, fields_read, shown
+from zoo.schema import Evaluator
 
 
 def read_json(path: str | Path, *, what: str) -> Any:
@@ -36,36 +38,27 @@ def coco_tables(data: Any, ann_file: Path) -> tuple[list[dict], dict[int, list[d
     The order is the reference's: images as listed under "images", annotations of an image in file order
     (xtcocotools `getImgIds` / `imgToAnns`).
     """
-    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
-        raise DataError(f"{ann_file} is not a COCO-format annotation file: no 'images' list at the top level")
-    anns = data.get("annotations")
-    if not isinstance(anns, list):
-        raise DataError(f"{ann_file} is not a COCO-format annotation file: no 'annotations' list at the top level")
+    check_structure(data, str(ann_file))  # the scorers' rule: lists of objects, unique ids, known image ids
     images: list[dict] = []
-    seen: set[int] = set()
     for i, img in enumerate(data["images"]):
-        if not isinstance(img, dict) or "id" not in img or "file_name" not in img:
-            raise DataError(f"{ann_file}: images[{i}] lacks 'id' or 'file_name'")
-        if img["id"] in seen:
-            raise DataError(f"{ann_file}: image id {img['id']} appears twice under 'images'")
-        seen.add(img["id"])
+        if "file_name" not in img:
+            raise DataError(f"{ann_file}: images[{i}] lacks 'file_name'")
         images.append(img)
     by_image: dict[int, list[dict]] = {img["id"]: [] for img in images}
-    for i, ann in enumerate(anns):
-        if not isinstance(ann, dict) or "image_id" not in ann:
-            raise DataError(f"{ann_file}: annotations[{i}] lacks 'image_id'")
-        if ann["image_id"] not in by_image:
-            raise DataError(f"{ann_file}: annotations[{i}] refers to image id {ann['image_id']}, not under 'images'")
+    for ann in data["annotations"]:
         by_image[ann["image_id"]].append(ann)
     return images, by_image
 
 
 def image_hw(img: dict, ann_file: Path) -> tuple[int, int]:
-    """(H, W) of an image record; both are needed to clean GT boxes."""
-    try:
-        return int(img["height"]), int(img["width"])
-    except (KeyError, TypeError, ValueError):
-        raise DataError(f"{ann_file}: image {img.get('id')} lacks a valid 'height'/'width'") from None
+    """(H, W) of an image record; both are needed to clean GT boxes. Valid by harness.metrics.ground_truth's rule
+    (whole numbers > 0), which the engine checked already; a loader called on its own checks it here."""
+    for name in ("height", "width"):
+        ok, rule = IMAGE_RULES[name]
+        if name not in img or not ok(img[name]):
+            value = shown(img[name]) if name in img else "nothing"
+            raise DataError(f"{ann_file}: image {img.get('id')} has '{name}' {value}, expected {rule}; {FIX}")
+    return int(img["height"]), int(img["width"])
 
 
 def parse_keypoints(raw: Any, *, num_keypoints: int | None, where: str) -> np.ndarray:
@@ -102,11 +95,13 @@ def check_images_exist(paths: Iterable[Path], *, img_dir: Path, ann_file: Path) 
         )
 
 
-def validate_ground_truth(data: Any, ann_file: Path, schema) -> None:
-    """Ground truth is checked like predictions before it reaches a metric: a NaN keypoint or two annotations sharing
+def validate_ground_truth(data: Any, ann_file: Path, schema, evaluator: Evaluator | None = None) -> None:
+    """Ground truth is checked like predictions before it reaches a metric: a NaN value or two annotations sharing
     an id change AP silently in the evaluator (xtcocotools indexes annotations by id). Raises DataError naming the
-    annotation. `schema`: the row's zoo.schema.KeypointSchema (keypoint count, and the category's keypoint names
-    when the file lists them)."""
+    file, the annotation and the field. `schema`: the row's zoo.schema.KeypointSchema (keypoint count, and the
+    category's keypoint names when the file lists them); `evaluator`: the row's, whose fields must be present in
+    every annotation (harness.metrics.ground_truth.fields_read), so that a missing one stops the run before its
+    inference, not at scoring."""
     coco_tables(data, ann_file)  # structure, unique image ids, known image ids
     k = schema.num_keypoints
     categories = data.get("categories")
@@ -119,8 +114,6 @@ def validate_ground_truth(data: Any, ann_file: Path, schema) -> None:
                     f"schema {schema.name!r} has {k}: this annotation file belongs to another dataset"
                 )
     ids: dict[Any, int] = {}
-    flat: list[Any] = []
-    owners: list[int] = []
     for i, ann in enumerate(data["annotations"]):
         if "id" in ann:
             if isinstance(ann["id"], bool) or not isinstance(ann["id"], int):
@@ -131,35 +124,5 @@ def validate_ground_truth(data: Any, ann_file: Path, schema) -> None:
                     "annotation ids must be unique (the evaluator indexes annotations by id)"
                 )
             ids[ann["id"]] = i
-        if "keypoints" in ann:
-            flat.append(ann["keypoints"])
-            owners.append(i)
-    if not flat:
-        return
-    try:
-        kps = np.asarray(flat, dtype=np.float64)
-    except (TypeError, ValueError):
-        # ragged or non-numeric: find the first bad one and name it
-        for i, raw in zip(owners, flat, strict=True):
-            parse_keypoints(raw, num_keypoints=k, where=f"{ann_file}: annotations[{i}]")
-        raise DataError(f"{ann_file}: 'keypoints' are not lists of numbers") from None
-    if kps.ndim != 2 or kps.shape[1] != 3 * k:
-        for i, raw in zip(owners, flat, strict=True):
-            parse_keypoints(raw, num_keypoints=k, where=f"{ann_file}: annotations[{i}]")
-    kps = kps.reshape(len(flat), k, 3)
-    bad = ~np.isfinite(kps).all(axis=(1, 2))
-    if bad.any():
-        i = owners[int(np.argmax(bad))]
-        raise DataError(
-            f"{ann_file}: annotations[{i}] (id {data['annotations'][i].get('id')}) has a non-finite keypoint value "
-            f"(NaN or inf) in {int(bad.sum())} annotation(s) in all; fix or re-convert the annotation file"
-        )
-    vis = kps[:, :, 2]
-    bad = ~np.isin(vis, (0.0, 1.0, 2.0)).all(axis=1)
-    if bad.any():
-        i = owners[int(np.argmax(bad))]
-        values = sorted(set(np.unique(vis[bad]).tolist()) - {0.0, 1.0, 2.0})
-        raise DataError(
-            f"{ann_file}: annotations[{i}] (id {data['annotations'][i].get('id')}) has keypoint visibility "
-            f"{values[:5]}; COCO visibility is 0 (not labelled), 1 (labelled, hidden) or 2 (visible)"
-        )
+    required = fields_read(evaluator) if evaluator is not None else ()
+    check_ground_truth(data, num_keypoints=k, source=str(ann_file), required=required)

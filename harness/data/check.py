@@ -2,7 +2,8 @@
 
 Per split of a dataset: every path the rows need (PROTOCOLS.md §5 layout); the annotation file's structure
 (images / annotations / categories lists, keypoint count = the registry's schema, unique image and annotation ids,
-annotations pointing at listed images, 3*K keypoint values); every referenced image present and a sample decodable;
+annotations pointing at listed images, 3*K keypoint values; every value a metric reads, by the scorers' rule,
+harness.metrics.ground_truth); every referenced image present and a sample decodable;
 the detection file's structure (a list; image ids among the annotation's, category 1, finite scores, 4 finite box
 values). Every problem is collected, not only the first. A clean check pins the data lock on first use and compares
 with it afterwards, naming any file that changed (`repin=True` re-pins after an intended change).
@@ -19,6 +20,7 @@ from harness.data import lock
 from harness.data.annotations import read_json
 from harness.data.layout import missing_paths
 from harness.errors import DataError
+from harness.metrics.ground_truth import check_ground_truth
 from zoo.schema import Dataset, Registry
 
 #: How many problems of one kind are spelled out before "... and N more".
@@ -175,7 +177,13 @@ def _check_annotations(gt: Any, ann_file: Path, k: int, rep: SplitReport, proble
             labelled += 1
     rep.counts.update(images=len(ids), annotations=len(ann_ids), labelled_instances=labelled)
     problems += p.lines()
-    return names if not p.kinds else None
+    if p.kinds:
+        return None
+    try:  # the values every metric reads, by the rule the scorers apply (a NaN area, a crowd flag of "no")
+        check_ground_truth(gt, num_keypoints=k, source=str(ann_file))
+    except DataError as exc:
+        problems.append(str(exc))  # still a problem, so nothing is pinned; the images are checked all the same
+    return names
 
 
 def _check_images(names: list[str], img_dir: Path, samples: int, rep: SplitReport, problems, ann_file) -> None:

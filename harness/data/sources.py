@@ -54,16 +54,8 @@ def missing_targets(root: Path, source: DataSource) -> list:
 
 def locations(dataset: Dataset, source: DataSource, *, prefer_mirror: bool = False) -> list[str]:
     """Every place the source's bytes can come from, in the order they are tried."""
-    extra = []
-    for prefix in settings.data_mirrors():
-        prefix = prefix.rstrip("/")
-        hub = prefix.startswith("hf://datasets/") and prefix.count("/") == 4  # hf://datasets/OWNER/REPO[@REV]
-        if hub or prefix.startswith(("https://", "http://")):
-            extra.append(f"{prefix}/{dataset.key}/{source.filename}")
-        else:
-            raise HarnessError(
-                f"${settings.DATA_MIRROR} entry {prefix!r} is neither an http(s) URL prefix nor hf://datasets/OWNER/REPO[@REV]"
-            )
+    # the entries are checked by zoo.settings.data_mirrors, the rule `doctor` checks them with too
+    extra = [f"{prefix}/{dataset.key}/{source.filename}" for prefix in settings.data_mirrors()]
     mirrors = [*source.mirrors, *extra]
     return [*mirrors, *source.urls] if prefer_mirror else [*source.urls, *mirrors]
 

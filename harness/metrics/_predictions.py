@@ -24,6 +24,7 @@ import orjson
 from harness.errors import DataError, PredictionError
 from harness.errors import MetricError as MetricError  # re-exported: coco, fast_coco, pck import it from here
 from harness.gc_paused import gc_paused
+from harness.metrics.ground_truth import check_structure, source_of
 
 #: How many offending items an error message lists before summarising the rest.
 _SHOW = 10
@@ -120,6 +121,7 @@ def load_ground_truth(gt: Mapping[str, Any] | str | os.PathLike[str]) -> dict[st
     missing = [k for k in ("images", "annotations", "categories") if k not in data]
     if missing:
         raise DataError(f"annotations lack the COCO key(s) {missing}; pass a COCO-style keypoint annotation file.")
+    check_structure(data, source_of(gt))  # the fields: ground_truth.check_ground_truth, once K is known
     return dict(data)
 
 

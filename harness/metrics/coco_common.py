@@ -15,6 +15,7 @@ import numpy as np
 
 from harness.errors import DataError
 from harness.metrics._predictions import MetricError, num_keypoints_of
+from harness.metrics.ground_truth import check_ground_truth, coco_fields_read
 from zoo.schema import CocoLibrary, ScoringBackend
 
 #: The libraries whose semantics a protocol may name (zoo.schema.CocoLibrary).
@@ -76,23 +77,6 @@ def mean_valid(a: np.ndarray) -> float:
     return float(np.mean(valid)) if valid.size else -1.0
 
 
-def _check_ground_truth(gt: Mapping[str, Any], *, num_keypoints: int, use_area: bool) -> None:
-    problems = []
-    for i, ann in enumerate(gt["annotations"]):
-        where = f"annotation #{i} (id {ann.get('id', '?')})"
-        if len(ann.get("keypoints") or []) != 3 * num_keypoints:
-            problems.append(f"{where}: keypoints must hold {3 * num_keypoints} values")
-        bbox = ann.get("bbox")
-        if not (isinstance(bbox, Sequence) and len(bbox) == 4):
-            problems.append(f"{where}: needs a bbox [x, y, w, h] (OKS uses it)")
-        if use_area and "area" not in ann:
-            problems.append(f"{where}: has no 'area'; AIC-style files need use_area=False (PROTOCOLS.md §5)")
-        if len(problems) >= 10:
-            break
-    if problems:
-        raise DataError("annotations cannot be scored:\n" + "\n".join(f"  - {p}" for p in problems))
-
-
 def _keypoint_names(gt: Mapping[str, Any], names: Sequence[str] | None, num_keypoints: int) -> tuple[str, ...]:
     if names is None:
         cats = gt["categories"]
@@ -105,12 +89,18 @@ def _keypoint_names(gt: Mapping[str, Any], names: Sequence[str] | None, num_keyp
 
 
 def check_inputs(
-    gt: Mapping[str, Any], *, sigmas: Sequence[float], use_area: bool, keypoint_names: Sequence[str] | None
+    gt: Mapping[str, Any],
+    *,
+    sigmas: Sequence[float],
+    use_area: bool,
+    keypoint_names: Sequence[str] | None,
+    source: str = "annotations",
 ) -> tuple[int, tuple[str, ...]]:
     """(K, the K joint names) of loaded annotations that both scorers can score with these sigmas; DataError naming
-    what is wrong otherwise. Called once the predictions are read, so that both report problems in the same order."""
+    what is wrong otherwise (`source`: the file, for the message). Called once the predictions are read, so that both
+    report problems in the same order. Every field the libraries read is checked (ground_truth.py)."""
     k = num_keypoints_of(gt)
     if len(sigmas) != k:
         raise DataError(f"{len(sigmas)} OKS sigmas given for annotations with K = {k} keypoints; use that schema's.")
-    _check_ground_truth(gt, num_keypoints=k, use_area=use_area)
+    check_ground_truth(gt, num_keypoints=k, source=source, required=coco_fields_read(use_area))
     return k, _keypoint_names(gt, keypoint_names, k)

@@ -43,6 +43,7 @@ import numpy as np
 from harness.environment import import_coco_api
 from harness.metrics._predictions import load_ground_truth, load_predictions, validate_predictions
 from harness.metrics.coco_common import STAT_NAMES, CocoMetrics, check_inputs, check_library, mean_valid
+from harness.metrics.ground_truth import source_of
 from zoo.schema import CocoLibrary
 
 
@@ -183,7 +184,9 @@ def evaluate_with_library(
     check_library(library)
     gt_data = load_ground_truth(gt)
     preds = load_predictions(predictions)
-    k, names = check_inputs(gt_data, sigmas=sigmas, use_area=use_area, keypoint_names=keypoint_names)
+    k, names = check_inputs(
+        gt_data, sigmas=sigmas, use_area=use_area, keypoint_names=keypoint_names, source=source_of(gt)
+    )
     checked = validate_predictions(preds, gt_data, num_keypoints=k)
     # Only the fields the libraries read: an extra `bbox` would send loadRes down its box branch (other dt areas).
     clean = [

@@ -41,6 +41,7 @@ from harness.metrics.fast_core import (
     joints_as_categories,
     summarize,
 )
+from harness.metrics.ground_truth import source_of
 from zoo.schema import CocoLibrary
 
 
@@ -123,7 +124,9 @@ def evaluate_coco_keypoints_fast(
     # A file goes straight to columns through the typed decoder; what it refuses is read as dicts below.
     cols = decode_prediction_file(predictions) if isinstance(predictions, (str, os.PathLike)) else None
     preds = load_predictions(predictions) if cols is None else None
-    k, names = check_inputs(gt_data, sigmas=sigmas, use_area=use_area, keypoint_names=keypoint_names)
+    k, names = check_inputs(
+        gt_data, sigmas=sigmas, use_area=use_area, keypoint_names=keypoint_names, source=source_of(gt)
+    )
     args = dict(sigmas=sigmas, use_area=use_area, library=library, keypoint_names=names, per_keypoint=per_keypoint)
     try:
         gta = ground_truth_arrays(gt_data, use_area=use_area, library=library, num_keypoints=k)

@@ -40,6 +40,7 @@ from harness.metrics._predictions import (
     num_keypoints_of,
     validate_predictions,
 )
+from harness.metrics.ground_truth import PCK_FIELDS_READ, check_ground_truth, source_of
 
 #: PROTOCOLS.md §5: an instance whose normaliser is <= 0 is divided by this instead (model-zoo era).
 ZERO_NORMALIZER_REPLACEMENT = 1e6
@@ -227,6 +228,7 @@ def _prepare(
 ) -> tuple[PoseGroundTruth, np.ndarray, tuple[str, ...]]:
     gt_data = load_ground_truth(gt)
     k = num_keypoints_of(gt_data)
+    check_ground_truth(gt_data, num_keypoints=k, source=source_of(gt), required=PCK_FIELDS_READ)
     preds = validate_predictions(load_predictions(predictions), gt_data, num_keypoints=k, require_score=False)
     truth = pose_ground_truth(gt_data)
     names = tuple(keypoint_names or gt_data["categories"][0].get("keypoints") or [str(j) for j in range(k)])

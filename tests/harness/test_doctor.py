@@ -133,15 +133,19 @@ def test_a_missing_library_is_an_install_error(monkeypatch):
 
 @pytest.mark.slow
 def test_doctor_warns_about_an_unknown_or_malformed_setting(tmp_path, monkeypatch):
-    """A typo in a variable name is otherwise ignored by every verb (HRNET_ZOO_OFLINE=1 would run online)."""
+    """A typo in a variable name is ignored by every verb (each warns on stderr; HRNET_ZOO_OFLINE=1 would run
+    online); a malformed value stops the verbs that read it, so doctor calls it a blocker (issue 22: it said ready)."""
     monkeypatch.setenv("HRNET_ZOO_OFLINE", "1")
     monkeypatch.setenv("HRNET_ZOO_MAX_DOWNLOAD_MB", "lots")
     res = _run("doctor", pythonpath=tmp_path, tmp_path=tmp_path)
     assert "Traceback" not in res.stdout + res.stderr
+    assert res.returncode == 1 and "ready." not in res.stdout
     warnings = [ln for ln in res.stdout.splitlines() if ln.split()[:2] == ["warn", "settings"]]
-    assert len(warnings) == 2, res.stdout
+    assert len(warnings) == 1, res.stdout
     assert "HRNET_ZOO_OFLINE is not a setting" in warnings[0] and "did you mean HRNET_ZOO_OFFLINE?" in warnings[0]
-    assert "HRNET_ZOO_MAX_DOWNLOAD_MB='lots' is not a positive number of MiB" in warnings[1]
+    assert "HRNET_ZOO_OFLINE" not in res.stderr  # listed once, among doctor's lines
+    blockers = [ln for ln in res.stdout.splitlines() if ln.split()[:2] == ["FAIL", "settings"]]
+    assert len(blockers) == 1 and "HRNET_ZOO_MAX_DOWNLOAD_MB='lots' is not a positive number of MiB" in blockers[0]
     monkeypatch.delenv("HRNET_ZOO_OFLINE")
     monkeypatch.delenv("HRNET_ZOO_MAX_DOWNLOAD_MB")
     line = _line(_run("doctor", pythonpath=tmp_path, tmp_path=tmp_path).stdout, "settings")
@@ -168,3 +172,43 @@ def test_doctor_json_parses_and_counts_a_torch_hub_copy(tmp_path, monkeypatch):
     assert doc["warnings"] == sum(c["status"] == "warn" for c in doc["checks"])
     [ckpt] = [c for c in doc["checks"] if c["name"] == "checkpoints"]
     assert f"1 more in torch.hub's {folder}" in ckpt["text"]
+
+
+def test_doctor_refuses_a_data_mirror_as_data_fetch_does(tmp_path, monkeypatch):
+    """One rule (zoo.settings.data_mirrors): doctor said "ready" for ftp://, and then `data fetch` refused it."""
+    monkeypatch.setenv("HRNET_ZOO_DATA_MIRROR", "ftp://mirror.example.org/data")
+    fetch = _run("data", "fetch", "atrw", "--data-root", str(tmp_path / "data"), pythonpath=tmp_path, tmp_path=tmp_path)
+    refusal = "HRNET_ZOO_DATA_MIRROR entry 'ftp://mirror.example.org/data' is neither an http(s) URL prefix"
+    assert fetch.returncode == 2 and f"error: {refusal}" in fetch.stderr, fetch.stderr
+    res = _run("doctor", "--data-root", str(tmp_path / "data"), pythonpath=tmp_path, tmp_path=tmp_path)
+    assert res.returncode == 1 and "ready." not in res.stdout, res.stdout
+    line = _line(res.stdout, "settings")
+    assert line.startswith("FAIL") and refusal in line
+    assert line.split(None, 2)[2] == fetch.stderr.strip().removeprefix("error: ")  # the same words
+
+
+def _without_pyyaml(root: Path) -> Path:
+    """A `yaml` module first on the path that fails as an absent PyYAML does."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "yaml.py").write_text("raise ModuleNotFoundError(\"No module named 'yaml'\", name='yaml')\n")
+    return root
+
+
+INSTALL_PYYAML = "the pyyaml package (module 'yaml') cannot be imported (No module named 'yaml'); every verb needs it. "
+
+
+@pytest.mark.slow
+def test_doctor_without_pyyaml_names_the_package_and_the_install_command(tmp_path):
+    res = _run("doctor", pythonpath=_without_pyyaml(tmp_path / "no-yaml"), tmp_path=tmp_path)
+    assert "Traceback" not in res.stdout + res.stderr, res.stderr
+    assert res.returncode == 1
+    line = _line(res.stdout, "registry")
+    assert line.startswith("FAIL") and INSTALL_PYYAML in line and "pip install 'pyyaml>=6'" in line
+    assert _line(res.stdout, "python").startswith("ok")  # the rest of the report is still there
+
+
+@pytest.mark.parametrize("argv", [("score", "x", "--predictions", "p", "--ann-file", "a"), ("data", "list")])
+def test_any_harness_verb_without_pyyaml_is_one_line(tmp_path, argv):
+    res = _run(*argv, pythonpath=_without_pyyaml(tmp_path / "no-yaml"), tmp_path=tmp_path)
+    assert res.returncode == 2 and res.stdout == ""
+    assert res.stderr.startswith(f"error: {INSTALL_PYYAML}") and res.stderr.count("\n") == 1, res.stderr

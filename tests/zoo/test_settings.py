@@ -21,7 +21,7 @@ NAME = re.compile(r"HRNET_ZOO_[A-Z0-9_]*[A-Z0-9]")
 DIRECT_READ = re.compile(r"""(environ\.get\(|environ\[|getenv\()\s*["']HRNET_ZOO_""")
 THIS = Path(__file__).resolve()
 #: The typos the docs and tests use as examples of what doctor warns about (never a setting).
-TYPO_EXAMPLES = {"HRNET_ZOO_OFLINE"}
+TYPO_EXAMPLES = {"HRNET_ZOO_OFLINE", "HRNET_ZOO_DATA_ROOT"}
 
 
 def _zoo(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -115,3 +115,91 @@ def test_a_flag_that_is_neither_on_nor_off_is_named_not_taken_as_off(monkeypatch
     for off in ("0", "off", "No", " false "):
         monkeypatch.setenv("HRNET_ZOO_OFFLINE", off)
         assert settings.offline_switches() == []
+
+
+# -- issue 22, case 8: the likely name, every verb warns, one rule for a value ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typo", "meant"),
+    [
+        ("OFLINE", "OFFLINE"),  # a letter missing
+        ("DATA_ROOT", "DATA"),  # was: DATA_MIRROR (the whole names share HRNET_ZOO_DATA_)
+        ("DATA_MIRRORS", "DATA_MIRROR"),
+        ("DATA_MIROR", "DATA_MIRROR"),
+        ("CACHE_DIR", "CACHE"),
+        ("RESULT", "RESULTS"),
+        ("MAX_DOWNLOAD", "MAX_DOWNLOAD_MB"),
+        ("ORACLE_VENV_PATH", "ORACLE_VENV"),
+        ("PREFER", "PREFER_MIRROR"),
+        ("ZZZ", None),
+        ("XY", None),
+    ],
+)
+def test_the_likely_name_of_a_typo(typo, meant):
+    assert settings.likely_name(f"HRNET_ZOO_{typo}") == (f"HRNET_ZOO_{meant}" if meant else None)
+
+
+def test_the_data_root_typo_is_not_taken_for_the_mirror():
+    assert settings.unknown({"HRNET_ZOO_DATA_ROOT": "/data"}) == [
+        "HRNET_ZOO_DATA_ROOT is not a setting of hrnet-zoo and is ignored; did you mean HRNET_ZOO_DATA?"
+    ]
+
+
+@pytest.mark.parametrize("value", ["ftp://mirror.example.org/data", "mirror.example.org/data", "s3://bucket/data",
+                                   "hf://datasets/owner", "https://m.example.org/d, file:///srv/data"])  # fmt: skip
+def test_a_data_mirror_that_fetch_refuses_is_malformed(monkeypatch, value):
+    monkeypatch.setenv("HRNET_ZOO_DATA_MIRROR", value)
+    with pytest.raises(SettingError, match=r"HRNET_ZOO_DATA_MIRROR entry '.*' is neither an http\(s\) URL prefix"):
+        settings.data_mirrors()
+    assert [(s.name, m) for s, m in settings.malformed_settings()] == [
+        ("HRNET_ZOO_DATA_MIRROR", m) for m in settings.malformed() if m.startswith("HRNET_ZOO_DATA_MIRROR")
+    ]
+    assert any(m.startswith("HRNET_ZOO_DATA_MIRROR entry") for m in settings.malformed())
+
+
+def test_data_mirrors_that_fetch_accepts(monkeypatch):
+    monkeypatch.setenv("HRNET_ZOO_DATA_MIRROR", " https://m.example.org/d/ ,http://10.0.0.1/x,hf://datasets/o/r@v1,")
+    assert settings.data_mirrors() == ["https://m.example.org/d", "http://10.0.0.1/x", "hf://datasets/o/r@v1"]
+    assert settings.malformed() == []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["list"], ["show", "hrnet_w32_aic_256x192"], ["settings"], ["show", "no_such_entry"]],
+    ids=["list", "show", "settings", "an-error"],
+)
+def test_every_zoo_verb_warns_once_about_an_unknown_variable(monkeypatch, capsys, argv):
+    from zoo.cli import main
+
+    monkeypatch.setenv("HRNET_ZOO_OFLINE", "1")
+    main(argv)
+    err = capsys.readouterr().err
+    assert err.count("warning: HRNET_ZOO_OFLINE is not a setting of hrnet-zoo") == 1, err
+    assert "did you mean HRNET_ZOO_OFFLINE?" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["data", "list"], ["report", "--check"], ["score", "no_such_entry", "--predictions", "p", "--ann-file", "a"]],
+    ids=["data-list", "report-check", "an-error"],
+)
+def test_every_harness_verb_warns_once_about_an_unknown_variable(monkeypatch, capsys, tmp_path, argv):
+    from harness.cli import main
+
+    monkeypatch.setenv("HRNET_ZOO_REPORTS", str(tmp_path / "reports"))
+    monkeypatch.setenv("HRNET_ZOO_DATA_ROOT", str(tmp_path))
+    main(argv)
+    err = capsys.readouterr().err
+    assert err.count("warning: HRNET_ZOO_DATA_ROOT is not a setting") == 1, err
+    assert "did you mean HRNET_ZOO_DATA?" in err
+
+
+def test_a_malformed_value_stays_an_error_of_the_verb(monkeypatch, capsys, tmp_path):
+    from harness.cli import main
+
+    monkeypatch.setenv("HRNET_ZOO_DATA_MIRROR", "ftp://mirror.example.org/data")
+    assert main(["data", "fetch", "atrw", "--data-root", str(tmp_path), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "error: HRNET_ZOO_DATA_MIRROR entry 'ftp://mirror.example.org/data' is neither" in err, err
+    assert not [p for p in tmp_path.rglob("*") if p.is_file() and not p.name.startswith(".")]  # nothing fetched

@@ -1,5 +1,6 @@
 """`python -m zoo import` and `python -m zoo sync --check` on the real seed pages (tests/data/pages/seeds/) and on
-edited copies of them: what a maintainer runs when the upstream model-zoo pages change."""
+edited copies of them: what a maintainer runs when the upstream model-zoo pages change; hostile copies (issue 22, case
+8) whose text must never become YAML structure."""
 
 from __future__ import annotations
 
@@ -197,3 +198,127 @@ def test_seed_copy_keeps_its_name(seeds_dir, tmp_path):
     # the extra-row check matches zoo.yaml's `source: {seed: NAME}`: a renamed copy is a different page
     shutil.copy(seeds_dir / HIGHER, tmp_path / "renamed.md")
     assert main(["sync", "--check", str(tmp_path / "renamed.md")]) == 0
+
+
+# --- hostile pages (issue 22, case 8): page text never becomes YAML structure ----------------------------------------
+
+ROW_30 = "| 0.677 | 0.870 |"  # HIGHER line 30: higher_hrnet32_coco_512x512, single-scale, AP and AP50
+
+
+def _read_back(out: str) -> list[dict]:
+    """`zoo import`'s output read by the registry's own parser (zoo/yamltree.py), metrics as their source text."""
+    from zoo.yamltree import Problems, parse
+
+    problems = Problems()
+    root = parse(out, problems)
+    assert not problems.items, problems.items
+    entries = []
+    for e in root.value:
+        fields = e.value
+        rows = [
+            {
+                "name": r.value["name"].value,
+                "dataset": r.value["dataset"].value,
+                "split": r.value["split"].value,
+                "metrics": {k: v.text for k, v in r.value["metrics"].value.items()},
+                "seed": r.value["source"].value["seed"].value,
+            }
+            for r in fields["results"].value
+        ]
+        entries.append(
+            {
+                "keys": set(fields),
+                "id": fields["id"].value,
+                "url": fields["checkpoint"].value["url"].value,
+                "papers": [p.value for p in fields["papers"].value],
+                "rows": rows,
+            }
+        )
+    return entries
+
+
+def test_import_output_reads_back_as_the_page_rows(capsys, seeds, registry):
+    """Round trip: every seed page's import, read by the registry's parser, gives exactly the page's rows."""
+    templates = protocol_templates(registry)
+    for path in seeds:
+        code, out, err = run(capsys, "import", str(path))
+        assert code == 0, err
+        page = read_page(path)
+        implied = imply(page, registry, templates)
+        back = {(e["id"], r["name"]): (e, r) for e in _read_back(out) for r in e["rows"]}
+        assert len(back) == len(implied)
+        for item in implied:
+            entry, row = back[(item.entry_id, item.name.value)]
+            assert row["metrics"] == dict(item.row.metrics)  # the text as printed: "0.870" is "0.870"
+            assert (row["dataset"], row["split"], row["seed"]) == (item.dataset.value, item.split.value, page.name)
+            assert entry["url"] == item.row.ckpt_url
+            assert entry["keys"] == {"id", "checkpoint", "input_size", "paradigm", "papers", "dataset", "results"}
+
+
+@pytest.mark.parametrize(
+    "cell",
+    ["0.323, XX: 1", "!!python/object/apply:os.system ['echo owned']", "0.87o", "", "1e3", "010", "-0.5", "0.870 %"],
+    ids=["adds-a-key", "python-tag", "letter", "empty", "exponent", "octal", "negative", "percent"],
+)
+def test_a_metric_cell_that_is_not_a_number_is_refused(capsys, seeds_dir, tmp_path, cell):
+    page = _edited(seeds_dir, tmp_path, HIGHER, ROW_30, f"| 0.677 | {cell} |")
+    for verb in (["import"], ["import", "--json"], ["sync", "--check"]):
+        code, out, err = run(capsys, *verb, str(page))
+        assert code == 2 and out == "", (verb, out)
+        assert f"error: {HIGHER}:30: AP50 cell {cell!r} is not a number" in err, err
+        assert "such as 0.870" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "check"),
+    [
+        # a bibtex key YAML 1.1 reads as false
+        ("cheng2020higherhrnet", "no", lambda e: e["papers"][0] == "no"),
+        # a checkpoint name (the entry id) YAML reads as null, and one that is a tag
+        (
+            "higher_hrnet32_coco_512x512-8ae85183_20200713.pth",
+            "null-8ae85183_20200713.pth",
+            lambda e: e["id"] == "null",
+        ),
+        (
+            "higher_hrnet32_coco_512x512-8ae85183_20200713.pth",
+            "!!str-8ae85183_20200713.pth",
+            lambda e: e["id"] == "!!str",
+        ),
+        # a caption with a line separator (a YAML 1.1 line break) that would end the comment it is quoted in
+        ("without multi-scale test", "without multi-scale test\u2028- id: injected", lambda e: True),
+    ],
+    ids=["bibtex-key-no", "id-null", "id-tag", "caption-line-separator"],
+)
+def test_hostile_page_text_is_written_as_text(capsys, seeds_dir, tmp_path, old, new, check):
+    page = _edited(seeds_dir, tmp_path, HIGHER, old, new)
+    code, out, err = run(capsys, "import", str(page))
+    assert code == 0, err
+    entries = _read_back(out)
+    known = {"higher_hrnet32_coco_512x512", "higher_hrnet32_coco_640x640", "higher_hrnet48_coco_512x512"}
+    assert {e["id"] for e in entries[1:]} <= known  # the edited row is the first entry; the others are untouched
+    assert check(entries[0]), entries[0]
+    assert "injected" not in {e["id"] for e in entries}
+    assert entries[0]["rows"][0]["metrics"] == {"AP": "0.677", "AP50": "0.870", "AP75": "0.738", "AR": "0.723",
+                                                "AR50": "0.890"}  # fmt: skip
+
+
+def test_a_page_file_name_cannot_inject_yaml(capsys, seeds_dir, tmp_path):
+    page = tmp_path / "evil\n- id: injected\n#.md"  # a file name may hold line breaks
+    shutil.copy(seeds_dir / HIGHER, page)
+    code, out, err = run(capsys, "import", str(page))
+    assert code == 0, err
+    entries = _read_back(out)
+    assert [e["id"] for e in entries] == [
+        "higher_hrnet32_coco_512x512", "higher_hrnet32_coco_640x640", "higher_hrnet48_coco_512x512",
+    ]  # fmt: skip
+    assert entries[0]["rows"][0]["seed"] == page.name
+
+
+def test_sync_check_of_a_page_without_a_results_table_is_an_error(capsys, seeds_dir, tmp_path):
+    page = tmp_path / "not_a_zoo_page.md"
+    page.write_text("# HRNet\n\nA page about HRNet, with no results table.\n", encoding="utf-8")
+    for verb in (["sync", "--check"], ["import"]):
+        code, out, err = run(capsys, *verb, str(seeds_dir / HIGHER), str(page))
+        assert code == 2 and out == "", out
+        assert f"error: {page}: no results table; expected a model-zoo page with a results table" in err, err
