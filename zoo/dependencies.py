@@ -14,7 +14,13 @@ from collections.abc import Callable
 
 #: import name -> the distribution that provides it: pyproject.toml's [project] dependencies
 #: (tests/test_dependencies.py keeps the two the same).
-BASE = {"yaml": "pyyaml", "jinja2": "jinja2", "bibtexparser": "bibtexparser"}
+BASE = {
+    "yaml": "pyyaml",
+    "jinja2": "jinja2",
+    "bibtexparser": "bibtexparser",
+    "platformdirs": "platformdirs",
+    "shtab": "shtab",
+}
 PROJECT = "hrnet-zoo"
 
 

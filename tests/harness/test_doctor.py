@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.environment import KNOWN_BAD, XTCOCOTOOLS_REBUILD, import_coco_api, known_bad
+from harness.environment import KNOWN_BAD, import_coco_api, known_bad, rebuild_command
 from harness.errors import InstallError
 from tests.helpers.predictions import jittered_predictions
 
@@ -68,7 +68,8 @@ def test_score_with_a_numpy1_build_stops_with_the_rebuild_command(tmp_path, samp
     assert "Traceback" not in res.stderr and res.stdout == ""
     (line,) = res.stderr.splitlines()
     assert line.startswith("error: xtcocotools ") and "built for another numpy" in line
-    assert line.endswith(XTCOCOTOOLS_REBUILD.format(version=metadata.version("xtcocotools")))
+    # The subprocess runs this interpreter, so its environment's own pip (pip, uv or pipx) is the one named here.
+    assert line.endswith(rebuild_command(metadata.version("xtcocotools")))
 
 
 @pytest.mark.slow
