@@ -434,10 +434,10 @@ def gather(runs_dir: Path, *, keys: list[str] | None = None, report: bool = True
             documented = registry.row(record.row_id)
             verdict = row_verdict(record.row_id, documented.metrics, record.metrics, documented.tolerances,
                                   partial=record.partial)  # fmt: skip
-            verdicts.append((documented, verdict, record))
+            verdicts.append((documented, verdict, record, out_dir))
         if appended and report:
             _render_reports(registry, report_module, history, readme)
-    _print_summary(verdicts)
+    _print_summary(verdicts, of_record=history.latest_by_row(history.load()))
     for entry, state in missed:
         _print_did_not_run(runs_dir, entry, state, states)
     return DID_NOT_RUN if missed else exit_status(verdicts)
