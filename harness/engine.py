@@ -28,6 +28,7 @@ from harness import identity, outputs, results, runtime
 from harness.checkpoints.hashing import file_sha256
 from harness.chunks import (
     ChunkStore,
+    Share,
     bottomup_chunk_images,
     compute_bottomup_chunks,
     compute_topdown_chunks,
@@ -274,14 +275,14 @@ def run_evaluation(
         unit, counts = "img", {"images": len(image_ids)}
     mine = ctx.shard(len(chunks))
 
-    def run_share() -> tuple[dict, int, int]:
+    def run_share() -> Share:
         with progress_bar(sum(len(chunks[i]) for i in mine), unit, progress and ctx.is_main) as bar:
             return compute(
                 spec, chunks, schema, _model_factory(spec, model_factory), run.store, indices=mine, progress=bar
             )
 
-    def finish(shares: list[tuple[dict, int, int]]) -> RunOutcome:
-        parts = distributed.chunk_order([share for share, _, _ in shares], len(chunks))
+    def finish(shares: list[Share]) -> RunOutcome:
+        parts = distributed.chunk_order([share[0] for share in shares], len(chunks))
         if unit == "inst":
             preds = topdown_predictions(spec, schema, parts)
         else:
@@ -289,9 +290,11 @@ def run_evaluation(
             counts["instances"] = len(preds)
         counts["predictions"] = len(preds)
         chunk_counts = {"reused": sum(s[1] for s in shares), "computed": sum(s[2] for s in shares)}
+        decoded = {path: sha for share in shares for path, sha in share[3].items()}
         return _score_and_write(
-            spec, run, preds, registry=registry, out_dir=out_dir, t0=t0, ctx=ctx, counts=counts, chunks=chunk_counts
-        )
+            spec, run, preds, registry=registry, out_dir=out_dir, t0=t0, ctx=ctx, counts=counts, chunks=chunk_counts,
+            decoded=decoded,
+        )  # fmt: skip
 
     outcome = ctx.run_sharded(run_share, finish, public=lambda o: dataclasses.replace(o, predictions=[], written=False))
     if not ctx.is_main and ctx.local_rank == 0:
@@ -300,7 +303,17 @@ def run_evaluation(
 
 
 def _score_and_write(
-    spec: EvalSpec, run: _Prepared, preds: list[dict], *, registry, out_dir: Path, t0: float, ctx, counts, chunks
+    spec: EvalSpec,
+    run: _Prepared,
+    preds: list[dict],
+    *,
+    registry,
+    out_dir: Path,
+    t0: float,
+    ctx,
+    counts,
+    chunks,
+    decoded: dict[str, str],
 ) -> RunOutcome:
     """Score the predictions and write the run's three files; the chunk cache is dropped once they exist."""
     from harness.metrics import score
@@ -337,7 +350,7 @@ def _score_and_write(
         "chunks": chunks,
     }
     if spec.data.root is not None:
-        provenance["data"] = _data_fingerprint(spec, run, registry)
+        provenance["data"] = _data_read(spec, run, decoded)
     record = RunRecord(
         run_key=run.key,
         identity=run.ident,
@@ -366,17 +379,27 @@ def _score_and_write(
     return RunOutcome(out_dir, preds, scored, record, chunks["reused"], chunks["computed"])
 
 
-def _data_fingerprint(spec: EvalSpec, run: _Prepared, registry: Registry) -> dict:
-    """The data the run read (annotation and box files, the split's image list) and how it differs from the data
-    lock pinned by `data fetch` / `data check` (harness.data.lock); reports show the differences as a warning."""
-    from harness.data.lock import compare_with_lock, fingerprint
+def _data_read(spec: EvalSpec, run: _Prepared, decoded: dict[str, str]) -> dict:
+    """Which data the run was computed on, compared with the data lock (harness.data.lock.compare_run): the sha256
+    of the annotation and box files (hashed once, in _prepare) and of every image's bytes as decoded. A file that
+    differs from its pin is named; zoo.record.standing then keeps the run from counting as a reproduction."""
+    from harness.data import digests
+    from harness.data.lock import compare_run
 
-    d, result = spec.data, spec.result
-    names = [img["file_name"] for img in run.gt["images"]]
-    hashed = {info["path"]: info for info in run.files.values() if info is not None}  # hashed once, in _prepare
-    fp = fingerprint(d.ann_file, run.files["bbox_file"] and d.bbox_file, d.img_dir, names, known=hashed)
-    fp["lock_warnings"] = compare_with_lock(d.root, result.dataset, fp, split=result.split, registry=registry)
-    return fp
+    root, result = spec.data.root, spec.result
+    read = {digests.rel_key(root, path): sha for path, sha in decoded.items()}
+    for info in (run.files["annotations"], run.files["bbox_file"]):
+        if info is not None:
+            read[digests.rel_key(root, info["path"])] = info["sha256"]
+    lock_digest, differences = compare_run(root, result.dataset, result.split, read)
+    return {
+        "split": result.split,
+        "digest": digests.split_digest(read),
+        "files": len(read),
+        "images": len(decoded),
+        "lock_digest": lock_digest,
+        "differences": differences,
+    }
 
 
 def _partial_reason(spec: EvalSpec, used: int, total: int) -> str | None:

@@ -2,8 +2,11 @@
 
   list    every dataset's sources (URLs or manual steps, terms, documented hashes) and what the data root holds
   fetch   download, verify and lay out the reference layout (PROTOCOLS.md §5); prints the manual steps for files
-          without a direct download; then checks and pins the data lock (harness/data/lock.py)
-  check   validate a data root, fetched or made by hand: paths, annotation and box-file structure, images, the lock
+          without a direct download; then checks and pins the data lock (harness/data/lock.py). --repin drops the
+          dataset's pins first (an archive pinned by mistake) and pins afresh what verifies
+  check   validate a data root, fetched or made by hand: paths, annotation and box-file structure, images, and the
+          sha256 of every file the rows read against the lock (only files whose size, mtime or inode changed are
+          read again; --full reads every byte, which finds bit rot); --repin re-pins after an intended change
 
 Exit status: 0 done; 1 something failed (every problem is listed); 2 fetch: only manual steps remain (listed).
 Downloads go to DATA/downloads/<dataset>/ (resumed when cut off); offline: --offline, HRNET_ZOO_OFFLINE=1 or
@@ -14,6 +17,7 @@ prefixes serving PREFIX/<dataset>/<file>, or hf://datasets/OWNER/REPO[@REV] serv
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -38,17 +42,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--offline", action="store_true", default=None, help="fetch: never use the network")
     p.add_argument("--prefer-mirror", action="store_true", help="fetch: try mirrors before the primary URLs")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
-    p.add_argument("--repin", action="store_true", help="check: pin the data lock afresh after an intended change")
+    p.add_argument(
+        "--repin",
+        action="store_true",
+        help="check: pin the data lock afresh after an intended change; fetch: drop the dataset's pins, then pin "
+        "what verifies",
+    )
+    p.add_argument("--full", action="store_true", help="check: re-read every file, ignoring the stat cache")
     p.add_argument("--samples", type=int, default=3, metavar="N", help="check: images decoded per split (default 3)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.data.sources import select_datasets
+    from harness.data.sources import check_root, select_datasets
     from zoo import load_registry
 
     registry = load_registry()
     root = (args.data_root or settings.data_root()).expanduser()
+    check_root(root)
     chosen: dict = {}
     for name in args.datasets or ["all"]:
         chosen.update((d.key, d) for d in select_datasets(registry, name))
@@ -56,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "list":
         return _list(datasets, root)
     if args.action == "check":
-        return _check(datasets, root, registry, repin=args.repin, samples=args.samples)
+        return _check(datasets, root, registry, repin=args.repin, samples=args.samples, full=args.full)
     return _fetch(datasets, root, registry, args)
 
 
@@ -65,7 +76,7 @@ def _list(datasets, root: Path) -> int:
     from harness.data.sources import download_path, missing_targets
 
     for ds in datasets:
-        pinned = dataset_lock(root, ds.key) if (root / "hrnet-zoo-data.lock.json").exists() else None
+        pinned = dataset_lock(root, ds.key)
         print(f"{ds.key}: {ds.name}  splits: {', '.join(ds.splits)}  lock: {'pinned' if pinned else 'not pinned'}")
         if not ds.sources:
             print("  no sources in the registry" + (f" (see {ds.homepage})" if ds.homepage else ""))
@@ -82,14 +93,14 @@ def _list(datasets, root: Path) -> int:
     return 0
 
 
-def _check(datasets, root: Path, registry, *, repin: bool, samples: int) -> int:
+def _check(datasets, root: Path, registry, *, repin: bool, samples: int, full: bool) -> int:
     from harness.data.check import check_dataset
 
     if samples < 0:
         raise HarnessError(f"--samples must be 0 or more, got {samples}")
     failed = 0
     for ds in datasets:
-        report = check_dataset(ds, root, registry=registry, samples=samples, repin=repin)
+        report = check_dataset(ds, root, registry=registry, samples=samples, repin=repin, full=full)
         _print_check(report, root)
         failed += not report.ok
     return 1 if failed else 0
@@ -99,9 +110,12 @@ def _print_check(report, root: Path) -> None:
     for split in report.splits:
         counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in split.counts.items())
         print(f"{report.dataset}/{split.split}: {counts or 'not read'}")
+    for line in report.warnings:
+        print(f"warning: {report.dataset}: {line}", file=sys.stderr)
     if report.ok:
-        pinned = " (data lock pinned)" if report.pinned else " (matches the data lock)"
-        print(f"ok: {report.dataset} under {root}{pinned}")
+        state = {"pinned": "data lock pinned", "matches": "matches the data lock"}.get(report.state, report.state)
+        reread = f"; {report.read} of {report.files} files read, the rest unchanged since the last check"
+        print(f"ok: {report.dataset} under {root} ({state}{reread if report.read < report.files else ''})")
     else:
         print(f"FAILED: {report.dataset} under {root}: {len(report.problems)} problem(s)", file=sys.stderr)
         for line in report.problems:
@@ -111,32 +125,39 @@ def _print_check(report, root: Path) -> None:
 def _fetch(datasets, root: Path, registry, args: argparse.Namespace) -> int:
     from harness.data.check import check_dataset
     from harness.data.fetch import fetch_dataset
-    from harness.data.sources import fetch_command
+    from harness.data.sources import data_root_locked, fetch_command, missing_targets
 
     def say(line: str) -> None:
         print(line, file=sys.stderr)
 
     failed, manual, done = [], [], []
     for ds in datasets:
-        try:
-            outcome = fetch_dataset(
-                ds,
-                root,
-                accept_terms=args.accept_terms,
-                offline=args.offline,
-                prefer_mirror=args.prefer_mirror,
-                progress=args.progress,
-                say=say,
+        # Fetch and check under one hold of the data root's lock (when there is something to write): the archives
+        # this fetch verified are pinned by the check, with the files, only when the layout passed.
+        writes = args.repin or any(missing_targets(root, s) for s in ds.sources)
+        with data_root_locked(root, create=True) if writes else contextlib.nullcontext():
+            try:
+                outcome = fetch_dataset(
+                    ds,
+                    root,
+                    accept_terms=args.accept_terms,
+                    offline=args.offline,
+                    prefer_mirror=args.prefer_mirror,
+                    progress=args.progress,
+                    say=say,
+                    repin=args.repin,
+                )
+            except HarnessError as exc:
+                failed.append(f"{ds.key}: {exc}")
+                continue
+            if outcome.laid_out:
+                say(f"{ds.key}: laid out {', '.join(outcome.laid_out)}")
+            if not outcome.complete:
+                manual += outcome.manual
+                continue
+            report = check_dataset(
+                ds, root, registry=registry, samples=args.samples, repin=args.repin, archives=outcome.archives
             )
-        except HarnessError as exc:
-            failed.append(f"{ds.key}: {exc}")
-            continue
-        if outcome.laid_out:
-            say(f"{ds.key}: laid out {', '.join(outcome.laid_out)}")
-        if not outcome.complete:
-            manual += outcome.manual
-            continue
-        report = check_dataset(ds, root, registry=registry, samples=args.samples)
         _print_check(report, root)
         (done if report.ok else failed).append(ds.key if report.ok else f"{ds.key}: the check failed (above)")
     for line in failed:
