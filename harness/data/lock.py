@@ -86,7 +86,7 @@ class _BadFieldError(Exception):
     """A field of the lock that does not fit the schema: where (a dotted path) and what."""
 
     def __init__(self, where: str, what: str) -> None:
-        super().__init__(f"{where}: {what}")
+        super().__init__(f"{where} {what}")
         self.where = where
 
 
