@@ -268,3 +268,8 @@ def _print_summary(verdicts) -> None:
             )
         if record.informational:
             print(f"{'':>24}information only, not a reproduction: {'; '.join(record.informational)}")
+        differences = (record.provenance.get("data") or {}).get("differences") or []
+        for line in differences[:10]:  # every file named (the report lists them all)
+            print(f"{'':>24}  {line}")
+        if differences:
+            print(f"{'':>24}  (after an intended change: python -m harness data check {row.dataset} --repin)")
