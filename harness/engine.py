@@ -380,26 +380,12 @@ def _score_and_write(
 
 
 def _data_read(spec: EvalSpec, run: _Prepared, decoded: dict[str, str]) -> dict:
-    """Which data the run was computed on, compared with the data lock (harness.data.lock.compare_run): the sha256
-    of the annotation and box files (hashed once, in _prepare) and of every image's bytes as decoded. A file that
-    differs from its pin is named; zoo.record.standing then keeps the run from counting as a reproduction."""
-    from harness.data import digests
-    from harness.data.lock import compare_run
+    """Which data the run was computed on, compared with the data lock (harness.data.lock.run_data): the annotation
+    and box files hashed in _prepare, and the bytes of every image as decoded (harness.data.images.recording)."""
+    from harness.data.lock import run_data
 
-    root, result = spec.data.root, spec.result
-    read = {digests.rel_key(root, path): sha for path, sha in decoded.items()}
-    for info in (run.files["annotations"], run.files["bbox_file"]):
-        if info is not None:
-            read[digests.rel_key(root, info["path"])] = info["sha256"]
-    lock_digest, differences = compare_run(root, result.dataset, result.split, read)
-    return {
-        "split": result.split,
-        "digest": digests.split_digest(read),
-        "files": len(read),
-        "images": len(decoded),
-        "lock_digest": lock_digest,
-        "differences": differences,
-    }
+    files = {i["path"]: i["sha256"] for i in (run.files["annotations"], run.files["bbox_file"]) if i is not None}
+    return run_data(spec.data.root, spec.result.dataset, spec.result.split, images=decoded, files=files)
 
 
 def _partial_reason(spec: EvalSpec, used: int, total: int) -> str | None:

@@ -1,8 +1,12 @@
 """Download one dataset artefact to a path, resumably and verified: what the checkpoint store guarantees, for data.
 
 One HTTP GET streams into `<dest>.part`; a cut-off transfer resumes with a Range request (up to MAX_RESUMES times per
-attempt, and across runs: the `.part` stays); an HTML answer (a login or error page), an HTTP error, a wrong size or
-a wrong hash publishes nothing (the bytes are deleted), and only verified bytes are renamed to `dest` (os.replace).
+attempt, and across runs: the `.part` stays, with the validators of the answer it came from, sent as If-Range); a
+resume the server refuses (416) or an answer with another validator (the file changed) discards the `.part` and
+starts from zero; an HTML answer (a login or error page), an HTTP error, a wrong size or a wrong hash publishes
+nothing (the bytes are deleted), and only verified bytes are renamed to `dest` (os.replace). Every transfer is
+bounded: by the size the registry (or the data lock) states, else $HRNET_ZOO_MAX_DOWNLOAD_MB, as checkpoints are; a
+Hub mirror's size, as the Hub states it, is checked against the same bound before huggingface_hub downloads it.
 Sources are tried in order (the URLs, the registry's mirrors, $HRNET_ZOO_DATA_MIRROR); a Hub mirror goes through
 huggingface_hub's own download and cache (repo_type "dataset"). Offline (`--offline`, HRNET_ZOO_OFFLINE or
 HF_HUB_OFFLINE): no network; the error names every URL and the exact path where a hand-downloaded copy goes.

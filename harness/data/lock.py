@@ -27,6 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from harness.data import digests
 from harness.errors import DataError
 from zoo.atomic import write_text_atomic
 
@@ -243,3 +244,23 @@ def compare_run(
         return None, []
     pinned = entry.splits.get(split)
     return (pinned.digest if pinned else None), differences(entry, read, must_be_pinned=pinned is not None)
+
+
+def run_data(
+    data_root: str | os.PathLike, dataset: str, split: str, *, images: dict[str, str], files: dict[str, str]
+) -> dict:
+    """What a run's result.json records of its data (`provenance.data`): the sha256 of every image's bytes as decoded
+    (`images`, {path: sha256}) and of the annotation and box files (`files`), digested and compared with the lock. A
+    file that differs from its pin is named in `differences`; zoo.record.standing then keeps the run from counting
+    as a reproduction, and zoo.record.data_label shows the lock's digest (or why not) in reports and the README."""
+    root = Path(data_root)
+    read = {digests.rel_key(root, path): sha for path, sha in {**images, **files}.items()}
+    lock_digest, differences = compare_run(root, dataset, split, read)
+    return {
+        "split": split,
+        "digest": digests.split_digest(read),
+        "files": len(read),
+        "images": len(images),
+        "lock_digest": lock_digest,
+        "differences": differences,
+    }
