@@ -154,6 +154,22 @@ def test_a_malformed_lock_names_the_file_the_field_and_the_command_that_rebuilds
     assert lock.dataset_lock(env.root, "atrw").files[rel].size > 0
 
 
+def test_a_lock_from_before_the_image_pins_still_reads_and_gains_them(data_env, capsys):
+    """Version 1 (names and sizes of images only): its file pins still hold; the next check pins the images."""
+    env = data_env
+    assert _data(env, "fetch") == 0
+    rel = "atrw/annotations/keypoint_val.json"
+    pinned = lock.dataset_lock(env.root, "atrw").files[rel]
+    v1 = {"version": 1, "datasets": {"atrw": {"archives": {}, "files": {rel: {"sha256": pinned.sha256, "size": 1}},
+                                              "splits": {"val": {"count": 3, "list_sha256": "0" * 64}}}}}  # fmt: skip
+    lock.lock_path(env.root).write_text(json.dumps(v1))
+    capsys.readouterr()
+    assert _data(env, "check") == 0 and "matches the data lock" in capsys.readouterr().out
+    entry = lock.dataset_lock(env.root, "atrw")
+    assert json.loads(lock.lock_path(env.root).read_text())["version"] == 2
+    assert set(entry.splits) == {"val"} and any(f.startswith("atrw/images/val/") for f in entry.files)
+
+
 # -- concurrency, read-only roots, a dangling symlink ---------------------------------------------------------
 
 
