@@ -33,13 +33,15 @@ CACHE_NAME = ".hrnet-zoo-data.stat-cache.json"
 CACHE_VERSION = 1
 #: A cached digest is trusted only for a file whose mtime is at least this much older than the cache's stamp.
 RACY_NS = 2_000_000_000
-#: Files up to this size are read in one call; larger ones in blocks of this size.
+#: Files are read in blocks of this size.
 BLOCK = 1 << 20
+#: Files hashed per task of the thread pool.
+BATCH = 16
 
 
 def hash_threads() -> int:
-    """Threads that hash at once: hashlib releases the GIL while it hashes, so one per core keeps every core busy,
-    and a few more cover the time each thread waits for a read."""
+    """Threads that hash at once: hashlib releases the GIL while it hashes and while it reads, so one per core keeps
+    every core busy, and a few more overlap the waits of reads that miss the page cache."""
     return min(16, (os.cpu_count() or 1) + 2)
 
 
@@ -170,21 +172,26 @@ def content_records(root: Path, rels: Iterable[str], *, full: bool = False, cach
 
 
 def _hash_each(todo: dict[str, tuple[Path, _Stat]], unreadable: dict[str, str]) -> dict[str, tuple[str, int]]:
-    """{rel: (sha256, size)} of the files, hashed in parallel threads; an unreadable one is named in `unreadable`
-    instead of stopping the others."""
+    """{rel: (sha256, size)} of the files, hashed in parallel threads, BATCH files per task (one task per COCO
+    image cost more in the pool than the hashing gained: benchmarks/cases/data_lock.py); an unreadable file is named
+    in `unreadable` instead of stopping the others."""
 
-    def one(path: Path) -> tuple[str, int] | OSError:
-        try:
-            return file_digest(path)
-        except OSError as exc:
-            return exc
+    def some(paths: list[Path]) -> list[tuple[str, int] | OSError]:
+        out: list[tuple[str, int] | OSError] = []
+        for path in paths:
+            try:
+                out.append(file_digest(path))
+            except OSError as exc:
+                out.append(exc)
+        return out
 
     paths = [p for p, _ in todo.values()]
-    if len(paths) < 2:
-        results = [one(p) for p in paths]
+    batches = [paths[i : i + BATCH] for i in range(0, len(paths), BATCH)]
+    if len(batches) < 2:
+        results = some(paths)
     else:
         with ThreadPoolExecutor(max_workers=hash_threads(), thread_name_prefix="hash") as pool:
-            results = list(pool.map(one, paths))
+            results = [r for batch in pool.map(some, batches) for r in batch]
     out = {}
     for rel, result in zip(todo, results, strict=True):
         if isinstance(result, OSError):
