@@ -53,7 +53,9 @@ def tests(session: nox.Session) -> None:
     for outdir, fmt in EXPORTS.items():
         session.run("python", "-m", "zoo", "export", fmt, outdir, "--check")
     session.run("python", "-m", "harness", "report", "--check")
-    session.run("python", "-m", "pytest", *(session.posargs or ["-q"]))
+    # tests/cluster starts a private Slurm and runs minutes of jobs: its own session (tests-slurm) runs it, so a
+    # machine that has Slurm installed does not run it twice.
+    session.run("python", "-m", "pytest", "--ignore=tests/cluster", *(session.posargs or ["-q"]))
 
 
 @nox.session(name="tests-pythons", python=PYTHON_RANGE)
@@ -63,13 +65,36 @@ def tests_pythons(session: nox.Session) -> None:
     session.run("python", "-m", "pytest", *(session.posargs or ["-q", "-m", FAST_MARKERS, *FAST_PATHS]))
 
 
-@nox.session(name="install-pip")
-def install_pip(session: nox.Session) -> None:
-    """The plain-pip path in a fresh venv (no uv, no nox): install, the xtcocotools rebuild the first use asks for,
-    `doctor`, and `score` on the sample predictions with the evaluator of record (tests/harness/test_install_pip.py)."""
+@nox.session(name="tests-slurm")
+def tests_slurm(session: nox.Session) -> None:
+    """The Slurm tests (tests/cluster): `reproduce --launcher slurm` against a private one-node Slurm that the tests
+    start and stop themselves (root, Debian's slurm-wlm and munge; tests/cluster/slurm_local.py). Where it cannot
+    start they skip, or fail with HRNET_ZOO_REQUIRE_SLURM=1 (what .ci/run sets)."""
+    _install(session)  # the test extra brings the cluster extra (submitit)
+    session.run("python", "-m", "pytest", "tests/cluster", *(session.posargs or ["-q"]))
+
+
+@nox.session(name="readme-install", python=PYTHON_RANGE)
+def readme_install(session: nox.Session) -> None:
+    """README's install block run as written in a fresh `python -m venv` of this Python (its own pip and setuptools;
+    no uv, no nox), then `doctor`, `score` on the sample with the evaluator of record, and the rebuild command that
+    PyPI's numpy-1 xtcocotools wheel names at first use (tests/test_readme_install.py). CI runs readme-install-3.10."""
     _install(session)
     env = {"HRNET_ZOO_PIP_INSTALL": "1"}
-    session.run("python", "-m", "pytest", "tests/harness/test_install_pip.py", *(session.posargs or ["-q"]), env=env)
+    session.run("python", "-m", "pytest", "tests/test_readme_install.py", *(session.posargs or ["-q"]), env=env)
+
+
+@nox.session
+def wheel(session: nox.Session) -> None:
+    """The package as a stranger gets it: build the sdist and the wheel, install the wheel in a fresh venv, and from
+    an empty folder run `hrnet-zoo --version|list|check|score` and `reproduce --dataset demo` to "reproduced";
+    nothing may land in site-packages or the current folder. Then `pipx install` of the wheel, the xtcocotools
+    rebuild its first score names, and the score (tests/test_wheel.py)."""
+    _install(session)
+    # uv: the test builds with `uv build` and makes the fresh venv with `uv venv`; pipx: the pipx user's path.
+    session.install("uv", "pipx")
+    env = {"HRNET_ZOO_WHEEL_TEST": "1"}
+    session.run("python", "-m", "pytest", "tests/test_wheel.py", *(session.posargs or ["-q"]), env=env)
 
 
 @nox.session

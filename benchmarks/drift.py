@@ -3,9 +3,9 @@
     python -m benchmarks.drift [--device cpu|cuda] [--val 80,600] [--check]
 
 Evaluates the shipped demo checkpoint (demo/checkpoints, a trained W8 HRNet) on the deterministic demo val split
-(demo/generate.py; 80 images is the split `nox -s reproduce-demo` runs, 600 a larger draw of the same generator) in
-every numeric mode (exact, tuned, fast with bf16 and with fp16) and writes harness/measured_drift.json: per mode,
-AP/AR and their drift against exact, plus how many keypoints moved. That file is generated, never hand-edited;
+(harness/demo/generate.py; 80 images is the split `nox -s reproduce-demo` runs, 600 a larger draw of the same
+generator) in every numeric mode (exact, tuned, fast with bf16 and with fp16) and writes harness/measured_drift.json:
+per mode, AP/AR and their drift against exact, plus how many keypoints moved. That file is generated, never hand-edited;
 every non-exact result.json quotes its rows (harness.runtime.measured_drift), so a reader of a fast-mode result sees
 what the mode is known to cost. --check only verifies that the file parses and matches its format.
 """
@@ -30,8 +30,8 @@ FORMAT = 1
 
 
 def _evaluate(out: Path, ann: Path, img_dir: Path, device: str, mode: str, dtype: str | None) -> dict:
-    from demo.document import ENTRY_ID
     from harness.cli import main
+    from harness.demo.document import ENTRY_ID
 
     argv = ["evaluate", ENTRY_ID, "--ann-file", str(ann), "--img-dir", str(img_dir), "--offline", "--out", str(out)]
     argv += ["--device", device, "--no-progress", "--scoring", "fast", "--mode", mode]
@@ -45,7 +45,7 @@ def _evaluate(out: Path, ann: Path, img_dir: Path, device: str, mode: str, dtype
 
 
 def measure(device: str, sizes: list[int], workdir: Path) -> list[dict]:
-    from demo import generate
+    from harness.demo import generate
 
     rows = []
     for size in sizes:

@@ -296,6 +296,34 @@ def _object_group():
     return _state["object_group"]
 
 
+#: What a Slurm job's environment says about where and how it ran (harness.cluster submits such jobs through
+#: submitit, whose batch script exports SUBMITIT_EXECUTOR=slurm), recorded under result.json's provenance.launcher.
+SLURM_RECORD = {
+    "job_id": "SLURM_JOB_ID",
+    "array_job_id": "SLURM_ARRAY_JOB_ID",
+    "array_task_id": "SLURM_ARRAY_TASK_ID",
+    "node": "SLURMD_NODENAME",
+    "partition": "SLURM_JOB_PARTITION",
+    "tasks": "SLURM_NTASKS",
+    "cpus_per_task": "SLURM_CPUS_PER_TASK",
+    "gpus": "SLURM_GPUS_ON_NODE",
+    "restarts": "SLURM_RESTART_COUNT",
+}
+
+
+def launcher_record(environ: os._Environ | dict[str, str] | None = None) -> dict[str, Any]:
+    """How this process was launched: {"name": "local"}, or "slurm" with the job id, array index, node and
+    resources of the job (provenance only: never part of a run's identity)."""
+    env = os.environ if environ is None else environ
+    if env.get("SUBMITIT_EXECUTOR") != "slurm" or "SLURM_JOB_ID" not in env:
+        return {"name": "local"}
+    record: dict[str, Any] = {"name": "slurm"}
+    for key, var in SLURM_RECORD.items():
+        value = env.get(var)
+        record[key] = int(value) if value is not None and value.isdigit() and key != "job_id" else value
+    return record
+
+
 def chunk_order(shares: Sequence[dict[int, T]], count: int) -> list[T]:
     """Per-rank {chunk index: output} merged into one list in chunk order; every chunk exactly once."""
     merged: dict[int, T] = {}

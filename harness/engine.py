@@ -1,6 +1,6 @@
 """Evaluate one documented result row end to end: data -> model -> predictions (resumable) -> metrics -> files.
 
-Running the model is separate from scoring it (STYLE.md principle 5): predictions are computed in chunks that are
+Running the model is separate from scoring it (DESIGN.md principle 5): predictions are computed in chunks that are
 saved as they finish, so an interrupted run (Ctrl-C, a lost machine) resumes where it stopped when started again
 with the same identity (entry, row, protocol, overrides, data, checkpoint, device and numeric mode). Per-instance
 (top-down) and per-image (bottom-up) predictions do not depend on their neighbours (batch-size invariance is
@@ -39,6 +39,7 @@ from harness.chunks import (
 from harness.data.annotations import coco_tables, read_json, validate_ground_truth
 from harness.errors import DataError, HarnessError
 from harness.spec import EvalSpec
+from zoo import portable
 from zoo.record import RunRecord, standing
 from zoo.schema import KeypointSchema, Registry, TopDownProtocol
 
@@ -107,6 +108,11 @@ def load_instances(spec: EvalSpec, schema: KeypointSchema):
 # identity and provenance
 
 
+def _recorded(info: dict | None, known: dict[str, Path]) -> dict | None:
+    """A file's info as the record holds it: its path portable (zoo.portable), its hash and size as they are."""
+    return None if info is None else {**info, "path": portable.path(info["path"], known)}
+
+
 def _file_info(path: Path | None) -> dict | None:
     if path is None:
         return None
@@ -172,7 +178,7 @@ def _prepare(
     replace_other_runs: bool = False,
     checkpoint_info: dict | None = None,
 ) -> _Prepared:
-    entry, protocol = spec.entry, spec.protocol
+    entry = spec.entry
     schema = registry.schemas[entry.architecture.keypoint_schema]
     if entry.architecture.num_keypoints != schema.num_keypoints:
         raise HarnessError(
@@ -183,6 +189,19 @@ def _prepare(
     gt = read_json(spec.data.ann_file, what="annotation file")
     validate_ground_truth(gt, spec.data.ann_file, schema)
     image_ids, total_images = select_images(gt, spec.data.ann_file, spec.limit)
+    files, ident, per_chunk = run_inputs(spec, model_label=model_label, checkpoint_info=checkpoint_info)
+    key = identity.run_key(ident)
+    outputs.check(out_dir, run_key=key, overwrite=overwrite, replace_other_runs=replace_other_runs)
+    store = ChunkStore(out_dir / ".chunks" / key, run_key=key)
+    return _Prepared(schema, gt, image_ids, total_images, files, ident, key, store, per_chunk)
+
+
+def run_inputs(
+    spec: EvalSpec, *, model_label: str | None = None, checkpoint_info: dict | None = None
+) -> tuple[dict, dict, int]:
+    """The input files a run reads ({checkpoint, annotations, bbox_file}: path, sha256, size), its identity and its
+    items per chunk. Also what a cluster submitter computes to tell a finished run from one to submit."""
+    protocol = spec.protocol
     # A caller-built model (model_label set) is named by its label; its checkpoint file is optional provenance.
     in_memory = model_label is not None
     if checkpoint_info is not None:
@@ -201,11 +220,9 @@ def _prepare(
         chunk_layout={"items_per_chunk": per_chunk},
         model_label=model_label if in_memory else None,
     )
-    key = identity.run_key(ident)
-    outputs.check(out_dir, run_key=key, overwrite=overwrite, replace_other_runs=replace_other_runs)
-    files = {"checkpoint": ckpt, "annotations": ann, "bbox_file": bbox}
-    store = ChunkStore(out_dir / ".chunks" / key, run_key=key)
-    return _Prepared(schema, gt, image_ids, total_images, files, ident, key, store, per_chunk)
+    # No path of this machine in what is recorded and hashed (a --bbox-file override is a path): zoo.portable.
+    ident = portable.tree(ident, portable.roots(spec.data.root))
+    return {"checkpoint": ckpt, "annotations": ann, "bbox_file": bbox}, ident, per_chunk
 
 
 def run_evaluation(
@@ -224,7 +241,7 @@ def run_evaluation(
     model_factory: builds the network in place of loading spec.checkpoint into the entry's architecture (tests,
     in-memory weights); called at most once, only when a chunk must be computed; the engine still moves the model
     to the run's device and puts it in eval mode. It needs `model_label`, a name of the weights it builds that
-    joins the run's identity (the resumable chunks are keyed by it, STYLE.md principle 3); spec.checkpoint is
+    joins the run's identity (the resumable chunks are keyed by it, DESIGN.md principle 3); spec.checkpoint is
     then hashed for provenance only if that file exists.
 
     Under torchrun (WORLD_SIZE > 1) each rank computes its share of the chunks; rank 0 gathers the raw outputs in
@@ -267,7 +284,10 @@ def run_evaluation(
         if not instances:
             raise DataError(f"no instances to evaluate in {spec.data.ann_file} ({loaded.report.summary()})")
         chunks, compute, unit = split_chunks(instances, run.chunk_items), compute_topdown_chunks, "inst"
-        counts = {"images": len(image_ids), "instances": len(instances), "load_report": loaded.report.summary()}
+        # The report names the file it read: recorded portable, as $DATA/... (zoo.portable), whatever the data root.
+        source = portable.path(loaded.report.source, portable.roots(spec.data.root))
+        report = dataclasses.replace(loaded.report, source=source).summary()
+        counts = {"images": len(image_ids), "instances": len(instances), "load_report": report}
     else:
         chunks = split_chunks(image_ids, run.chunk_items)
         files = {img["id"]: spec.data.img_dir / img["file_name"] for img in run.gt["images"]}
@@ -316,6 +336,7 @@ def _score_and_write(
     decoded: dict[str, str],
 ) -> RunOutcome:
     """Score the predictions and write the run's three files; the chunk cache is dropped once they exist."""
+    from harness import distributed
     from harness.metrics import score
 
     entry, result, ev = spec.entry, spec.result, spec.protocol.evaluator
@@ -329,6 +350,7 @@ def _score_and_write(
         backend=spec.scoring,
     )
     partial_reason = _partial_reason(spec, len(run.image_ids), run.total_images)
+    known = portable.roots(spec.data.root)
     provenance = {
         "git": results.git_state(),
         "packages": results.package_versions(),
@@ -341,16 +363,20 @@ def _score_and_write(
             "scoring": scored.get("scoring", {"requested": spec.scoring}),
         }
         | ctx.record(),
-        "checkpoint": run.files["checkpoint"],
+        "launcher": distributed.launcher_record(),
+        "checkpoint": _recorded(run.files["checkpoint"], known),
         "checkpoint_registry_prefix": entry.checkpoint.sha256_prefix,
-        "annotations": run.files["annotations"],
-        "bbox_file": run.files["bbox_file"],
-        "images_dir": str(spec.data.img_dir),
+        "annotations": _recorded(run.files["annotations"], known),
+        "bbox_file": _recorded(run.files["bbox_file"], known),
+        "images_dir": portable.path(spec.data.img_dir, known),
         "counts": counts,
         "chunks": chunks,
     }
     if spec.data.root is not None:
         provenance["data"] = _data_read(spec, run, decoded)
+    # Every recorded path is $DATA/..., $CACHE/..., repository-relative or $ELSEWHERE/name, never this machine's
+    # (zoo.portable); the tree walk also catches a path inside a message (a load report, a data-lock warning).
+    provenance = portable.tree(provenance, known)
     record = RunRecord(
         run_key=run.key,
         identity=run.ident,
@@ -359,7 +385,7 @@ def _score_and_write(
         dataset=result.dataset,
         split=result.split,
         protocol=spec.protocol_name,
-        overrides=dict(spec.overrides),
+        overrides=portable.tree(dict(spec.overrides), known),
         partial=partial_reason is not None,
         partial_reason=partial_reason,
         metrics=_json_safe(scored["metrics"]),

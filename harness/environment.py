@@ -17,20 +17,31 @@ Why xtcocotools needs a check (measured 2026-12 in fresh venvs, Python 3.11, pip
   but adopting it would replace the evaluator of record, so it is not used.
 - Python 3.12 has no xtcocotools wheel at all (the ordinary install stops at the same isolated sdist build), and on
   3.13 its setup.py fails outright (pyproject's requires-python says so). Building it first works on 3.10-3.12:
-  `pip install 'numpy>=2' cython setuptools`, then the rebuild below, then `pip install -e '.[harness]'` (README).
+  `pip install 'numpy>=2' cython 'setuptools>=70.1'`, then the rebuild below, then `pip install -e '.[harness]'`
+  (README's install block; tests/test_readme_install.py runs it). The setuptools bound: `python -m venv` on 3.10 and
+  3.11 brings setuptools 65.5, which without the `wheel` package has no bdist_wheel (pip 23.1 and later then stop at
+  `invalid command 'bdist_wheel'`; 3.10.13's pip 23.0.1 still falls back to `setup.py install`); 70.1 has it built in.
 - What works: after the ordinary install, rebuild xtcocotools from its sdist against the installed numpy
   (`XTCOCOTOOLS_REBUILD`, about 10 s; it needs a C compiler). Its build needs are its own run-time requirements
   (numpy, Cython, setuptools), so they are present by then; `--no-cache-dir` keeps pip from reusing a wheel it once
   built against another numpy. The numbers are xtcocotools 1.14.3's by construction: the same code, compiled.
+- The command names the environment to rebuild in, never a bare `pip` (whichever pip is first on PATH may belong to
+  another Python): `<this python> -m pip` where this environment has pip; in a pipx venv (no pip of its own on PATH,
+  `pipx_metadata.json` in its folder) `pipx runpip <venv>`, after installing the build needs there (Cython,
+  setuptools: a venv that is not built from the ordinary install may lack them); in a venv without pip (uv's)
+  `uv pip --python <this python>`.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import platform
+import shlex
 import sys
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
 
 from harness.errors import InstallError
 
@@ -38,11 +49,45 @@ from harness.errors import InstallError
 PROJECT = "hrnet-zoo"
 
 #: Rebuild xtcocotools from source against the installed numpy (see the module docstring for why and what else
-#: was tried). `{version}` is the installed one, so the scores stay those of the version of record.
+#: was tried): `pip install`'s arguments; `rebuild_command` puts the environment's own pip before them. `{version}`
+#: is the installed one, so the scores stay those of the version of record.
 XTCOCOTOOLS_REBUILD = (
-    "pip install --force-reinstall --no-deps --no-build-isolation --no-binary xtcocotools --no-cache-dir "
+    "--force-reinstall --no-deps --no-build-isolation --no-binary xtcocotools --no-cache-dir xtcocotools=={version}"
+)
+#: The same with uv's pip, for a venv that has no pip (uv creates them so).
+XTCOCOTOOLS_REBUILD_UV = (
+    "--reinstall-package xtcocotools --no-deps --no-build-isolation --no-binary xtcocotools --no-cache "
     "xtcocotools=={version}"
 )
+#: What the build without isolation needs in the environment besides numpy.
+BUILD_NEEDS = "cython setuptools"
+#: pipx writes this file into each venv it manages (pipx's own record of the venv).
+PIPX_METADATA = "pipx_metadata.json"
+
+
+def pip_install(
+    prefix: str | None = None, executable: str | None = None, *, has_pip: bool | None = None
+) -> tuple[str, str]:
+    """(kind, command): what runs `pip install` for the environment of this interpreter. "pipx": `pipx runpip VENV
+    install`; "pip": `PYTHON -m pip install`; "uv": `uv pip install --python PYTHON` (a venv without pip). The
+    arguments default to this process (the tests pass others)."""
+    prefix = sys.prefix if prefix is None else prefix
+    python = shlex.quote(sys.executable if executable is None else executable)
+    if (Path(prefix) / PIPX_METADATA).is_file():
+        return "pipx", f"pipx runpip {shlex.quote(Path(prefix).name)} install"
+    if has_pip is None:
+        has_pip = importlib.util.find_spec("pip") is not None
+    return ("pip", f"{python} -m pip install") if has_pip else ("uv", f"uv pip install --python {python}")
+
+
+def rebuild_command(version: str, **where) -> str:
+    """The one command line that rebuilds xtcocotools `version` from source in this environment (`where`: the
+    arguments of pip_install)."""
+    kind, install = pip_install(**where)
+    args = (XTCOCOTOOLS_REBUILD_UV if kind == "uv" else XTCOCOTOOLS_REBUILD).format(version=version)
+    rebuild = f"{install} {args}"
+    return f"{install} {BUILD_NEEDS} && {rebuild}" if kind == "pipx" else rebuild
+
 
 #: Messages of an extension module compiled against another numpy major version (Cython's size check; numpy's own
 #: import_array guard).
@@ -150,8 +195,10 @@ def _import_failure(library: str, exc: BaseException) -> str:
 def _reinstall_command(library: str) -> str:
     installed = version_of(library)
     if library == "xtcocotools":
-        return XTCOCOTOOLS_REBUILD.format(version=installed or "1.14.3")
-    return f"pip install --force-reinstall --no-deps {library}" + (f"=={installed}" if installed else "")
+        return rebuild_command(installed or "1.14.3")
+    kind, install = pip_install()
+    again = f"--reinstall-package {library}" if kind == "uv" else "--force-reinstall"
+    return f"{install} {again} --no-deps {library}" + (f"=={installed}" if installed else "")
 
 
 def _reinstall_hint(library: str) -> str:

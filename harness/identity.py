@@ -1,4 +1,4 @@
-"""A run's identity: everything that can change one of its predictions (STYLE.md principle 3). Finished chunks are
+"""A run's identity: everything that can change one of its predictions (DESIGN.md principle 3). Finished chunks are
 keyed by it (harness.chunks), so a resume never mixes work of two different runs, and its short hash (the run key)
 names the run everywhere.
 

@@ -20,9 +20,9 @@ def run_protocol(result: DocumentedRow, name: str) -> Protocol:
 
     'published': the row's own protocol (the code of its era, PROTOCOLS.md §7).
     'mmpose-0.29': what MMPose 0.29.0 (0.x HEAD) does with the same checkpoint: un-shrunk GT boxes, direct bottom-up
-    stage aggregation, no grouping truncation (PROTOCOLS.md §7, §8.3, §8.10), box scale rounded after the division
+    stage aggregation, no grouping truncation (PROTOCOLS.md §7, §8 items 3, 10), box scale rounded after the division
     in float32 (docs/PARITY.md), xtcocotools for COCO-style scoring, and
-    for Horse-10 its generic 'PCK' (PCK@0.2 by the longer bbox side; no NME, PROTOCOLS.md §5, §8.11).
+    for Horse-10 its generic 'PCK' (PCK@0.2 by the longer bbox side; no NME, PROTOCOLS.md §5, §8 item 11).
     """
     protocol = result.protocol
     if name == "published":

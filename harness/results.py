@@ -2,7 +2,7 @@
 
 A run directory holds predictions.json (COCO results format), metrics.json and result.json (identity +
 provenance). A result is keyed by what was run (entry, row, protocol, overrides, data and checkpoint hashes,
-harness version), never by its value (STYLE.md principle 3).
+harness version), never by its value (DESIGN.md principle 3).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from harness.errors import ModelOutputError
+from zoo import settings
 from zoo.atomic import write_bytes_atomic
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,8 +53,13 @@ def package_versions() -> dict[str, str]:
     return {"python": platform.python_version(), **installed_versions(TRACKED_PACKAGES)}
 
 
-def git_state(repo: Path = REPO) -> dict[str, Any]:
-    """The harness's git sha and whether the tree had uncommitted changes (None outside a git checkout)."""
+def git_state(repo: Path | None = None) -> dict[str, Any]:
+    """The harness's git sha and whether the tree had uncommitted changes (None outside a git checkout). An installed
+    package has none: site-packages may well sit inside some other project's git tree, whose sha is not ours."""
+    if repo is None:
+        if not settings.in_checkout():
+            return {"sha": None, "dirty": None}
+        repo = REPO
 
     def git(*args: str) -> str | None:
         try:

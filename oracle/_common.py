@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-# ORACLE.md / PROTOCOLS.md §2.3: mmpose 0.29.0 still uses np.int (removed in NumPy 1.24) in its bottom-up
-# transforms; restore the aliases before mmpose is imported anywhere.
+# PROTOCOLS.md §2.3, PARITY.md "The oracle environment": mmpose 0.29.0 still uses np.int (removed in NumPy 1.24)
+# in its bottom-up transforms; restore the aliases before mmpose is imported anywhere.
 np.int = int  # type: ignore[attr-defined]
 np.float = float  # type: ignore[attr-defined]
 np.bool = bool  # type: ignore[attr-defined]
@@ -30,7 +30,8 @@ class OracleScriptError(Exception):
 
 def resolve_config(config: str) -> Path:
     """A config given as a file path, or as a 0.x path relative to the repository (`configs/body/...`) or to its
-    configs folder (`body/...`), which is then read from the copy the wheel ships (ORACLE.md)."""
+    configs folder (`body/...`), which is then read from the copy the wheel ships
+    (PARITY.md "The oracle environment")."""
     p = Path(config)
     if p.is_file():
         return p.resolve()

@@ -6,7 +6,7 @@
 Builds the config's test dataset on the given annotation file (and detection boxes for a top-down config), the
 data loader (batch: the config's samples_per_gpu for top-down, 1 image for bottom-up; workers 0, so decoding and the
 test pipeline run in the timed loop, as `tools/test.py` does on one process), the model with the checkpoint (strict),
-wrapped in `MMDataParallel` on the CPU (ORACLE.md), then times `single_gpu_test(model, loader)` N times with
+wrapped in `MMDataParallel` on the CPU (docs/PARITY.md), then times `single_gpu_test(model, loader)` N times with
 `torch.set_num_threads(T)` (flip test as the config says). Model building and checkpoint loading are not timed.
 Writes DIR/bench.json {seconds: [...], threads, num_samples, versions, ...} and DIR/outputs.npz from the last run:
 top-down `keypoints` [N, K, 3] and `bbox_ids` [N]; bottom-up `persons_per_image` [I] and `image_files`.

@@ -1,10 +1,11 @@
 """Build (or update) the MMPose 0.29 oracle virtual environment at .oracle/venv.
 
-Runs with any Python 3 that has `uv` on PATH; needs nothing from the project's own environment. The recipe is
-ORACLE.md's: the resolved pins of oracle/requirements.txt first (numpy<2, setuptools<70, OpenCV 4, a CUDA-build
-torch from PyPI that runs on the CPU), then mmcv 1.7.0 built "lite" from its source distribution with
---no-build-isolation (its setup.py imports pkg_resources from the venv's setuptools<70) and mmpose 0.29.0, both
-with --no-deps so that their loose requirements (opencv-python, chumpy, ...) cannot pull anything else in.
+Runs with any Python 3 that has `uv` on PATH; needs nothing from the project's own environment. The recipe
+(docs/PARITY.md, "The oracle environment"): the resolved pins of oracle/requirements.txt first (numpy<2,
+setuptools<70, OpenCV 4, a CUDA-build torch from PyPI that runs on the CPU), then mmcv 1.7.0 built "lite" from its
+source distribution with --no-build-isolation (its setup.py imports pkg_resources from the venv's setuptools<70) and
+mmpose 0.29.0, both with --no-deps so that their loose requirements (opencv-python, chumpy, ...) cannot pull
+anything else in.
 
 Idempotent: a stamp file inside the venv records a hash of the recipe; when it matches, nothing is done. The last
 line on stdout is always the oracle's python path (logs go to stderr).
@@ -33,10 +34,11 @@ REQUIREMENTS = HERE / "requirements.txt"
 STAMP_NAME = "hrnet-zoo-oracle.stamp"
 #: Bump when the steps below change in a way the hashed inputs do not show.
 RECIPE_VERSION = 2
-#: Installed after the lock file, without their dependencies (ORACLE.md).
+#: Installed after the lock file, without their dependencies (PARITY.md "The oracle environment").
 NO_DEPS = ("mmcv==1.7.0", "mmpose==0.29.0")
 DEFAULT_PYTHON = "3.11"
-#: Import check run inside the new venv; the aliases are needed before mmpose 0.29 imports (ORACLE.md).
+#: Import check run inside the new venv; the aliases are needed before mmpose 0.29 imports
+#: (PARITY.md "The oracle environment").
 CHECK = (
     "import json, numpy as np\n"
     "np.int = int; np.float = float; np.bool = bool\n"

@@ -4,7 +4,8 @@
                 [--test-scale-factor 2,1,0.5] [--no-flip] [--metric M ...] [--batch-size N] --out DIR
 
 Builds the config's test dataset with ann_file/img_prefix (and, for detector-box configs, bbox_file) pointed at the
-given data, runs `mmpose.apis.single_gpu_test` with `MMDataParallel` on the CPU (ORACLE.md) and writes into DIR:
+given data, runs `mmpose.apis.single_gpu_test` with `MMDataParallel` on the CPU (docs/PARITY.md) and writes into
+DIR:
 
 - raw.json: MMPose's per-sample outputs before scoring. Top-down: one record per box in dataset order with
   image_file, bbox_id, center (x, y), scale (w, h, /200), area, score and keypoints [K, 3] (x, y, maxval).
@@ -165,7 +166,7 @@ def main() -> int:
     )
     model = _common.build_model(cfg)
     _common.load_strict(model, args.checkpoint)
-    model = MMDataParallel(model)  # ORACLE.md: needed on the CPU to unwrap DataContainer metas
+    model = MMDataParallel(model)  # PARITY.md "The oracle environment": needed on the CPU to unwrap DataContainer metas
     torch.set_grad_enabled(False)
     outputs = single_gpu_test(model, loader)
     t_infer = time.monotonic() - t0

@@ -3,7 +3,8 @@
     make_weights.py --config CONFIG --out FILE.pth --seed N [--calib-size H W] [--num-calib 3] [--calib-batch 2]
 
 The model is built from the config the mmpose 0.29 wheel ships; every parameter is drawn from a seeded generator;
-then batch-norm statistics are recalibrated (ORACLE.md: without it activations explode through HRNet's depth): train
+then batch-norm statistics are recalibrated (docs/PARITY.md: without it activations explode through HRNet's
+depth): train
 mode with BN momentum=None (cumulative average), `--num-calib` forward passes of seeded N(0,1) inputs, then eval.
 The file is written by mmcv's own `save_checkpoint` (`{'meta': ..., 'state_dict': ...}`, keys without `module.`),
 i.e. exactly as MMPose training wrote the published checkpoints. These files are the project's MMPose-format test

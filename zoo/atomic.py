@@ -1,6 +1,6 @@
 """Atomic file writes, shared by every writer of the project (zoo's generated folders, the harness's results, run
 folders, data lock and checkpoint sidecars): a reader never sees half a file, and a failed write leaves any earlier
-file as it was (STYLE.md principle 9).
+file as it was (DESIGN.md principle 9).
 """
 
 from __future__ import annotations

@@ -16,15 +16,31 @@ from zoo.errors import RegistryError, ZooError
 from zoo.export import entry_to_dict
 from zoo.load import load_registry, registry_paths
 from zoo.schema import DocumentedRow, Entry, Registry, TopDownProtocol
+from zoo.version import add_version_argument
+
+#: The program name in usage lines; `hrnet-zoo` passes its own.
+PROG = "python -m zoo"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m zoo", description="The HRNet model-zoo registry (zoo.yaml).")
-    parser.add_argument(
-        "--registry", metavar="PATH", help="zoo.yaml to read (default: $HRNET_ZOO_REGISTRY, else the repository's)"
-    )
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description="The HRNet model-zoo registry (zoo.yaml).")
+    add_version_argument(parser)
+    add_registry_argument(parser)
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    add_verbs(sub)
+    return parser
 
+
+def add_registry_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--registry",
+        metavar="PATH",
+        help="zoo.yaml to read (default: $HRNET_ZOO_REGISTRY, else the checkout's, else the installed copy)",
+    )
+
+
+def add_verbs(sub) -> None:
+    """Every verb of `python -m zoo`, on `sub` (hrnet-zoo adds them to its own parser too)."""
     p = sub.add_parser("list", help="entries whose id matches PATTERN (shell wildcards)")
     p.add_argument("pattern", nargs="?", default="*", help="e.g. 'hrnet_w32_*' or '*horse10*' (default: all)")
     p.add_argument("--json", action="store_true", help="print a JSON array of full entries")
@@ -37,14 +53,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="validate zoo.yaml, keypoint schemas, bibtex and README freshness")
     p.add_argument(
-        "--readme", metavar="PATH", default=None, help="README to check (default: $HRNET_ZOO_README or README.md)"
+        "--readme",
+        metavar="PATH",
+        default=None,
+        help="README to check (default: $HRNET_ZOO_README, else a checkout's README.md; none when installed)",
     )
     p.set_defaults(func=_check)
 
     p = sub.add_parser("readme", help="regenerate the README tables from zoo.yaml")
     p.add_argument("--check", action="store_true", help="only check that the tables are up to date")
     p.add_argument(
-        "--readme", metavar="PATH", default=None, help="README to write (default: $HRNET_ZOO_README or README.md)"
+        "--readme",
+        metavar="PATH",
+        default=None,
+        help="README to write (default: $HRNET_ZOO_README, else a checkout's README.md; none when installed)",
     )
     p.set_defaults(func=_readme)
 
@@ -54,11 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--write", action="store_true", help="rewrite the table in docs/DESIGN.md from zoo/settings.py")
     p.set_defaults(func=_settings)
     formats_cli.add_verbs(sub)
-    return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, *, prog: str = PROG) -> int:
+    args = build_parser(prog).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except ZooError as exc:
@@ -177,7 +198,9 @@ def _check(args: argparse.Namespace) -> int:
         registry = _registry(args)
     except RegistryError as exc:
         problems += exc.problems
-    if registry is not None:
+    # An installed package has no README of its own: it checks the registry, and a README only when named.
+    with_readme = args.readme is not None or readme.default_readme() is not None
+    if registry is not None and with_readme:
         problems += readme.readme_problems(registry, args.readme)
     if problems:
         print(f"{len(problems)} problem(s):", file=sys.stderr)
@@ -189,7 +212,8 @@ def _check(args: argparse.Namespace) -> int:
     print(
         f"ok: {len(registry.entries)} entries, {rows} result rows, {len(registry.datasets)} datasets, "
         f"{len(registry.schemas)} keypoint schemas, {len(registry.papers)} papers "
-        f"({zoo_path.name}, {kp_path.name}, {bib_path.name}); README tables up to date"
+        f"({zoo_path.name}, {kp_path.name}, {bib_path.name}); "
+        + ("README tables up to date" if with_readme else "no README checked (installed package: --readme PATH)")
     )
     return 0
 
@@ -202,7 +226,7 @@ def _readme(args: argparse.Namespace) -> int:
             print(p, file=sys.stderr)
         return 1 if problems else 0
     changed = readme.write_readme(registry, args.readme)
-    print(f"{args.readme or readme.default_readme()}: {'tables regenerated' if changed else 'already up to date'}")
+    print(f"{readme.chosen_readme(args.readme)}: {'tables regenerated' if changed else 'already up to date'}")
     return 0
 
 
@@ -220,6 +244,8 @@ def _settings(args: argparse.Namespace) -> int:
     for s in settings.SETTINGS:
         value = s.raw()
         print(f"{s.name:<{width}}  {'= ' + value if value is not None else '(default: ' + s.default + ')'}")
+    where = settings.REPO if settings.in_checkout() else f"user folder {settings.home()}"
+    print(f"mode: {settings.mode()} ({where}); registry {settings.registry_file()}")
     for line in settings.unknown():
         print(f"warning: {line}", file=sys.stderr)
     return 0

@@ -79,5 +79,6 @@ class ExportError(ZooError, ValueError):
 
 
 class SettingError(ZooError, ValueError):
-    """An HRNET_ZOO_* environment variable holds a value its type does not allow; the message names the variable
-    and what it takes (zoo/settings.py)."""
+    """An HRNET_ZOO_* environment variable holds a value its type does not allow, or a path that has no default
+    in an installed package is needed and not given; the message names the variable (and option) and what it takes
+    (zoo/settings.py)."""

@@ -107,7 +107,7 @@ def _export(args: argparse.Namespace) -> int:
         from zoo import hf_cards
 
         files = hf_cards.render(registry)
-    command = f"python -m zoo export {args.format} {args.outdir}"
+    command = f"python -m zoo export {args.format}"  # zoo.generated adds the folder
     if args.check:
         problems = generated.stale(files, args.outdir, command=command)
         for p in problems:

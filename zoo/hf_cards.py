@@ -9,6 +9,8 @@ Built with huggingface_hub's `ModelCard` / `ModelCardData` / `EvalResult`, so th
     scored), and its verdict, date, device and harness commit go in the group's free-form `dataset.args`.
 `dataset.config` is the row name, which keeps single- and multi-scale rows of one checkpoint apart. Partial runs
 (--limit, sample data) are shown in the card's text, labelled partial, and never become eval results.
+The metadata also carries `library_name` (`library_name()`), `datasets` (`hub_datasets()`) and `pipeline_tag`
+(keypoint-detection); the body ends with the commands that fetch and evaluate the checkpoint with this harness.
 huggingface_hub is imported inside `render`: `zoo` itself imports without it.
 """
 
@@ -36,6 +38,41 @@ def _hub():
             "exporting Hub model cards needs huggingface_hub; install it with `pip install 'hrnet-zoo[zoo]'`"
         ) from exc
     return huggingface_hub
+
+
+#: The library whose checkpoints these are. A published zoo file is an MMPose checkpoint: MMPose trained it, wrote it
+#: (its state-dict names and mmcv `meta`) and loads it as it is; this harness only re-reads it to evaluate it, so
+#: "mmpose" is what the card can truthfully claim, and it is how the Hub groups OpenMMLab models. A checkpoint that
+#: ships with this repository (`file:` URL: the demo) was trained by this project: "hrnet-zoo".
+LIBRARY_PUBLISHED, LIBRARY_OURS = "mmpose", "hrnet-zoo"
+
+
+def library_name(entry: Entry) -> str:
+    return LIBRARY_OURS if entry.checkpoint.url.startswith("file:") else LIBRARY_PUBLISHED
+
+
+def hub_datasets(entry: Entry, registry: Registry) -> list[str]:
+    """The card's `datasets`: the entry's training dataset, then those its rows are evaluated on. Each as a Hub
+    dataset id where the registry names one (a source mirror `hf://datasets/OWNER/REPO[@REV]`), else its registry
+    key: the same value the card's model-index gives as `dataset.type`, so the card names each dataset one way."""
+    out = []
+    for key in dict.fromkeys([entry.dataset, *(r.dataset for r in entry.results)]):
+        mirrors = [m for s in registry.datasets[key].sources for m in s.mirrors if m.startswith("hf://datasets/")]
+        out.append(mirrors[0].removeprefix("hf://datasets/").split("@")[0] if mirrors else key)
+    return out
+
+
+def usage_view(entry: Entry, registry: Registry) -> dict[str, Any]:
+    """The commands of the card's usage snippet (harness verbs, as `python -m harness --help` lists them)."""
+    dataset = registry.datasets[entry.dataset]
+    return {
+        "fetch": f"python -m harness fetch {entry.id}",
+        "data": f"python -m harness data fetch {dataset.key} --data-root data" if dataset.sources else None,
+        "reproduce": f"python -m harness reproduce --dataset {dataset.key} --rows '{entry.id}/*' --data-root data",
+        "evaluate": f"python -m harness evaluate {entry.results[0].row_id} --data-root data --out runs/{entry.id}"
+        if entry.results
+        else None,
+    }
 
 
 def eval_results(entry: Entry, registry: Registry, runs: dict[str, RunOfRecord]) -> list:
@@ -130,6 +167,7 @@ def card_view(entry: Entry, registry: Registry, runs: dict[str, RunOfRecord]) ->
         "source_pages": list(dict.fromkeys(r.source_page for r in entry.results if r.source_page)),
         "rows": [_row_view(r, registry, runs.get(r.row_id)) for r in entry.results],
         "bibtex": [registry.papers[key] for key in entry.papers],
+        "usage": usage_view(entry, registry),
     }
 
 
@@ -144,6 +182,8 @@ def card(entry: Entry, registry: Registry, runs: dict[str, RunOfRecord]):
     tags = ["pose-estimation", "keypoint-detection", "hrnet", "mmpose", entry.dataset, entry.paradigm]
     data = hub.ModelCardData(
         license=LICENSE,
+        library_name=library_name(entry),
+        datasets=hub_datasets(entry, registry),
         pipeline_tag=HUB_TASK,
         tags=tags,
         model_name=entry.id,

@@ -73,19 +73,46 @@ def load(history_dir: Path | None = None) -> list[RunRecord]:
 
 
 def latest_by_row(records: Iterable[RunRecord], *, protocol: str = "published") -> dict[str, RunRecord]:
-    """The run shown for each row under one protocol. A run that counts as a reproduction (zoo.record.standing)
+    """The run of record of each row under one protocol. A run that counts as a reproduction (zoo.record.standing)
     always wins over one that does not, whatever their dates: a --limit or sample run, a `--mode fast` look (its
     metrics drift by design) or other weights can never displace, or be mistaken for, the reproduction of record.
-    Among the others a full run wins over a partial one. Runs with overrides answer another question and are never
-    shown for the documented row."""
+    Among the others a full run wins over a partial one, and a later run over an earlier one, except that a run which
+    `confirms` the run of record leaves it in place: reports, README tables and exports keep the first of equal runs
+    (its date and harness sha), so repeating a run changes no generated file. Runs with overrides answer another
+    question and are never shown for the documented row."""
     best: dict[str, RunRecord] = {}
-    for rec in records:
+    for rec in sorted(records, key=_when):
         if rec.protocol != protocol or rec.overrides:
             continue
         cur = best.get(rec.row_id)
-        if cur is None or _rank(rec) >= _rank(cur):
+        if cur is None or (_standing(rec) >= _standing(cur) and not confirms(rec, cur)):
             best[rec.row_id] = rec
     return best
+
+
+#: Identity fields that say how the harness computed a run, not what was run: they key the resumable chunk cache
+#: (code digest and numeric library versions, chunk layout, chunk file format). Runs differing only here, with the
+#: same numbers, are the same result.
+_HOW_COMPUTED = ("code", "chunks", "prediction_format")
+
+
+def confirms(rec: RunRecord, of_record: RunRecord) -> bool:
+    """Whether `rec` repeats `of_record`: the same question (row, protocol, identity apart from _HOW_COMPUTED: the
+    data, weights, device kind and numeric mode), the same standing, and the very same numbers (metrics and
+    per-keypoint, compared exactly). A repeat that confirms is kept in the history but is not the run of record."""
+    return (
+        rec.row_id == of_record.row_id
+        and rec.protocol == of_record.protocol
+        and dict(rec.overrides) == dict(of_record.overrides)
+        and _standing(rec) == _standing(of_record)
+        and _question(rec) == _question(of_record)
+        and dict(rec.metrics) == dict(of_record.metrics)
+        and dict(rec.per_keypoint) == dict(of_record.per_keypoint)
+    )
+
+
+def _question(rec: RunRecord) -> dict[str, Any]:
+    return {k: v for k, v in rec.identity.items() if k not in _HOW_COMPUTED}
 
 
 def numeric_mode(rec: RunRecord) -> str:
@@ -103,11 +130,10 @@ def shown_verdict(label: str, rec: RunRecord) -> str:
     return label
 
 
-def _rank(rec: RunRecord) -> tuple:
-    return (
-        counts_as_reproduction(rec),
-        not rec.partial,
-        rec.mode in RECORD_MODES,
-        rec.date,
-        rec.path.name if rec.path else "",
-    )
+def _standing(rec: RunRecord) -> tuple[bool, bool, bool]:
+    """How well a run can stand for its row: counts as a reproduction, then full, then a numeric mode of record."""
+    return (counts_as_reproduction(rec), not rec.partial, rec.mode in RECORD_MODES)
+
+
+def _when(rec: RunRecord) -> tuple[str, str]:
+    return (rec.date, rec.path.name if rec.path else "")

@@ -1,4 +1,4 @@
-"""README tables generated from zoo.yaml (STYLE.md principle 7: generated files are checked, never hand-edited).
+"""README tables generated from zoo.yaml (DESIGN.md principle 7: generated files are checked, never hand-edited).
 
 The tables live in README.md between `<!-- zoo:tables:start -->` and `<!-- zoo:tables:end -->`; everything outside
 the markers is left alone. Numbers are printed exactly as the seed pages print them (`DocumentedRow.metric_text`).
@@ -25,9 +25,18 @@ START = "<!-- zoo:tables:start -->"
 END = "<!-- zoo:tables:end -->"
 
 
-def default_readme() -> Path:
-    """The README whose tables are generated: $HRNET_ZOO_README, else the repository's README.md."""
+def default_readme() -> Path | None:
+    """The README whose tables are generated: $HRNET_ZOO_README, else the checkout's README.md; None in an installed
+    package (a README in the current folder is the user's, never ours to write)."""
     return settings.readme_file()
+
+
+def chosen_readme(path: str | Path | None) -> Path:
+    """`path`, else the default README; in an installed package without one, an error naming what to give."""
+    chosen = Path(path) if path else default_readme()
+    if chosen is None:
+        raise settings.not_in_checkout("README for the tables", "--readme", settings.README)
+    return chosen
 
 
 TEMPLATE = "readme_tables.md.j2"
@@ -143,7 +152,7 @@ def readme_problems(
 ) -> list[str]:
     """Empty when the README's generated block matches zoo.yaml and the result history; otherwise what is wrong
     and what to run. `records=None` reads the default history (results/history/)."""
-    path = Path(path or default_readme())
+    path = chosen_readme(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -165,7 +174,7 @@ def write_readme(
 ) -> bool:
     """Regenerate the tables in place (documented numbers, plus reproduced ones from the history); True when the
     file changed."""
-    path = Path(path or default_readme())
+    path = chosen_readme(path)
     text = path.read_text(encoding="utf-8")
     fresh = splice(text, render_tables(registry, reproduced=reproduced_from_history(registry, records)))
     if fresh == text:

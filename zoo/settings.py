@@ -9,6 +9,16 @@ docs/DESIGN.md carries the table of the variables, rendered from SETTINGS: `pyth
 when it is stale, `--write` rewrites it (and `python -m zoo settings` shows each variable's value now).
 `python -m harness doctor` warns about a variable in the environment that starts with HRNET_ZOO_ but is none of these
 (a typo such as HRNET_ZOO_OFLINE would otherwise be ignored without a word).
+
+Two modes decide the defaults of the paths (docs/DESIGN.md, "Checkout and installed package"); a variable that is
+set wins in both:
+
+- checkout: the package sits in a tree with zoo.yaml and pyproject.toml beside it (a clone, an editable install).
+  Every default is the repository's own: zoo.yaml, README.md, results/ (history), reports/, exports/.
+- installed: anything else (a wheel in site-packages, pipx). The registry is the copy the wheel carries
+  (zoo/shipped/, put there by setup.py at build time); history, runs and reports go to one user folder
+  (HRNET_ZOO_HOME, default the platform's user data folder); README tables and exports have no default at all, so
+  nothing is written into site-packages or into a README that happens to be in the current folder.
 """
 
 from __future__ import annotations
@@ -22,7 +32,13 @@ from typing import Literal
 from zoo.errors import SettingError
 
 PREFIX = "HRNET_ZOO_"
+#: The folder that holds this package: the repository in a checkout, site-packages when installed from a wheel.
 REPO = Path(__file__).resolve().parents[1]
+#: Where an installed wheel carries the registry and the files it names by `file:` URL (the demo checkpoint), laid
+#: out as they are beside the checkout's zoo.yaml (setup.py copies them there at build time).
+SHIPPED = Path(__file__).resolve().parent / "shipped"
+#: The distribution name (pyproject's [project] name), for platformdirs and importlib.metadata.
+DISTRIBUTION = "hrnet-zoo"
 #: The values a flag takes as "on" (case-insensitive); anything else is off.
 TRUE_WORDS = ("1", "true", "yes", "on")
 #: A flag set to anything else is an error, not "off": `HRNET_ZOO_OFFLINE=ture` must not quietly go online.
@@ -54,11 +70,30 @@ def _s(name: str, kind: Kind, default: str, meaning: str, *read_by: Reader) -> S
     return Setting(PREFIX + name, kind, default, meaning, read_by)
 
 
-REGISTRY = _s("REGISTRY", "path", "the checkout's zoo.yaml", "the registry file (`--registry` wins)", "zoo")
-README = _s("README", "path", "the checkout's README.md", "the README whose tables `zoo readme` writes", "zoo")
-RESULTS = _s("RESULTS", "path", "the checkout's results/", "results root; the run history is its history/", "zoo")
-EXPORTS = _s("EXPORTS", "path", "the checkout's exports/", "where `zoo export` writes metafiles and cards", "zoo")
-REPORTS = _s("REPORTS", "path", "the checkout's reports/", "where `harness report` writes the pages", "harness")
+HOME = _s(
+    "HOME", "path", "the platform's user data folder (~/.local/share/hrnet-zoo on Linux)",
+    "installed package: the user folder holding results/ (history), runs/ and reports/", "zoo", "harness",
+)  # fmt: skip
+REGISTRY = _s(
+    "REGISTRY", "path", "checkout: its zoo.yaml; installed: the copy in the package",
+    "the registry file (`--registry` wins)", "zoo",
+)  # fmt: skip
+README = _s(
+    "README", "path", "checkout: its README.md; installed: none (`--readme` or this)",
+    "the README whose tables `zoo readme`, `report` and `reproduce` write", "zoo",
+)  # fmt: skip
+RESULTS = _s(
+    "RESULTS", "path", "checkout: its results/; installed: $HRNET_ZOO_HOME/results",
+    "results root; the run history is its history/", "zoo",
+)  # fmt: skip
+EXPORTS = _s(
+    "EXPORTS", "path", "checkout: its exports/; installed: none",
+    "where `reproduce` refreshes Hub cards (`zoo export` takes OUTDIR)", "zoo",
+)  # fmt: skip
+REPORTS = _s(
+    "REPORTS", "path", "checkout: its reports/; installed: $HRNET_ZOO_HOME/reports",
+    "where `harness report` writes the pages", "harness",
+)  # fmt: skip
 CACHE = _s(
     "CACHE", "path", "$XDG_CACHE_HOME/hrnet-zoo/checkpoints, else ~/.cache/hrnet-zoo/checkpoints",
     "the verified checkpoint cache", "harness",
@@ -73,7 +108,10 @@ DATA_MIRROR = _s(
     "DATA_MIRROR", "URL list", "none",
     "comma-separated dataset mirrors after the registry's: https prefixes or hf://datasets/OWNER/REPO", "harness",
 )  # fmt: skip
-RUNS = _s("RUNS", "path", "./runs", "working folder of `reproduce` (`--runs` wins)", "harness")
+RUNS = _s(
+    "RUNS", "path", "checkout: ./runs; installed: $HRNET_ZOO_HOME/runs",
+    "working folder of `reproduce` (`--runs` wins)", "harness",
+)  # fmt: skip
 ORACLE_VENV = _s(
     "ORACLE_VENV", "path", "the checkout's .oracle/venv", "the MMPose 0.29 oracle's venv (read at import)", "harness"
 )
@@ -81,16 +119,28 @@ ACCEPT_GOLDEN = _s("ACCEPT_GOLDEN", "flag", "off", "golden tests write their fil
 GOLDEN_THREADS = _s("GOLDEN_THREADS", "integer", "2", "torch threads of the golden cases", "tests")
 ORACLE = _s("ORACLE", "0/1/unset", "unset", "parity tests: 1 builds the oracle, 0 skips, unset runs if built", "tests")
 PIP_INSTALL = _s(
-    "PIP_INSTALL", "flag", "off", "run the plain-pip install test (minutes; `nox -s install-pip`)", "tests"
+    "PIP_INSTALL", "flag", "off", "run the README install-block test (minutes; `nox -s readme-install-3.10`)", "tests"
 )
 MUNKRES1 = _s("MUNKRES1", "path", "the installed munkres", "a munkres 1.1.x munkres.py for the tie-order test", "tests")
 TEST_LAUNCH = _s(
     "TEST_LAUNCH", "marker", "unset", "set by the distributed test on its launches to find them again", "tests"
 )
+REQUIRE_SLURM = _s(
+    "REQUIRE_SLURM", "flag", "off",
+    "the Slurm tests fail instead of skipping when their private cluster cannot start (.ci/run sets it)", "tests",
+)  # fmt: skip
+TEST_HOLD = _s(
+    "TEST_HOLD", "path", "unset",
+    "Slurm tests: a job holds after its first computed chunk until cancelled, unless DIR/<row>.held exists",
+    "harness",
+)  # fmt: skip
+
+WHEEL_TEST = _s("WHEEL_TEST", "flag", "off", "run the built-wheel test (minutes; `nox -s wheel`)", "tests")
 
 SETTINGS: tuple[Setting, ...] = (
-    REGISTRY, README, RESULTS, EXPORTS, REPORTS, CACHE, OFFLINE, PREFER_MIRROR, MAX_DOWNLOAD_MB, DATA, DATA_MIRROR,
-    RUNS, ORACLE_VENV, ACCEPT_GOLDEN, GOLDEN_THREADS, ORACLE, PIP_INSTALL, MUNKRES1, TEST_LAUNCH,
+    HOME, REGISTRY, README, RESULTS, EXPORTS, REPORTS, CACHE, OFFLINE, PREFER_MIRROR, MAX_DOWNLOAD_MB, DATA,
+    DATA_MIRROR, RUNS, ORACLE_VENV, ACCEPT_GOLDEN, GOLDEN_THREADS, ORACLE, PIP_INSTALL, WHEEL_TEST, MUNKRES1,
+    TEST_LAUNCH, REQUIRE_SLURM, TEST_HOLD,
 )  # fmt: skip
 BY_NAME = {s.name: s for s in SETTINGS}
 #: huggingface_hub's own offline switch, honoured alongside OFFLINE (not ours: not in SETTINGS).
@@ -119,24 +169,65 @@ def _path(setting: Setting, default: Path | str) -> Path:
     return Path(setting.raw() or default)
 
 
+# -- the two modes --------------------------------------------------------------------------------------------------
+
+
+def in_checkout() -> bool:
+    """Whether this package runs from a checkout (zoo.yaml and pyproject.toml beside it), not an installed wheel."""
+    return (REPO / "zoo.yaml").is_file() and (REPO / "pyproject.toml").is_file()
+
+
+def mode() -> Literal["checkout", "installed"]:
+    return "checkout" if in_checkout() else "installed"
+
+
+def home() -> Path:
+    """The user folder of an installed package: $HRNET_ZOO_HOME, else the platform's user data folder."""
+    if override := HOME.raw():
+        return Path(override).expanduser()
+    import platformdirs  # only here: the checkout's defaults never need it
+
+    return platformdirs.user_data_path(DISTRIBUTION, appauthor=False)
+
+
+def not_in_checkout(what: str, option: str, setting: Setting) -> SettingError:
+    """The error of a verb asked to write `what` with no path for it in an installed package (no default there)."""
+    return SettingError(
+        f"an installed hrnet-zoo has no default {what}: pass {option} PATH or set {setting.name} "
+        "(only a checkout writes its own)"
+    )
+
+
 # -- the registry verbs ---------------------------------------------------------------------------------------------
 
-DEFAULT_REGISTRY = REPO / "zoo.yaml"
+
+def default_registry() -> Path:
+    """The checkout's zoo.yaml, or the copy an installed wheel carries."""
+    return REPO / "zoo.yaml" if in_checkout() else SHIPPED / "zoo.yaml"
+
+
+DEFAULT_REGISTRY = default_registry()
 
 
 def registry_file() -> Path:
-    return _path(REGISTRY, DEFAULT_REGISTRY)
+    return _path(REGISTRY, default_registry())
 
 
-def readme_file() -> Path:
+def readme_file() -> Path | None:
+    """The README whose tables are generated; None in an installed package unless $HRNET_ZOO_README names one."""
+    if README.raw() is None and not in_checkout():
+        return None
     return _path(README, REPO / "README.md")
 
 
 def results_dir() -> Path:
-    return _path(RESULTS, REPO / "results")
+    return _path(RESULTS, REPO / "results" if in_checkout() else home() / "results")
 
 
-def exports_dir() -> Path:
+def exports_dir() -> Path | None:
+    """exports/ of the checkout; None in an installed package unless $HRNET_ZOO_EXPORTS names a folder."""
+    if EXPORTS.raw() is None and not in_checkout():
+        return None
     return _path(EXPORTS, REPO / "exports")
 
 
@@ -144,7 +235,7 @@ def exports_dir() -> Path:
 
 
 def reports_dir() -> Path:
-    return _path(REPORTS, REPO / "reports")
+    return _path(REPORTS, REPO / "reports" if in_checkout() else home() / "reports")
 
 
 def cache_dir() -> Path:
@@ -196,11 +287,12 @@ def data_mirrors() -> list[str]:
 
 
 def runs_dir() -> Path:
-    return _path(RUNS, "runs")
+    return _path(RUNS, "runs" if in_checkout() else home() / "runs")
 
 
 def oracle_venv() -> Path:
-    return _path(ORACLE_VENV, REPO / ".oracle" / "venv").resolve()
+    """The oracle is built from the checkout's oracle/ (`nox -s parity`); an installed package has none by default."""
+    return _path(ORACLE_VENV, (REPO if in_checkout() else home()) / ".oracle" / "venv").resolve()
 
 
 def accept_golden() -> bool:
@@ -264,9 +356,18 @@ def _with_table(text: str) -> str:
     return f"{head}{START}\n{table()}{END}{tail}"
 
 
+def _design_text(design: Path) -> str:
+    try:
+        return design.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SettingError(
+            f"{design}: cannot read ({exc.strerror}); the settings table lives in a checkout's docs/DESIGN.md"
+        ) from None
+
+
 def table_problems(design: Path = DESIGN) -> list[str]:
     """Why the table in docs/DESIGN.md is not the one SETTINGS renders (empty when it is)."""
-    text = design.read_text(encoding="utf-8")
+    text = _design_text(design)
     if _with_table(text) != text:
         return [f"{design}: the table of HRNET_ZOO_* variables is stale; run `python -m zoo settings --write`"]
     return []
@@ -274,7 +375,7 @@ def table_problems(design: Path = DESIGN) -> list[str]:
 
 def write_table(design: Path = DESIGN) -> bool:
     """Render the table into docs/DESIGN.md (between the markers only); whether the file changed."""
-    text = design.read_text(encoding="utf-8")
+    text = _design_text(design)
     wanted = _with_table(text)
     if wanted != text:
         design.write_text(wanted, encoding="utf-8")

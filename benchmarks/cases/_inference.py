@@ -54,8 +54,8 @@ def fast_mode() -> contextlib.AbstractContextManager:
 
 
 def random_checkpoint(ctx: BenchContext, entry_id: str, *, calib_size: tuple[int, int]) -> Path:
-    """Seeded random MMPose-format weights of a registry entry's architecture, BN recalibrated (ORACLE.md); made once
-    per working folder. Both sides load this very file."""
+    """Seeded random MMPose-format weights of a registry entry's architecture, BN recalibrated
+    (PARITY.md "The oracle environment"); made once per working folder. Both sides load this very file."""
     from harness.testing.random_weights import make_random_checkpoint
     from zoo.load import load_registry
 

@@ -122,7 +122,7 @@ def predict_bottomup_dataset(
     pool: GroupingPool | None = None,
 ) -> list[dict[str, Any]]:
     """COCO results of EVERY image of an annotation file, in file order, including images without people
-    (PROTOCOLS.md §5, "In test mode every image id of the json is evaluated").
+    (PROTOCOLS.md §5 "Every image is evaluated").
 
     protocol, schema, input_size: as `aggregate_image`. image_ids: restrict to these ids (for smoke runs), kept in
     file order. progress(done, total) is called after

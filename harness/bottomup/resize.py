@@ -134,7 +134,7 @@ def affine_matrix(geometry: ScaleGeometry) -> np.ndarray:
 
 
 def resize_image(image_rgb: np.ndarray, geometry: ScaleGeometry) -> np.ndarray:
-    """uint8 [H_t, W_t, 3] input of one scale: cv2.warpAffine INTER_LINEAR, black border (PROTOCOLS.md §4, §8.12).
+    """uint8 [H_t, W_t, 3] input of one scale: cv2.warpAffine INTER_LINEAR, black border (PROTOCOLS.md §4, §8 item 12).
 
     image_rgb: uint8 [h, w, 3] RGB, not modified.
     """

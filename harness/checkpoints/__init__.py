@@ -1,8 +1,8 @@
 """Checkpoint loading (safe, strict) and conversion; the cache, downloads and the run's check in `store`.
 
 Modules, leaves first: hashing (streamed sha256, sidecar record) -> cache (paths, verify, publish, lock) -> download,
-hub (sources) -> store (look-up, fetch, verified_for_run); formats (magic-byte sniffing) -> safe_load -> strict,
-convert. The names below are loaded on first use (PEP 562), so `import harness.checkpoints` and the store import
+hub, torch_hub (sources) -> store (look-up, fetch, verified_for_run); formats (magic-byte sniffing) -> safe_load ->
+strict, convert. The names below are loaded on first use (PEP 562), so `import harness.checkpoints` and the store import
 without torch (`python -m harness --help` and `fetch` never need it).
 """
 

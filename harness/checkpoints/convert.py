@@ -85,7 +85,7 @@ def convert_to_safetensors(
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata=metadata)
-        os.replace(tmp, dst)  # STYLE.md principle 9: only complete files appear under their final name
+        os.replace(tmp, dst)  # DESIGN.md principle 9: only complete files appear under their final name
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -1,4 +1,4 @@
-"""Load MMPose checkpoints without executing code from them (STYLE.md principle 9).
+"""Load MMPose checkpoints without executing code from them (DESIGN.md principle 9).
 
 `.pth` files are read ONLY with `torch.load(weights_only=True)`; the globals their pickle may name are torch's own
 allow-list plus `ALLOWED_GLOBALS` below (the harmless types real MMPose files carry in `meta`), added for the

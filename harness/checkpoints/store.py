@@ -20,8 +20,10 @@ Offline: `offline=True`, or `HRNET_ZOO_OFFLINE` / `HF_HUB_OFFLINE` set to 1/true
 reached (DNS failure, connection refused) raise `OfflineError` naming the URL and the exact path where a manually
 downloaded file can be placed. Hub mirrors are then consulted in the Hub's own cache only (`local_files_only`).
 
-Sources are tried in order: our cache, the primary URL, then each `Checkpoint.mirrors` entry (mirrors first with
-`prefer_mirror=True` or `HRNET_ZOO_PREFER_MIRROR=1`). When all fail, one error lists every attempt.
+Sources are tried in order: our cache, torch.hub's checkpoint folder (harness/checkpoints/torch_hub.py: a file
+MMPose / mmcv / torchvision downloaded there under the published name, verified, then hardlinked or copied into our
+cache; offline too; not with `force`), the primary URL, then each `Checkpoint.mirrors` entry (mirrors first with
+`prefer_mirror=True` or `HRNET_ZOO_PREFER_MIRROR=1`). When all downloads fail, one error lists every attempt.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.checkpoints import download, hub
+from harness.checkpoints import download, hub, torch_hub
 from harness.checkpoints.cache import (
     OFFLINE_NEXT,
     CachePaths,
@@ -120,7 +122,8 @@ def fetch(
 
     `offline`: None reads HRNET_ZOO_OFFLINE / HF_HUB_OFFLINE. `progress`: a tqdm bar on stderr (only when stderr is
     a terminal). `force`: download again even when a verified copy is cached (that copy stays until the new one
-    verifies). `prefer_mirror`: try Hub mirrors before the URL (None reads HRNET_ZOO_PREFER_MIRROR).
+    verifies), and do not take torch.hub's copy. `prefer_mirror`: try Hub mirrors before the URL (None reads
+    HRNET_ZOO_PREFER_MIRROR).
 
     A verified file in a read-only cache is returned without writing anything (no lock, no sidecar). A file under
     the name that does not verify is set aside (renamed, never deleted) before downloading.
@@ -157,6 +160,8 @@ def fetch(
                     return paths.final
             elif set_aside(paths, actual) is None and paths.final.exists():
                 raise _cannot_set_aside(checkpoint, paths, actual)
+        if not force and torch_hub.reuse(checkpoint, paths):  # verified like a download; never a network request
+            return paths.final
         return _fetch_locked(checkpoint, paths, offline=offline, progress=progress, prefer_mirror=prefer_mirror)
 
 

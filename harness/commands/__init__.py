@@ -26,3 +26,19 @@ def add_scoring_argument(parser) -> None:
         "library on every test run; inputs it does not model go to the library; the record says which ran) or "
         "library (xtcocotools/pycocotools themselves, the evaluator of record)",
     )
+
+
+def add_json_argument(parser) -> None:
+    """`--json`: the verb prints one JSON object on stdout instead of its text (the shapes: docs/DESIGN.md,
+    "Machine-readable output"). Messages for people still go to stderr; an error that stops the verb prints
+    `error: ...` there, no JSON, and exits non-zero, exactly as without --json."""
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object on stdout instead of text (docs/DESIGN.md)"
+    )
+
+
+def print_json(obj) -> None:
+    """The verb's JSON document on stdout: indented, keys in the order the verb built them, paths as strings."""
+    import json
+
+    print(json.dumps(obj, indent=2, ensure_ascii=False, default=str), flush=True)

@@ -3,7 +3,8 @@
 Each line starts with its verdict: `ok`, `note` (a fact a result records and a reader should know), `warn` (can
 change a number or stop a verb; the line says what to do) or `FAIL` (a blocker: a run would fail or give wrong
 numbers). Exit status: 0 no blocker, 1 at least one. The torch-free lines come first and print at once; torch,
-timm and CUDA follow (importing torch takes seconds).
+timm and CUDA follow (importing torch takes seconds). --json: one object at the end instead, {"checks": [{"status",
+"name", "text"}], "blockers", "warnings", "ready"} (docs/DESIGN.md, "Machine-readable output").
 
 The facts are the ones every result.json records (harness.results.package_versions, the RunSettings record of
 harness/runtime.py) and the import and known-bad-version checks of harness/environment.py; nothing is listed twice.
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import get_args
 
-from harness.commands import add_data_root_argument
+from harness.commands import add_data_root_argument, add_json_argument, print_json
 from harness.environment import (
     import_coco_api,
     interpreter,
@@ -33,16 +34,21 @@ STATUS_WIDTH, NAME_WIDTH = 5, 13
 
 
 class _Screen:
-    """Prints each line as soon as it is known, and counts the blockers and warnings."""
+    """Prints each line as soon as it is known (or keeps it for the JSON document), and counts the blockers and
+    warnings."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, quiet: bool = False) -> None:
         self.blockers = 0
         self.warnings = 0
+        self.quiet = quiet
+        self.checks: list[dict[str, str]] = []
 
     def line(self, status: str, name: str, text: str) -> None:
         self.blockers += status == "FAIL"
         self.warnings += status == "warn"
-        print(f"{status:<{STATUS_WIDTH}} {name:<{NAME_WIDTH}} {text}", flush=True)
+        self.checks.append({"status": status, "name": name, "text": text})
+        if not self.quiet:
+            print(f"{status:<{STATUS_WIDTH}} {name:<{NAME_WIDTH}} {text}", flush=True)
 
     def guard(self, name: str, check: Callable[[], None]) -> None:
         """Run one check; a crash of the check itself is a FAIL line, never a traceback (a doctor that dies on the
@@ -62,13 +68,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_data_root_argument(p, what="data root to look at")
+    add_json_argument(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from harness.results import package_versions
 
-    screen = _Screen()
+    screen = _Screen(quiet=args.json)
     versions = package_versions()
     bad = {rule.package: (rule, v) for rule, v in reversed(known_bad(versions))}
     screen.guard("python", lambda: _python(screen))
@@ -84,8 +91,12 @@ def run(args: argparse.Namespace) -> int:
     screen.guard("torch", lambda: _torch(screen))
     screen.guard("timm", lambda: _timm(screen))
     screen.guard("run of record", lambda: _run_settings(screen))
-    verdict = f"{screen.blockers} blocker(s), {screen.warnings} warning(s)"
-    print(f"\n{verdict}: " + ("fix the FAIL lines before a run of record." if screen.blockers else "ready."))
+    if args.json:
+        doc = {"checks": screen.checks, "blockers": screen.blockers, "warnings": screen.warnings}
+        print_json({**doc, "ready": not screen.blockers})
+    else:
+        verdict = f"{screen.blockers} blocker(s), {screen.warnings} warning(s)"
+        print(f"\n{verdict}: " + ("fix the FAIL lines before a run of record." if screen.blockers else "ready."))
     return 1 if screen.blockers else 0
 
 
@@ -196,7 +207,7 @@ def _registry(screen: _Screen) -> Registry | None:
 
 
 def _checkpoints(screen: _Screen, registry: Registry) -> None:
-    from harness.checkpoints import store
+    from harness.checkpoints import store, torch_hub
 
     where = store.cache_dir()
     existing = next((p for p in (where, *where.parents) if p.exists()), None)
@@ -206,6 +217,10 @@ def _checkpoints(screen: _Screen, registry: Registry) -> None:
     verified = sum(1 for ck in published.values() if store.expected_path(ck).exists() and store.cached_path(ck))
     state = ("" if where.exists() else "not created yet, ") + ("writable" if writable else "NOT writable")
     text = f"{where} ({state}): {verified} of {len(published)} published files cached and verified"
+    # Found by name only (hashing them is fetch's work): fetch verifies each before it is used.
+    in_hub = [ck for ck in published.values() if not store.expected_path(ck).exists() and torch_hub.candidate(ck)]
+    if in_hub:
+        text += f"; {len(in_hub)} more in torch.hub's {torch_hub.checkpoints_dir()}, reused by `fetch` once verified"
     if not writable:
         screen.line("warn", "checkpoints", f"{text}; set ${settings.CACHE} to a writable folder")
     else:

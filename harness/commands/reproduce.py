@@ -8,6 +8,16 @@ from its finished chunks when started again with the same arguments.
 
 Several GPUs or machines: `torchrun --nproc-per-node N -m harness reproduce ...` shares each row's chunks out over
 N processes; rank 0 alone writes results, history and reports, and every rank exits with the same status.
+
+--json: the summary as one object on stdout, {"dataset", "rows": [{"row_id", "entry_id", "verdict", "counts",
+"informational", "partial", "run_key", "run_dir", "metrics": [{"name", "documented", "reproduced", "delta",
+"tolerance", "verdict", "direction"}]}], "exit_status"} (docs/DESIGN.md, "Machine-readable output"); progress and
+errors stay on stderr (an error that stops the run prints no JSON and exits 2).
+
+On a Slurm cluster: `--launcher slurm` submits every row as a job of one job array (harness.cluster; README "On a
+Slurm cluster"), skips rows whose run is already complete and verified, waits with a live table and gathers: this
+process alone appends the history and renders the reports. Exit 3 when a job did not run (its row is named with
+its log and the last lines of its error); `python -m harness jobs status|wait|cancel` re-attaches after a logout.
 """
 
 from __future__ import annotations
@@ -15,10 +25,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import fnmatch
+import json
 import sys
 from pathlib import Path
 
-from harness.commands import add_data_root_argument
+from harness.commands import add_data_root_argument, add_json_argument, print_json
 from harness.commands.evaluate import add_run_arguments, spec_from_args
 from harness.distributed import DistributedError
 from harness.errors import DataError, DownloadError, HarnessError
@@ -51,8 +62,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--offline", action="store_true", help="never download; use the checkpoint cache")
     p.add_argument("--no-report", action="store_true", help="do not re-render reports/ and the README")
-    p.add_argument("--chunk-size", type=int, default=512, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--chunk-size",
+        type=int,
+        default=512,
+        metavar="N",
+        help="instances per resumable chunk (bottom-up: N/32 images), with either launcher (default 512)",
+    )
+    add_json_argument(p)
     add_run_arguments(p)
+    from harness.cluster.options import add_arguments as add_launcher_arguments
+
+    add_launcher_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -153,7 +174,15 @@ def _lock_warnings(registry, rows, data_root: Path) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from harness import distributed, runtime
+    from harness.cluster.options import resources_from_args
 
+    resources = resources_from_args(args)  # the launcher options are checked first, with either launcher
+    if resources is not None:
+        if args.json:  # the summary of a Slurm run is gathered later, by whoever waits: no one document to print now
+            print("error: --json is not available with --launcher slurm; read the gathered results with "
+                  "`python -m harness report` or the run folders' result.json", file=sys.stderr)  # fmt: skip
+            return 2
+        return _run_slurm(args, resources)
     # Under torchrun: join the process group (a no-op otherwise); every rank takes the same path through run().
     ctx = distributed.setup(device=runtime.resolve_device(args.device))
     try:
@@ -206,13 +235,15 @@ def _run(args: argparse.Namespace, ctx) -> int:
         record = outcome.record  # the same on every rank: each computes the same verdicts and exit status
         ctx.main_only(lambda record=record: history.append(record))
         verdict = row_verdict(row.row_id, row.metrics, record.metrics, row.tolerances, partial=record.partial)
-        verdicts.append((row, verdict, record))
+        verdicts.append((row, verdict, record, out_dir))
         if outcome.reused_chunks:
             say(f"   resumed: reused {outcome.reused_chunks} finished chunk(s)", file=sys.stderr)
     if not args.no_report:
         ctx.main_only(lambda: _render_reports(registry, report, history, readme))
-    if ctx.is_main:
-        _print_summary(verdicts)
+    if ctx.is_main and args.json:
+        print_json({"dataset": args.dataset, "rows": summary(verdicts), "exit_status": exit_status(verdicts)})
+    elif ctx.is_main:
+        _print_summary(verdicts, of_record=history.latest_by_row(history.load()))
     return exit_status(verdicts)
 
 
@@ -233,34 +264,67 @@ def run_folder(runs_dir: Path, spec) -> Path:
 def exit_status(verdicts) -> int:
     """1 when a run that counts as a reproduction (zoo.record.standing) is outside its tolerance, else 0: a run
     with overrides, a partial run or a fast-mode look only informs."""
-    failed = [v for _, v, record in verdicts if not record.informational and v.verdict != "reproduced"]
+    failed = [v for _, v, record, _ in verdicts if not record.informational and v.verdict != "reproduced"]
     return 1 if failed else 0
 
 
 def _render_reports(registry, report, history, readme) -> None:
     """reports/, the README tables and the Hub model cards in exports/ (when the checkout has them): everything that
-    shows reproduced numbers is rendered again from the history, so none of it goes stale after a run."""
+    shows reproduced numbers is rendered again from the history, so none of it goes stale after a run. An installed
+    package has no README or exports/ of its own: those are written only where HRNET_ZOO_README/EXPORTS say."""
     from zoo import generated, hf_cards
 
     records = history.load()
     out = report.default_reports_dir()
     report.write(report.render(registry, records, out), out)
-    readme.write_readme(registry, records=records)
-    cards = generated.default_exports_dir() / "hf-cards"
-    if (cards / generated.MANIFEST).is_file():
-        command = f"python -m zoo export hf-cards {cards}"
-        generated.write(hf_cards.render(registry, records=records), cards, command=command)
+    print(f"reports: {out}", file=sys.stderr)
+    if readme.default_readme() is not None:
+        readme.write_readme(registry, records=records)
+    exports = generated.default_exports_dir()
+    cards = exports / "hf-cards" if exports is not None else None
+    if cards is not None and (cards / generated.MANIFEST).is_file():
+        generated.write(hf_cards.render(registry, records=records), cards, command="python -m zoo export hf-cards")
+
+
+def summary(verdicts) -> list[dict]:
+    """The rows of `--json`: the same facts as the text summary (verdict as shown, each metric against its
+    documented number), plus the run's key and folder."""
+    from zoo.history import shown_verdict
+
+    return [
+        {
+            "row_id": row.row_id,
+            "entry_id": row.entry_id,
+            "verdict": shown_verdict(verdict.label, record),
+            "counts": not record.informational,
+            "informational": list(record.informational),
+            "partial": bool(record.partial),
+            "run_key": record.run_key,
+            "run_dir": str(out_dir),
+            "metrics": [_metric_view(m) for m in verdict.metrics],
+        }
+        for row, verdict, record, out_dir in verdicts
+    ]
+
+
+def _metric_view(m) -> dict:
+    keys = ("name", "documented", "reproduced", "delta", "tolerance", "verdict", "direction")
+    return {k: getattr(m, k) for k in keys}
 
 
 def _silent(*_args, **_kwargs) -> None:
     """print() of the ranks > 0 under torchrun: rank 0 speaks for the run."""
 
 
-def _print_summary(verdicts) -> None:
-    from zoo.history import shown_verdict
+def _print_summary(verdicts, *, of_record: dict) -> None:
+    from zoo.history import confirms, shown_verdict
 
-    for row, verdict, record in verdicts:
+    for row, verdict, record, _ in verdicts:
         print(f"{shown_verdict(verdict.label, record):>22}  {row.row_id}")
+        shown = of_record.get(row.row_id)
+        if shown is not None and shown.data != record.data and confirms(record, shown):
+            # The reports keep showing the first of equal runs (zoo.history.latest_by_row): say why they did not move.
+            print(f"{'':>24}same run and numbers as the run of record of {shown.date}: confirmed, reports unchanged")
         for m in verdict.metrics:
             print(
                 f"{'':>24}{m.name:<8} documented {row.metric_text[m.name]:>6}  reproduced {m.reproduced:.4f}  "
@@ -273,3 +337,129 @@ def _print_summary(verdicts) -> None:
             print(f"{'':>24}  {line}")
         if differences:
             print(f"{'':>24}  (after an intended change: python -m harness data check {row.dataset} --repin)")
+
+
+# -- --launcher slurm -------------------------------------------------------------------------------------------------
+
+#: Exit status when a job did not run (failed, cancelled, timed out, lost): no verdict for its row.
+DID_NOT_RUN = 3
+
+
+def _run_slurm(args: argparse.Namespace, resources) -> int:
+    """Plan the rows, submit those without a complete run as one job array, then wait and gather (or return at
+    once with --no-wait). Every check that can fail runs before the first sbatch."""
+    from harness.cluster import job, manifest, plan, states, submit
+    from zoo import load_registry
+
+    registry = load_registry()
+    rows = select_rows(registry, args.dataset, args.rows)
+    data_root = args.data_root or settings.data_root()
+    device_args = argparse.Namespace(**{**vars(args), "device": "cpu"})  # the job's device is set for its node
+    specs = {row.row_id: spec_from_args(device_args, registry, row, data=None) for row in rows}
+    try:
+        data, checkpoints = preflight(registry, rows, data_root=data_root, offline=args.offline)
+    except (DataError, DownloadError) as exc:
+        print(f"error: cannot reproduce {args.dataset}: {exc}\nNothing was submitted; reports/ is unchanged.",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    runs_dir = Path(args.runs or settings.runs_dir()).absolute()  # jobs may start in another folder
+    pairs = []
+    for row in rows:
+        spec = dataclasses.replace(
+            specs[row.row_id], data=data[row.row_id], checkpoint=checkpoints[row.entry_id].absolute(),
+            published_checkpoint=True, offline=args.offline or None,
+        )  # fmt: skip
+        spec = job.for_node(
+            spec, device=resources.device, threads=resources.cpus_per_task, workers_given=args.workers is not None
+        )
+        pairs.append((spec, run_folder(runs_dir, spec)))
+    plans = plan.build(pairs, runs_dir)
+    if args.dry_run:
+        _print_plan(plans, resources)
+        return 0
+    with manifest.locked(runs_dir) as known:
+        queue = states.squeue(known[p.key].job_id for p in plans if p.key in known and known[p.key].job_id)
+        todo, attached = [], []
+        for p in plans:
+            entry = known.get(p.key)
+            info = queue.get(entry.job_id) if entry and entry.job_id and entry.run_key == p.run_key else None
+            if p.complete:
+                if entry is None or entry.run_key != p.run_key:  # complete before any job (e.g. a local run)
+                    known[p.key] = manifest.RowJob(p.key, p.spec.result.row_id, p.spec.protocol_name, p.run_key,
+                                                   gathered="before submission")  # fmt: skip
+            elif info is not None and info.state in states.ACTIVE:
+                attached.append(p)
+            else:
+                todo.append(p)
+        requests = [job.JobRequest(p.spec, registry, p.out_dir, p.run_key, p.inputs) for p in todo]
+        ids = submit.submit(todo, requests, runs_dir, resources, known) if todo else []
+    done = len(plans) - len(todo) - len(attached)
+    print(f"submitted {len(ids)} job(s) ({resources.describe()}); {len(attached)} still queued or running; "
+          f"{done} complete and verified, not submitted again. Manifest: {manifest.path(runs_dir)}",
+          file=sys.stderr)  # fmt: skip
+    if args.no_wait:
+        print(f"re-attach with: python -m harness jobs wait {runs_dir}", file=sys.stderr)
+        return 0
+    return gather(runs_dir, keys=[p.key for p in plans], report=not args.no_report, progress=not args.no_progress)
+
+
+def _print_plan(plans, resources) -> None:
+    from harness.cluster.estimate import estimate
+
+    todo = [p for p in plans if not p.complete]
+    print(f"{len(todo)} job(s) in one job array, each: {resources.describe()}")
+    for p in plans:
+        what = "complete, not submitted" if p.complete else estimate(p.spec, resources)
+        print(f"  {p.spec.result.row_id} ({p.spec.protocol_name})  run {p.run_key}  -> {p.key}  [{what}]")
+
+
+def gather(runs_dir: Path, *, keys: list[str] | None = None, report: bool = True, progress: bool = True) -> int:
+    """Wait for the manifest's jobs (those of `keys`, else all), then, as the one writer under the manifest's lock,
+    append each complete and verified result to the history once and render the reports; print the verdicts and
+    each row that did not run with its log. Exit 3 when a job did not run, else as the local launcher."""
+    from harness import report as report_module
+    from harness.cluster import manifest, plan, states, wait
+    from zoo import history, load_registry, readme
+    from zoo.record import RunRecord
+    from zoo.verdicts import row_verdict
+
+    known = manifest.load(runs_dir)
+    if not known:
+        raise HarnessError(f"no job manifest in {runs_dir} ({manifest.path(runs_dir)} does not exist)")
+    rows = [known[k] for k in (keys or known) if k in known]
+    found = wait.wait(runs_dir, [r for r in rows if not r.gathered], progress=progress)
+    registry = load_registry()
+    verdicts, missed, appended = [], [], False
+    with manifest.locked(runs_dir) as current:
+        for row in rows:
+            entry, state = current.get(row.key, row), found.get(row.key)
+            out_dir = runs_dir / row.key
+            if state is not None and not (state.done and plan.complete(out_dir, entry.run_key)):
+                if state.done:  # it returned, but what it wrote is not the run this command planned
+                    why = f"{out_dir} does not hold a verified run {entry.run_key} (other code or data on the node?)"
+                    state = dataclasses.replace(state, state="FAILED", error=why)
+                missed.append((entry, state))
+                continue
+            record = RunRecord.from_dict(json.loads((out_dir / "result.json").read_text()), out_dir / "result.json")
+            if not entry.gathered:
+                entry.gathered = history.append(record).name
+                appended = True
+            documented = registry.row(record.row_id)
+            verdict = row_verdict(record.row_id, documented.metrics, record.metrics, documented.tolerances,
+                                  partial=record.partial)  # fmt: skip
+            verdicts.append((documented, verdict, record))
+        if appended and report:
+            _render_reports(registry, report_module, history, readme)
+    _print_summary(verdicts)
+    for entry, state in missed:
+        _print_did_not_run(runs_dir, entry, state, states)
+    return DID_NOT_RUN if missed else exit_status(verdicts)
+
+
+def _print_did_not_run(runs_dir: Path, entry, state, states) -> None:
+    folder = runs_dir / "jobs" / "logs" / "%j"
+    out, err = states.log_paths(folder, entry.job_id)
+    print(f"{'did not run':>22}  {entry.row_id}  (job {entry.job_id} {state.why()})")
+    print(f"{'':>24}log: {err}")
+    for text in states.tail(err) or states.tail(out) or ["(the log is empty)"]:
+        print(f"{'':>24}| {text}")

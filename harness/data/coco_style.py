@@ -32,7 +32,7 @@ def clean_gt_bbox(
 
     PROTOCOLS.md §5: x1 = max(0, x), x2 = min(img_w - 1, x1 + max(0, w')), likewise y; keep if x2 > x1 and
     y2 > y1. w' = w - 1 in the model-zoo era (`Era.gt_box_shrink`, until PR #1367), w' = w in 0.x HEAD and 1.x
-    (PROTOCOLS.md §8.3). A box entirely outside the image ends up with x2 <= x1 (or y) and is dropped.
+    (PROTOCOLS.md §8 item 3). A box entirely outside the image ends up with x2 <= x1 (or y) and is dropped.
     """
     img_h, img_w = image_size
     x, y, w, h = (float(v) for v in bbox[:4])
@@ -77,7 +77,7 @@ def load_gt_instances(
 ) -> InstanceSet:
     """GT-box instances of a COCO-style file (AIC, MacaquePose, ATRW; also COCO with GT boxes).
 
-    gt_box_shrink: `protocol.era.gt_box_shrink` (PROTOCOLS.md §5, §8.3). AIC files have no `area`/`iscrowd`.
+    gt_box_shrink: `protocol.era.gt_box_shrink` (PROTOCOLS.md §5, §8 item 3). AIC files have no `area`/`iscrowd`.
     Each instance carries the cleaned box, bbox_score 1, bbox_id restarting at 0 per image, and the GT keypoints
     [K, 3] float32.
     """

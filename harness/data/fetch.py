@@ -4,7 +4,9 @@ Per source whose targets are not all laid out yet: find its file (already downlo
 `downloads/`, else from its URLs and mirrors: harness.data.download), verify it against the registry's documented
 sha256/size or, failing those, the hash the data lock pinned, then extract the missing members atomically
 (harness.data.extract). Sources without a direct download are collected as manual steps; everything else is still
-fetched, so one run leaves only the manual steps to do.
+fetched, so one run leaves only the manual steps to do. A source that cannot be got (offline, a failed download, a
+hand-placed file that does not verify, an archive that cannot be extracted) does not stop the others either: the
+outcome lists every one (`failed`), so the user learns about all of them at once.
 
 Trust on first use, done right: an archive the lock does not pin yet is not pinned here. It is returned in
 `FetchOutcome.archives` and pinned by the check that follows (harness.data.check, `archives=`), only when the layout
@@ -44,7 +46,6 @@ from harness.errors import (
     TermsNotAcceptedError,
     UnsafeArchiveError,
 )
-from zoo import settings
 from zoo.schema import Dataset, DataSource
 
 log = logging.getLogger(__name__)
@@ -56,12 +57,14 @@ class FetchOutcome:
     laid_out: list[str] = field(default_factory=list)  # targets this run laid out
     present: list[str] = field(default_factory=list)  # targets that were there already
     manual: list[str] = field(default_factory=list)  # steps left to the user
+    failed: list[str] = field(default_factory=list)  # one message per source that could not be got
+    offline: bool = False  # some source failed for want of the network (offline mode or unreachable)
     #: Archives this run verified and extracted, to be pinned by the check of the layout (harness.data.check).
     archives: dict[str, lock.ArchiveRecord] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
-        return not self.manual
+        return not self.manual and not self.failed
 
 
 @dataclass(frozen=True)
@@ -110,13 +113,19 @@ def fetch_dataset(
         if todo:
             extract.clear_staging(root)
         for source, missing in todo:
-            got = _obtain(dataset, source, root, offline=offline, prefer_mirror=prefer_mirror, progress=progress)
+            try:
+                got = _obtain(dataset, source, root, offline=offline, prefer_mirror=prefer_mirror, progress=progress)
+                if got is not None and source.format != "file":
+                    say(f"{dataset.key} {source.name}: extracting {len(missing)} member(s) of {got.path.name}")
+                    _extract(got, source, missing, root, progress=progress)
+            except (DownloadError, DataError) as exc:  # the next sources are still attempted (module docstring)
+                outcome.failed.append(str(exc))
+                outcome.offline |= isinstance(exc, OfflineError)
+                continue
             if got is None:
                 outcome.manual.append(manual_step(root, dataset, source))
                 continue
             if source.format != "file":
-                say(f"{dataset.key} {source.name}: extracting {len(missing)} member(s) of {got.path.name}")
-                _extract(got, source, missing, root, progress=progress)
                 outcome.archives[source.name] = lock.ArchiveRecord(source.filename, got.sha256, got.size, got.label)
             outcome.laid_out += [m.target for m in missing]
     return outcome
@@ -217,5 +226,4 @@ def _all_failed(dataset: Dataset, source: DataSource, dest: Path, attempts: list
         f"location(s); nothing was published:\n{lines}\n"
         f"To install it by hand, download {first} and place it at {dest}; the next `data fetch` verifies and "
         "lays it out."
-        + (f" Or reconnect / unset {settings.OFFLINE} and {settings.HF_HUB_OFFLINE}." if cls is OfflineError else "")
-    )
+    )  # what to run next (online again, the exact command) is said once for all sources: harness/commands/data.py

@@ -1,7 +1,7 @@
 """Top-down instances of Horse-10 (PROTOCOLS.md §5, model-zoo-era semantics).
 
 Every non-crowd annotation with max(keypoints) > 0, the RAW annotation box (no clipping, no cleaning: PROTOCOLS.md
-§8.3), padding 1.25 (applied by the geometry, PROTOCOLS.md §2.1). bbox_id is a global running id, since Horse-10
+§8 item 3), padding 1.25 (applied by the geometry, PROTOCOLS.md §2.1). bbox_id is a global running id, since Horse-10
 predictions are matched to GT by running bbox_id order (PROTOCOLS.md §5).
 """
 

@@ -1,6 +1,6 @@
 """Image decoding with the reference's semantics, and a cache that decodes each image once for all its boxes.
 
-PROTOCOLS.md §2.3 / §8.12: LoadImageFromFile decodes with OpenCV `imdecode(IMREAD_COLOR)` and converts BGR -> RGB;
+PROTOCOLS.md §2.3 / §8 item 12: LoadImageFromFile decodes with OpenCV `imdecode(IMREAD_COLOR)` and converts BGR -> RGB;
 the result is uint8 [H, W, 3]. (PROTOCOLS.md §10: JPEG decode is bit-identical across OpenCV, torchvision and PIL
 on the samples, but OpenCV is the reference, so it is what we use.)
 

@@ -175,7 +175,7 @@ def _now() -> str:
 
 
 def write_lock(data_root: str | os.PathLike, lock: DataLock) -> None:
-    """Write atomically. Callers hold the data root's lock (harness.data.fetch.data_root_locked). OSError (a
+    """Write atomically. Callers hold the data root's lock (harness.data.sources.data_root_locked). OSError (a
     read-only root) is the caller's to report."""
     write_text_atomic(lock_path(data_root), lock.to_json())
 

@@ -8,7 +8,7 @@
      "evaluator": {...}, "counts": {...},
      "scoring": {"requested": "library" | "fast", "backend": what actually ran}}
 
-Running the model is separate from scoring it (STYLE.md principle 5): predictions may come from any producer.
+Running the model is separate from scoring it (DESIGN.md principle 5): predictions may come from any producer.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """COCO-style keypoint AP/AR (PROTOCOLS.md §5): one entry point that dispatches on the scoring backend.
 
-- "library" (coco_library.py): xtcocotools / pycocotools themselves, the evaluator of record (STYLE.md principle 6),
+- "library" (coco_library.py): xtcocotools / pycocotools themselves, the evaluator of record (DESIGN.md principle 6),
   behind a quiet adapter that returns named metrics. Its docstring states the semantics, the per-keypoint breakdown
   included.
 - "fast" (fast_coco.py over the pure array core, fast_core.py): the same numbers bit for bit, ~70x faster on

@@ -1,18 +1,18 @@
 """The library adapter of COCO-style keypoint AP/AR: a quiet wrapper over xtcocotools / pycocotools that returns
 named metrics (coco.py dispatches here for `backend="library"`, and fast_coco.py for inputs it does not model).
 
-The library named by the protocol (`Evaluator.library`) is the evaluator of record (STYLE.md principle 6); this
+The library named by the protocol (`Evaluator.library`) is the evaluator of record (DESIGN.md principle 6); this
 module only prepares its inputs, silences it and names its outputs. Semantics (PROTOCOLS.md §5):
 
 - OKS area: GT `area` when `use_area`, else 0.53 * GT bbox w*h, which is also what the area-range filter
-  (medium/large) then uses (PROTOCOLS.md §8.2, AIC). xtcocotools does this itself; for pycocotools the adapter
+  (medium/large) then uses (PROTOCOLS.md §8 item 2, AIC). xtcocotools does this itself; for pycocotools the adapter
   writes `area = w * h * 0.53` into a copy of the GT (the same float operations, so the numbers are identical).
 - Annotations without `iscrowd` (AIC) count as non-crowd: xtcocotools fills `iscrowd = False` when it loads them;
   the pycocotools path fills 0 the same way. pycocotools also needs `num_keypoints`; where absent it is the count
   of joints with v > 0 (what xtcocotools uses anyway).
 - xtcocotools drops a prediction whose keypoint scores are all exactly 0; pycocotools keeps it.
 - Ignored GT: crowd, or no labelled joint (xtcocotools counts v > 0; pycocotools reads `num_keypoints`).
-- maxDets 20, OKS thresholds .50:.05:.95, 101 recall points, score sort by mergesort (stable, PROTOCOLS.md §8.14).
+- maxDets 20, OKS thresholds .50:.05:.95, 101 recall points, score sort by mergesort (stable, PROTOCOLS.md §8 item 14).
 
 A metric is -1.0 where the library reports "no ground truth" (for instance APm when no GT is medium-sized).
 
@@ -73,7 +73,7 @@ def _gt_api(library: str, gt: Mapping[str, Any], *, use_area: bool) -> Any:
         if "num_keypoints" not in ann:
             ann["num_keypoints"] = int(np.count_nonzero(np.asarray(ann["keypoints"])[2::3] > 0))
         if not use_area:
-            # PROTOCOLS.md §8.2: same float operations as xtcocotools (w * h * 0.53) for OKS and area ranges.
+            # PROTOCOLS.md §8 item 2: same float operations as xtcocotools (w * h * 0.53) for OKS and area ranges.
             ann["area"] = ann["bbox"][2] * ann["bbox"][3] * 0.53
     api = coco_cls()
     api.dataset = data

@@ -1,6 +1,6 @@
 """Vectorised COCO keypoint evaluation, bit-identical to xtcocotools / pycocotools COCOeval (iouType keypoints).
 
-The library stays the evaluator of record (STYLE.md principle 6): this is a faster path that is only used where it is
+The library stays the evaluator of record (DESIGN.md principle 6): this is a faster path that is only used where it is
 proven equal, by tests/harness/metrics/test_fast_coco.py on every test run (many seeded cases, both semantics, values
 compared with ==) and, optionally, on the very input at hand (`self_check=True` also runs the library and raises
 `FastPathMismatchError` on any difference). Inputs it does not model (non-integer or duplicate ids) go to the library.

@@ -100,7 +100,7 @@ def ground_truth_arrays(
     g = len(anns)
     kp = np.asarray([a["keypoints"] for a in anns], dtype=np.float64).reshape(g, num_keypoints, 3)
     bbox = np.asarray([a["bbox"] for a in anns], dtype=np.float64).reshape(g, 4)
-    wh053 = bbox[:, 2] * bbox[:, 3] * 0.53  # PROTOCOLS.md §8.2 (w*h*0.53; h*w is the same product)
+    wh053 = bbox[:, 2] * bbox[:, 3] * 0.53  # PROTOCOLS.md §8 item 2 (w*h*0.53; h*w is the same product)
     labelled = np.count_nonzero(kp[:, :, 2] > 0, axis=1)
     if library == "xtcocotools":
         crowd_flag = [a.get("iscrowd", False) for a in anns]  # its loader fills False where absent (AIC)

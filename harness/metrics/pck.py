@@ -1,6 +1,6 @@
 """Horse-10 PCK / NME as pure functions with an update step (sufficient statistics) and a compute step.
 
-Two variants (PROTOCOLS.md §5, §8.11):
+Two variants (PROTOCOLS.md §5, §8 item 11):
 
 - Model-zoo era (mmpose 2021-04, produced the README's PCK@0.3 / NME): `horse10_pck_nme`.
   Normaliser L = ||GT joint 0 (Nose) - GT joint 1 (Eye)|| on raw coordinates, visible or not; L <= 0 -> 1e6 (that
@@ -53,7 +53,7 @@ class PoseGroundTruth:
     ann_ids: tuple[Any, ...]  # [N]
     keypoints: np.ndarray  # [N, K, 2] raw x, y (unlabelled joints are usually (0, 0))
     visible: np.ndarray  # [N, K] bool, v > 0
-    bboxes: np.ndarray  # [N, 4] raw x, y, w, h (never cleaned, PROTOCOLS.md §8.3)
+    bboxes: np.ndarray  # [N, 4] raw x, y, w, h (never cleaned, PROTOCOLS.md §8 item 3)
 
     @property
     def num_instances(self) -> int:
@@ -246,7 +246,7 @@ def horse10_pck_nme(
     threshold: float = 0.3,
     keypoint_names: Sequence[str] | None = None,
 ) -> PckMetrics:
-    """Model-zoo-era Horse-10 'PCK@0.3' and 'NME' (Nose-Eye normaliser; PROTOCOLS.md §5, §8.11)."""
+    """Model-zoo-era Horse-10 'PCK@0.3' and 'NME' (Nose-Eye normaliser; PROTOCOLS.md §5, §8 item 11)."""
     truth, pred, names = _prepare(predictions, gt, keypoint_names)
     stats = pck_update(pred, truth.keypoints, truth.visible, nose_eye_normalizer(truth.keypoints), threshold=threshold)
     pck, nme, acc, mean_d = pck_compute(stats)

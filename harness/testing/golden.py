@@ -1,4 +1,4 @@
-"""Golden outputs with an explicit accept switch (STYLE.md principle 12; detectron2's `verify_results` style).
+"""Golden outputs with an explicit accept switch (DESIGN.md principle 12; detectron2's `verify_results` style).
 
 A golden file holds what a pipeline produced once, reviewed and committed: predictions (keypoints rounded to
 `XY_DECIMALS`, scores to `SCORE_DIGITS` significant digits) and metrics. A test recomputes them and compares with

@@ -1,5 +1,5 @@
-"""Host-side access to the MMPose 0.29 oracle (ORACLE.md): locate or build its virtual environment and run the
-scripts in oracle/ with its interpreter.
+"""Host-side access to the MMPose 0.29 oracle (PARITY.md "The oracle environment"): locate or build its virtual
+environment and run the scripts in oracle/ with its interpreter.
 
 The oracle lives in its own venv (.oracle/venv, built by oracle/build_env.py) because its pins (numpy<2,
 setuptools<70, torch 2.4) must not leak into the project's environment. Nothing here imports mmpose or the oracle

@@ -1,6 +1,6 @@
-"""Seeded random weights in MMPose's checkpoint format, for tests and parity runs (ORACLE.md).
+"""Seeded random weights in MMPose's checkpoint format, for tests and parity runs (PARITY.md "The oracle environment").
 
-Plain random init makes HRNet's activations explode through its depth (ORACLE.md): batch-norm statistics are
+Plain random init makes HRNet's activations explode through its depth: batch-norm statistics are
 therefore recalibrated on seeded random inputs (train mode, momentum=None = cumulative average), then frozen (eval),
 so heatmaps stay of order one and comparisons with the oracle are meaningful.
 

@@ -30,7 +30,7 @@ PERSON_CATEGORY = 1
 def rescore(keypoint_scores: np.ndarray, bbox_scores: np.ndarray, *, vis_thr: float) -> np.ndarray:
     """[N] float64 instance scores: mean of the maxvals STRICTLY above vis_thr (0 if none) times the box score.
 
-    PROTOCOLS.md §3 / §8.4. keypoint_scores: [N, K] float32; bbox_scores: [N]. Sums run left to right in float64,
+    PROTOCOLS.md §3 / §8 item 4. keypoint_scores: [N, K] float32; bbox_scores: [N]. Sums run left to right in float64,
     as the reference's Python loop does.
     """
     ks = np.asarray(keypoint_scores, dtype=np.float32)

@@ -1,14 +1,14 @@
-"""The demo's own validation code (demo/topdown_simple.py) and the flip check: flip test, its pairs and its shift
-must matter on the demo data. Fast unit tests, plus one slow test on the shipped checkpoint."""
+"""The demo's own validation code (harness/demo/topdown_simple.py) and the flip check: flip test, its pairs and its
+shift must matter on the demo data. Fast unit tests, plus one slow test on the shipped checkpoint."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from demo import generate
-from demo import topdown_simple as td
-from demo.flipcheck import flip_indices
+from harness.demo import generate
+from harness.demo import topdown_simple as td
+from harness.demo.flipcheck import flip_indices
 
 
 def test_flip_back_swaps_pairs_mirrors_and_shifts_one_column_right():
@@ -61,16 +61,16 @@ def test_shipped_checkpoint_needs_its_flip_pairs(repo_root, tmp_path):
     """Flip test with the right pairs beats a broken pair by a clear margin, and flip on != flip off."""
     import torch
 
-    from demo.flipcheck import check
-    from demo.train import demo_architecture
     from harness.checkpoints import load_checkpoint
+    from harness.demo.flipcheck import check
+    from harness.demo.train import demo_architecture
     from harness.models import build_model
     from zoo import load_registry
 
     url = load_registry().entry("hrnet_w8_demo_128x96").checkpoint.url
     path = repo_root / url.removeprefix("file:")
     if not path.exists():
-        pytest.skip(f"{path} is absent: train it with `python -m demo.train` (demo/README.md)")
+        pytest.skip(f"{path} is absent: train it with `python -m harness.demo.train` (demo/README.md)")
     torch.set_num_threads(1)
     model = build_model(demo_architecture())
     model.load_state_dict(load_checkpoint(path).state_dict, strict=True)

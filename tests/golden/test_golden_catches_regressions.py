@@ -13,7 +13,7 @@ from tests.golden.cases import BY_NAME, run_case
 REGRESSIONS = [
     # PROTOCOLS.md §3: flipped heatmap shifted one column right. Without the shift every flip-averaged peak moves.
     ("standin_td_aic__published", {"shift_heatmap": False}, ["joint", "moved", "metric AP"]),
-    # PROTOCOLS.md §2.1, §8.1: ATRW test padding is 1.0; 1.25 zooms out, so the decoded grid (and keypoints) move.
+    # PROTOCOLS.md §2.1, §8 item 1: ATRW test padding is 1.0; 1.25 zooms out, so the decoded grid (and keypoints) move.
     ("standin_td_atrw__published", {"padding": 1.25}, ["joint", "moved"]),
     # The same flip-shift regression on random weights of the real W32 architecture.
     ("td_w32_aic__published", {"shift_heatmap": False}, ["joint", "moved"]),

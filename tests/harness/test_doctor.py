@@ -146,3 +146,25 @@ def test_doctor_warns_about_an_unknown_or_malformed_setting(tmp_path, monkeypatc
     monkeypatch.delenv("HRNET_ZOO_MAX_DOWNLOAD_MB")
     line = _line(_run("doctor", pythonpath=tmp_path, tmp_path=tmp_path).stdout, "settings")
     assert line.startswith("ok") and f"HRNET_ZOO_CACHE={tmp_path / 'cache'}" in line
+
+
+@pytest.mark.slow
+def test_doctor_json_parses_and_counts_a_torch_hub_copy(tmp_path, monkeypatch):
+    """--json: one object with every check; a published file in torch.hub's folder is counted (issue 21.6, 21.7)."""
+    from zoo import load_registry
+
+    entry = next(iter(load_registry().entries.values()))
+    folder = tmp_path / "torch-home" / "hub" / "checkpoints"
+    folder.mkdir(parents=True)
+    (folder / entry.checkpoint.filename).write_bytes(b"found by name; fetch verifies it")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    res = _run("doctor", "--json", "--data-root", str(tmp_path / "no-data"), pythonpath=tmp_path, tmp_path=tmp_path)
+    doc = json.loads(res.stdout)
+    assert res.returncode == (1 if doc["blockers"] else 0), res.stderr
+    assert doc["ready"] is (doc["blockers"] == 0)
+    names = [c["name"] for c in doc["checks"]]
+    assert {"python", "settings", "xtcocotools", "checkpoints", "data", "torch"} <= set(names)
+    assert all(c["status"] in ("ok", "note", "warn", "FAIL") and c["text"] for c in doc["checks"])
+    assert doc["warnings"] == sum(c["status"] == "warn" for c in doc["checks"])
+    [ckpt] = [c for c in doc["checks"] if c["name"] == "checkpoints"]
+    assert f"1 more in torch.hub's {folder}" in ckpt["text"]

@@ -120,6 +120,8 @@ def test_report_check_cli(tmp_path, monkeypatch, capsys, repo_root):
     assert sorted(p.name for p in out.glob("*.md")) == _pages()
     capsys.readouterr()
     assert main([*args, "--check"]) == 0, capsys.readouterr().err
+    fresh = capsys.readouterr().out.splitlines()  # one line saying what was checked (issue 21.7)
+    assert len(fresh) == 1 and fresh[0].startswith("fresh: ") and str(out) in fresh[0] and str(readme) in fresh[0]
     page = out / "coco.md"
     page.write_text(page.read_text() + "hand edit\n")
     assert main([*args, "--check"]) == 1

@@ -156,3 +156,10 @@ def test_interrupted_run_resumes_with_the_same_result(
     docs = [json.loads(p.read_text()) for p in results]
     assert docs[0]["metrics"] == docs[1]["metrics"]
     assert {d["provenance"]["chunks"]["reused"] for d in docs} == {0, 1}
+
+
+def test_missing_data_with_json_is_an_error_and_no_document(workspace, capsys):
+    rc = main(["reproduce", "--dataset", "aic", "--data-root", str(workspace / "nodata"), "--offline", "--json"])
+    captured = capsys.readouterr()
+    assert rc == 2 and captured.out == ""
+    assert "error: cannot reproduce aic" in captured.err and "python -m harness data fetch aic" in captured.err

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from demo import generate
-from demo.document import ENTRY_ID
 from harness.cli import main
+from harness.demo import generate
+from harness.demo.document import ENTRY_ID
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""Fixtures of the parity tests against the MMPose 0.29 oracle (ORACLE.md). Every test here is marked `oracle`.
+"""Fixtures of the parity tests against the MMPose 0.29 oracle (PARITY.md "The oracle environment"). Every test here is
+marked `oracle`.
 
 The oracle venv (.oracle/venv) is separate from the project's. HRNET_ZOO_ORACLE=1 (set by `nox -s parity`) builds
 it on first use; HRNET_ZOO_ORACLE=0 always skips; unset, the tests run when it is already built and skip otherwise.

@@ -243,7 +243,7 @@ def sparsify_bottomup_checkpoint(
     ({'state_dict', 'meta'}).
 
     Why: random weights put hundreds of candidates above 0.1 and MMPose's refine then dominates the oracle's run
-    time (ORACLE.md). A bias shift moves the aggregated heatmap by exactly that amount (the aggregation: bilinear
+    time (docs/PARITY.md). A bias shift moves the aggregated heatmap by exactly that amount (the aggregation: bilinear
     resizes, flip, averages over stages and scales, is linear with weights summing to one), so the NMS peaks stay
     where they are. The new threshold sits halfway between two peak values, so that no peak lies within float
     rounding of it on either side. HigherHRNet's stage-1 heatmaps also feed its deconvolution, so only the last

@@ -82,7 +82,7 @@ CASES = {
         "test_macaque.json",
         17,
     ),
-    # ATRW: padding 1.0, square input (PROTOCOLS.md §8.1).
+    # ATRW: padding 1.0, square input (PROTOCOLS.md §8 item 1).
     "atrw": Case("hrnet_w48_atrw_256x256", f"{ANIMAL}/atrw/hrnet_w48_atrw_256x256.py", "atrw", "test_atrw.json", 15),
 }
 

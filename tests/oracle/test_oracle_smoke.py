@@ -18,7 +18,8 @@ def test_make_weights_and_forward_topdown_aic(oracle, oracle_checkpoint):
     assert heatmaps.shape == (2, 14, 32, 24)
     assert heatmaps.dtype == np.float32
     assert np.isfinite(heatmaps).all()
-    # ORACLE.md: BN recalibration keeps random-weight activations bounded (values of order one to ten).
+    # BN recalibration keeps random-weight activations bounded (values of order one to ten; docs/PARITY.md,
+    # "The oracle environment").
     assert 0.1 < float(heatmaps.std()) < 100.0
 
 

@@ -54,7 +54,7 @@ def test_full_run_wins_over_later_partial_run(tmp_path):
 
 def test_latest_full_run_by_date_and_protocol_filter(tmp_path):
     history.append(_rec(key="old", date="2026-01-01T00:00:00+00:00"), tmp_path)
-    history.append(_rec(key="new", date="2026-03-01T00:00:00+00:00"), tmp_path)
+    history.append(_rec(key="new", date="2026-03-01T00:00:00+00:00", metrics={"AP": 0.51}), tmp_path)
     history.append(_rec(key="oracle", date="2026-04-01T00:00:00+00:00", protocol="mmpose-0.29"), tmp_path)
     history.append(_rec(key="noflip", date="2026-05-01T00:00:00+00:00", overrides={"flip": False}), tmp_path)
     records = history.load(tmp_path)
@@ -76,3 +76,47 @@ def test_a_later_fast_mode_run_does_not_displace_the_run_of_record(tmp_path):
     history.append(_rec(row="e/only-fast", key="f2", **mode("fast")), tmp_path)
     history.append(_rec(row="e/only-fast", key="p", partial=True, date="2026-05-01T00:00:00+00:00"), tmp_path)
     assert history.latest_by_row(history.load(tmp_path))["e/only-fast"].data["run_key"] == "f2"
+
+
+_IDENT = {"row_id": "e/r", "checkpoint_sha256": "ab12", "device": "cpu", "mode": "exact"}
+
+
+def _run(key, date, ap=0.5, **ident):
+    identity = {**_IDENT, **ident}
+    return _rec(key=key, date=f"2026-0{date}-01T00:00:00+00:00", metrics={"AP": ap}, identity=identity)
+
+
+def test_a_repeat_with_equal_identity_and_numbers_confirms_and_does_not_replace(tmp_path):
+    history.append(_run("first", 1), tmp_path)
+    # other code, packages or chunk layout (how the harness computed), same question, same numbers: a confirmation
+    history.append(_run("again", 2, code={"digest": "x"}, chunks={"items_per_chunk": 8}), tmp_path)
+    history.append(_run("third", 3), tmp_path)
+    records = history.load(tmp_path)
+    assert len(records) == 3  # the history keeps every repeat
+    assert history.latest_by_row(records)["e/r"].run_key == "first"
+    assert history.confirms(records[1], records[0]) and history.confirms(records[2], records[0])
+
+
+def test_other_numbers_or_another_question_become_the_run_of_record(tmp_path):
+    history.append(_run("first", 1), tmp_path)
+    history.append(_run("other-ap", 2, ap=0.5000001), tmp_path)
+    assert history.latest_by_row(history.load(tmp_path))["e/r"].run_key == "other-ap"
+    history.append(_run("back", 3), tmp_path)  # equal to "first" but not to the run of record: it replaces it
+    assert history.latest_by_row(history.load(tmp_path))["e/r"].run_key == "back"
+    history.append(_run("gpu", 4, device="cuda"), tmp_path)  # same numbers, another device: another question
+    assert history.latest_by_row(history.load(tmp_path))["e/r"].run_key == "gpu"
+    history.append(_run("weights", 5, checkpoint_sha256="cd34"), tmp_path)
+    assert history.latest_by_row(history.load(tmp_path))["e/r"].run_key == "weights"
+
+
+def test_the_run_of_record_does_not_depend_on_the_order_records_are_given(tmp_path):
+    history.append(_run("first", 1), tmp_path)
+    history.append(_run("again", 2), tmp_path)
+    records = history.load(tmp_path)
+    assert history.latest_by_row(reversed(records))["e/r"].run_key == "first"
+
+
+def test_a_confirmation_needs_the_same_per_keypoint_numbers(tmp_path):
+    history.append({**_run("first", 1), "per_keypoint": {"nose": {"AP": 0.5}}}, tmp_path)
+    history.append({**_run("again", 2), "per_keypoint": {"nose": {"AP": 0.6}}}, tmp_path)
+    assert history.latest_by_row(history.load(tmp_path))["e/r"].run_key == "again"

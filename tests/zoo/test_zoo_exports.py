@@ -159,3 +159,34 @@ def test_repository_exports_are_fresh(capsys, repo_root, monkeypatch):
     for fmt in ("model-index", "hf-cards"):
         code, _, err = run(capsys, "export", fmt, str(repo_root / "exports" / fmt), "--check")
         assert code == 0, err
+
+
+def test_hf_card_metadata_is_valid_model_card_data_with_usage(capsys, tmp_path, registry, results_without_history):
+    """Issue 21.7: library_name, datasets, pipeline_tag and a usage snippet whose commands the harness accepts."""
+    import shlex
+
+    hub = pytest.importorskip("huggingface_hub")
+    from harness.cli import build_parser
+
+    out_dir = tmp_path / "cards"
+    assert run(capsys, "export", "hf-cards", str(out_dir))[0] == 0
+    known = {"license", "library_name", "datasets", "pipeline_tag", "tags", "model-index"}
+    for entry in registry.entries.values():
+        path = out_dir / entry.id / "README.md"
+        metadata = hub.metadata_load(path)
+        assert set(metadata) == known, set(metadata) ^ known
+        data = hub.ModelCardData(**metadata)  # strict: a model-index it cannot parse raises
+        card = hub.ModelCard.load(path, ignore_metadata_errors=False)
+        assert card.data.to_dict() == data.to_dict() == metadata
+        shipped = entry.checkpoint.url.startswith("file:")
+        assert data.library_name == ("hrnet-zoo" if shipped else "mmpose")
+        assert data.pipeline_tag == "keypoint-detection"
+        assert data.datasets == list(dict.fromkeys([entry.dataset, *(r.dataset for r in entry.results)]))
+        assert {e.dataset_type for e in data.eval_results} <= set(data.datasets)
+        snippet = card.text.split("## Usage", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+        commands = [shlex.split(line.split("  #")[0]) for line in snippet.strip().splitlines()]
+        assert [c[3] for c in commands][:1] == ["fetch"] and entry.id in commands[0]
+        assert any(c[3] == "reproduce" for c in commands) and any(c[3] == "evaluate" for c in commands)
+        for command in commands:
+            assert command[:3] == ["python", "-m", "harness"], command
+            build_parser().parse_args(command[3:])  # a verb or flag the harness lacks exits here

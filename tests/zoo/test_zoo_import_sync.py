@@ -1,5 +1,5 @@
-"""`python -m zoo import` and `python -m zoo sync --check` on the real seed pages (tests/data/pages/seeds/) and on edited
-copies of them: what a maintainer runs when the upstream model-zoo pages change."""
+"""`python -m zoo import` and `python -m zoo sync --check` on the real seed pages (tests/data/pages/seeds/) and on
+edited copies of them: what a maintainer runs when the upstream model-zoo pages change."""
 
 from __future__ import annotations
 

@@ -76,7 +76,7 @@ def _match(registry, row: dict[str, str]):
 
 def _seeded(registry):
     """Entries documented by the seed pages: all but the demo entry, whose numbers come from demo/documented.json
-    (measured by `python -m demo.document`; tests/demo checks them)."""
+    (measured by `python -m harness.demo.document`; tests/demo checks them)."""
     return [e for e in registry.entries.values() if not all(r.source.startswith("demo/") for r in e.results)]
 
 

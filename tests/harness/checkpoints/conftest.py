@@ -31,9 +31,11 @@ _ENV_CLEARED = (
 
 @pytest.fixture
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty checkpoint cache ($HRNET_ZOO_CACHE) and Hub cache ($HF_HOME) under tmp_path, network env cleared."""
+    """An empty checkpoint cache ($HRNET_ZOO_CACHE), Hub cache ($HF_HOME) and torch.hub folder ($TORCH_HOME) under
+    tmp_path, network env cleared: a file in the developer's own torch.hub cache is never picked up."""
     for name in _ENV_CLEARED:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import pytest
@@ -111,3 +113,49 @@ def test_real_registry_unknown_id_suggests_close_matches(real_registry, capsys) 
     entry = next(iter(real_registry.entries.values()))
     assert main(["fetch", entry.id + "x"]) == 2
     assert entry.id in capsys.readouterr().err
+
+
+# -- --json (issue 21.7) ----------------------------------------------------------------------------------------
+
+
+def test_fetch_json_lists_every_checkpoint_with_its_status(registry, capsys) -> None:
+    assert main(["fetch", "--all", "--no-progress", "--json"]) == 1
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
+    assert (doc["verified"], doc["failed"]) == (2, 1)
+    by_id = {c["id"]: c for c in doc["checkpoints"]}
+    assert list(by_id) == ["td-a", "td-b", "gone"]
+    good = by_id["td-a"]
+    assert good["status"] == "verified" and good["error"] is None
+    assert good["path"] == str(store.expected_path(registry.entry("td-a").checkpoint))
+    assert good["filename"] == registry.entry("td-a").checkpoint.filename
+    assert good["sha256_prefix"] == registry.entry("td-a").checkpoint.sha256_prefix
+    gone = by_id["gone"]
+    assert gone["status"] == "failed" and gone["path"] is None and "HTTP 404" in gone["error"]
+    assert "2 of 3 checkpoints verified" in captured.err  # the message for people stays on stderr
+
+
+def test_fetch_json_error_is_a_clear_message_and_no_document(registry, capsys) -> None:
+    assert main(["fetch", "td-c", "--json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "error: unknown entry 'td-c'" in captured.err
+
+
+def test_fetch_reuses_torch_hub_copy_through_the_cli(serve, server, cache, monkeypatch, capsys) -> None:
+    s = serve()
+    reg = Registry(entries={"th": _entry("th", s.checkpoint)}, datasets={}, schemas={}, papers={})
+    monkeypatch.setattr(fetch_cmd, "_load_registry", lambda: reg)
+    folder = Path(os.environ["TORCH_HOME"]) / "hub" / "checkpoints"
+    folder.mkdir(parents=True)
+    (folder / s.checkpoint.filename).write_bytes(s.data)
+    assert main(["fetch", "th", "--no-progress", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["checkpoints"][0]["status"] == "verified"
+    assert server.requests == []  # no download: torch.hub's copy was verified and used
+
+
+def test_help_example_pattern_matches_the_registry(real_registry, capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["fetch", "--help"])
+    out = capsys.readouterr().out
+    assert "'*_aic_*'" in out and real_registry.match("*_aic_*")

@@ -1,4 +1,4 @@
-"""Mini versions of every dataset's real artefacts, built from ../shared/data/samples: the same archive formats,
+"""Mini versions of every dataset's real artefacts, built from tests/data/samples: the same archive formats,
 member paths and file names as the documented sources (zoo.yaml `sources`), a few images each.
 
 `MiniData` serves the downloadable archives from a LocalHTTPServer under the real URL paths, writes a registry whose

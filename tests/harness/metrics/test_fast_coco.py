@@ -1,10 +1,10 @@
-"""The fast COCO keypoint evaluator equals the library bit for bit (STYLE.md principle 6: parity on every run).
+"""The fast COCO keypoint evaluator equals the library bit for bit (DESIGN.md principle 6: parity on every run).
 
 Every comparison is ==, never approx: the ten stats, the per-keypoint AP/AR and the counts, on many seeded random
 cases under both semantics (xtcocotools, pycocotools) and both OKS areas (use_area True / False), with ties in scores
 and OKS, crowds, GTs without labelled joints, inconsistent num_keypoints, zero and negative annotation ids, images
 without predictions or without GT, more than 20 predictions per image, all-zero and negative keypoint scores,
-AIC-style files without area / iscrowd, several categories, and on the shared sample files.
+AIC-style files without area / iscrowd, several categories, and on the sample files of tests/data/samples.
 """
 
 from __future__ import annotations

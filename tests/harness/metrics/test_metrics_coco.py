@@ -1,5 +1,5 @@
 """COCO-style keypoint AP/AR: identity with raw xtcocotools, AIC area semantics, the zero-score filter,
-the per-keypoint breakdown and input validation (PROTOCOLS.md §5, §8.2)."""
+the per-keypoint breakdown and input validation (PROTOCOLS.md §5, §8 item 2)."""
 
 from __future__ import annotations
 
@@ -93,7 +93,7 @@ def test_aic_area_semantics(library):
     #   use_area=True : OKS 0.62 passes thresholds .50 .55 .60 of ten -> AP = 3/10, AP50 = 1, AP75 = 0.
     #                   area 10000 > 96^2 -> 'large': APl = 0.3, APm = -1 (no medium GT).
     #   use_area=False: OKS 0.406 < .50 -> AP = AP50 = 0; area-range filter also uses 5300 (32^2 < 5300 < 96^2)
-    #                   -> 'medium': APm = 0, APl = -1 (PROTOCOLS.md §8.2).
+    #                   -> 'medium': APm = 0, APl = -1 (PROTOCOLS.md §8 item 2).
     gt = _one_person(area=10000.0)
     dx = np.sqrt(-np.log(0.62) * 2 * (2 * AIC_SIGMAS) ** 2 * 10000.0)
     preds = [_shifted(gt, dx)]

@@ -1,4 +1,4 @@
-"""Horse-10 PCK / NME (PROTOCOLS.md §5, §8.11) on a hand-worked case, shard merging, matching and the sample file."""
+"""Horse-10 PCK / NME (PROTOCOLS.md §5, §8 item 11): a hand-worked case, shard merging, matching, the sample."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Seeded random MMPose-format weights (ORACLE.md): reproducible, O(1) activations, mmcv file layout; heatmap peaks
-limited for fast bottom-up runs."""
+"""Seeded random MMPose-format weights (PARITY.md "The oracle environment"): reproducible, O(1) activations, mmcv file
+layout; heatmap peaks limited for fast bottom-up runs."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def test_calibrated_activations_are_order_one() -> None:
     with torch.no_grad():
         y, y_raw = calibrated(x), raw(x)
     assert 0.1 < y.std().item() < 30
-    assert y_raw.abs().max() > 100 * y.abs().max()  # without recalibration activations blow up (ORACLE.md)
+    assert y_raw.abs().max() > 100 * y.abs().max()  # without recalibration activations blow up
 
 
 AE = Architecture("hrnet", 8, "associative_embedding", (64, 64), ((16, 16),), 17, "test")

@@ -1,4 +1,4 @@
-"""Rescoring, per-image dedupe, OKS-NMS and COCO results (PROTOCOLS.md §3, §5, §8.4)."""
+"""Rescoring, per-image dedupe, OKS-NMS and COCO results (PROTOCOLS.md §3, §5, §8 item 4)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 
 It follows PROTOCOLS.md §3 (centre/scale, crop, flip test with the one-column shift, 'default' decode, rescoring)
 closely enough to track progress during training. The numbers of record come from the harness's evaluate path; this
-module only exists so that demo/train.py and tests/demo do not depend on modules other engineers are still changing.
+module only exists so that harness/demo/train.py and tests/demo do not depend on modules other engineers are still
+changing.
 """
 
 from __future__ import annotations

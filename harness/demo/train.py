@@ -1,15 +1,15 @@
 """Train the demo entry: a width-8 top-down HRNet (harness.models, the same code as the zoo's W32/W48) on the
-synthetic dataset of demo/generate.py, and save it in MMPose's checkpoint format and publish naming.
+synthetic dataset of harness/demo/generate.py, and save it in MMPose's checkpoint format and publish naming.
 
-    python -m demo.generate --root demo/data --val 80
-    python -m demo.train --data demo/data --iters 700 --out demo/checkpoints
+    python -m harness.demo.generate --root demo/data --val 80
+    python -m harness.demo.train --data demo/data --iters 700 --out demo/checkpoints
 
 Training crops use the evaluation's own geometry (harness.topdown: center/scale with padding 1.25, the 3-point
 affine, PROTOCOLS.md §3) plus random scale, rotation and horizontal flip (flip pairs swapped); targets are Gaussian
 heatmaps (sigma 2 at stride 4) with an MSE loss weighted by visibility, as MMPose's top-down recipe. Everything is
 seeded and the iteration count is fixed, so the same command on the same machine and thread count gives the same
 weights; across machines float rounding differs, which is why the weights are shipped (demo/checkpoints/) and the
-documented numbers are measured from the shipped file (`python -m demo.document`).
+documented numbers are measured from the shipped file (`python -m harness.demo.document`).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ SIGMA = 2.0
 
 
 def demo_architecture() -> Architecture:
-    from demo.generate import KEYPOINTS
+    from harness.demo.generate import KEYPOINTS
 
     return Architecture("hrnet", WIDTH, "heatmap", INPUT_HW, (HEATMAP_HW,), len(KEYPOINTS), "demo")
 
@@ -118,7 +118,7 @@ def train(
     init: Path | None = None,
     log_every: int = 25,
 ) -> torch.nn.Module:
-    from demo.generate import FLIP_PAIRS
+    from harness.demo.generate import FLIP_PAIRS
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -177,7 +177,9 @@ def save_published(model: torch.nn.Module, out_dir: Path, *, meta: dict) -> Path
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Train the demo entry's width-8 HRNet on the synthetic dataset.")
-    ap.add_argument("--data", type=Path, default=Path("demo/data"), help="root written by `python -m demo.generate`")
+    ap.add_argument(
+        "--data", type=Path, default=Path("demo/data"), help="root written by `python -m harness.demo.generate`"
+    )
     ap.add_argument("--out", type=Path, default=Path("demo/checkpoints"))
     ap.add_argument("--iters", type=int, default=700)
     ap.add_argument("--batch-size", type=int, default=32)
@@ -199,7 +201,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     meta = {
         "date": dt.date.today().strftime("%Y%m%d"),
-        "command": "python -m demo.train " + " ".join(argv or __import__("sys").argv[1:]),
+        "command": "python -m harness.demo.train " + " ".join(argv or __import__("sys").argv[1:]),
         "init": args.init.name if args.init else None,
         "iters": args.iters,
         "batch_size": args.batch_size,

@@ -1,7 +1,7 @@
-"""Score a demo checkpoint on the val split three ways with demo/topdown_simple.py: flip test on, off, and with one
-flip pair broken (left/right shoulder not swapped), to show that the flip pairs matter on this data.
+"""Score a demo checkpoint on the val split three ways with harness/demo/topdown_simple.py: flip test on, off, and
+with one flip pair broken (left/right shoulder not swapped), to show that the flip pairs matter on this data.
 
-    python -m demo.flipcheck demo/checkpoints/<file>.pth --data demo/data
+    python -m harness.demo.flipcheck demo/checkpoints/<file>.pth --data demo/data
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import torch
 
-from demo import generate as gen
-from demo import topdown_simple as td
+from harness.demo import generate as gen
+from harness.demo import topdown_simple as td
 
 
 def flip_indices() -> dict[str, list[int] | None]:
@@ -37,8 +37,8 @@ def check(model: torch.nn.Module, data: Path, *, input_size: tuple[int, int] = (
 
 
 def main(argv: list[str] | None = None) -> None:
-    from demo.train import demo_architecture
     from harness.checkpoints import load_checkpoint
+    from harness.demo.train import demo_architecture
     from harness.models import build_model
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
