@@ -14,10 +14,10 @@ import cv2
 import numpy as np
 import pytest
 
-from demo import generate
-from demo.document import ENTRY_ID
 from harness.cli import main
 from harness.data import lock
+from harness.demo import generate
+from harness.demo.document import ENTRY_ID
 
 ROW = f"{ENTRY_ID}/gt-bbox"
 pytestmark = pytest.mark.slow
