@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from harness import identity, results, runtime
+from harness.data import images
 from zoo.schema import KeypointSchema
 
 if TYPE_CHECKING:
@@ -31,11 +32,14 @@ class ChunkStore:
     """Finished chunks of one run identity, each written atomically with what it covers; an interrupted run keeps
     what finished. A chunk is reused only when its metadata says it was computed by the same run (run key), for the
     same items (their digest and count) from the same image files (size and mtime); a damaged or mismatched chunk is
-    dropped with a warning naming it, and computed again."""
+    dropped with a warning naming it, and computed again. Each chunk also records the sha256 of the image bytes it
+    decoded (`decoded`, harness.data.images.recording), so a resumed run still knows what its predictions came from."""
 
     def __init__(self, folder: Path, run_key: str = "") -> None:
         self.folder = folder
         self.run_key = run_key
+        #: chunk index -> {image path: sha256 of the bytes decoded}, of the chunks loaded by this store
+        self.decoded: dict[int, dict[str, str]] = {}
 
     def path(self, index: int, suffix: str) -> Path:
         return self.folder / f"chunk_{index:05d}{suffix}"
@@ -55,6 +59,9 @@ class ChunkStore:
         for key in ("run_key", "items", "count"):
             if meta.get(key) != expected[key]:
                 return f"its {key} differs ({meta.get(key)!r}, expected {expected[key]!r})"
+        decoded = meta.get("decoded")
+        if not isinstance(decoded, dict) or not all(isinstance(v, str) for v in decoded.values()):
+            return "it does not record the image bytes it decoded (an older harness wrote it)"
         if meta.get("images") != expected["images"]:
             changed = [p for p, st in expected["images"].items() if (meta.get("images") or {}).get(p) != st]
             return f"{len(changed)} image file(s) changed since it was computed (first: {changed[:1]})"
@@ -83,6 +90,7 @@ class ChunkStore:
         if why:
             self._drop(path, why)
             return None
+        self.decoded[index] = meta["decoded"]
         return out
 
     def save_topdown(self, index: int, out, meta: dict) -> None:
@@ -109,6 +117,7 @@ class ChunkStore:
         if why:
             self._drop(path, why)
             return None
+        self.decoded[index] = meta["decoded"]
         return records
 
     def save_json(self, index: int, records: list[dict], meta: dict) -> None:
@@ -137,10 +146,16 @@ def split_chunks(items: tuple | list, size: int) -> list:
     return [items[start : start + size] for start in range(0, len(items), size)]
 
 
+#: What computing a share of the chunks returns: {chunk index: output}, the counts of reused and computed chunks,
+#: and {image path: sha256} of the image bytes those chunks decoded.
+Share = tuple[dict[int, Any], int, int, dict[str, str]]
+
+
 def _compute_chunks(
     spec: EvalSpec,
     chunks: list,
     model_factory: Callable,
+    store: ChunkStore,
     *,
     indices: list[int],
     progress,
@@ -148,26 +163,29 @@ def _compute_chunks(
     save: Callable[[int, Any, dict], None],
     predict: Callable[[Any, Any], Any],
     expected: Callable[[Any], dict],
-) -> tuple[dict[int, Any], int, int]:
+) -> Share:
     """{chunk index: output} of the chunks at `indices`, each loaded when saved and still valid (load(index,
     expected) -> None otherwise) or else predicted (predict(model, items), the model built on first need) and saved
-    with its metadata; with the counts of reused and computed chunks."""
+    with its metadata and the digests of the image bytes it decoded; see `Share`."""
     parts, reused, computed, model = {}, 0, 0, None
+    decoded: dict[str, str] = {}
     for index in indices:
         items = chunks[index]
         meta = expected(items)
         out = load(index, meta)
         if out is not None:
             reused += 1
+            decoded.update(store.decoded[index])
         else:
             model = model or model_factory()
-            with runtime.autocast(spec.settings):
+            with runtime.autocast(spec.settings), images.recording() as seen:
                 out = predict(model, items)
-            save(index, out, meta)
+            save(index, out, {**meta, "decoded": dict(seen)})
             computed += 1
+            decoded.update(seen)
         parts[index] = out
         progress.update(len(items))
-    return parts, reused, computed
+    return parts, reused, computed, decoded
 
 
 def compute_topdown_chunks(
@@ -179,8 +197,8 @@ def compute_topdown_chunks(
     *,
     indices: list[int],
     progress,
-) -> tuple[dict[int, Any], int, int]:
-    """Raw outputs {chunk index: TopdownOutput} of the instance chunks at `indices`, with reused/computed counts."""
+) -> Share:
+    """Raw outputs {chunk index: TopdownOutput} of the instance chunks at `indices`; see `Share`."""
     from harness.topdown.inference import predict_topdown
 
     def expected(chunk: tuple) -> dict:
@@ -195,7 +213,7 @@ def compute_topdown_chunks(
         )  # fmt: skip
 
     return _compute_chunks(
-        spec, chunks, model_factory, indices=indices, progress=progress, load=store.load_topdown,
+        spec, chunks, model_factory, store, indices=indices, progress=progress, load=store.load_topdown,
         save=store.save_topdown, predict=predict, expected=expected,
     )  # fmt: skip
 
@@ -222,8 +240,8 @@ def compute_bottomup_chunks(
     indices: list[int],
     progress,
     image_files: dict[int, Path],
-) -> tuple[dict[int, list[dict]], int, int]:
-    """COCO results {chunk index: records} of the image-id chunks at `indices`, with reused/computed counts."""
+) -> Share:
+    """COCO results {chunk index: records} of the image-id chunks at `indices`; see `Share`."""
     from harness.bottomup.inference import predict_bottomup_dataset
     from harness.bottomup.parallel import grouping_pool
 
@@ -244,7 +262,7 @@ def compute_bottomup_chunks(
 
     with pools:
         return _compute_chunks(
-            spec, chunks, model_factory, indices=indices, progress=progress, load=store.load_json,
+            spec, chunks, model_factory, store, indices=indices, progress=progress, load=store.load_json,
             save=store.save_json, predict=predict, expected=expected,
         )  # fmt: skip
 

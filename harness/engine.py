@@ -28,6 +28,7 @@ from harness import identity, outputs, results, runtime
 from harness.checkpoints.hashing import file_sha256
 from harness.chunks import (
     ChunkStore,
+    Share,
     bottomup_chunk_images,
     compute_bottomup_chunks,
     compute_topdown_chunks,
@@ -294,14 +295,14 @@ def run_evaluation(
         unit, counts = "img", {"images": len(image_ids)}
     mine = ctx.shard(len(chunks))
 
-    def run_share() -> tuple[dict, int, int]:
+    def run_share() -> Share:
         with progress_bar(sum(len(chunks[i]) for i in mine), unit, progress and ctx.is_main) as bar:
             return compute(
                 spec, chunks, schema, _model_factory(spec, model_factory), run.store, indices=mine, progress=bar
             )
 
-    def finish(shares: list[tuple[dict, int, int]]) -> RunOutcome:
-        parts = distributed.chunk_order([share for share, _, _ in shares], len(chunks))
+    def finish(shares: list[Share]) -> RunOutcome:
+        parts = distributed.chunk_order([share[0] for share in shares], len(chunks))
         if unit == "inst":
             preds = topdown_predictions(spec, schema, parts)
         else:
@@ -309,9 +310,11 @@ def run_evaluation(
             counts["instances"] = len(preds)
         counts["predictions"] = len(preds)
         chunk_counts = {"reused": sum(s[1] for s in shares), "computed": sum(s[2] for s in shares)}
+        decoded = {path: sha for share in shares for path, sha in share[3].items()}
         return _score_and_write(
-            spec, run, preds, registry=registry, out_dir=out_dir, t0=t0, ctx=ctx, counts=counts, chunks=chunk_counts
-        )
+            spec, run, preds, registry=registry, out_dir=out_dir, t0=t0, ctx=ctx, counts=counts, chunks=chunk_counts,
+            decoded=decoded,
+        )  # fmt: skip
 
     outcome = ctx.run_sharded(run_share, finish, public=lambda o: dataclasses.replace(o, predictions=[], written=False))
     if not ctx.is_main and ctx.local_rank == 0:
@@ -320,7 +323,17 @@ def run_evaluation(
 
 
 def _score_and_write(
-    spec: EvalSpec, run: _Prepared, preds: list[dict], *, registry, out_dir: Path, t0: float, ctx, counts, chunks
+    spec: EvalSpec,
+    run: _Prepared,
+    preds: list[dict],
+    *,
+    registry,
+    out_dir: Path,
+    t0: float,
+    ctx,
+    counts,
+    chunks,
+    decoded: dict[str, str],
 ) -> RunOutcome:
     """Score the predictions and write the run's three files; the chunk cache is dropped once they exist."""
     from harness import distributed
@@ -360,7 +373,7 @@ def _score_and_write(
         "chunks": chunks,
     }
     if spec.data.root is not None:
-        provenance["data"] = _data_fingerprint(spec, run, registry)
+        provenance["data"] = _data_read(spec, run, decoded)
     # Every recorded path is $DATA/..., $CACHE/..., repository-relative or $ELSEWHERE/name, never this machine's
     # (zoo.portable); the tree walk also catches a path inside a message (a load report, a data-lock warning).
     provenance = portable.tree(provenance, known)
@@ -392,17 +405,13 @@ def _score_and_write(
     return RunOutcome(out_dir, preds, scored, record, chunks["reused"], chunks["computed"])
 
 
-def _data_fingerprint(spec: EvalSpec, run: _Prepared, registry: Registry) -> dict:
-    """The data the run read (annotation and box files, the split's image list) and how it differs from the data
-    lock pinned by `data fetch` / `data check` (harness.data.lock); reports show the differences as a warning."""
-    from harness.data.lock import compare_with_lock, fingerprint
+def _data_read(spec: EvalSpec, run: _Prepared, decoded: dict[str, str]) -> dict:
+    """Which data the run was computed on, compared with the data lock (harness.data.lock.run_data): the annotation
+    and box files hashed in _prepare, and the bytes of every image as decoded (harness.data.images.recording)."""
+    from harness.data.lock import run_data
 
-    d, result = spec.data, spec.result
-    names = [img["file_name"] for img in run.gt["images"]]
-    hashed = {info["path"]: info for info in run.files.values() if info is not None}  # hashed once, in _prepare
-    fp = fingerprint(d.ann_file, run.files["bbox_file"] and d.bbox_file, d.img_dir, names, known=hashed)
-    fp["lock_warnings"] = compare_with_lock(d.root, result.dataset, fp, split=result.split, registry=registry)
-    return fp
+    files = {i["path"]: i["sha256"] for i in (run.files["annotations"], run.files["bbox_file"]) if i is not None}
+    return run_data(spec.data.root, spec.result.dataset, spec.result.split, images=decoded, files=files)
 
 
 def _partial_reason(spec: EvalSpec, used: int, total: int) -> str | None:

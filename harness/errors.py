@@ -14,6 +14,7 @@ that raises it where it is not obvious):
     │   └── ChecksumMismatchError
     ├── DataError [ValueError]
     │   ├── UnsafeArchiveError
+    │   ├── BadArchiveError
     │   ├── InsufficientSpaceError [OSError]
     │   ├── TermsNotAcceptedError
     │   ├── ManualStepsRequiredError
@@ -94,6 +95,11 @@ class OutputError(HarnessError, OSError):
 class UnsafeArchiveError(DataError):
     """An archive member would land outside its target (absolute path, `..`, a link leaving it) or is a device
     file; the archive was refused before anything was extracted."""
+
+
+class BadArchiveError(DataError):
+    """An archive that cannot be read (truncated, not the format) or lacks a member the registry names: not the
+    archive the source describes. A download of it is deleted and never pinned (harness/data/fetch.py)."""
 
 
 class InsufficientSpaceError(DataError, OSError):

@@ -15,6 +15,7 @@ from pathlib import Path
 import jinja2
 
 from zoo import history, settings
+from zoo.record import data_label
 from zoo.render import markdown_env
 from zoo.schema import DocumentedRow, Registry, TopDownProtocol
 from zoo.verdicts import RowVerdict, row_verdict
@@ -38,6 +39,29 @@ class RowReport:
         if self.verdict is None or self.run is None:
             return "not run"
         return history.shown_verdict(self.verdict.label, self.run)
+
+    @property
+    def data_label(self) -> str:
+        """Which data the run's numbers were computed on (zoo.record.data_label)."""
+        if self.run is None:
+            return "-"
+        return data_label(self.run) or "not recorded"
+
+    @property
+    def data_read(self) -> str:
+        """How much the run read, when it recorded it ("" otherwise)."""
+        data = self.run.provenance.get("data") if self.run is not None else None
+        if not isinstance(data, dict) or "files" not in data:
+            return ""
+        return f" ({data['files']} files read, {data.get('images')} images decoded, split {data.get('split')})"
+
+    @property
+    def data_differences(self) -> list[str]:
+        """The files the run read whose bytes differ from the data lock (records before issue 22: lock_warnings)."""
+        data = self.run.provenance.get("data") if self.run is not None else None
+        if not isinstance(data, dict):
+            return []
+        return list(data.get("differences") or data.get("lock_warnings") or [])
 
 
 def _env() -> jinja2.Environment:

@@ -5,11 +5,17 @@
 What each caller keeps: when a file counts as complete (a checkpoint may have no stated length; a dataset artefact
 must match its announced one), how many times to resume, and how to verify and publish the bytes.
 Plain urllib: no dependency, and the store's tests serve faults from a local http.server.
+
+A `.part` may remember the validator of the answer it came from (`<name>.part.json`: ETag, Last-Modified; the
+dataset fetcher writes it): a resume then sends it as If-Range (RFC 9110 §13.1.5), so a server whose file changed
+answers with the whole new file, and an answer with another validator tells the caller to start from zero rather
+than append new bytes to old ones.
 """
 
 from __future__ import annotations
 
 import http.client
+import json
 import logging
 import sys
 import urllib.error
@@ -38,9 +44,11 @@ def open_range(
     status_hint: Callable[[int], str] = lambda code: "",
     unreachable: Callable[[str], OfflineError] = OfflineError,
     retry_hint: str = "",
+    if_range: str | None = None,
 ) -> http.client.HTTPResponse | None:
     """GET `url`, from byte `start` when > 0 (a Range request). None when the server answers a resume with 416
-    (RFC 9110 §15.5.17: nothing past `start`, so `.part` already holds at least the whole file).
+    (RFC 9110 §15.5.17: nothing past `start`: `.part` holds at least the whole file, or another, longer one).
+    `if_range`: the validator of the bytes kept, sent with the Range request (a changed file comes whole).
 
     An HTTP error status raises DownloadError (`status_hint(code)` appended); a network that cannot be reached (DNS,
     refused, connect timeout) raises `unreachable(first line)`; a connection without a valid answer, DownloadError
@@ -48,6 +56,8 @@ def open_range(
     headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
     if start:
         headers["Range"] = f"bytes={start}-"
+        if if_range:
+            headers["If-Range"] = if_range
     try:
         return urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=TIMEOUT_S)
     except urllib.error.HTTPError as exc:
@@ -115,6 +125,62 @@ def _discard(part: Path) -> None:
         part.unlink(missing_ok=True)
     except OSError as exc:
         log.warning("could not remove %s: %s", part, exc)
+    discard_validators(part)
+
+
+# -- validators of a kept `.part` ---------------------------------------------------------------------------------
+
+
+def validators(response: http.client.HTTPResponse) -> dict[str, str]:
+    """The answer's ETag and Last-Modified (those it has)."""
+    out = {"etag": response.headers.get("ETag"), "last_modified": response.headers.get("Last-Modified")}
+    return {k: v for k, v in out.items() if v}
+
+
+def if_range_value(kept: dict[str, str]) -> str | None:
+    """What to send as If-Range: a strong ETag, else the Last-Modified date (a weak ETag may not be used)."""
+    etag = kept.get("etag", "")
+    return etag if etag and not etag.startswith("W/") else kept.get("last_modified")
+
+
+def _validators_path(part: Path) -> Path:
+    return part.with_name(part.name + ".json")
+
+
+def read_validators(part: Path) -> dict[str, str]:
+    """The validators recorded with `part` ({} when none: a server without them, or an older `.part`)."""
+    try:
+        data = json.loads(_validators_path(part).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return (
+        {k: v for k, v in data.items() if k in ("etag", "last_modified") and isinstance(v, str)}
+        if isinstance(data, dict)
+        else {}
+    )
+
+
+def write_validators(part: Path, values: dict[str, str]) -> None:
+    path = _validators_path(part)
+    try:
+        if values:
+            path.write_text(json.dumps(values) + "\n", encoding="utf-8")
+        else:
+            path.unlink(missing_ok=True)
+    except OSError as exc:  # only a resume's safety check is lost: the bytes are verified all the same
+        log.warning("could not record the validators of %s: %s", part, exc)
+
+
+def discard_validators(part: Path) -> None:
+    try:
+        _validators_path(part).unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning("could not remove %s: %s", _validators_path(part), exc)
+
+
+def validator_changed(kept: dict[str, str], now: dict[str, str]) -> bool:
+    """True when an answer's validators show another file than the one the kept bytes came from."""
+    return any(kept.get(k) and now.get(k) and kept[k] != now[k] for k in ("etag", "last_modified"))
 
 
 def byte_bar(desc: str, total: int | None, *, initial: int = 0, enabled: bool) -> tqdm:

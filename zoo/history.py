@@ -14,7 +14,7 @@ from typing import Any
 
 from zoo import settings
 from zoo.errors import HistoryError, RecordError
-from zoo.record import RunRecord, counts_as_reproduction
+from zoo.record import RunRecord, counts_as_reproduction, data_label
 from zoo.schema import RECORD_MODES
 
 
@@ -98,8 +98,10 @@ _HOW_COMPUTED = ("code", "chunks", "prediction_format")
 
 def confirms(rec: RunRecord, of_record: RunRecord) -> bool:
     """Whether `rec` repeats `of_record`: the same question (row, protocol, identity apart from _HOW_COMPUTED: the
-    data, weights, device kind and numeric mode), the same standing, and the very same numbers (metrics and
-    per-keypoint, compared exactly). A repeat that confirms is kept in the history but is not the run of record."""
+    data, weights, device kind and numeric mode), the same data as the data lock names it (zoo.record.data_label:
+    after an intended re-pin the new data's run becomes the run of record), the same standing, and the very same
+    numbers (metrics and per-keypoint, compared exactly). A repeat that confirms is kept in the history but is not
+    the run of record."""
     return (
         rec.row_id == of_record.row_id
         and rec.protocol == of_record.protocol
@@ -108,6 +110,7 @@ def confirms(rec: RunRecord, of_record: RunRecord) -> bool:
         and _question(rec) == _question(of_record)
         and dict(rec.metrics) == dict(of_record.metrics)
         and dict(rec.per_keypoint) == dict(of_record.per_keypoint)
+        and data_label(rec) == data_label(of_record)  # the images are not in the identity: the data lock's digest is
     )
 
 

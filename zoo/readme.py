@@ -4,7 +4,8 @@ The tables live in README.md between `<!-- zoo:tables:start -->` and `<!-- zoo:t
 the markers is left alone. Numbers are printed exactly as the seed pages print them (`DocumentedRow.metric_text`).
 
 Once the result history (results/history/, zoo.history) holds a run of any row, the tables gain Reproduced / Verdict
-columns (zoo.verdicts), with a dash for rows that have no result yet.
+columns (zoo.verdicts) and a Data column (which data the numbers were computed on: zoo.record.data_label), with a dash
+for rows that have no result yet.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from zoo import history, settings
 from zoo.errors import ZooError
+from zoo.record import data_label
 from zoo.render import markdown_env
 from zoo.schema import METRIC_NAMES, DocumentedRow, Protocol, Registry, TopDownProtocol
 from zoo.verdicts import row_verdict
@@ -82,6 +84,7 @@ def _row(entry, result: DocumentedRow, metrics: list[str], reproduced: Mapping[s
         "metrics": [result.metric_text.get(m, DASH) for m in metrics],
         "reproduced": _reproduced_cell(got, metrics),
         "verdict": _field(got, "verdict") or DASH,
+        "data": _field(got, "data") or DASH,
         "url": _href(entry.checkpoint.url),
         "log_url": _href(entry.checkpoint.log_url),
     }
@@ -136,7 +139,11 @@ def reproduced_from_history(
             if run is None:
                 continue
             verdict = row_verdict(result.row_id, result.metrics, run.metrics, result.tolerances, partial=run.partial)
-            out[result.row_id] = {"metrics": run.metrics, "verdict": history.shown_verdict(verdict.label, run)}
+            out[result.row_id] = {
+                "metrics": run.metrics,
+                "verdict": history.shown_verdict(verdict.label, run),
+                "data": data_label(run),
+            }
     return out or None
 
 

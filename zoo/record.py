@@ -147,8 +147,9 @@ def standing(record: RunRecord) -> tuple[str, ...]:
     The one rule behind the history's choice of the run of record, reports, the README, the console summary and
     `reproduce`'s exit status. A run counts only when it ran the row as documented: no overrides, every image of the
     reference data (no --limit, no hand-picked annotation file), a numeric mode that keeps the reference's numbers,
-    and the published weights (the checkpoint's hash starts with the registry's prefix). Anything else prints its
-    deltas as information and never fails a reproduction.
+    the published weights (the checkpoint's hash starts with the registry's prefix), and data whose bytes match the
+    data lock (until the user re-pins on purpose). Anything else prints its deltas as information and never fails a
+    reproduction.
     """
     reasons = []
     if record.overrides:
@@ -164,7 +165,24 @@ def standing(record: RunRecord) -> tuple[str, ...]:
         reasons.append(f"in-memory model {record.identity['model_label']!r}, not the published checkpoint")
     elif prefix and sha and not str(sha).startswith(str(prefix)):
         reasons.append(f"weights sha256 {str(sha)[:12]}... are not the published checkpoint ({prefix})")
+    data = prov.get("data") if isinstance(prov.get("data"), Mapping) else {}
+    if differ := data.get("differences") or data.get("lock_warnings"):  # lock_warnings: records before issue 22
+        reasons.append(f"data differs from the data lock ({len(differ)} file(s), first: {differ[0]})")
     return tuple(reasons)
+
+
+def data_label(record: RunRecord) -> str | None:
+    """Which data the numbers were computed on, in a few characters (reports, the README): the data lock's digest
+    of the split when every byte read matched it; else the digest of what was read, saying why it is not the lock's;
+    None for a run that did not record it (hand-picked files, or a record older than the data lock)."""
+    data = record.provenance.get("data")
+    if not isinstance(data, Mapping) or not isinstance(data.get("digest"), str):
+        return None
+    if data.get("differences"):
+        return f"`{data['digest'][:12]}` (not the locked data)"
+    if data.get("lock_digest"):
+        return f"`{str(data['lock_digest'])[:12]}`"
+    return f"`{data['digest'][:12]}` (not pinned)"
 
 
 def counts_as_reproduction(record: RunRecord) -> bool:

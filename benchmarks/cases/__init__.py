@@ -3,6 +3,7 @@
 from benchmarks.cases import (  # noqa: F401
     bottomup_inference,
     bottomup_workers,
+    data_lock,
     score_cli,
     topdown_inference,
     topdown_scoring,

@@ -2,8 +2,11 @@
 
   list    every dataset's sources (URLs or manual steps, terms, documented hashes) and what the data root holds
   fetch   download, verify and lay out the reference layout (docs/PROTOCOLS.md §5); prints the manual steps for files
-          without a direct download; then checks and pins the data lock (harness/data/lock.py)
-  check   validate a data root, fetched or made by hand: paths, annotation and box-file structure, images, the lock
+          without a direct download; then checks and pins the data lock (harness/data/lock.py). --repin drops the
+          dataset's pins first (an archive pinned by mistake) and pins afresh what verifies
+  check   validate a data root, fetched or made by hand: paths, annotation and box-file structure, images, and the
+          sha256 of every file the rows read against the lock (only files whose size, mtime or inode changed are
+          read again; --full reads every byte, which finds bit rot); --repin re-pins after an intended change
 
 Exit status: 0 done; 1 something failed (every problem is listed); 2 fetch: only manual steps remain (listed).
 Whatever is missing or could not be got is followed by the exact `data fetch` command (and manual steps) to run.
@@ -16,6 +19,7 @@ prefixes serving PREFIX/<dataset>/<file>, or hf://datasets/OWNER/REPO[@REV] serv
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -40,18 +44,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--offline", action="store_true", default=None, help="fetch: never use the network")
     p.add_argument("--prefer-mirror", action="store_true", help="fetch: try mirrors before the primary URLs")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
-    p.add_argument("--repin", action="store_true", help="check: pin the data lock afresh after an intended change")
+    p.add_argument(
+        "--repin",
+        action="store_true",
+        help="check: pin the data lock afresh after an intended change; fetch: drop the dataset's pins, then pin "
+        "what verifies",
+    )
+    p.add_argument("--full", action="store_true", help="check: re-read every file, ignoring the stat cache")
     p.add_argument("--samples", type=int, default=3, metavar="N", help="check: images decoded per split (default 3)")
     add_json_argument(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.data.sources import select_datasets
+    from harness.data.sources import check_root, select_datasets
     from zoo import load_registry
 
     registry = load_registry()
     root = (args.data_root or settings.data_root()).expanduser()
+    check_root(root)
     chosen: dict = {}
     for name in args.datasets or ["all"]:
         chosen.update((d.key, d) for d in select_datasets(registry, name))
@@ -59,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "list":
         return _list(datasets, root, as_json=args.json)
     if args.action == "check":
-        return _check(datasets, root, registry, repin=args.repin, samples=args.samples, as_json=args.json)
+        return _check(
+            datasets, root, registry, repin=args.repin, samples=args.samples, full=args.full, as_json=args.json
+        )
     return _fetch(datasets, root, registry, args)
 
 
@@ -74,7 +87,7 @@ def _list_view(ds, root: Path) -> dict:
     from harness.data.lock import dataset_lock
     from harness.data.sources import download_path, missing_targets
 
-    pinned = dataset_lock(root, ds.key) if (root / "hrnet-zoo-data.lock.json").exists() else None
+    pinned = dataset_lock(root, ds.key)
     sources = []
     for s in ds.sources:
         state = "laid out" if not missing_targets(root, s) else "missing"
@@ -138,14 +151,18 @@ def _check_view(report, ds, root: Path) -> dict:
         "dataset": report.dataset,
         "ok": report.ok,
         "pinned": report.pinned,
-        "splits": [{"split": s.split, "counts": dict(s.counts)} for s in report.splits],
+        "lock": report.state or None,  # matches | pinned | not pinned (None: the check failed first)
+        "files": report.files,  # compared with the lock
+        "files_read": report.read,  # of those, read in full (the others unchanged since the last check)
+        "splits": [{"split": s.split, "counts": dict(s.counts), "digest": s.digest} for s in report.splits],
         "problems": list(report.problems),
+        "warnings": list(report.warnings),
         "fetch_command": fetch_command([ds.key], root, accept_terms=_needs_terms([ds])) if lacking else None,
         "manual_steps": manual if lacking else [],
     }
 
 
-def _check(datasets, root: Path, registry, *, repin: bool, samples: int, as_json: bool) -> int:
+def _check(datasets, root: Path, registry, *, repin: bool, samples: int, full: bool, as_json: bool) -> int:
     from harness.data.check import check_dataset
     from harness.data.sources import fetch_command
 
@@ -153,7 +170,7 @@ def _check(datasets, root: Path, registry, *, repin: bool, samples: int, as_json
         raise HarnessError(f"--samples must be 0 or more, got {samples}")
     views = []
     for ds in datasets:
-        report = check_dataset(ds, root, registry=registry, samples=samples, repin=repin)
+        report = check_dataset(ds, root, registry=registry, samples=samples, repin=repin, full=full)
         views.append(_check_view(report, ds, root))
         if not as_json:
             _print_check(report, ds, root)
@@ -171,10 +188,14 @@ def _print_check(report, ds, root: Path) -> None:
 
     for split in report.splits:
         counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in split.counts.items())
-        print(f"{report.dataset}/{split.split}: {counts or 'not read'}")
+        digest = f"; data {split.digest[:12]}" if split.digest else ""
+        print(f"{report.dataset}/{split.split}: {counts or 'not read'}{digest}")
+    for line in report.warnings:
+        _err(f"warning: {report.dataset}: {line}")
     if report.ok:
-        pinned = " (data lock pinned)" if report.pinned else " (matches the data lock)"
-        print(f"ok: {report.dataset} under {root}{pinned}")
+        state = {"pinned": "data lock pinned", "matches": "matches the data lock"}.get(report.state, report.state)
+        reread = f"; {report.read} of {report.files} files read, the rest unchanged since the last check"
+        print(f"ok: {report.dataset} under {root} ({state}{reread if report.read < report.files else ''})")
         return
     _err(f"FAILED: {report.dataset} under {root}: {len(report.problems)} problem(s)")
     for line in report.problems:
@@ -188,6 +209,18 @@ def _print_check(report, ds, root: Path) -> None:
 
 def _fetch_one(ds, root: Path, registry, args: argparse.Namespace) -> dict:
     """Fetch and check one dataset; its JSON view. `status`: laid out | manual steps left | failed."""
+    from harness.data.sources import data_root_locked, missing_targets
+
+    # Fetch and check under one hold of the data root's lock when there is something to write: the archives this
+    # fetch verified are pinned by the check, with the files, only when the layout passed (harness/data/fetch.py).
+    pending = [s for s in ds.sources if missing_targets(root, s)]
+    gated = any(s.requires_acceptance for s in pending) and not args.accept_terms  # refused before any write
+    writes = bool(args.repin or pending) and not gated
+    with data_root_locked(root, create=True) if writes else contextlib.nullcontext():
+        return _fetch_and_check(ds, root, registry, args)
+
+
+def _fetch_and_check(ds, root: Path, registry, args: argparse.Namespace) -> dict:
     from harness.data.check import check_dataset
     from harness.data.fetch import fetch_dataset
 
@@ -196,7 +229,7 @@ def _fetch_one(ds, root: Path, registry, args: argparse.Namespace) -> dict:
     try:
         outcome = fetch_dataset(
             ds, root, accept_terms=args.accept_terms, offline=args.offline, prefer_mirror=args.prefer_mirror,
-            progress=args.progress, say=_err,
+            progress=args.progress, say=_err, repin=args.repin,
         )  # fmt: skip
     except HarnessError as exc:
         view["errors"].append(str(exc))
@@ -211,7 +244,9 @@ def _fetch_one(ds, root: Path, registry, args: argparse.Namespace) -> dict:
     if outcome.manual:
         view["status"] = "manual steps left"
         return view
-    report = check_dataset(ds, root, registry=registry, samples=args.samples)
+    report = check_dataset(
+        ds, root, registry=registry, samples=args.samples, repin=args.repin, archives=outcome.archives
+    )
     view["check"] = _check_view(report, ds, root)
     if not args.json:
         _print_check(report, ds, root)

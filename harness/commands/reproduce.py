@@ -96,13 +96,15 @@ def preflight(registry, rows, *, data_root: Path, offline: bool) -> tuple[dict, 
 
     The cheap part comes first: every row's paths (stat only). A missing dataset is answered with the exact
     `data fetch` command and the manual steps it needs (harness.data.sources), not a homepage. Then the data lock:
-    a file the rows read that changed since the lock was pinned is named on stderr (the run goes on; the record's
-    data fingerprint carries the difference into the report). Checkpoints are fetched last."""
+    an annotation or box file that changed since the lock was pinned is named on stderr (the run goes on, compares
+    every byte it reads with the lock, images included, and does not count as a reproduction). Checkpoints are
+    fetched last."""
     from harness.checkpoints.store import fetch
     from harness.data.layout import expected_layout, missing_paths
-    from harness.data.sources import missing_data_hint
+    from harness.data.sources import check_root, missing_data_hint
     from harness.spec import DataPaths
 
+    check_root(Path(data_root).expanduser())
     problems, data, checkpoints = [], {}, {}
     missing_by_dataset: dict[str, dict[str, list[str]]] = {}  # dataset -> split -> missing paths
     for row in rows:
@@ -145,21 +147,27 @@ def preflight(registry, rows, *, data_root: Path, offline: bool) -> tuple[dict, 
 
 
 def _lock_warnings(registry, rows, data_root: Path) -> list[str]:
-    """Files the rows read that differ from the data lock (hashing the annotation and box files, no images)."""
+    """Annotation and box files of the rows that differ from the data lock, named before anything runs (the run
+    then compares every byte it reads, images included, and does not count: harness.engine._data_read)."""
+    from harness.checkpoints.hashing import file_sha256
     from harness.data import lock
 
     out: list[str] = []
     for key in dict.fromkeys(r.dataset for r in rows):
-        entry = lock.dataset_lock(data_root, key) if lock.lock_path(data_root).exists() else None
+        try:
+            entry = lock.dataset_lock(data_root, key)
+        except DataError as exc:
+            out.append(str(exc))
+            continue
         if not entry:
             continue
         ds = registry.datasets[key]
         splits = [ds.splits[r.split] for r in rows if r.dataset == key]
         rels = sorted({p for s in splits for p in (s.ann_file, s.bbox_file) if p})
-        current = {rel: lock.file_record(data_root / rel) for rel in rels}
+        current = {rel: file_sha256(data_root / rel) for rel in rels}
         out += [
-            f"{key}: {d}; run `python -m harness data check {key}` for details"
-            for d in lock.file_differences(entry.get("files", {}), current)
+            f"{key}: {d}; the run will not count as a reproduction (`python -m harness data check {key}` for details)"
+            for d in lock.differences(entry, current, must_be_pinned=False)
         ]
     return out
 
@@ -324,6 +332,11 @@ def _print_summary(verdicts, *, of_record: dict) -> None:
             )
         if record.informational:
             print(f"{'':>24}information only, not a reproduction: {'; '.join(record.informational)}")
+        differences = (record.provenance.get("data") or {}).get("differences") or []
+        for line in differences[:10]:  # every file named (the report lists them all)
+            print(f"{'':>24}  {line}")
+        if differences:
+            print(f"{'':>24}  (after an intended change: python -m harness data check {row.dataset} --repin)")
 
 
 # -- --launcher slurm -------------------------------------------------------------------------------------------------

@@ -5,8 +5,10 @@ Per split of a dataset: every path the rows need (PROTOCOLS.md §5 layout); the 
 annotations pointing at listed images, 3*K keypoint values; every value a metric reads, by the scorers' rule,
 harness.metrics.ground_truth); every referenced image present and a sample decodable;
 the detection file's structure (a list; image ids among the annotation's, category 1, finite scores, 4 finite box
-values). Every problem is collected, not only the first. A clean check pins the data lock on first use and compares
-with it afterwards, naming any file that changed (`repin=True` re-pins after an intended change).
+values). Every problem is collected, not only the first. A clean check then hashes every file the splits read,
+images included, and pins the data lock on first use or compares with it, naming any file that changed
+(harness.data.pins: `repin=True` re-pins after an intended change, `full=True` re-reads files the stat cache
+vouches for). The check holds the data root's lock (harness.data.sources.data_root_locked).
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from harness.data import lock
+from harness.data import digests, lock, pins
 from harness.data.annotations import read_json
 from harness.data.layout import missing_paths
+from harness.data.sources import data_root_locked
 from harness.errors import DataError
 from harness.metrics.ground_truth import check_ground_truth
 from zoo.schema import Dataset, Registry
@@ -31,7 +34,7 @@ SHOWN = 5
 class SplitReport:
     split: str
     counts: dict[str, int] = field(default_factory=dict)
-    fingerprint: dict[str, Any] | None = None
+    digest: str | None = None  # of every file the split reads, once they are hashed (digests.split_digest)
 
 
 @dataclass
@@ -39,11 +42,18 @@ class CheckReport:
     dataset: str
     splits: list[SplitReport] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
-    pinned: bool = False  # this check wrote the lock entry
+    warnings: list[str] = field(default_factory=list)  # what could not be recorded (a read-only data root)
+    state: str = ""  # against the lock: "matches", "pinned" (by this check) or "not pinned" (harness.data.pins)
+    files: int = 0  # files hashed or vouched for by the stat cache
+    read: int = 0  # of those, read in full
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @property
+    def pinned(self) -> bool:
+        return self.state == "pinned"
 
 
 class _Problems:
@@ -68,12 +78,35 @@ class _Problems:
 
 
 def check_dataset(
-    dataset: Dataset, root: Path, *, registry: Registry, samples: int = 3, repin: bool = False
+    dataset: Dataset,
+    root: Path,
+    *,
+    registry: Registry,
+    samples: int = 3,
+    repin: bool = False,
+    full: bool = False,
+    archives: dict[str, lock.ArchiveRecord] | None = None,
 ) -> CheckReport:
-    """Check every split of `dataset` under `root`; see the module docstring. Never raises for bad data."""
-    report = CheckReport(dataset.key)
+    """Check every split of `dataset` under `root`; see the module docstring. Never raises for bad data.
+    `archives`: what a fetch verified and extracted, pinned with the files when the check passes."""
+    with data_root_locked(root):
+        report = CheckReport(dataset.key)
+        split_files = _check_splits(dataset, root, registry, samples, report)
+        if report.problems:
+            return report
+        outcome = pins.compare_or_pin(root, dataset.key, split_files, repin=repin, full=full, archives=archives)
+    report.problems += outcome.problems
+    report.warnings += outcome.warnings
+    report.state, report.files, report.read = outcome.state, outcome.files, outcome.read
+    for rep in report.splits:
+        rep.digest = outcome.digests.get(rep.split)
+    return report
+
+
+def _check_splits(dataset: Dataset, root: Path, registry: Registry, samples: int, report: CheckReport) -> dict:
+    """The structure of every split; {split: rel paths of every file it reads} (complete when no problem)."""
     k = registry.schemas[dataset.keypoint_schema].num_keypoints
-    files: dict[str, dict] = {}
+    split_files: dict[str, list[str]] = {}
     for name, split in dataset.splits.items():
         rep = SplitReport(name)
         report.splits.append(rep)
@@ -94,37 +127,9 @@ def check_dataset(
         if split.bbox_file:
             _check_detections(root / split.bbox_file, {i.get("id") for i in gt.get("images", [])}, rep, report.problems)
         if len(report.problems) == before and names is not None:
-            bbox = root / split.bbox_file if split.bbox_file else None
-            rep.fingerprint = lock.fingerprint(ann_file, bbox, img_dir, names)
-            files[split.ann_file] = rep.fingerprint["annotations"]
-            if bbox is not None:
-                files[split.bbox_file] = rep.fingerprint["bbox_file"]
-    if report.problems:
-        return report
-    _compare_or_pin(report, root, files, repin=repin)
-    return report
-
-
-def _compare_or_pin(report: CheckReport, root: Path, files: dict, *, repin: bool) -> None:
-    splits = {r.split: r.fingerprint["images"] for r in report.splits}
-    entry = lock.dataset_lock(root, report.dataset)
-    if entry is None or repin or not entry.get("files"):
-        if repin:
-            lock.replace_dataset(root, report.dataset, {"files": files, "splits": splits})
-        else:
-            lock.update_dataset(root, report.dataset, files=files, splits=splits)
-        report.pinned = True
-        return
-    diffs = lock.file_differences(entry.get("files", {}), files)
-    for split, images in splits.items():
-        diffs += lock.split_differences(split, entry.get("splits", {}).get(split), images)
-    if diffs:
-        report.problems += diffs + [
-            f"the data lock {lock.lock_path(root)} pins what was first verified: restore those files, or after an "
-            f"intended change run `python -m harness data check {report.dataset} --repin`"
-        ]
-    else:  # files or splits pinned by a fetch but not yet checked are added
-        lock.update_dataset(root, report.dataset, files=files, splits=splits)
+            rels = [split.ann_file, *([split.bbox_file] if split.bbox_file else [])]
+            split_files[name] = rels + [digests.layout_key(split.img_dir, n) for n in names]
+    return split_files
 
 
 def _check_annotations(gt: Any, ann_file: Path, k: int, rep: SplitReport, problems: list[str]) -> list[str] | None:

@@ -31,7 +31,7 @@ from pathlib import Path, PurePosixPath
 
 from tqdm.auto import tqdm
 
-from harness.errors import DataError, InsufficientSpaceError, UnsafeArchiveError
+from harness.errors import BadArchiveError, DataError, InsufficientSpaceError, UnsafeArchiveError
 from harness.transfer import byte_bar
 from zoo.schema import ArchiveMember
 
@@ -54,7 +54,8 @@ def extract(
     archive: Path, fmt: str, members: Sequence[ArchiveMember], root: Path, *, progress: bool = True
 ) -> list[str]:
     """Extract `members` of `archive` ("zip" or "tar") to their targets under `root`; returns the targets laid out.
-    Raises UnsafeArchiveError, InsufficientSpaceError, or DataError (unreadable archive, member not found)."""
+    Raises UnsafeArchiveError, BadArchiveError (unreadable archive, member not found), InsufficientSpaceError or
+    DataError (a member cannot be written)."""
     with _opened(archive, fmt) as (entries, read):
         _refuse_unsafe(entries, archive)
         plan = _plan(entries, members, archive)
@@ -132,8 +133,8 @@ def _opened(archive: Path, fmt: str) -> Iterator[tuple[list[_Entry], object]]:
         yield entries, (lambda e: handle.open(e.handle)) if fmt == "zip" else (lambda e: handle.extractfile(e.handle))
 
 
-def _corrupt(archive: Path, fmt: str, exc: Exception) -> DataError:
-    return DataError(
+def _corrupt(archive: Path, fmt: str, exc: Exception) -> BadArchiveError:
+    return BadArchiveError(
         f"{archive} is not a readable {fmt} archive ({exc}); delete it and fetch again "
         "(a hand-placed file must be the exact archive the source names)"
     )
@@ -270,10 +271,10 @@ def _prefix(entries: list[_Entry], members: Sequence[ArchiveMember], by_name: di
     return f"{tops.pop()}/" if len(tops) == 1 else ""
 
 
-def _not_found(m: ArchiveMember, entries: list[_Entry], archive: Path) -> DataError:
+def _not_found(m: ArchiveMember, entries: list[_Entry], archive: Path) -> BadArchiveError:
     tops = sorted({e.name.split("/", 1)[0] + ("/" if "/" in e.name or e.kind == "dir" else "") for e in entries})
     shown = ", ".join(tops[:12]) + (f" and {len(tops) - 12} more" if len(tops) > 12 else "")
-    return DataError(
+    return BadArchiveError(
         f"{archive} has no {'folder' if m.is_dir else 'file'} {m.member!r} (at its root or under its one top-level "
         f"folder); its top-level entries: {shown or '(none)'}. Nothing was extracted. Check that the file is the "
         "archive the source names; if it is, the registry's `members` need fixing: report it."

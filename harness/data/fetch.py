@@ -2,32 +2,50 @@
 
 Per source whose targets are not all laid out yet: find its file (already downloaded or hand-placed under
 `downloads/`, else from its URLs and mirrors: harness.data.download), verify it against the registry's documented
-sha256/size or, failing those, the hash the data lock pinned on the first fetch (first use pins it), then extract
-the missing members atomically (harness.data.extract). Sources without a direct download are collected as manual
-steps; everything else is still fetched, so one run leaves only the manual steps to do. A source that cannot be
-got (offline, a failed download, a hand-placed file that does not verify) does not stop the others either: the
+sha256/size or, failing those, the hash the data lock pinned, then extract the missing members atomically
+(harness.data.extract). Sources without a direct download are collected as manual steps; everything else is still
+fetched, so one run leaves only the manual steps to do. A source that cannot be got (offline, a failed download, a
+hand-placed file that does not verify, an archive that cannot be extracted) does not stop the others either: the
 outcome lists every one (`failed`), so the user learns about all of them at once.
 
-One fetch per data root at a time (an exclusive lock on `downloads/.fetch.lock`); what interrupted extractions left
-in `.staging/` is removed first; a `.part` download is resumed. Nothing the user placed is deleted or replaced: a
-hand-placed file that does not verify is named, with what to do.
+Trust on first use, done right: an archive the lock does not pin yet is not pinned here. It is returned in
+`FetchOutcome.archives` and pinned by the check that follows (harness.data.check, `archives=`), only when the layout
+it produced passed; a download that cannot be extracted is deleted (a hand-placed file is named and kept), so a
+bad archive never poisons the lock. `repin=True` drops the dataset's pins first (`data fetch DATASET --repin`).
+
+One fetch or check per data root at a time (harness.data.sources.data_root_locked): the missing targets are found
+again once the lock is held, so a fetch that waited for another finds the layout complete. What interrupted
+extractions left in `.staging/` is removed first; a `.part` download is resumed. Nothing the user placed is deleted
+or replaced.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import locks
 from harness.checkpoints.hashing import file_sha256
 from harness.checkpoints.store import is_offline
 from harness.data import extract, lock
 from harness.data.download import Expected, fetch_hub, fetch_url
-from harness.data.sources import DOWNLOADS, download_path, locations, manual_step, missing_targets
-from harness.errors import DataError, DownloadError, OfflineError, TermsNotAcceptedError
+from harness.data.sources import (
+    data_root_locked,
+    download_path,
+    locations,
+    manual_step,
+    missing_targets,
+    repin_command,
+)
+from harness.errors import (
+    BadArchiveError,
+    DataError,
+    DownloadError,
+    OfflineError,
+    TermsNotAcceptedError,
+    UnsafeArchiveError,
+)
 from zoo.schema import Dataset, DataSource
 
 log = logging.getLogger(__name__)
@@ -41,28 +59,21 @@ class FetchOutcome:
     manual: list[str] = field(default_factory=list)  # steps left to the user
     failed: list[str] = field(default_factory=list)  # one message per source that could not be got
     offline: bool = False  # some source failed for want of the network (offline mode or unreachable)
+    #: Archives this run verified and extracted, to be pinned by the check of the layout (harness.data.check).
+    archives: dict[str, lock.ArchiveRecord] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
         return not self.manual and not self.failed
 
 
-@contextmanager
-def data_root_locked(root: Path) -> Iterator[None]:
-    """Exclusive lock of the data root for a fetch (waits for another fetch of the same root): harness/locks.py."""
-
-    def unwritable(exc: OSError) -> DataError:
-        return DataError(f"cannot write under the data root {root} ({exc}); pass a writable --data-root")
-
-    folder = root / DOWNLOADS
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise unwritable(exc) from exc
-    with locks.exclusive(
-        folder / ".fetch.lock", waiting=f"waiting for another `data fetch` of {root}", unwritable=unwritable
-    ):
-        yield
+@dataclass(frozen=True)
+class _Obtained:
+    path: Path
+    sha256: str
+    size: int
+    label: str  # where it came from
+    downloaded: bool  # by this run (else placed by hand, or kept from an earlier run)
 
 
 def fetch_dataset(
@@ -74,76 +85,121 @@ def fetch_dataset(
     prefer_mirror: bool = False,
     progress: bool = True,
     say: Callable[[str], None] = lambda _: None,
+    repin: bool = False,
 ) -> FetchOutcome:
     """Lay out every source of `dataset` under `root` that is not there yet; see the module docstring."""
     outcome = FetchOutcome(dataset.key)
-    todo = [(s, missing_targets(root, s)) for s in dataset.sources]
-    for s, missing in todo:
-        outcome.present += [m.target for m in s.members if m not in missing]
-    todo = [(s, missing) for s, missing in todo if missing]
-    if not todo:
-        return outcome
-    gated = [s for s, _ in todo if s.requires_acceptance]
+    pending = [s for s in dataset.sources if missing_targets(root, s)]
+    gated = [s for s in pending if s.requires_acceptance]
     if gated and not accept_terms:
         raise TermsNotAcceptedError(
             f"{dataset.name} ({dataset.key}) has terms of use that must be accepted before it is fetched:\n"
             f"  {gated[0].terms}\nNothing was downloaded. If you accept them, run the command again with "
             "--accept-terms."
         )
+    if not pending and not repin:  # nothing to write: a read-only root that holds the data is fine
+        outcome.present += [t for s in dataset.sources for t in s.targets]
+        outcome.archives = _kept_archives(dataset, root, dataset.sources)
+        return outcome
     offline = is_offline(offline or None)
-    with data_root_locked(root):
-        extract.clear_staging(root)
+    with data_root_locked(root, create=True):
+        if repin:
+            lock.drop(root, dataset.key)
+        todo = [(s, missing_targets(root, s)) for s in dataset.sources]  # again: another fetch may have laid them out
+        for s, missing in todo:
+            outcome.present += [m.target for m in s.members if m not in missing]
+        outcome.archives = _kept_archives(dataset, root, [s for s, missing in todo if not missing])
+        todo = [(s, missing) for s, missing in todo if missing]
+        if todo:
+            extract.clear_staging(root)
         for source, missing in todo:
             try:
-                file = _obtain(dataset, source, root, offline=offline, prefer_mirror=prefer_mirror, progress=progress)
+                got = _obtain(dataset, source, root, offline=offline, prefer_mirror=prefer_mirror, progress=progress)
+                if got is not None and source.format != "file":
+                    say(f"{dataset.key} {source.name}: extracting {len(missing)} member(s) of {got.path.name}")
+                    _extract(got, source, missing, root, progress=progress)
             except (DownloadError, DataError) as exc:  # the next sources are still attempted (module docstring)
                 outcome.failed.append(str(exc))
                 outcome.offline |= isinstance(exc, OfflineError)
                 continue
-            if file is None:
+            if got is None:
                 outcome.manual.append(manual_step(root, dataset, source))
                 continue
             if source.format != "file":
-                say(f"{dataset.key} {source.name}: extracting {len(missing)} member(s) of {file.name}")
-                extract.extract(file, source.format, missing, root, progress=progress)
+                outcome.archives[source.name] = lock.ArchiveRecord(source.filename, got.sha256, got.size, got.label)
             outcome.laid_out += [m.target for m in missing]
     return outcome
 
 
+def _extract(got: _Obtained, source: DataSource, missing: list, root: Path, *, progress: bool) -> None:
+    """Extract; a file this run downloaded that cannot be extracted is deleted (it was never pinned), so the next
+    fetch downloads it afresh; a hand-placed one is named and kept."""
+    try:
+        extract.extract(got.path, source.format, missing, root, progress=progress)
+    except (BadArchiveError, UnsafeArchiveError) as exc:
+        if not got.downloaded:
+            raise
+        got.path.unlink(missing_ok=True)
+        raise type(exc)(
+            f"{exc}\nThe downloaded file {got.path} was deleted and nothing was pinned: the next `data fetch` "
+            f"downloads it again (from {got.label})."
+        ) from exc
+
+
+def _kept_archives(dataset: Dataset, root: Path, laid_out: list[DataSource]) -> dict[str, lock.ArchiveRecord]:
+    """The archives in `downloads/` of sources already laid out that the lock does not pin yet (extracted by an
+    earlier fetch that ended with manual steps left, before any check): pinned by this fetch's check if it passes."""
+    try:
+        entry = lock.dataset_lock(root, dataset.key)
+    except DataError:
+        return {}  # the check that follows names the malformed lock
+    out = {}
+    for source in laid_out:
+        path = download_path(root, dataset, source)
+        if source.format == "file" or (entry and source.name in entry.archives) or not path.is_file():
+            continue
+        expected = _expected(dataset, source, root)
+        sha, size = file_sha256(path), path.stat().st_size
+        if not expected.problems(sha, size):
+            out[source.name] = lock.ArchiveRecord(source.filename, sha, size, f"{path.name} (kept)")
+    return out
+
+
 def _expected(dataset: Dataset, source: DataSource, root: Path) -> Expected:
     if source.sha256 is not None:
-        return Expected(sha256=source.sha256, size=source.size)
-    entry = lock.dataset_lock(root, dataset.key) or {}
-    if source.format == "file":
-        pin = entry.get("files", {}).get(source.members[0].target)
-    else:
-        pin = entry.get("archives", {}).get(source.name)
-    if pin:
-        return Expected(sha256=pin.get("sha256"), size=source.size or pin.get("size"), pinned=True)
-    return Expected(size=source.size)
+        return Expected(sha256=source.sha256, size=source.size, dataset=dataset.key)
+    entry = lock.dataset_lock(root, dataset.key)
+    pin = None
+    if entry is not None:
+        pin = entry.files.get(source.members[0].target) if source.format == "file" else entry.archives.get(source.name)
+    if pin is not None:
+        return Expected(sha256=pin.sha256, size=source.size or pin.size, pinned=True, dataset=dataset.key)
+    return Expected(size=source.size, dataset=dataset.key)
 
 
 def _obtain(
     dataset: Dataset, source: DataSource, root: Path, *, offline: bool, prefer_mirror: bool, progress: bool
-) -> Path | None:
-    """The verified file of `source` (downloaded if needed, its hash pinned on first use), or None when it must be
-    placed by hand and is not there yet."""
+) -> _Obtained | None:
+    """The verified file of `source` (downloaded if needed), or None when it must be placed by hand and is not
+    there yet. Nothing is pinned here (module docstring)."""
     dest = download_path(root, dataset, source)
     expected = _expected(dataset, source, root)
     if dest.is_file():
         sha, size = file_sha256(dest), dest.stat().st_size
         if problems := expected.problems(sha, size):
+            repin = f"; after an intended change, `{repin_command(dataset.key)}` drops the pins"
             raise DataError(
                 f"{dest} does not verify: {'; '.join(problems)}. It was left as it is: delete it (or move it aside) "
-                "to fetch it again, or place the exact file the source names there"
-                + ("; after an intended change, `data check --repin` re-pins the data" if expected.pinned else "")
+                "to fetch it again, or place the exact file the source names there" + (repin if expected.pinned else "")
             )
-        _pin(dataset, source, root, sha, size, label=f"{dest.name} (placed or kept)")
-        return dest
+        return _Obtained(dest, sha, size, f"{dest.name} (placed or kept)", downloaded=False)
     places = locations(dataset, source, prefer_mirror=prefer_mirror)
     if not places:
         return None
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot write {dest.parent} ({exc.strerror or exc}); pass a writable --data-root") from exc
     attempts: list[tuple[str, DownloadError]] = []
     for place in places:
         try:
@@ -157,18 +213,8 @@ def _obtain(
             log.info("%s: %s", place, exc)
             attempts.append((place, exc))
             continue
-        _pin(dataset, source, root, sha, dest.stat().st_size, label=place)
-        return dest
+        return _Obtained(dest, sha, dest.stat().st_size, place, downloaded=True)
     raise _all_failed(dataset, source, dest, attempts)
-
-
-def _pin(dataset: Dataset, source: DataSource, root: Path, sha: str, size: int, *, label: str) -> None:
-    """First verified use pins the file's hash in the data lock (a registry-documented hash needs no pin)."""
-    record = {"sha256": sha, "size": size, "source": label}
-    if source.format == "file":
-        lock.update_dataset(root, dataset.key, files={source.members[0].target: record})
-    else:
-        lock.update_dataset(root, dataset.key, archives={source.name: {"file": source.filename, **record}})
 
 
 def _all_failed(dataset: Dataset, source: DataSource, dest: Path, attempts: list) -> DownloadError:

@@ -3,8 +3,11 @@
 Under the data root, next to the reference layout (PROTOCOLS.md §5):
 
     downloads/<dataset>/<file>      downloaded (or hand-placed) archives; a `.part` beside one is a resumable download
+                                    (with `<file>.part.json`, the validators of the answer it came from)
     .staging/                       extractions in progress (harness.data.extract); removed by the next fetch
     hrnet-zoo-data.lock.json        the data lock (harness.data.lock)
+    .hrnet-zoo-data.stat-cache.json what the last check hashed, by stat (harness.data.digests); safe to delete
+    .hrnet-zoo-data.flock           held by a fetch or check of the root (`data_root_locked`)
 
 A plain-file source (format "file", e.g. COCO's detection boxes) is downloaded or placed directly at its layout path.
 Mirrors: the registry's per-source `mirrors`, then each entry of $HRNET_ZOO_DATA_MIRROR (comma-separated), where an
@@ -14,14 +17,49 @@ from a Hugging Face Hub dataset repository.
 
 from __future__ import annotations
 
+import os
 import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from harness.errors import HarnessError
+from harness import locks
+from harness.errors import DataError, HarnessError
 from zoo import settings
 from zoo.schema import Dataset, DataSource, Registry
 
 DOWNLOADS = "downloads"
+FLOCK = ".hrnet-zoo-data.flock"
+
+
+def check_root(root: Path) -> None:
+    """DataError for a data root that can never hold data: a symlink to nothing, or a file."""
+    if root.is_symlink() and not root.exists():
+        raise DataError(
+            f"the data root {root} is a symbolic link to {os.readlink(root)}, which does not exist: create that "
+            "folder (or mount the disk it is on), or pass another --data-root"
+        )
+    if root.exists() and not root.is_dir():
+        raise DataError(f"the data root {root} is not a folder; pass the folder that holds the datasets as --data-root")
+
+
+@contextmanager
+def data_root_locked(root: Path, *, create: bool = False) -> Iterator[None]:
+    """Hold the data root's lock (harness/locks.py) for a fetch or a check: a second one waits, then sees what the
+    first laid out and pinned. `create`: make the root first (a fetch). On a root where the lock file cannot be
+    created (read-only, or absent for a check) the block runs unlocked: nothing can be written there either, and
+    whatever would be is reported by the step that needs it."""
+    check_root(root)
+    if create:
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            if not root.is_dir():
+                raise DataError(f"cannot create the data root {root} ({exc.strerror or exc}); pass a writable "
+                                "--data-root") from exc  # fmt: skip
+    with locks.exclusive(root / FLOCK, waiting=f"waiting for another `data fetch` or `data check` of {root}",
+                         unwritable=None):  # fmt: skip
+        yield
 
 
 def select_datasets(registry: Registry, name: str) -> list[Dataset]:
@@ -66,6 +104,11 @@ def fetch_command(keys: list[str], root: Path, *, accept_terms: bool = False) ->
     if accept_terms:
         args.append("--accept-terms")
     return shlex.join(args)
+
+
+def repin_command(key: str) -> str:
+    """The one command that drops a dataset's pins in the data lock and pins afresh what verifies."""
+    return f"python -m harness data fetch {key} --repin"
 
 
 def manual_step(root: Path, dataset: Dataset, source: DataSource) -> str:

@@ -71,6 +71,7 @@ def test_rendered_verdicts(rendered):
     _, pages = rendered
     index = pages["index.md"]
     assert "| `hrnet_w32_aic_256x192/gt-bbox` | [aic](aic.md) | reproduced | 0.0012 | 2025-03-04 | cuda |" in index
+    assert "| cuda | 0123456789 | `8c1c95c000fa` |" in index  # the data lock's digest of the data it ran on
     assert (
         "| `hrnet_w32_macaque_256x192/gt-bbox` | [macaque](macaque.md) | drift | 0.0030 | 2025-03-04 | cpu |" in index
     )

@@ -120,3 +120,32 @@ def test_a_confirmation_needs_the_same_per_keypoint_numbers(tmp_path):
     history.append({**_run("first", 1), "per_keypoint": {"nose": {"AP": 0.5}}}, tmp_path)
     history.append({**_run("again", 2), "per_keypoint": {"nose": {"AP": 0.6}}}, tmp_path)
     assert history.latest_by_row(history.load(tmp_path))["e/r"].run_key == "again"
+
+
+def _on(data: str | None, key: str, date: int) -> dict:
+    """A run on pinned data with this lock digest (None: a run that recorded no data)."""
+    rec = _run(key, date)
+    if data is not None:
+        rec["provenance"] = {"data": {"digest": data, "lock_digest": data, "differences": [], "split": "val"}}
+    return rec
+
+
+def test_a_repeat_on_other_data_is_not_a_confirmation(tmp_path):
+    """The images are not in the run's identity: after an intended re-pin of changed images, a run with the same
+    numbers on the new data becomes the run of record (its data label is the new lock's), instead of confirming."""
+    history.append(_on("a" * 64, "first", 1), tmp_path)
+    history.append(_on("a" * 64, "again", 2), tmp_path)
+    assert history.latest_by_row(history.load(tmp_path))["e/r"].run_key == "first"  # same data: confirmed
+    history.append(_on("b" * 64, "repinned", 3), tmp_path)
+    assert history.latest_by_row(history.load(tmp_path))["e/r"].run_key == "repinned"
+
+
+def test_a_run_on_data_that_differs_from_the_lock_never_becomes_the_run_of_record(tmp_path):
+    history.append(_on("a" * 64, "first", 1), tmp_path)
+    rotten = _on("a" * 64, "rotten", 2)
+    rotten["provenance"]["data"].update(digest="c" * 64, differences=["x.jpg changed since the lock was pinned"])
+    rotten["metrics"] = {"AP": 0.4}
+    history.append(rotten, tmp_path)
+    records = history.load(tmp_path)
+    assert records[1].informational and "data differs from the data lock" in records[1].informational[0]
+    assert history.latest_by_row(records)["e/r"].run_key == "first"
