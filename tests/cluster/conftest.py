@@ -81,7 +81,7 @@ def two_row_registry(repo_root, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def demo_data(tmp_path_factory) -> Path:
     """A data root with the demo's val split under demo/ and the same files under demo_b/."""
-    from demo import generate
+    from harness.demo import generate
 
     root = tmp_path_factory.mktemp("data")
     generate.generate(root / "demo", splits={"train": 0, "val": VAL_IMAGES})
