@@ -16,18 +16,10 @@ import pytest
 
 from harness.cli import main
 from harness.data import lock
-from harness.demo import generate
 from harness.demo.document import ENTRY_ID
 
 ROW = f"{ENTRY_ID}/gt-bbox"
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def demo_data(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("data")
-    generate.generate(root / "demo", splits={"train": 0, "val": 10})
-    return root
 
 
 @pytest.fixture

@@ -15,17 +15,9 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.demo import generate
 from harness.demo.document import ENTRY_ID
 
 ROW = f"{ENTRY_ID}/gt-bbox"
-
-
-@pytest.fixture(scope="module")
-def demo_data(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("data")
-    generate.generate(root / "demo", splits={"train": 0, "val": 10})
-    return root
 
 
 @pytest.fixture
