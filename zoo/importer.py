@@ -3,8 +3,8 @@
 Facts are taken as printed (zoo/pages.py): the id from the checkpoint file name, metric text, ckpt/log URLs with
 their hash prefix, bibtex keys. Everything else is inferred and carried as a `Guess` with its reason, never as a
 fact: the dataset and split (from the caption and zoo.yaml's datasets), the row name, and the protocol template
-(zoo.yaml's `protocols:` matched on paradigm, boxes, detector AP, metric family and sigmas; multi-scale factors from
-the caption).
+(zoo.yaml's `protocols:` matched on paradigm, boxes, detector AP, metric family and sigmas, and on the variant words
+of the file names: `VARIANT_MARKERS`; multi-scale factors from the caption).
 """
 
 from __future__ import annotations
@@ -138,6 +138,30 @@ def _boxes(caption: str) -> tuple[str, float | None, str]:
     return "gt", None, "the caption names no boxes: ground-truth boxes assumed"
 
 
+#: Words MMPose's config and checkpoint file names carry for a head or a processing variant with a protocol of its
+#: own (hrnet_w32_coco_256x192_udp_regress, higher_hrnet32_coco_512x512_udp). A template serves a row only when its
+#: name carries the same ones (td-coco-udp-regress, bu-coco-higherhrnet-udp): protocol fields alone cannot tell UDP
+#: decoding from plain decoding, nor an HRNet AE row from a HigherHRNet one, so these are matched by name.
+VARIANT_MARKERS = ("higherhrnet", "dark", "udp", "regress")
+DECODING_MARKERS = frozenset({"dark", "udp", "regress"})
+
+
+def _variant_markers(text: str) -> frozenset[str]:
+    """The VARIANT_MARKERS in a file or template name; separators are ignored (higher_hrnet is higherhrnet)."""
+    joined = re.sub(r"[^a-z0-9 ]", "", text.lower())
+    return frozenset(m for m in VARIANT_MARKERS if m in joined)
+
+
+def _by_variant(names: list[str], markers: frozenset[str]) -> list[str]:
+    """The templates (fitting on protocol facts) that serve a row whose file names carry `markers`: those whose name
+    carries the same ones; failing that, none when the row names a decoding variant (its numbers need that decoding),
+    else those whose name carries no word the file names lack (a head word alone is not required in the name)."""
+    same = [n for n in names if _variant_markers(n) == markers]
+    if same or markers & DECODING_MARKERS:
+        return same
+    return [n for n in names if _variant_markers(n) <= markers]
+
+
 def _template(row, paradigm, dataset, registry, templates) -> tuple[Guess, str]:
     """The template guess and the row-name basis ("gt-bbox", "det-ap56", ...) for top-down rows."""
     pck = any(m in PCK_METRICS for m in row.metrics)
@@ -157,9 +181,12 @@ def _template(row, paradigm, dataset, registry, templates) -> tuple[Guess, str]:
                 return False
         return True
 
-    hits = [name for name, p in templates.items() if fits(p)]
+    markers = _variant_markers(f"{row.config_link.rsplit('/', 1)[-1]} {row.ckpt_url.rsplit('/', 1)[-1]}")
+    hits = _by_variant([name for name, p in templates.items() if fits(p)], markers)
     basis = f"{paradigm}, {kind}" + (f" with {sigmas} sigmas" if kind == "coco_keypoints" else "")
     basis += f", {box_reason}" if box_reason else ""
+    said = "/".join(m for m in VARIANT_MARKERS if m in markers)
+    basis += f", {said} in the file names" if said else ", no variant word in the file names"
     name = "gt-bbox" if box_kind == "gt" else (f"det-ap{int(ap)}" if ap is not None else "det")
     if len(hits) == 1:
         return Guess(hits[0], f"the only template for {basis}"), name
