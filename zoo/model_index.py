@@ -2,7 +2,7 @@
 
 Written in MMPose's own vocabulary, so that its metafiles and these read side by side: OUTDIR/model-index.yml holds
 the Collections as MMPose names them (one per paper: HRNet, HigherHRNet, DarkPose, UDP, Albumentations; Name, Paper
-Title and URL, README) and imports one metafile per dataset, metafiles/<dataset>.yml, whose Models are one per
+Title and URL) and imports one metafile per dataset, metafiles/<dataset>.yml, whose Models are one per
 documented result row: Name, In Collection, Config, Weights, Metadata (MMPose's Architecture and Training Data, then
 ours: entry, row, split, input size, the full protocol and its sentence, source page) and Results (Task, Dataset,
 Metrics named as MMPose names them: AP@0.5, not AP50). Metric values are written exactly as the model-zoo page prints
@@ -65,7 +65,7 @@ def collections(registry: Registry) -> list[dict[str, Any]]:
     for name in names:
         c = COLLECTIONS[name]
         title = " ".join(bib_fields(registry.papers[c.paper]).get("title", c.paper).split())
-        out.append({"Name": c.name, "Paper": {"Title": title, "URL": c.url}, "README": c.readme})
+        out.append({"Name": c.name, "Paper": {"Title": title, "URL": c.url}})
     return out
 
 
