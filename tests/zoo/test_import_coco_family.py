@@ -101,7 +101,8 @@ def test_without_the_variant_templates_import_guesses_none_rather_than_the_plain
     """A DARK/UDP row never gets the plain template (its numbers need that decoding), nor an HRNet AE row
     HigherHRNet's: no guess, with the reason."""
     plain = {k: v for k, v in protocol_templates(registry).items() if k not in NEW_TEMPLATES}
-    for page in (f"{TD}/hrnet_dark_coco.md", f"{TD}/hrnet_udp_coco.md", f"{BU}/hrnet_coco.md", f"{BU}/hrnet_udp_coco.md"):
+    variants = ("hrnet_dark_coco.md", "hrnet_udp_coco.md")
+    for page in [*(f"{TD}/{p}" for p in variants), f"{BU}/hrnet_coco.md", f"{BU}/hrnet_udp_coco.md"]:
         for item in imply(read_page(family_pages_dir / page), registry, plain):
             assert item.template.value is None, (page, item.template)
             assert "no template" in item.template.reason

@@ -119,7 +119,6 @@ def test_collection_paper_links_are_the_pages_links(family_pages_dir, seeds_dir)
     assert checked >= 4  # HRNet, HigherHRNet, DarkPose, UDP
 
 
-
 @pytest.mark.parametrize("rel", ISSUE_25)
 def test_collection_and_architecture_rules_give_mmposes_for_every_model_of_the_page(family_pages_dir, rel):
     """The rules (zoo.ecosystem.collection_of, architecture_tags) applied to what a page says of each model (its
