@@ -23,7 +23,7 @@ from zoo.errors import PageError, RegistryError
 from zoo.load import registry_paths
 from zoo.pages import METRIC_TEXT, Page, PageRow
 from zoo.protocol_reader import ProtocolContext, read_protocol
-from zoo.schema import PCK_METRICS, DocumentedRow, Protocol, Registry, TopDownProtocol
+from zoo.schema import CROWD_BINS, PCK_METRICS, DocumentedRow, Protocol, Registry, TopDownProtocol
 from zoo.yamltree import Problems, parse
 
 
@@ -141,14 +141,15 @@ def _boxes(caption: str) -> tuple[str, float | None, str]:
 def _template(row, paradigm, dataset, registry, templates) -> tuple[Guess, str]:
     """The template guess and the row-name basis ("gt-bbox", "det-ap56", ...) for top-down rows."""
     pck = any(m in PCK_METRICS for m in row.metrics)
-    kind = "pck_nme" if pck else "coco_keypoints"
+    crowd = any(m in CROWD_BINS for m in row.metrics)
+    kind = "pck_nme" if pck else "crowdpose_keypoints" if crowd else "coco_keypoints"
     box_kind, ap, box_reason = _boxes(row.caption) if paradigm == "topdown" else ("", None, "")
     sigmas = registry.datasets[dataset].keypoint_schema if dataset else None
 
     def fits(p: Protocol) -> bool:
         if p.paradigm != paradigm or p.evaluator.kind != kind:
             return False
-        if kind == "coco_keypoints" and p.evaluator.sigmas != sigmas:
+        if kind != "pck_nme" and p.evaluator.sigmas != sigmas:
             return False
         if isinstance(p, TopDownProtocol):
             if p.boxes.kind != box_kind:
@@ -158,7 +159,7 @@ def _template(row, paradigm, dataset, registry, templates) -> tuple[Guess, str]:
         return True
 
     hits = [name for name, p in templates.items() if fits(p)]
-    basis = f"{paradigm}, {kind}" + (f" with {sigmas} sigmas" if kind == "coco_keypoints" else "")
+    basis = f"{paradigm}, {kind}" + (f" with {sigmas} sigmas" if kind != "pck_nme" else "")
     basis += f", {box_reason}" if box_reason else ""
     name = "gt-bbox" if box_kind == "gt" else (f"det-ap{int(ap)}" if ap is not None else "det")
     if len(hits) == 1:
