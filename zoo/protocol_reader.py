@@ -243,7 +243,9 @@ def _read_crowdpose(
             )
     for key in ("pck_threshold", "normalize"):
         if key in f:
-            problems.add(join(path, key), node.key_line(key), f"{key!r} does not apply to crowdpose_keypoints", "sigmas")
+            problems.add(
+                join(path, key), node.key_line(key), f"{key!r} does not apply to crowdpose_keypoints", "sigmas"
+            )
     if "sigmas" not in f:
         problems.add(join(path, "sigmas"), node.line, "missing 'sigmas' for crowdpose_keypoints", "it set")
         return None

@@ -17,7 +17,9 @@ from zoo import load_registry
 def _lay_out(samples_dir, root):
     (root / "crowdpose/annotations").mkdir(parents=True)
     shutil.copytree(samples_dir / "crowdpose", root / "crowdpose/images", ignore=shutil.ignore_patterns("*.json"))
-    shutil.copy(samples_dir / "crowdpose/test_crowdpose.json", root / "crowdpose/annotations/mmpose_crowdpose_test.json")
+    shutil.copy(
+        samples_dir / "crowdpose/test_crowdpose.json", root / "crowdpose/annotations/mmpose_crowdpose_test.json"
+    )
 
 
 def test_data_check_accepts_the_sample_in_the_reference_layout(samples_dir, tmp_path, capsys):
