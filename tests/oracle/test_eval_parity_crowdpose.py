@@ -9,18 +9,26 @@ per joint and image survive, both sides on the same files), single scale, on two
   AP(H) are -1 on both sides;
 - "bins": a copy made here with a third image (a renamed copy of one sample image, its annotations with new ids) and
   crowd indices 0.1, 0.5 and 0.9, one image per bin, so that every bin's AP is compared.
+
+Random weights score AP 0 on both sides, so the metrics are also compared where they are not 0: predictions near the
+ground truth, on both annotation files, scored by `python -m harness score ROW --protocol mmpose-0.29` and by MMPose
+0.29's own `BottomUpCrowdPoseDataset.evaluate` (oracle/score_bottomup.py; no model, seconds).
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.oracle.parity_helpers import (
     COCO_METRIC_NAMES,
+    REPO,
     compare_bottomup,
     metric_differences,
     run_harness_evaluate,
@@ -109,3 +117,43 @@ def test_crowdpose_evaluation_matches_mmpose(name, oracle, oracle_checkpoint, sa
         assert bins[0] == -1.0 and bins[2] == -1.0 and bins[1] >= 0.0, bins  # both images are medium
     else:
         assert min(bins) >= 0.0, bins  # every bin holds an image: none is the library's -1
+
+
+def _near_gt_predictions(ann: Path, seed: int = 0) -> list[dict]:
+    """Every GT person with jittered joints and a random score, and one stray person per image."""
+    gt = json.loads(ann.read_text())
+    rng = np.random.default_rng(seed)
+    out = []
+    for a in gt["annotations"]:
+        kps = np.asarray(a["keypoints"], dtype=np.float64).reshape(K, 3)
+        kps[:, :2] += rng.normal(0, 5, size=(K, 2))
+        kps[:, 2] = rng.uniform(0.2, 1.0, size=K)
+        out.append({"image_id": a["image_id"], "category_id": 1, "keypoints": kps.ravel().tolist(),
+                    "score": float(rng.uniform(0.1, 1.0))})  # fmt: skip
+    for img in gt["images"]:
+        kps = np.column_stack([rng.uniform(0, 400, K), rng.uniform(0, 400, K), np.full(K, 0.5)])
+        out.append({"image_id": img["id"], "category_id": 1, "keypoints": kps.ravel().tolist(), "score": 0.3})
+    return out
+
+
+@pytest.mark.parametrize("name", list(DATA))
+def test_crowdpose_scoring_matches_mmpose_evaluate(name, oracle, samples_dir, tmp_path):
+    ann, img_dir = DATA[name](samples_dir, tmp_path)
+    preds = tmp_path / "predictions.json"
+    preds.write_text(json.dumps(_near_gt_predictions(ann)))
+    out = tmp_path / "oracle"
+    oracle.run("score_bottomup", "--config", CONFIG, "--ann-file", ann, "--img-prefix", img_dir,
+               "--predictions", preds, "--out", out)  # fmt: skip
+    ref = json.loads((out / "metrics.json").read_text())
+    assert ref["dataset"] == "BottomUpCrowdPoseDataset"
+    cmd = [sys.executable, "-m", "harness", "score", ROW, "--predictions", str(preds), "--ann-file", str(ann),
+           "--protocol", "mmpose-0.29", "--scoring", "library"]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=False, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    got = json.loads(proc.stdout)
+    ours = {**got["metrics"], **got["extra_metrics"]}
+    diffs = metric_differences(ours, ref["values"], CROWD_METRIC_NAMES, tol=METRIC_ABS)
+    assert not diffs, f"{name}: metrics differ (ours, oracle): {diffs}"
+    assert 0.0 < ours["AP"] < 1.0, ours  # a real value, not the 0 of random weights
+    if name == "bins":
+        assert min(ours["AP(E)"], ours["AP(M)"], ours["AP(H)"]) > 0.0, ours

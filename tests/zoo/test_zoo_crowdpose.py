@@ -12,7 +12,8 @@ from zoo import load_registry
 from zoo.cli import main
 from zoo.schema import CrowdPoseEvaluator
 
-PAGE = Path("associative_embedding/crowdpose/higherhrnet_crowdpose.md")
+#: MMPose 0.29's page, under tests/data/pages/family/.
+PAGE = Path("associative_embedding", "crowdpose", "higherhrnet_crowdpose.md")
 TEMPLATE = "evaluator: {kind: crowdpose_keypoints, sigmas: crowdpose}"
 
 
