@@ -36,7 +36,7 @@ def test_list_json_contract(capsys):
         # every zoo checkpoint is downloaded over https; the demo ships in the repository (file:)
         assert entry["id"] and entry["checkpoint"]["url"].startswith(("https://", "file:demo/"))
         for row in entry["results"]:
-            assert row["dataset"] in {"aic", "coco", "horse10", "macaque", "atrw", "demo"}
+            assert row["dataset"] in {"aic", "coco", "horse10", "macaque", "atrw", "crowdpose", "demo"}
             assert set(row["metrics"]) <= set(METRIC_NAMES)
             assert all(isinstance(v, float) for v in row["metrics"].values())
             assert isinstance(row["protocol"]["flip"], bool)
