@@ -40,6 +40,8 @@ def run_protocol(result: DocumentedRow, name: str) -> Protocol:
     ev = protocol.evaluator
     if ev.kind == "coco_keypoints":
         evaluator = replace(ev, library="xtcocotools")
+    elif ev.kind == "crowdpose_keypoints":
+        evaluator = ev  # xtcocotools' keypoints_crowd in every era (PROTOCOLS.md §5 "CrowdPose")
     else:
         evaluator = Evaluator(kind="pck_nme", pck_threshold=0.2, normalize=BBOX_NORMALIZER)
     return replace(protocol, era=era, evaluator=evaluator)

@@ -108,8 +108,9 @@ def protocol_summary(result: DocumentedRow) -> str:
     parts.append("flip" + (" + shift" if topdown and p.shift_heatmap else "") if p.flip else "no flip")
     parts.append("scales " + ",".join(f"{s:g}" for s in p.scales))
     ev = p.evaluator
-    if ev.kind == "coco_keypoints":
-        parts.append(f"{ev.library} ({ev.sigmas} sigmas{', use_area' if ev.use_area else ', area=0.53*bbox'})")
+    if ev.kind in ("coco_keypoints", "crowdpose_keypoints"):
+        crowd = " keypoints_crowd" if ev.kind == "crowdpose_keypoints" else ""
+        parts.append(f"{ev.library}{crowd} ({ev.sigmas} sigmas{', use_area' if ev.use_area else ', area=0.53*bbox'})")
     else:
         parts.append(f"PCK@{ev.pck_threshold:g} / NME ({ev.normalize})")
     parts.append(f"era {p.era.name}")

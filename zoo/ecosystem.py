@@ -134,9 +134,10 @@ def protocol_words(p: Protocol) -> str:
             f"{', refine' if p.refine else ''})"
         )
     ev = p.evaluator
-    if ev.kind == "coco_keypoints":
+    if ev.kind in ("coco_keypoints", "crowdpose_keypoints"):
         area = "OKS area from the annotation" if ev.use_area else "OKS area 0.53 x box area"
-        parts.append(f"scored with {ev.library} ({ev.sigmas} sigmas, {area})")
+        crowd = ", AP per crowd-index bin" if ev.kind == "crowdpose_keypoints" else ""
+        parts.append(f"scored with {ev.library} ({ev.sigmas} sigmas, {area}{crowd})")
     else:
         parts.append(f"PCK@{ev.pck_threshold:g} and NME normalised by the {ev.normalize.replace('_', '-')} distance")
     parts.append(f"era {p.era.name}")

@@ -23,7 +23,7 @@ from zoo.errors import PageError, RegistryError
 from zoo.load import registry_paths
 from zoo.pages import METRIC_TEXT, Page, PageRow
 from zoo.protocol_reader import ProtocolContext, read_protocol
-from zoo.schema import PCK_METRICS, DocumentedRow, Protocol, Registry, TopDownProtocol
+from zoo.schema import CROWD_BINS, PCK_METRICS, DocumentedRow, Protocol, Registry, TopDownProtocol
 from zoo.yamltree import Problems, parse
 
 
@@ -165,14 +165,15 @@ def _by_variant(names: list[str], markers: frozenset[str]) -> list[str]:
 def _template(row, paradigm, dataset, registry, templates) -> tuple[Guess, str]:
     """The template guess and the row-name basis ("gt-bbox", "det-ap56", ...) for top-down rows."""
     pck = any(m in PCK_METRICS for m in row.metrics)
-    kind = "pck_nme" if pck else "coco_keypoints"
+    crowd = any(m in CROWD_BINS for m in row.metrics)
+    kind = "pck_nme" if pck else "crowdpose_keypoints" if crowd else "coco_keypoints"
     box_kind, ap, box_reason = _boxes(row.caption) if paradigm == "topdown" else ("", None, "")
     sigmas = registry.datasets[dataset].keypoint_schema if dataset else None
 
     def fits(p: Protocol) -> bool:
         if p.paradigm != paradigm or p.evaluator.kind != kind:
             return False
-        if kind == "coco_keypoints" and p.evaluator.sigmas != sigmas:
+        if kind != "pck_nme" and p.evaluator.sigmas != sigmas:
             return False
         if isinstance(p, TopDownProtocol):
             if p.boxes.kind != box_kind:
@@ -183,7 +184,7 @@ def _template(row, paradigm, dataset, registry, templates) -> tuple[Guess, str]:
 
     markers = _variant_markers(f"{row.config_link.rsplit('/', 1)[-1]} {row.ckpt_url.rsplit('/', 1)[-1]}")
     hits = _by_variant([name for name, p in templates.items() if fits(p)], markers)
-    basis = f"{paradigm}, {kind}" + (f" with {sigmas} sigmas" if kind == "coco_keypoints" else "")
+    basis = f"{paradigm}, {kind}" + (f" with {sigmas} sigmas" if kind != "pck_nme" else "")
     basis += f", {box_reason}" if box_reason else ""
     said = "/".join(m for m in VARIANT_MARKERS if m in markers)
     basis += f", {said} in the file names" if said else ", no variant word in the file names"

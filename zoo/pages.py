@@ -31,6 +31,8 @@ from zoo.schema import METRIC_NAMES
 ROLES = ("ALGORITHM", "BACKBONE", "DATASET")
 #: Table columns that are not metrics; everything else must be a known metric (zoo.schema.METRIC_NAMES).
 KNOWN_COLUMNS = ("Arch", "Input Size", "ckpt", "log", "Set")
+#: Headers printed otherwise than our metric names: the CrowdPose page's "AP (E)" is MMPose's stat 'AP(E)'.
+HEADER_ALIASES = {"AP (E)": "AP(E)", "AP (M)": "AP(M)", "AP (H)": "AP(H)"}
 _ROLE = re.compile(r"<!--\s*\[(?P<role>[A-Z]+)\]\s*-->")
 _SIZE = re.compile(r"^(?P<h>\d+)x(?P<w>\d+)$")
 #: A metric cell as the pages print them: digits with an optional fraction ("0.870", "73.2"), no sign, exponent or
@@ -171,7 +173,7 @@ def _table(tokens: list, *, caption: str, page: str) -> list[PageRow]:
             cells.append(tok)
         elif tok.type == "tr_close":
             if not header:
-                header = [_plain(c) for c in cells]
+                header = [HEADER_ALIASES.get(h, h) for h in map(_plain, cells)]
                 _check_header(header, page=page, line=line)
             else:
                 rows.append(_row(header, cells, caption=caption, page=page, line=line))

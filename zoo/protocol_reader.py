@@ -21,8 +21,10 @@ from zoo.schema import (
     BottomUpProtocol,
     BoxSource,
     CocoLibrary,
+    CrowdPoseEvaluator,
     Era,
     Evaluator,
+    EvaluatorKind,
     KeypointSchema,
     Paradigm,
     Protocol,
@@ -197,9 +199,11 @@ def read_evaluator(node: Located, path: str, ctx: ProtocolContext, problems: Pro
     f = fields(problems, node, path, required=("kind",), optional=coco_keys + pck_keys)
     if f is None or "kind" not in f:
         return None
-    kind = get_choice(problems, f["kind"], join(path, "kind"), ("coco_keypoints", "pck_nme"))
+    kind = get_choice(problems, f["kind"], join(path, "kind"), get_args(EvaluatorKind))
     if kind is None:
         return None
+    if kind == "crowdpose_keypoints":
+        return _read_crowdpose(node, f, path, ctx, problems)
     own, other = (coco_keys, pck_keys) if kind == "coco_keypoints" else (pck_keys, coco_keys)
     for key in other:
         if key in f:
@@ -223,6 +227,32 @@ def read_evaluator(node: Located, path: str, ctx: ProtocolContext, problems: Pro
     if any(v is None for v in kw.values()) or any(k not in f for k in own[:2]):
         return None
     return Evaluator(kind=kind, **kw)
+
+
+def _read_crowdpose(
+    node: Located, f: dict[str, Located], path: str, ctx: ProtocolContext, problems: Problems
+) -> CrowdPoseEvaluator | None:
+    """`kind: crowdpose_keypoints` names its sigmas; library and use_area may only restate what MMPose 0.29 calls
+    (xtcocotools, the one library with `keypoints_crowd`, and use_area False: PROTOCOLS.md §5 "CrowdPose")."""
+    before = len(problems.items)
+    for key, fixed in (("library", "xtcocotools"), ("use_area", False)):
+        value = f[key].value if key in f else fixed
+        if not (type(value) is type(fixed) and value == fixed):
+            problems.add(
+                join(path, key), node.key_line(key), f"{key} {value!r} for crowdpose_keypoints", f"{fixed!r} or nothing"
+            )
+    for key in ("pck_threshold", "normalize"):
+        if key in f:
+            problems.add(
+                join(path, key), node.key_line(key), f"{key!r} does not apply to crowdpose_keypoints", "sigmas"
+            )
+    if "sigmas" not in f:
+        problems.add(join(path, "sigmas"), node.line, "missing 'sigmas' for crowdpose_keypoints", "it set")
+        return None
+    sigmas = _sigmas(f["sigmas"], join(path, "sigmas"), ctx, problems)
+    if sigmas is None or len(problems.items) > before:
+        return None
+    return CrowdPoseEvaluator(sigmas=sigmas)
 
 
 def _sigmas(node: Located, path: str, ctx: ProtocolContext, problems: Problems) -> str | None:

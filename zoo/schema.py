@@ -18,7 +18,7 @@ from zoo.errors import UnknownEntryError
 Paradigm = Literal["topdown", "bottomup"]
 HeadKind = Literal["heatmap", "associative_embedding", "higher_resolution"]
 BoxKind = Literal["gt", "detector"]
-EvaluatorKind = Literal["coco_keypoints", "pck_nme"]
+EvaluatorKind = Literal["coco_keypoints", "pck_nme", "crowdpose_keypoints"]
 Aggregation = Literal["upsample_to_last", "direct"]
 #: Numeric modes of a run (docs/PERFORMANCE.md). exact and tuned give the reference's keypoints (proven by tests);
 #: fast drifts by design, so its runs never count as a reproduction (zoo.record.standing).
@@ -39,10 +39,17 @@ PckNormalizer = Literal["nose_eye", "bbox_longer_side"]
 #: Metric names exactly as the README tables and the JSON outputs spell them.
 COCO_METRICS = ("AP", "AP50", "AP75", "AR", "AR50")
 PCK_METRICS = ("PCK@0.3", "NME")
-METRIC_NAMES = COCO_METRICS + PCK_METRICS
+#: CrowdPose (xtcocotools `keypoints_crowd`): AP over the three crowd-index bins besides the COCO-style names; AR and
+#: AR50 are computed too, though the pages print only AP, AP50, AP75, AP(E), AP(M), AP(H).
+CROWD_BINS = ("AP(E)", "AP(M)", "AP(H)")
+CROWDPOSE_METRICS = ("AP", "AP50", "AP75", "AR", "AR50", *CROWD_BINS)
+METRIC_NAMES = COCO_METRICS + PCK_METRICS + CROWD_BINS
 
 #: Metrics where a larger value is better (the sign of a delta is reported relative to this).
-HIGHER_IS_BETTER = {"AP": True, "AP50": True, "AP75": True, "AR": True, "AR50": True, "PCK@0.3": True, "NME": False}
+HIGHER_IS_BETTER = {
+    "AP": True, "AP50": True, "AP75": True, "AR": True, "AR50": True, "PCK@0.3": True, "NME": False,
+    "AP(E)": True, "AP(M)": True, "AP(H)": True,
+}  # fmt: skip
 
 
 def _frozen_map(m: Mapping | None) -> Mapping:
@@ -138,6 +145,17 @@ class Evaluator:
     #: PCK/NME only.
     pck_threshold: float | None = None
     normalize: PckNormalizer | None = None
+
+
+@dataclass(frozen=True)
+class CrowdPoseEvaluator(Evaluator):
+    """CrowdPose scoring (PROTOCOLS.md §5 "CrowdPose"): xtcocotools' `keypoints_crowd` evaluation, COCO-style OKS AP
+    plus AP per crowd-index bin. Only xtcocotools has it, and MMPose 0.29 calls it with use_area False; the record
+    fixes both so that zoo.yaml can name neither wrongly. Scored by harness.metrics.crowdpose."""
+
+    kind: Literal["crowdpose_keypoints"] = "crowdpose_keypoints"
+    library: Literal["xtcocotools"] = "xtcocotools"
+    use_area: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Scoring predictions against annotations: COCO-style AP/AR (coco.py) and Horse-10 PCK/NME (pck.py).
+"""Scoring predictions against annotations: COCO-style AP/AR (coco.py), Horse-10 PCK/NME (pck.py) and CrowdPose
+AP with its crowd bins (crowdpose.py).
 
 `score` dispatches on the protocol's `Evaluator` and returns plain JSON-ready data:
 
@@ -20,6 +21,7 @@ from typing import Any, get_args
 from harness.metrics._predictions import MetricError, PredictionError
 from harness.metrics.coco import BACKENDS, STAT_NAMES, CocoMetrics, evaluate_coco_keypoints
 from harness.metrics.coco_common import check_backend
+from harness.metrics.crowdpose import score_crowdpose
 from harness.metrics.pck import PckMetrics, horse10_pck_mmpose029, horse10_pck_nme
 from zoo.schema import COCO_METRICS, Evaluator, EvaluatorKind, KeypointSchema, PckNormalizer, ScoringBackend
 
@@ -149,6 +151,8 @@ def score(
             predictions, evaluator=evaluator, gt=gt, schema=schema, sigmas=sigmas, per_keypoint=per_keypoint,
             backend=backend,
         )  # fmt: skip
+    elif evaluator.kind == "crowdpose_keypoints":
+        out = score_crowdpose(predictions, evaluator=evaluator, gt=gt, schema=schema, sigmas=sigmas, backend=backend)
     elif evaluator.kind == "pck_nme":
         out = _score_pck(predictions, evaluator=evaluator, gt=gt, schema=schema, backend=backend)
     else:
