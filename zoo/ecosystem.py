@@ -19,6 +19,8 @@ from zoo.verdicts import RowVerdict, row_verdict
 TASKS = {
     "aic": "Body 2D Keypoint",
     "coco": "Body 2D Keypoint",
+    "crowdpose": "Body 2D Keypoint",
+    "mpii": "Body 2D Keypoint",
     "horse10": "Animal 2D Keypoint",
     "macaque": "Animal 2D Keypoint",
     "atrw": "Animal 2D Keypoint",
