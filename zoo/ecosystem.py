@@ -68,6 +68,9 @@ def protocol_words(p: Protocol) -> str:
     if ev.kind == "coco_keypoints":
         area = "OKS area from the annotation" if ev.use_area else "OKS area 0.53 x box area"
         parts.append(f"scored with {ev.library} ({ev.sigmas} sigmas, {area})")
+    elif ev.kind == "pckh":
+        head = f"{ev.head_size_factor:g} x the head box diagonal of {ev.gt_file}"
+        parts.append(f"PCKh at {ev.threshold:g} (Mean) and at 0.1 (Mean@0.1) of the head size ({head})")
     else:
         parts.append(f"PCK@{ev.pck_threshold:g} and NME normalised by the {ev.normalize.replace('_', '-')} distance")
     parts.append(f"era {p.era.name}")
