@@ -45,10 +45,7 @@ PCKH_METRICS = ("Mean", "Mean@0.1")
 METRIC_NAMES = COCO_METRICS + PCK_METRICS + PCKH_METRICS
 
 #: Metrics where a larger value is better (the sign of a delta is reported relative to this).
-HIGHER_IS_BETTER = {
-    **{"AP": True, "AP50": True, "AP75": True, "AR": True, "AR50": True, "PCK@0.3": True, "NME": False},
-    **{"Mean": True, "Mean@0.1": True},
-}
+HIGHER_IS_BETTER = dict.fromkeys(METRIC_NAMES, True) | {"NME": False}
 
 
 def _frozen_map(m: Mapping | None) -> Mapping:
