@@ -76,5 +76,5 @@ def test_bad_records_are_named(tmp_path, content, words):
 
 def test_missing_images_are_named(tmp_path):
     path = _write(tmp_path, [{"image": "absent.jpg", "center": [10, 10], "scale": 1}])
-    with pytest.raises(DataError, match="absent.jpg"):
+    with pytest.raises(DataError, match=r"absent\.jpg"):
         load_mpii_instances(path, img_dir=tmp_path)

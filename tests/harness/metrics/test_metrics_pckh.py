@@ -46,8 +46,8 @@ def _two_persons(tmp_path, head=10.0):
     boxes = np.zeros((2, 2, 2))
     boxes[:, 1] = head / math.sqrt(2)
     path = tmp_path / "two.mat"
-    savemat(str(path), {"dataset_joints": joint_names_cell(), "jnt_missing": np.zeros((K, 2)),
-                        "pos_gt_src": joints.transpose(1, 2, 0), "headboxes_src": boxes.transpose(1, 2, 0)})  # fmt: skip
+    fields = {"dataset_joints": joint_names_cell(), "jnt_missing": np.zeros((K, 2))}
+    savemat(str(path), {**fields, "pos_gt_src": joints.transpose(1, 2, 0), "headboxes_src": boxes.transpose(1, 2, 0)})
     return path, joints
 
 
@@ -119,7 +119,7 @@ def test_every_field_read_is_checked(sample, tmp_path, fields, words):
     built = {k: v for k, v in {**gt_fields(ann), **fields}.items() if v is not None}
     path = tmp_path / "bad.mat"
     savemat(str(path), built)
-    with pytest.raises(DataError, match="bad.mat") as info:
+    with pytest.raises(DataError, match=r"bad\.mat") as info:
         read_pckh_ground_truth(path)
     assert words in str(info.value)
 
@@ -128,7 +128,7 @@ def test_unreadable_ground_truth_files(tmp_path):
     with pytest.raises(DataError, match="does not exist; it belongs beside the annotation file"):
         read_pckh_ground_truth(tmp_path / "absent.mat")
     (tmp_path / "text.mat").write_text("not a MATLAB file")
-    with pytest.raises(DataError, match="text.mat is not a readable MATLAB file"):
+    with pytest.raises(DataError, match=r"text\.mat is not a readable MATLAB file"):
         read_pckh_ground_truth(tmp_path / "text.mat")
 
 
@@ -158,7 +158,7 @@ def test_score_dispatches_on_the_pckh_record(sample):
     out = score(_preds(joints - 1), evaluator=row.protocol.evaluator, gt=mat, schema=registry.schemas["mpii"])
     assert out["metrics"] == {"Mean": 1.0, "Mean@0.1": 1.0}
     assert out["evaluator"] == {"kind": "pckh", "threshold": 0.5, "head_size_factor": 0.6, "gt_file": "mpii_gt_val.mat"}
-    assert list(out["per_keypoint"])[0] == "right_ankle" and out["counts"] == {"instances": 5}
+    assert next(iter(out["per_keypoint"])) == "right_ankle" and out["counts"] == {"instances": 5}
 
 
 def test_score_cli_reads_the_mat_beside_the_annotation_file(sample, tmp_path, capsys):
