@@ -11,19 +11,19 @@ from zoo.cli import main
 from zoo.pages import read_page
 from zoo.schema import PckhEvaluator
 
-PAGE = "topdown_heatmap/mpii/hrnet_mpii.md"
+PAGE = ("topdown_heatmap", "mpii", "hrnet_mpii" + ".md")  # under tests/data/pages/family
 TEMPLATE = "    evaluator: {kind: pckh, threshold: 0.5, head_size_factor: 0.6, gt_file: mpii_gt_val.mat}"
 
 
 def test_sync_check_of_the_mpii_page_passes(family_pages_dir, capsys):
-    assert main(["sync", "--check", str(family_pages_dir / PAGE)]) == 0
+    assert main(["sync", "--check", str(family_pages_dir.joinpath(*PAGE))]) == 0
     out = capsys.readouterr().out
     assert "2 row(s) agree" in out
 
 
 def test_rows_are_the_pages_numbers(family_pages_dir):
     reg = load_registry()
-    page = read_page(family_pages_dir / PAGE)
+    page = read_page(family_pages_dir.joinpath(*PAGE))
     assert len(page.rows) == 2
     for row in page.rows:
         ours = reg.row(row.entry_id)
