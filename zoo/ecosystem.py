@@ -22,6 +22,7 @@ TASKS = {
     "horse10": "Animal 2D Keypoint",
     "macaque": "Animal 2D Keypoint",
     "atrw": "Animal 2D Keypoint",
+    "mpii": "Body 2D Keypoint",
     "demo": "Body 2D Keypoint",  # synthetic human-like figures (harness/demo/generate.py)
 }
 HUB_TASK = "keypoint-detection"

@@ -30,12 +30,12 @@ def test_list_json_contract(capsys):
     code, out, _ = run(capsys, "list", "--json")
     assert code == 0
     data = json.loads(out)
-    assert len(data) == 19 and sum(len(e["results"]) for e in data) == 23  # 18 zoo checkpoints + the demo
+    assert len(data) == 21 and sum(len(e["results"]) for e in data) == 25  # 20 zoo checkpoints + the demo
     for entry in data:
         # every zoo checkpoint is downloaded over https; the demo ships in the repository (file:)
         assert entry["id"] and entry["checkpoint"]["url"].startswith(("https://", "file:demo/"))
         for row in entry["results"]:
-            assert row["dataset"] in {"aic", "coco", "horse10", "macaque", "atrw", "demo"}
+            assert row["dataset"] in {"aic", "coco", "horse10", "macaque", "atrw", "mpii", "demo"}
             assert set(row["metrics"]) <= set(METRIC_NAMES)
             assert all(isinstance(v, float) for v in row["metrics"].values())
             assert isinstance(row["protocol"]["flip"], bool)
@@ -65,7 +65,7 @@ def test_check_passes_on_fresh_readme_and_fails_on_stale(capsys, tmp_path):
     code, out, _ = run(capsys, "readme", "--readme", str(fresh))
     assert code == 0 and "0.870" in fresh.read_text() and fresh.read_text().endswith("outro\n")
     code, out, _ = run(capsys, "check", "--readme", str(fresh))
-    assert code == 0 and out.startswith("ok: 19 entries, 23 result rows")
+    assert code == 0 and out.startswith("ok: 21 entries, 25 result rows")
     stale = tmp_path / "stale.md"
     stale.write_text(fresh.read_text().replace("| 0.870 |", "| 0.871 |"), encoding="utf-8")
     code, _, err = run(capsys, "check", "--readme", str(stale))
@@ -103,7 +103,7 @@ def test_import_without_torch(repo_root):
     code = (
         "import sys; sys.modules['torch'] = None\n"
         "import zoo, zoo.load, zoo.cli, zoo.readme\n"
-        "r = zoo.load_registry(); assert len(r.entries) == 19\n"
+        "r = zoo.load_registry(); assert len(r.entries) == 21\n"
         "assert 'torch' not in {m for m in sys.modules if sys.modules[m] is not None}\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=repo_root)
