@@ -96,6 +96,11 @@ def load_instances(spec: EvalSpec, schema: KeypointSchema):
         return load_detection_instances(
             d.bbox_file, ann_file=d.ann_file, img_dir=d.img_dir, score_threshold=p.boxes.score_threshold
         )
+    if p.evaluator.kind == "pckh":
+        # MPII (PROTOCOLS.md §11): every person of the json, with the annotation's own center and scale.
+        from harness.data.mpii import load_mpii_instances
+
+        return load_mpii_instances(d.ann_file, img_dir=d.img_dir)
     if p.evaluator.kind == "pck_nme":
         # Horse-10 (PROTOCOLS.md §5): every labelled instance, raw annotation box, no cleaning.
         return load_horse10_instances(d.ann_file, img_dir=d.img_dir, num_keypoints=schema.num_keypoints)
@@ -166,6 +171,8 @@ class _Prepared:
     key: str
     store: ChunkStore
     chunk_items: int  # instances (top-down) or images (bottom-up) per chunk
+    #: PCKh only: the ground truth of every person (harness.metrics.pckh), read and checked before any inference.
+    pckh_truth: Any = None
 
 
 def _prepare(
@@ -186,14 +193,36 @@ def _prepare(
             f"{schema.name!r} {schema.num_keypoints}"
         )
     outputs.check(out_dir, run_key=None, overwrite=overwrite)  # before hashing gigabytes: a file, not writable
-    gt = read_json(spec.data.ann_file, what="annotation file")
-    validate_ground_truth(gt, spec.data.ann_file, schema, spec.protocol.evaluator)
+    gt, pckh_truth = _ground_truth(spec, schema)
     image_ids, total_images = select_images(gt, spec.data.ann_file, spec.limit)
     files, ident, per_chunk = run_inputs(spec, model_label=model_label, checkpoint_info=checkpoint_info)
+    if pckh_truth is not None:
+        files["pckh_ground_truth"] = _file_info(Path(pckh_truth.source))
     key = identity.run_key(ident)
     outputs.check(out_dir, run_key=key, overwrite=overwrite, replace_other_runs=replace_other_runs)
     store = ChunkStore(out_dir / ".chunks" / key, run_key=key)
-    return _Prepared(schema, gt, image_ids, total_images, files, ident, key, store, per_chunk)
+    return _Prepared(schema, gt, image_ids, total_images, files, ident, key, store, per_chunk, pckh_truth)
+
+
+def _ground_truth(spec: EvalSpec, schema: KeypointSchema) -> tuple[Mapping[str, Any], Any]:
+    """The split's annotations as COCO-shaped tables, checked; and for PCKh (MPII, PROTOCOLS.md §11) the .mat ground
+    truth beside them, checked to hold one person per json record, before hours of inference."""
+    ev = spec.protocol.evaluator
+    if ev.kind != "pckh":
+        gt = read_json(spec.data.ann_file, what="annotation file")
+        validate_ground_truth(gt, spec.data.ann_file, schema, ev)
+        return gt, None
+    from harness.data.mpii import mpii_tables, read_mpii_annotations
+    from harness.metrics.pckh import ground_truth_path, read_pckh_ground_truth
+
+    persons = read_mpii_annotations(spec.data.ann_file)
+    truth = read_pckh_ground_truth(ground_truth_path(spec.data.ann_file, ev), num_keypoints=schema.num_keypoints)
+    if truth.num_persons != len(persons):
+        raise DataError(
+            f"{truth.source} holds {truth.num_persons} persons but {spec.data.ann_file} has {len(persons)} records: "
+            "they must be the same persons in the same order (both come from mpii_annotations.tar)"
+        )
+    return mpii_tables(persons), truth
 
 
 def run_inputs(
@@ -340,11 +369,14 @@ def _score_and_write(
     from harness.metrics import score
 
     entry, result, ev = spec.entry, spec.result, spec.protocol.evaluator
-    sigmas = registry.schemas[ev.sigmas].sigmas if ev.sigmas else None
+    sigmas = registry.schemas[ev.sigmas].sigmas if getattr(ev, "sigmas", None) else None
+    gt = subset_gt(run.gt, run.image_ids)
+    if run.pckh_truth is not None:  # the persons of the selected images (their annotation ids are the bbox_ids)
+        gt = run.pckh_truth.subset([a["id"] for a in gt["annotations"]])
     scored = score(
         preds,
         evaluator=ev,
-        gt=subset_gt(run.gt, run.image_ids),
+        gt=gt,
         schema=run.schema,
         sigmas=sigmas,
         backend=spec.scoring,
@@ -368,6 +400,7 @@ def _score_and_write(
         "checkpoint_registry_prefix": entry.checkpoint.sha256_prefix,
         "annotations": _recorded(run.files["annotations"], known),
         "bbox_file": _recorded(run.files["bbox_file"], known),
+        **({"pckh_ground_truth": _recorded(run.files["pckh_ground_truth"], known)} if run.pckh_truth else {}),
         "images_dir": portable.path(spec.data.img_dir, known),
         "counts": counts,
         "chunks": chunks,

@@ -22,7 +22,8 @@ def run_protocol(result: DocumentedRow, name: str) -> Protocol:
     'mmpose-0.29': what MMPose 0.29.0 (0.x HEAD) does with the same checkpoint: un-shrunk GT boxes, direct bottom-up
     stage aggregation, no grouping truncation (PROTOCOLS.md §7, §8 items 3, 10), box scale rounded after the division
     in float32 (docs/PARITY.md), xtcocotools for COCO-style scoring, and
-    for Horse-10 its generic 'PCK' (PCK@0.2 by the longer bbox side; no NME, PROTOCOLS.md §5, §8 item 11).
+    for Horse-10 its generic 'PCK' (PCK@0.2 by the longer bbox side; no NME, PROTOCOLS.md §5, §8 item 11); MPII's
+    PCKh is unchanged (PROTOCOLS.md §11).
     """
     protocol = result.protocol
     if name == "published":
@@ -42,6 +43,8 @@ def run_protocol(result: DocumentedRow, name: str) -> Protocol:
         evaluator = replace(ev, library="xtcocotools")
     elif ev.kind == "crowdpose_keypoints":
         evaluator = ev  # xtcocotools' keypoints_crowd in every era (PROTOCOLS.md §5 "CrowdPose")
+    elif ev.kind == "pckh":
+        evaluator = ev  # MPII's PCKh is the same in both (PROTOCOLS.md §11)
     else:
         evaluator = Evaluator(kind="pck_nme", pck_threshold=0.2, normalize=BBOX_NORMALIZER)
     return replace(protocol, era=era, evaluator=evaluator)

@@ -111,6 +111,8 @@ def protocol_summary(result: DocumentedRow) -> str:
     if ev.kind in ("coco_keypoints", "crowdpose_keypoints"):
         crowd = " keypoints_crowd" if ev.kind == "crowdpose_keypoints" else ""
         parts.append(f"{ev.library}{crowd} ({ev.sigmas} sigmas{', use_area' if ev.use_area else ', area=0.53*bbox'})")
+    elif ev.kind == "pckh":
+        parts.append(f"PCKh@{ev.threshold:g} (head size {ev.head_size_factor:g} x head box diagonal)")
     else:
         parts.append(f"PCK@{ev.pck_threshold:g} / NME ({ev.normalize})")
     parts.append(f"era {p.era.name}")

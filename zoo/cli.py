@@ -172,6 +172,8 @@ def describe_result(r: DocumentedRow) -> list[str]:
         )
     if ev.kind in ("coco_keypoints", "crowdpose_keypoints"):
         evaluator = f"{ev.kind} ({ev.library}, sigmas {ev.sigmas}, use_area {ev.use_area})"
+    elif ev.kind == "pckh":
+        evaluator = f"{ev.kind} (threshold {ev.threshold:g}, head size factor {ev.head_size_factor:g}, {ev.gt_file})"
     else:
         evaluator = f"{ev.kind} (PCK@{ev.pck_threshold:g}, normalize {ev.normalize})"
     switches = [f"gt_box_shrink {era.gt_box_shrink}"]

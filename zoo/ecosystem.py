@@ -140,6 +140,9 @@ def protocol_words(p: Protocol) -> str:
         area = "OKS area from the annotation" if ev.use_area else "OKS area 0.53 x box area"
         crowd = ", AP per crowd-index bin" if ev.kind == "crowdpose_keypoints" else ""
         parts.append(f"scored with {ev.library} ({ev.sigmas} sigmas, {area}{crowd})")
+    elif ev.kind == "pckh":
+        head = f"{ev.head_size_factor:g} x the head box diagonal of {ev.gt_file}"
+        parts.append(f"PCKh at {ev.threshold:g} (Mean) and at 0.1 (Mean@0.1) of the head size ({head})")
     else:
         parts.append(f"PCK@{ev.pck_threshold:g} and NME normalised by the {ev.normalize.replace('_', '-')} distance")
     parts.append(f"era {p.era.name}")

@@ -23,7 +23,7 @@ from zoo.errors import PageError, RegistryError
 from zoo.load import registry_paths
 from zoo.pages import METRIC_TEXT, Page, PageRow
 from zoo.protocol_reader import ProtocolContext, read_protocol
-from zoo.schema import CROWD_BINS, PCK_METRICS, DocumentedRow, Protocol, Registry, TopDownProtocol
+from zoo.schema import CROWD_BINS, PCK_METRICS, PCKH_METRICS, DocumentedRow, Protocol, Registry, TopDownProtocol
 from zoo.yamltree import Problems, parse
 
 
@@ -164,9 +164,9 @@ def _by_variant(names: list[str], markers: frozenset[str]) -> list[str]:
 
 def _template(row, paradigm, dataset, registry, templates) -> tuple[Guess, str]:
     """The template guess and the row-name basis ("gt-bbox", "det-ap56", ...) for top-down rows."""
-    pck = any(m in PCK_METRICS for m in row.metrics)
+    pck, pckh = (any(m in names for m in row.metrics) for names in (PCK_METRICS, PCKH_METRICS))
     crowd = any(m in CROWD_BINS for m in row.metrics)
-    kind = "pck_nme" if pck else "crowdpose_keypoints" if crowd else "coco_keypoints"
+    kind = "pckh" if pckh else "pck_nme" if pck else "crowdpose_keypoints" if crowd else "coco_keypoints"
     box_kind, ap, box_reason = _boxes(row.caption) if paradigm == "topdown" else ("", None, "")
     sigmas = registry.datasets[dataset].keypoint_schema if dataset else None
 

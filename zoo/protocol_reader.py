@@ -24,9 +24,9 @@ from zoo.schema import (
     CrowdPoseEvaluator,
     Era,
     Evaluator,
-    EvaluatorKind,
     KeypointSchema,
     Paradigm,
+    PckhEvaluator,
     Protocol,
     TopDownProtocol,
 )
@@ -194,21 +194,33 @@ def read_boxes(node: Located, path: str, problems: Problems) -> BoxSource | None
     return BoxSource(kind=kind, file=file, score_threshold=threshold)
 
 
-def read_evaluator(node: Located, path: str, ctx: ProtocolContext, problems: Problems) -> Evaluator | None:
-    coco_keys, pck_keys = ("library", "sigmas", "use_area"), ("pck_threshold", "normalize")
-    f = fields(problems, node, path, required=("kind",), optional=coco_keys + pck_keys)
+#: The fields each evaluator kind reads (the first two are required); any other kind's field is an error.
+_EVALUATOR_KEYS = {
+    "coco_keypoints": ("library", "sigmas", "use_area"),
+    "pck_nme": ("pck_threshold", "normalize"),
+    "pckh": ("threshold", "head_size_factor", "gt_file"),
+    "crowdpose_keypoints": ("sigmas", "library", "use_area"),
+}
+
+
+def read_evaluator(
+    node: Located, path: str, ctx: ProtocolContext, problems: Problems
+) -> Evaluator | CrowdPoseEvaluator | PckhEvaluator | None:
+    every = tuple(k for keys in _EVALUATOR_KEYS.values() for k in keys)
+    f = fields(problems, node, path, required=("kind",), optional=every)
     if f is None or "kind" not in f:
         return None
-    kind = get_choice(problems, f["kind"], join(path, "kind"), get_args(EvaluatorKind))
+    kind = get_choice(problems, f["kind"], join(path, "kind"), tuple(_EVALUATOR_KEYS))
     if kind is None:
         return None
     if kind == "crowdpose_keypoints":
         return _read_crowdpose(node, f, path, ctx, problems)
-    own, other = (coco_keys, pck_keys) if kind == "coco_keypoints" else (pck_keys, coco_keys)
-    for key in other:
-        if key in f:
+    own = _EVALUATOR_KEYS[kind]
+    for key in every:
+        if key in f and key not in own:
             problems.add(join(path, key), node.key_line(key), f"{key!r} does not apply to {kind}", one_of(own))
-    for key in own[:2]:
+    required = own if kind == "pckh" else own[:2]
+    for key in required:
         if key not in f:
             problems.add(join(path, key), node.line, f"missing {key!r} for {kind}", "it set")
     kw: dict = {}
@@ -219,14 +231,29 @@ def read_evaluator(node: Located, path: str, ctx: ProtocolContext, problems: Pro
             kw["sigmas"] = _sigmas(f["sigmas"], join(path, "sigmas"), ctx, problems)
         if "use_area" in f:
             kw["use_area"] = get_bool(problems, f["use_area"], join(path, "use_area"))
-    else:
+    elif kind == "pck_nme":
         if "pck_threshold" in f:
             kw["pck_threshold"] = get_float(problems, f["pck_threshold"], join(path, "pck_threshold"), minimum=0.0)
         if "normalize" in f:
             kw["normalize"] = get_choice(problems, f["normalize"], join(path, "normalize"), ("nose_eye",))
-    if any(v is None for v in kw.values()) or any(k not in f for k in own[:2]):
+    else:
+        for key in ("threshold", "head_size_factor"):
+            if key in f:
+                kw[key] = get_float(problems, f[key], join(path, key), minimum=0.0)
+        if "gt_file" in f:
+            kw["gt_file"] = _file_name(f["gt_file"], join(path, "gt_file"), problems)
+    if any(v is None for v in kw.values()) or any(k not in f for k in required):
         return None
-    return Evaluator(kind=kind, **kw)
+    return PckhEvaluator(kind="pckh", **kw) if kind == "pckh" else Evaluator(kind=kind, **kw)
+
+
+def _file_name(node: Located, path: str, problems: Problems) -> str | None:
+    """A bare file name: the file lives beside the annotation file, so no folder part may move it elsewhere."""
+    name = get_str(problems, node, path, expected="a file name, e.g. mpii_gt_val.mat")
+    if name is not None and ("/" in name or "\\" in name or name in (".", "..")):
+        problems.add(path, node.line, f"{name!r} is not a bare file name", "a file name beside the annotation file")
+        return None
+    return name
 
 
 def _read_crowdpose(
@@ -241,8 +268,8 @@ def _read_crowdpose(
             problems.add(
                 join(path, key), node.key_line(key), f"{key} {value!r} for crowdpose_keypoints", f"{fixed!r} or nothing"
             )
-    for key in ("pck_threshold", "normalize"):
-        if key in f:
+    for key in f:
+        if key != "kind" and key not in _EVALUATOR_KEYS["crowdpose_keypoints"]:
             problems.add(
                 join(path, key), node.key_line(key), f"{key!r} does not apply to crowdpose_keypoints", "sigmas"
             )

@@ -11,11 +11,16 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from zoo.protocol_reader import ProtocolContext, apply_template, one_of, read_protocol
-from zoo.schema import COCO_METRICS, CROWDPOSE_METRICS, METRIC_NAMES, PCK_METRICS, Dataset, DocumentedRow
+from zoo.schema import COCO_METRICS, CROWDPOSE_METRICS, METRIC_NAMES, PCK_METRICS, PCKH_METRICS, Dataset, DocumentedRow
 from zoo.yamltree import Located, Problems, fields, get_float, get_str, join
 
 _ROW_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-_METRICS_OF = {"coco_keypoints": COCO_METRICS, "pck_nme": PCK_METRICS, "crowdpose_keypoints": CROWDPOSE_METRICS}
+_METRICS_OF = {
+    "coco_keypoints": COCO_METRICS,
+    "pck_nme": PCK_METRICS,
+    "crowdpose_keypoints": CROWDPOSE_METRICS,
+    "pckh": PCKH_METRICS,
+}
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from zoo.errors import UnknownEntryError
 Paradigm = Literal["topdown", "bottomup"]
 HeadKind = Literal["heatmap", "associative_embedding", "higher_resolution"]
 BoxKind = Literal["gt", "detector"]
-EvaluatorKind = Literal["coco_keypoints", "pck_nme", "crowdpose_keypoints"]
+EvaluatorKind = Literal["coco_keypoints", "pck_nme", "crowdpose_keypoints", "pckh"]
 Aggregation = Literal["upsample_to_last", "direct"]
 #: Numeric modes of a run (docs/PERFORMANCE.md). exact and tuned give the reference's keypoints (proven by tests);
 #: fast drifts by design, so its runs never count as a reproduction (zoo.record.standing).
@@ -43,13 +43,13 @@ PCK_METRICS = ("PCK@0.3", "NME")
 #: AR50 are computed too, though the pages print only AP, AP50, AP75, AP(E), AP(M), AP(H).
 CROWD_BINS = ("AP(E)", "AP(M)", "AP(H)")
 CROWDPOSE_METRICS = ("AP", "AP50", "AP75", "AR", "AR50", *CROWD_BINS)
-METRIC_NAMES = COCO_METRICS + PCK_METRICS + CROWD_BINS
+#: MPII's PCKh at 0.5 and at 0.1 of the head size, averaged over 14 joints (PROTOCOLS.md §11), as MMPose's pages
+#: name them.
+PCKH_METRICS = ("Mean", "Mean@0.1")
+METRIC_NAMES = COCO_METRICS + PCK_METRICS + CROWD_BINS + PCKH_METRICS
 
 #: Metrics where a larger value is better (the sign of a delta is reported relative to this).
-HIGHER_IS_BETTER = {
-    "AP": True, "AP50": True, "AP75": True, "AR": True, "AR50": True, "PCK@0.3": True, "NME": False,
-    "AP(E)": True, "AP(M)": True, "AP(H)": True,
-}  # fmt: skip
+HIGHER_IS_BETTER = dict.fromkeys(METRIC_NAMES, True) | {"NME": False}
 
 
 def _frozen_map(m: Mapping | None) -> Mapping:
@@ -159,6 +159,24 @@ class CrowdPoseEvaluator(Evaluator):
 
 
 @dataclass(frozen=True)
+class PckhEvaluator:
+    """MPII's PCKh scoring (PROTOCOLS.md §11): a joint is correct when its distance to the GT is at most
+    `threshold` times the head size, the head size being `head_size_factor` times the diagonal of the GT head box.
+    Every field is set by the registry reader (zoo.protocol_reader.read_evaluator)."""
+
+    kind: Literal["pckh"]
+    threshold: float  # 0.5 for `Mean`; `Mean@0.1` is always at 0.1
+    head_size_factor: float  # 0.6
+    #: The evaluation ground truth (GT joints, missing flags, head boxes), a MATLAB file found beside the annotation
+    #: file, as the reference looks for it.
+    gt_file: str
+
+
+#: A protocol's scoring record: which one, `evaluator.kind` says.
+AnyEvaluator = Evaluator | CrowdPoseEvaluator | PckhEvaluator
+
+
+@dataclass(frozen=True)
 class Era:
     """Behaviour that changed inside MMPose 0.x (PROTOCOLS.md §7, §8); the row records which one produced it."""
 
@@ -189,7 +207,7 @@ class BaseProtocol:
     flip: bool
     #: Test scale factors, processing order as written (PROTOCOLS.md §4); top-down rows: (1.0,).
     scales: tuple[float, ...]
-    evaluator: Evaluator
+    evaluator: AnyEvaluator
     era: Era
 
 

@@ -1,7 +1,8 @@
 """`python -m harness score ID --predictions F --ann-file F`: score a predictions file made by anything.
 
 Predictions are COCO results (a JSON list of {image_id, category_id, keypoints [x, y, score] * K, score}; PCK also
-reads an optional bbox_id). The scoring semantics come from the entry's result row (evaluator, sigmas, use_area),
+reads an optional bbox_id, MPII's PCKh a required one, with its ground truth the .mat beside the annotation file).
+The scoring semantics come from the entry's result row (evaluator, sigmas, use_area),
 as published or as mmpose 0.29 would score them; the metrics are printed as JSON on stdout.
 """
 
@@ -15,8 +16,9 @@ from typing import Any
 
 from harness.commands import add_scoring_argument
 from harness.metrics import score
+from harness.metrics.pckh import ground_truth_path
 from harness.protocols import PROTOCOL_NAMES, run_protocol
-from zoo.schema import Registry
+from zoo.schema import Evaluator, PckhEvaluator, Registry
 
 
 def _registry() -> Registry:
@@ -42,11 +44,15 @@ def run(args: argparse.Namespace) -> int:
     protocol = run_protocol(result, args.protocol)
     evaluator = protocol.evaluator
     schema = registry.schemas[registry.datasets[result.dataset].keypoint_schema]
-    sigmas = registry.schemas[evaluator.sigmas].sigmas if evaluator.sigmas else None
+    sigmas = (
+        registry.schemas[evaluator.sigmas].sigmas if isinstance(evaluator, Evaluator) and evaluator.sigmas else None
+    )
+    # PCKh reads MPII's .mat beside the annotation file (PROTOCOLS.md §11), as `evaluate` does.
+    gt = ground_truth_path(args.ann_file, evaluator) if isinstance(evaluator, PckhEvaluator) else args.ann_file
     scored = score(
         args.predictions,
         evaluator=evaluator,
-        gt=args.ann_file,
+        gt=gt,
         schema=schema,
         sigmas=sigmas,
         per_keypoint=not args.no_per_keypoint,
@@ -75,7 +81,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("id", metavar="ID", help="entry id, or ENTRY/ROW for one result row")
     p.add_argument("--predictions", required=True, metavar="F", help="COCO results JSON (list of predictions)")
-    p.add_argument("--ann-file", required=True, metavar="F", help="COCO-style annotation JSON the predictions are for")
+    p.add_argument(
+        "--ann-file",
+        required=True,
+        metavar="F",
+        help="annotation file the predictions are for (COCO-style JSON; MPII: its json, with the .mat beside it)",
+    )
     p.add_argument(
         "--protocol",
         choices=PROTOCOL_NAMES,

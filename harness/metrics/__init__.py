@@ -1,5 +1,5 @@
-"""Scoring predictions against annotations: COCO-style AP/AR (coco.py), Horse-10 PCK/NME (pck.py) and CrowdPose
-AP with its crowd bins (crowdpose.py).
+"""Scoring predictions against annotations: COCO-style AP/AR (coco.py), Horse-10 PCK/NME (pck.py), CrowdPose
+AP with its crowd bins (crowdpose.py) and MPII PCKh (pckh.py).
 
 `score` dispatches on the protocol's `Evaluator` and returns plain JSON-ready data:
 
@@ -14,6 +14,7 @@ Running the model is separate from scoring it (DESIGN.md principle 5): predictio
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any, get_args
@@ -23,7 +24,16 @@ from harness.metrics.coco import BACKENDS, STAT_NAMES, CocoMetrics, evaluate_coc
 from harness.metrics.coco_common import check_backend
 from harness.metrics.crowdpose import score_crowdpose
 from harness.metrics.pck import PckMetrics, horse10_pck_mmpose029, horse10_pck_nme
-from zoo.schema import COCO_METRICS, Evaluator, EvaluatorKind, KeypointSchema, PckNormalizer, ScoringBackend
+from harness.metrics.pckh import score_pckh
+from zoo.schema import (
+    COCO_METRICS,
+    AnyEvaluator,
+    Evaluator,
+    EvaluatorKind,
+    KeypointSchema,
+    PckNormalizer,
+    ScoringBackend,
+)
 
 __all__ = [
     "BACKENDS",
@@ -48,15 +58,8 @@ def _one_of(vocabulary: Any) -> str:
     return " or ".join(repr(v) for v in get_args(vocabulary))
 
 
-def _evaluator_dict(evaluator: Evaluator) -> dict[str, Any]:
-    return {
-        "kind": evaluator.kind,
-        "library": evaluator.library,
-        "sigmas": evaluator.sigmas,
-        "use_area": evaluator.use_area,
-        "pck_threshold": evaluator.pck_threshold,
-        "normalize": evaluator.normalize,
-    }
+def _evaluator_dict(evaluator: AnyEvaluator) -> dict[str, Any]:
+    return dataclasses.asdict(evaluator)
 
 
 def _score_coco(
@@ -126,8 +129,8 @@ def _score_pck(
 def score(
     predictions: Sequence[Mapping[str, Any]] | str | os.PathLike[str],
     *,
-    evaluator: Evaluator,
-    gt: Mapping[str, Any] | str | os.PathLike[str],
+    evaluator: AnyEvaluator,
+    gt: Any,
     schema: KeypointSchema,
     sigmas: Sequence[float] | None = None,
     per_keypoint: bool = True,
@@ -136,14 +139,16 @@ def score(
     """Score COCO-results predictions with the semantics of `evaluator` (PROTOCOLS.md §5).
 
     predictions: list of {image_id, category_id, keypoints [x, y, score] * K, score} or a JSON path.
-    gt: COCO-style annotation dict or path. schema: the dataset's keypoint schema (names; sigmas unless `sigmas`).
+    gt: COCO-style annotation dict or path; for `pckh`, the PCKh ground truth (.mat path or
+    harness.metrics.pckh.PckhGroundTruth). schema: the dataset's keypoint schema (names; sigmas unless `sigmas`).
     sigmas: [K] OKS sigmas when `evaluator.sigmas` names another schema than `schema`.
     per_keypoint: COCO-style only; False skips the K single-joint evaluations (PCK's breakdown is free).
     backend: COCO-style only: "library" (xtcocotools/pycocotools, the evaluator of record) or "fast" (the
     bit-identical vectorised evaluator, harness/metrics/fast_coco.py; the library for inputs it does not model).
     The result's "scoring" records what was asked and what ran.
     Returns {"metrics": {...}, "per_keypoint": {...}, "evaluator": {...}, "counts": {...}, ...}; metric names are
-    exactly AP, AP50, AP75, AR, AR50 (COCO-style), PCK@0.3, NME (Horse-10), or PCK (mmpose 0.29 Horse-10).
+    exactly AP, AP50, AP75, AR, AR50 (COCO-style), PCK@0.3, NME (Horse-10), PCK (mmpose 0.29 Horse-10), or Mean,
+    Mean@0.1 (MPII PCKh).
     """
     check_backend(backend)
     if evaluator.kind == "coco_keypoints":
@@ -155,6 +160,8 @@ def score(
         out = score_crowdpose(predictions, evaluator=evaluator, gt=gt, schema=schema, sigmas=sigmas, backend=backend)
     elif evaluator.kind == "pck_nme":
         out = _score_pck(predictions, evaluator=evaluator, gt=gt, schema=schema, backend=backend)
+    elif evaluator.kind == "pckh":
+        out = score_pckh(predictions, evaluator=evaluator, gt=gt, schema=schema, backend=backend)
     else:
         raise MetricError(f"unknown evaluator kind {evaluator.kind!r}; expected {_one_of(EvaluatorKind)}")
     return {**out, "evaluator": _evaluator_dict(evaluator)}

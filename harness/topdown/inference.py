@@ -202,6 +202,17 @@ def _heatmaps(
     return combine_flip(hm, hm_f, flip_pairs=meta.flip_pairs, shift=shift)
 
 
+def given_center_scale(
+    instances: Sequence[TopdownInstance], centers: np.ndarray, scales: np.ndarray, *, padding: float
+) -> None:
+    """Where an instance carries its own center and scale (MPII, PROTOCOLS.md §11), they replace the box's, in
+    place: the center as given, the scale times `padding` in float32 (the reference scales its float32 array)."""
+    for row, inst in enumerate(instances):
+        if inst.center is not None and inst.scale is not None:
+            centers[row] = np.asarray(inst.center, dtype=np.float32)
+            scales[row] = np.float32(inst.scale) * np.float32(padding)
+
+
 def predict_topdown(
     model: Callable[[torch.Tensor], torch.Tensor],
     instances: Sequence[TopdownInstance],
@@ -218,7 +229,8 @@ def predict_topdown(
     """Run a top-down model over instances under a row's protocol; input_size is the architecture's (H, W).
 
     PROTOCOLS.md §3: center/scale with `protocol.padding` (rounded as the era's box_scale_rounding,
-    `bbox_to_center_scale`), affine crop (cv2.warpAffine, or its integer-exact torch twin on `device` with
+    `bbox_to_center_scale`; an instance's own center and scale where it has them, `given_center_scale`), affine
+    crop (cv2.warpAffine, or its integer-exact torch twin on `device` with
     crop_backend="torch"), /255 + ImageNet normalisation, forward; with `protocol.flip`, a second forward of the
     horizontally flipped input TENSOR, flipped back (the schema's pairs swapped, mirrored, shifted if
     `protocol.shift_heatmap`) and averaged; 'default' decode. The model's channel count is checked against the
@@ -237,6 +249,7 @@ def predict_topdown(
     centers, scales = bbox_to_center_scale(
         boxes, input_size=input_size, padding=protocol.padding, scale_rounding=protocol.era.box_scale_rounding
     )
+    given_center_scale(instances, centers, scales, padding=protocol.padding)
     matrices = affine_matrices(centers, scales, output_size=input_size)
     keypoints = np.zeros((n, num_keypoints, 3), dtype=np.float32)
     cache = ImageCache([i.image_path for i in instances])

@@ -30,13 +30,13 @@ def test_list_json_contract(capsys):
     code, out, _ = run(capsys, "list", "--json")
     assert code == 0
     data = json.loads(out)
-    # 18 seed checkpoints, the CrowdPose one (2 rows) and the demo
-    assert len(data) == 20 and sum(len(e["results"]) for e in data) == 25
+    # 18 seed checkpoints, CrowdPose's (2 rows), MPII's two and the demo
+    assert len(data) == 22 and sum(len(e["results"]) for e in data) == 27
     for entry in data:
         # every zoo checkpoint is downloaded over https; the demo ships in the repository (file:)
         assert entry["id"] and entry["checkpoint"]["url"].startswith(("https://", "file:demo/"))
         for row in entry["results"]:
-            assert row["dataset"] in {"aic", "coco", "horse10", "macaque", "atrw", "crowdpose", "demo"}
+            assert row["dataset"] in {"aic", "coco", "horse10", "macaque", "atrw", "crowdpose", "mpii", "demo"}
             assert set(row["metrics"]) <= set(METRIC_NAMES)
             assert all(isinstance(v, float) for v in row["metrics"].values())
             assert isinstance(row["protocol"]["flip"], bool)
@@ -66,7 +66,7 @@ def test_check_passes_on_fresh_readme_and_fails_on_stale(capsys, tmp_path):
     code, out, _ = run(capsys, "readme", "--readme", str(fresh))
     assert code == 0 and "0.870" in fresh.read_text() and fresh.read_text().endswith("outro\n")
     code, out, _ = run(capsys, "check", "--readme", str(fresh))
-    assert code == 0 and out.startswith("ok: 20 entries, 25 result rows")
+    assert code == 0 and out.startswith("ok: 22 entries, 27 result rows")
     stale = tmp_path / "stale.md"
     stale.write_text(fresh.read_text().replace("| 0.870 |", "| 0.871 |"), encoding="utf-8")
     code, _, err = run(capsys, "check", "--readme", str(stale))
@@ -104,7 +104,7 @@ def test_import_without_torch(repo_root):
     code = (
         "import sys; sys.modules['torch'] = None\n"
         "import zoo, zoo.load, zoo.cli, zoo.readme\n"
-        "r = zoo.load_registry(); assert len(r.entries) == 20\n"
+        "r = zoo.load_registry(); assert len(r.entries) == 22\n"
         "assert 'torch' not in {m for m in sys.modules if sys.modules[m] is not None}\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=repo_root)

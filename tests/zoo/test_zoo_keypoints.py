@@ -14,9 +14,11 @@ def schemas():
 
 def test_sizes_and_sigmas(schemas):
     sizes = {name: s.num_keypoints for name, s in schemas.items()}
-    assert sizes == {"aic": 14, "coco": 17, "macaque": 17, "atrw": 15, "horse10": 22, "demo": 13, "crowdpose": 14}
+    assert sizes == {
+        "aic": 14, "coco": 17, "macaque": 17, "atrw": 15, "horse10": 22, "demo": 13, "crowdpose": 14, "mpii": 16
+    }  # fmt: skip
     for name, s in schemas.items():
-        assert s.sigmas is None if name == "horse10" else len(s.sigmas) == s.num_keypoints
+        assert s.sigmas is None if name in ("horse10", "mpii") else len(s.sigmas) == s.num_keypoints
     assert schemas["macaque"].sigmas == schemas["coco"].sigmas
     assert schemas["aic"].sigmas[0] == 0.01388152
 
