@@ -342,7 +342,10 @@ def _check_head_target(arch: Architecture, rows, path: str, line: int, problems:
         if combined != (arch.target == "combined"):
             want = "decoder udp-combined" if arch.target == "combined" else "a decoder other than udp-combined"
             problems.add(
-                join(join(path, i), "protocol.decoder"), line, f"decoder {row.protocol.decoder!r} for a {arch.target} head", want
+                join(join(path, i), "protocol.decoder"),
+                line,
+                f"decoder {row.protocol.decoder!r} for a {arch.target} head",
+                want,
             )
 
 

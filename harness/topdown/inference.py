@@ -22,8 +22,8 @@ import torch
 from harness.data.images import ImageCache
 from harness.data.records import TopdownInstance
 from harness.errors import ModelOutputError
-from harness.topdown.boxes import bbox_to_center_scale, padded_box_area
 from harness.models.half import half_precision
+from harness.topdown.boxes import bbox_to_center_scale, padded_box_area
 from harness.topdown.crop import affine_matrices, crop_cv2, normalize_crops, udp_affine_matrices
 from harness.topdown.decode import argmax_peaks, decode_default, transform_preds
 from harness.topdown.flip import combine_flip

@@ -3,9 +3,10 @@
 The reference refines one keypoint at a time in Python; here each step is one array operation over all N*K maps,
 with the reference's number types: NumPy 1.x promotes a float32 scalar times a Python float to float64, so DARK's
 derivatives are float64 built from float32 differences (and its mixed second derivative is summed in float32),
-while UDP works on float32 arrays until the Hessian meets a float64 epsilon. The Gaussian blurs go to OpenCV with
-up to 512 maps as the channels of one image: bit-identical to blurring each map alone
-(tests/harness/topdown/test_unbiased.py).
+while UDP works on float32 arrays until the Hessian meets a float64 epsilon. The Gaussian blurs stay one OpenCV call
+per map: blurring many maps as the channels of one image is faster but not bit-identical (OpenCV's SIMD row
+filter rounds the tail of a row differently; widths that are not a multiple of the vector width, e.g. DARK's padded
+58-pixel rows, differ in the last bit), and a last-bit change can move a CombinedTarget argmax tie.
 
 Maps whose maximum is <= 0 have the location (-1, -1) (`argmax_peaks`). The UDP decoders then read their neighbours
 through flat indices into the whole batch, as the reference does: the values come from the previous map (the last
@@ -20,8 +21,6 @@ import numpy as np
 
 from harness.topdown.decode import argmax_peaks
 
-#: OpenCV's limit on the channels of one image (CV_CN_MAX).
-_MAX_CHANNELS = 512
 #: CombinedTarget offsets are in units of this fraction of the heatmap height (MMPose's `valid_radius_factor`).
 VALID_RADIUS_FACTOR = 0.0546875
 
@@ -32,10 +31,8 @@ def gaussian_blur(maps: np.ndarray, kernel: int) -> np.ndarray:
     shape = maps.shape
     flat = np.ascontiguousarray(maps, dtype=np.float32).reshape(-1, *shape[-2:])
     out = np.empty_like(flat)
-    for s in range(0, len(flat), _MAX_CHANNELS):
-        stack = np.ascontiguousarray(flat[s : s + _MAX_CHANNELS].transpose(1, 2, 0))
-        blurred = cv2.GaussianBlur(stack, (kernel, kernel), 0)
-        out[s : s + _MAX_CHANNELS] = blurred.reshape(*shape[-2:], -1).transpose(2, 0, 1)
+    for i, m in enumerate(flat):  # ~10 us a map: a batch of 32 x 17 maps costs a few ms (docs/PERFORMANCE.md)
+        cv2.GaussianBlur(m, (kernel, kernel), 0, dst=out[i])
     return out.reshape(shape)
 
 
