@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import get_args
 
-from zoo.rules import scales_problem
+from zoo.rules import kernel_problem, scales_problem
 from zoo.schema import (
+    AffineKind,
     Aggregation,
     BaseProtocol,
     BottomUpProtocol,
@@ -27,7 +28,9 @@ from zoo.schema import (
     KeypointSchema,
     Paradigm,
     PckhEvaluator,
+    Precision,
     Protocol,
+    TopDownDecoder,
     TopDownProtocol,
 )
 from zoo.yamltree import (
@@ -141,15 +144,24 @@ def read_protocol(node: Located, path: str, ctx: ProtocolContext, problems: Prob
 
 def _paradigm_fields(f: dict[str, Located], path: str, paradigm: str | None, problems: Problems) -> dict:
     """The paradigm's own fields (the caller has refused the other paradigm's and reported missing ones). Flags that
-    zoo.yaml leaves out are False; top-down rescoring / OKS-NMS thresholds left out are None (not applied)."""
+    zoo.yaml leaves out are False; top-down rescoring / OKS-NMS thresholds left out are None (not applied); top-down
+    decoding variants left out are the plain ones (`TOPDOWN_PLAIN`: default decoder, standard affine, kernel 11,
+    fp32), so rows written before they existed read as they always ran."""
     own = _TOPDOWN_ONLY if paradigm == "topdown" else _BOTTOMUP_ONLY
     kw: dict = {key: None for key in ("vis_thr", "oks_nms_thr") if key in own}
     kw.update({key: False for key in ("shift_heatmap", "adjust", "refine") if key in own})
+    kw.update({key: value for key, value in TOPDOWN_PLAIN.items() if key in own})
     for key in own:
         if key not in f:
             continue
         node, where = f[key], join(path, key)
-        if key == "boxes":
+        if key in _TOPDOWN_CHOICES:
+            kw[key] = get_choice(problems, node, where, get_args(_TOPDOWN_CHOICES[key]))
+        elif key == "kernel":
+            kw[key] = get_int(problems, node, where, minimum=1)
+            if kw[key] is not None and (problem := kernel_problem(kw[key])):
+                problems.add(where, node.line, problem, "an odd kernel size, e.g. 11 (sigma 2) or 17 (sigma 3)")
+        elif key == "boxes":
             kw[key] = read_boxes(node, where, problems)
         elif key in ("max_num_people", "nms_kernel"):
             kw[key] = get_int(problems, node, where, minimum=1)
@@ -158,6 +170,11 @@ def _paradigm_fields(f: dict[str, Located], path: str, paradigm: str | None, pro
         else:
             kw[key] = get_float(problems, node, where, minimum=0.0)
     return kw
+
+
+#: The top-down decoding variants' values when zoo.yaml leaves them out (PROTOCOLS.md §3.1, §3.2).
+TOPDOWN_PLAIN = {"decoder": "default", "affine": "standard", "kernel": 11, "precision": "fp32"}
+_TOPDOWN_CHOICES = {"decoder": TopDownDecoder, "affine": AffineKind, "precision": Precision}
 
 
 def _scales(node: Located, path: str, paradigm: str | None, problems: Problems) -> tuple[float, ...] | None:

@@ -33,6 +33,16 @@ ScoringBackend = Literal["library", "fast"]
 CropBackend = Literal["cv2", "torch"]
 #: COCO-style scoring: the library whose semantics are of record (PROTOCOLS.md §5).
 CocoLibrary = Literal["xtcocotools", "pycocotools"]
+#: Top-down heatmap decoding (PROTOCOLS.md §3, §3.1): argmax + quarter offset, DARK (Gaussian modulation + Taylor
+#: step), UDP (DARK refinement on the log heatmap, unbiased mapping back), UDP with CombinedTarget offsets.
+TopDownDecoder = Literal["default", "dark", "udp", "udp-combined"]
+#: Top-down crop geometry (PROTOCOLS.md §3, §3.1): the three-point affine, or UDP's unbiased warp matrix.
+AffineKind = Literal["standard", "udp"]
+#: Arithmetic the model runs in (PROTOCOLS.md §3.2): fp32, or MMPose 0.x's `fp16` config (conv in half, BN in float).
+Precision = Literal["fp32", "fp16"]
+#: What a top-down head predicts per keypoint (PROTOCOLS.md §3.1): one Gaussian heatmap, or MMPose's CombinedTarget
+#: (a heatmap and x/y offset maps: 3 channels per keypoint).
+HeadTarget = Literal["gaussian", "combined"]
 #: PCK/NME scoring: nose-eye distance normalisation, or the longer GT bbox side (mmpose 0.29's Horse-10 'PCK').
 PckNormalizer = Literal["nose_eye", "bbox_longer_side"]
 
@@ -91,6 +101,13 @@ class Architecture:
     heatmap_sizes: tuple[tuple[int, int], ...]  # (H, W) of each output stage at the training input size
     num_keypoints: int
     keypoint_schema: str
+    #: Top-down heads only; zoo.yaml's `target:` (left out: gaussian).
+    target: HeadTarget = "gaussian"
+
+    @property
+    def head_channels(self) -> int:
+        """Output channels of a top-down head: K, or 3K for CombinedTarget (PROTOCOLS.md §3.1)."""
+        return 3 * self.num_keypoints if self.target == "combined" else self.num_keypoints
 
     @property
     def paradigm(self) -> Paradigm:
@@ -222,6 +239,14 @@ class TopDownProtocol(BaseProtocol):
     shift_heatmap: bool
     vis_thr: float | None  # rescoring keeps maxvals strictly above this; None: no rescoring
     oks_nms_thr: float | None  # None: no OKS-NMS
+    #: Heatmap -> keypoint decoding (PROTOCOLS.md §3.1); zoo.yaml left out: "default".
+    decoder: TopDownDecoder
+    #: Crop geometry (PROTOCOLS.md §3.1); left out: "standard".
+    affine: AffineKind
+    #: Gaussian kernel size of the dark / udp / udp-combined decoders (MMPose's `modulate_kernel`); left out: 11.
+    kernel: int
+    #: Model arithmetic (PROTOCOLS.md §3.2); left out: "fp32".
+    precision: Precision
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ def topdown_protocol(**overrides) -> TopDownProtocol:
     kw, era, evaluator = _split(dict(overrides))
     fields = dict(
         flip=True, scales=(1.0,), boxes=BoxSource(kind="gt"), padding=1.25, shift_heatmap=True, vis_thr=0.2,
-        oks_nms_thr=0.9,
+        oks_nms_thr=0.9, decoder="default", affine="standard", kernel=11, precision="fp32",
         era=Era(name="test", **era),
         evaluator=Evaluator(kind="coco_keypoints", **{"library": "xtcocotools", "sigmas": "coco", **evaluator}),
     )  # fmt: skip
