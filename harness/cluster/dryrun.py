@@ -46,7 +46,6 @@ def row_lines(rows, specs: dict, *, registry, data_root: Path, runs_dir: Path, r
               job_spec: Callable) -> list[RowLine]:  # fmt: skip
     """specs: the rows' specs without data (protocol, settings); job_spec(row, data, checkpoint) -> (the spec a job
     runs, its run folder), called only where the row's data and checkpoint are here."""
-    from harness.checkpoints.store import cached_path
     from harness.chunks import bottomup_chunk_images
     from harness.data.layout import missing_paths
     from harness.spec import DataPaths
@@ -57,7 +56,7 @@ def row_lines(rows, specs: dict, *, registry, data_root: Path, runs_dir: Path, r
         split = registry.datasets[row.dataset].splits[row.split]
         paradigm = spec.protocol.paradigm
         missing = missing_paths(split, data_root)
-        ckpt = None if missing else cached_path(registry.entry(row.entry_id).checkpoint)
+        ckpt = None if missing else _local_checkpoint(registry.entry(row.entry_id).checkpoint)
         if ckpt is not None:
             root = Path(data_root)
             bbox = root / split.bbox_file if split.bbox_file else None
@@ -78,6 +77,21 @@ def row_lines(rows, specs: dict, *, registry, data_root: Path, runs_dir: Path, r
         word = "instances" if paradigm == "topdown" else "images"
         out.append(RowLine(row.row_id, spec.protocol_name, items, word, source, chunks, jobs, seconds, figure, status))
     return out
+
+
+def _local_checkpoint(checkpoint) -> Path | None:
+    """The verified checkpoint file here: in the cache, or shipped with the registry (a file: URL, copied into the
+    cache and verified as `fetch` does); never a download."""
+    from harness.checkpoints.store import cached_path, fetch
+    from harness.errors import DownloadError
+
+    found = cached_path(checkpoint)
+    if found is None and checkpoint.url.startswith("file:"):
+        try:
+            found = fetch(checkpoint, offline=True, progress=False)
+        except DownloadError:
+            return None
+    return found
 
 
 def _from_lock(data_root: Path, row, split, paradigm: str) -> tuple[int | None, str]:
