@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_parts_cover_every_chunk_once():
-    for count in range(0, 12):
+    for count in range(12):
         for parts in range(1, 6):
             covered = [i for p in range(parts) for i in part_range(p, parts, count)]
             assert covered == list(range(count))
@@ -61,6 +61,6 @@ def test_gathering_combines_only_matching_chunks_and_needs_all_of_them(demo_data
     compute_part(spec, registry=registry, out_dir=out, part=1, parts=2)  # computes chunk 1 again
     outcome = run_evaluation(spec, registry=registry, out_dir=out, progress=False, reuse_only=True)
     assert (outcome.reused_chunks, outcome.computed_chunks) == (3, 0)
-    whole = run_evaluation(spec, registry=registry, out_dir=tmp_path / "whole", progress=False)
+    run_evaluation(spec, registry=registry, out_dir=tmp_path / "whole", progress=False)
     for name in ("predictions.json", "metrics.json"):
         assert (out / name).read_bytes() == (tmp_path / "whole" / name).read_bytes()
