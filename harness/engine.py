@@ -32,6 +32,7 @@ from harness.chunks import (
     bottomup_chunk_images,
     compute_bottomup_chunks,
     compute_topdown_chunks,
+    part_range,
     progress_bar,
     split_chunks,
     topdown_predictions,
@@ -264,6 +265,7 @@ def run_evaluation(
     model_label: str | None = None,
     overwrite: bool = False,
     replace_other_runs: bool = False,
+    reuse_only: bool = False,
 ) -> RunOutcome:
     """Run, score and write DIR/predictions.json, DIR/metrics.json and DIR/result.json (only when complete).
 
@@ -276,6 +278,9 @@ def run_evaluation(
     Under torchrun (WORLD_SIZE > 1) each rank computes its share of the chunks; rank 0 gathers the raw outputs in
     chunk order, post-processes, scores and writes; the other ranks write nothing and return the same metrics and
     record (`written` False, no predictions). See harness.distributed.
+
+    reuse_only: every chunk must already be on disk and valid for this run's identity (the gathering step of a
+    row computed as several jobs, `compute_part`); a missing or mismatched chunk is an error, nothing is computed.
     """
     from harness import distributed
 
@@ -285,43 +290,15 @@ def run_evaluation(
             "non-empty name of its weights, which keys the run) or neither (the model is built from spec.checkpoint)"
         )
     t0 = time.perf_counter()
-    ctx = distributed.setup(device=spec.settings.device)
-    if ctx.is_distributed:
-        spec = dataclasses.replace(
-            spec, settings=dataclasses.replace(spec.settings, device=ctx.device(spec.settings.device))
-        )
-    runtime.apply(spec.settings)
-    checkpoint_info = None
-    if spec.published_checkpoint and model_label is None:
-        # Under torchrun no rank fetches again (they would race): a damaged file stops every rank.
-        offline = True if ctx.is_distributed else spec.offline
-        spec, checkpoint_info = verify_published(spec, offline=offline)
-    run = _prepare(
-        spec,
-        registry=registry,
-        out_dir=out_dir,
-        model_label=model_label,
-        overwrite=overwrite,
+    spec, ctx, run = _begin(
+        spec, registry=registry, out_dir=out_dir, model_label=model_label, overwrite=overwrite,
         replace_other_runs=replace_other_runs,
-        checkpoint_info=checkpoint_info,
-    )
-    schema, image_ids = run.schema, run.image_ids
-    if spec.protocol.paradigm == "topdown":
-        loaded = load_instances(spec, schema)
-        wanted = set(image_ids)
-        instances = tuple(i for i in loaded.instances if i.image_id in wanted)
-        if not instances:
-            raise DataError(f"no instances to evaluate in {spec.data.ann_file} ({loaded.report.summary()})")
-        chunks, compute, unit = split_chunks(instances, run.chunk_items), compute_topdown_chunks, "inst"
-        # The report names the file it read: recorded portable, as $DATA/... (zoo.portable), whatever the data root.
-        source = portable.path(loaded.report.source, portable.roots(spec.data.root))
-        report = dataclasses.replace(loaded.report, source=source).summary()
-        counts = {"images": len(image_ids), "instances": len(instances), "load_report": report}
-    else:
-        chunks = split_chunks(image_ids, run.chunk_items)
-        files = {img["id"]: spec.data.img_dir / img["file_name"] for img in run.gt["images"]}
-        compute = functools.partial(compute_bottomup_chunks, image_files=files)
-        unit, counts = "img", {"images": len(image_ids)}
+    )  # fmt: skip
+    chunks, compute, unit, counts = _chunked(spec, run)
+    schema = run.schema
+    if reuse_only:
+        _require_chunks(run.store, len(chunks))
+        model_factory = _no_model(run.store)
     mine = ctx.shard(len(chunks))
 
     def run_share() -> Share:
@@ -349,6 +326,105 @@ def run_evaluation(
     if not ctx.is_main and ctx.local_rank == 0:
         run.store.clear()  # this machine's chunks, when --out is not shared with rank 0 (no-op when it is)
     return outcome
+
+
+@dataclass(frozen=True)
+class PartOutcome:
+    """What one job of a row split over several jobs did (`compute_part`): its chunks, and the row's progress."""
+
+    chunk_folder: Path
+    chunk_count: int  # chunks of the whole row
+    indices: list[int]  # the chunks of this part
+    reused_chunks: int  # summed over ranks
+    computed_chunks: int
+
+
+def compute_part(spec: EvalSpec, *, registry: Registry, out_dir: Path, part: int, parts: int) -> PartOutcome:
+    """Compute and save the chunks of part `part` of `parts` of a row (harness.chunks.part_range: a contiguous range
+    of its chunk plan, shared over the ranks under torch.distributed) and write nothing else: the run's files are
+    written by `run_evaluation(..., reuse_only=True)` once every part's chunks are on disk. The chunks are those of
+    the row's run identity, so a part computed by another job, or a requeued one, is reused only when it matches."""
+    spec, ctx, run = _begin(spec, registry=registry, out_dir=out_dir, model_label=None, overwrite=False,
+                            replace_other_runs=True)  # fmt: skip
+    chunks, compute, unit, _ = _chunked(spec, run)
+    indices = list(part_range(part, parts, len(chunks)))
+    mine = indices[ctx.rank :: ctx.world_size]
+    with progress_bar(sum(len(chunks[i]) for i in mine), unit, False) as bar:
+        share = compute(spec, chunks, run.schema, _model_factory(spec, None), run.store, indices=mine, progress=bar)
+    counts = ctx.gather((share[1], share[2]))  # rank 0 sums what every rank reused and computed
+    reused, computed = ctx.broadcast((sum(c[0] for c in counts), sum(c[1] for c in counts)) if counts else None)
+    return PartOutcome(run.store.folder, len(chunks), indices, reused, computed)
+
+
+def _require_chunks(store: ChunkStore, count: int) -> None:
+    missing = store.missing(count)
+    if missing:
+        shown = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
+        raise HarnessError(
+            f"{len(missing)} of the {count} chunks of run {store.run_key} are not in {store.folder} (chunk "
+            f"{shown}): a job of this row did not finish; run the same command again to compute them"
+        )
+
+
+def _no_model(store: ChunkStore) -> Callable:
+    def refuse():
+        raise HarnessError(
+            f"a chunk in {store.folder} does not match run {store.run_key} (see the warning above) and this step "
+            "only gathers chunks; run the same command again to compute it"
+        )
+
+    return refuse
+
+
+def _begin(spec: EvalSpec, *, registry: Registry, out_dir: Path, model_label, overwrite, replace_other_runs):
+    """(spec for this rank's device, distributed context, prepared run): the process group joined, the published
+    checkpoint verified, the data read and the run identity computed."""
+    from harness import distributed
+
+    ctx = distributed.setup(device=spec.settings.device)
+    if ctx.is_distributed:
+        spec = dataclasses.replace(
+            spec, settings=dataclasses.replace(spec.settings, device=ctx.device(spec.settings.device))
+        )
+    runtime.apply(spec.settings)
+    checkpoint_info = None
+    if spec.published_checkpoint and model_label is None:
+        # Under torchrun no rank fetches again (they would race): a damaged file stops every rank.
+        offline = True if ctx.is_distributed else spec.offline
+        spec, checkpoint_info = verify_published(spec, offline=offline)
+    run = _prepare(
+        spec,
+        registry=registry,
+        out_dir=out_dir,
+        model_label=model_label,
+        overwrite=overwrite,
+        replace_other_runs=replace_other_runs,
+        checkpoint_info=checkpoint_info,
+    )
+    return spec, ctx, run
+
+
+def _chunked(spec: EvalSpec, run: _Prepared) -> tuple[list, Callable, str, dict]:
+    """The run's chunks (instances or image ids, in the chunk plan of harness.chunks), the function that computes
+    a share of them, the progress unit and the counts recorded in provenance."""
+    schema, image_ids = run.schema, run.image_ids
+    if spec.protocol.paradigm == "topdown":
+        loaded = load_instances(spec, schema)
+        wanted = set(image_ids)
+        instances = tuple(i for i in loaded.instances if i.image_id in wanted)
+        if not instances:
+            raise DataError(f"no instances to evaluate in {spec.data.ann_file} ({loaded.report.summary()})")
+        chunks, compute, unit = split_chunks(instances, run.chunk_items), compute_topdown_chunks, "inst"
+        # The report names the file it read: recorded portable, as $DATA/... (zoo.portable), whatever the data root.
+        source = portable.path(loaded.report.source, portable.roots(spec.data.root))
+        report = dataclasses.replace(loaded.report, source=source).summary()
+        counts = {"images": len(image_ids), "instances": len(instances), "load_report": report}
+    else:
+        chunks = split_chunks(image_ids, run.chunk_items)
+        files = {img["id"]: spec.data.img_dir / img["file_name"] for img in run.gt["images"]}
+        compute = functools.partial(compute_bottomup_chunks, image_files=files)
+        unit, counts = "img", {"images": len(image_ids)}
+    return chunks, compute, unit, counts
 
 
 def _score_and_write(
