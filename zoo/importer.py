@@ -162,6 +162,10 @@ def _by_variant(names: list[str], markers: frozenset[str]) -> list[str]:
     return [n for n in names if _variant_markers(n) <= markers]
 
 
+#: The evaluator kinds that score with a keypoint schema's sigmas (OKS).
+SIGMA_KINDS = ("coco_keypoints", "crowdpose_keypoints")
+
+
 def _template(row, paradigm, dataset, registry, templates) -> tuple[Guess, str]:
     """The template guess and the row-name basis ("gt-bbox", "det-ap56", ...) for top-down rows."""
     pck, pckh = (any(m in names for m in row.metrics) for names in (PCK_METRICS, PCKH_METRICS))
@@ -173,7 +177,7 @@ def _template(row, paradigm, dataset, registry, templates) -> tuple[Guess, str]:
     def fits(p: Protocol) -> bool:
         if p.paradigm != paradigm or p.evaluator.kind != kind:
             return False
-        if kind != "pck_nme" and p.evaluator.sigmas != sigmas:
+        if kind in SIGMA_KINDS and p.evaluator.sigmas != sigmas:
             return False
         if isinstance(p, TopDownProtocol):
             if p.boxes.kind != box_kind:
@@ -184,7 +188,7 @@ def _template(row, paradigm, dataset, registry, templates) -> tuple[Guess, str]:
 
     markers = _variant_markers(f"{row.config_link.rsplit('/', 1)[-1]} {row.ckpt_url.rsplit('/', 1)[-1]}")
     hits = _by_variant([name for name, p in templates.items() if fits(p)], markers)
-    basis = f"{paradigm}, {kind}" + (f" with {sigmas} sigmas" if kind != "pck_nme" else "")
+    basis = f"{paradigm}, {kind}" + (f" with {sigmas} sigmas" if kind in SIGMA_KINDS else "")
     basis += f", {box_reason}" if box_reason else ""
     said = "/".join(m for m in VARIANT_MARKERS if m in markers)
     basis += f", {said} in the file names" if said else ", no variant word in the file names"

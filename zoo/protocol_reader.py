@@ -223,7 +223,7 @@ _EVALUATOR_KEYS = {
 def read_evaluator(
     node: Located, path: str, ctx: ProtocolContext, problems: Problems
 ) -> Evaluator | CrowdPoseEvaluator | PckhEvaluator | None:
-    every = tuple(k for keys in _EVALUATOR_KEYS.values() for k in keys)
+    every = tuple(dict.fromkeys(k for keys in _EVALUATOR_KEYS.values() for k in keys))
     f = fields(problems, node, path, required=("kind",), optional=every)
     if f is None or "kind" not in f:
         return None
