@@ -18,6 +18,7 @@ from zoo.rules import scales_problem
 from zoo.schema import (
     Aggregation,
     BaseProtocol,
+    BottomUpAffine,
     BottomUpProtocol,
     BoxSource,
     CocoLibrary,
@@ -120,7 +121,7 @@ def read_protocol(node: Located, path: str, ctx: ProtocolContext, problems: Prob
     if paradigm is not None:
         own, other = (_TOPDOWN_ONLY, _BOTTOMUP_ONLY) if paradigm == "topdown" else (_BOTTOMUP_ONLY, _TOPDOWN_ONLY)
         for key in other:
-            if key in f:
+            if key in f and key not in own:
                 problems.add(join(path, key), node.key_line(key), f"{key!r} does not apply to {paradigm}", one_of(own))
         need = ("boxes", "padding") if paradigm == "topdown" else _BOTTOMUP_ONLY[:4]
         for key in need:
@@ -143,6 +144,8 @@ def _paradigm_fields(f: dict[str, Located], path: str, paradigm: str | None, pro
     own = _TOPDOWN_ONLY if paradigm == "topdown" else _BOTTOMUP_ONLY
     kw: dict = {key: None for key in ("vis_thr", "oks_nms_thr") if key in own}
     kw.update({key: False for key in ("shift_heatmap", "adjust", "refine") if key in own})
+    if paradigm == "bottomup":
+        kw["affine"] = "standard"
     for key in own:
         if key not in f:
             continue
@@ -153,6 +156,8 @@ def _paradigm_fields(f: dict[str, Located], path: str, paradigm: str | None, pro
             kw[key] = get_int(problems, node, where, minimum=1)
         elif key in ("shift_heatmap", "adjust", "refine"):
             kw[key] = get_bool(problems, node, where)
+        elif key == "affine" and paradigm == "bottomup":
+            kw[key] = get_choice(problems, node, where, get_args(BottomUpAffine))
         else:
             kw[key] = get_float(problems, node, where, minimum=0.0)
     return kw

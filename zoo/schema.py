@@ -20,6 +20,9 @@ HeadKind = Literal["heatmap", "associative_embedding", "higher_resolution"]
 BoxKind = Literal["gt", "detector"]
 EvaluatorKind = Literal["coco_keypoints", "pck_nme"]
 Aggregation = Literal["upsample_to_last", "direct"]
+#: Bottom-up test-time geometry (PROTOCOLS.md §4, "Unbiased data processing"): the standard warp to the input
+#: resolution, or UDP's, which also changes the aggregation resolution, adjust, refine and the projection.
+BottomUpAffine = Literal["standard", "udp"]
 #: Numeric modes of a run (docs/PERFORMANCE.md). exact and tuned give the reference's keypoints (proven by tests);
 #: fast drifts by design, so its runs never count as a reproduction (zoo.record.standing).
 NumericMode = Literal["exact", "tuned", "fast"]
@@ -199,6 +202,9 @@ class BottomUpProtocol(BaseProtocol):
     nms_kernel: int
     adjust: bool
     refine: bool
+    #: "udp": MMPose's `use_udp=True` (PROTOCOLS.md §4 "Unbiased data processing"); zoo.yaml leaves it out for
+    #: "standard".
+    affine: BottomUpAffine
 
     @property
     def stage_aggregation(self) -> Aggregation:
