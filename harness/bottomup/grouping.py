@@ -233,9 +233,10 @@ def refine_persons(
     persons [P, K, 3 + L] float32 (after adjust); heatmaps [K, H, W] and tags [K, L, H, W] (channel-first) float32
     tensors on any device. Per person, prev_tag = mean tag sampled at (int(x), int(y)), clipped, of the joints with
     val > 0; for each missing joint, the argmax (first in row-major order) of heatmap - round(L2(tag - prev_tag));
-    val = heatmap there; position = pixel + 0.5 (pixel alone without `half_pixel`: UDP), then the quarter step. A missing joint is replaced only if its new
-    val > 0. The float32 operations are the reference's (squares summed in tag order, IEEE sqrt, half-to-even
-    round, first maximum), so results match its numpy code exactly on CPU and GPU alike.
+    val = heatmap there; position = pixel + 0.5 (without `half_pixel`, UDP: the pixel), then the quarter step. A
+    missing joint is replaced only if its new val > 0. The float32 operations are the reference's (squares summed in
+    tag order, IEEE sqrt, half-to-even round, first maximum), so results match its numpy code exactly on CPU and
+    GPU alike.
 
     Per joint type j, the persons missing j are first searched among the map's highest pixels
     (`refine_search.first_argmax_among_top`, exact); those it cannot settle are scored together against the shared

@@ -130,7 +130,7 @@ def dark_adjust(persons: np.ndarray, heatmaps: np.ndarray) -> np.ndarray:
     out = persons.copy()
     if not len(out):
         return out
-    k, h, w = heatmaps.shape
+    k = heatmaps.shape[0]
     logs = np.stack([cv2.GaussianBlur(m, (BLUR_KERNEL, BLUR_KERNEL), 0) for m in heatmaps])
     logs = np.log(np.clip(logs, *LOG_CLIP))
     padded = np.pad(logs, ((0, 0), (1, 1), (1, 1)), mode="edge")  # [K, H + 2, W + 2]
