@@ -135,6 +135,8 @@ def protocol_words(p: Protocol) -> str:
             f"{p.tag_threshold:g}, NMS kernel {p.nms_kernel}{', adjust' if p.adjust else ''}"
             f"{', refine' if p.refine else ''})"
         )
+        if p.affine == "udp":
+            parts.append("unbiased data processing (UDP)")
     ev = p.evaluator
     if ev.kind in ("coco_keypoints", "crowdpose_keypoints"):
         area = "OKS area from the annotation" if ev.use_area else "OKS area 0.53 x box area"

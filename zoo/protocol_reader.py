@@ -125,7 +125,7 @@ def read_protocol(node: Located, path: str, ctx: ProtocolContext, problems: Prob
     if paradigm is not None:
         own, other = (_TOPDOWN_ONLY, _BOTTOMUP_ONLY) if paradigm == "topdown" else (_BOTTOMUP_ONLY, _TOPDOWN_ONLY)
         for key in other:
-            if key in f:
+            if key in f and key not in own:
                 problems.add(join(path, key), node.key_line(key), f"{key!r} does not apply to {paradigm}", one_of(own))
         need = ("boxes", "padding") if paradigm == "topdown" else _BOTTOMUP_ONLY[:4]
         for key in need:

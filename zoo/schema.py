@@ -36,7 +36,8 @@ CocoLibrary = Literal["xtcocotools", "pycocotools"]
 #: Top-down heatmap decoding (PROTOCOLS.md §3, §3.1): argmax + quarter offset, DARK (Gaussian modulation + Taylor
 #: step), UDP (DARK refinement on the log heatmap, unbiased mapping back), UDP with CombinedTarget offsets.
 TopDownDecoder = Literal["default", "dark", "udp", "udp-combined"]
-#: Top-down crop geometry (PROTOCOLS.md §3, §3.1): the three-point affine, or UDP's unbiased warp matrix.
+#: Crop/resize geometry: the three-point affine, or UDP's unbiased warp matrix (top-down PROTOCOLS.md §3, §3.1;
+#: bottom-up §4 "Unbiased data processing").
 AffineKind = Literal["standard", "udp"]
 #: Arithmetic the model runs in (PROTOCOLS.md §3.2): fp32, or MMPose 0.x's `fp16` config (conv in half, BN in float).
 Precision = Literal["fp32", "fp16"]
@@ -260,6 +261,9 @@ class BottomUpProtocol(BaseProtocol):
     nms_kernel: int
     adjust: bool
     refine: bool
+    #: "udp": MMPose's `use_udp=True` (PROTOCOLS.md §4 "Unbiased data processing"); zoo.yaml leaves it out for
+    #: "standard".
+    affine: AffineKind
 
     @property
     def stage_aggregation(self) -> Aggregation:

@@ -41,7 +41,7 @@ def bottomup_protocol(**overrides) -> BottomUpProtocol:
     kw, era, evaluator = _split(dict(overrides))
     fields = dict(
         flip=True, scales=(1.0,), max_num_people=30, detection_threshold=0.1, tag_threshold=1.0, nms_kernel=5,
-        adjust=True, refine=True,
+        adjust=True, refine=True, affine="standard",
         era=Era(name="test", **{"stage_aggregation": "direct", **era}),
         evaluator=Evaluator(kind="coco_keypoints", **{"library": "xtcocotools", "sigmas": "coco", **evaluator}),
     )  # fmt: skip

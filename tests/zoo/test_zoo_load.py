@@ -258,3 +258,15 @@ def test_several_problems_at_once(tmp_path):
     for needle in ("sha256_prefix", "metrics.APP", "architecture.width", "dataset (line"):
         assert any(needle in p for p in problems), needle
     assert all(re.search(r"\(line \d+\): .+; expected ", p) for p in problems), problems
+
+
+def test_bottomup_affine_is_a_closed_choice_and_bottomup_only(tmp_path):
+    path = variant(
+        tmp_path,
+        ("protocol: {base: bu-aic-ae}", "protocol: {base: bu-aic-ae, affine: unbiased}"),
+        ("protocol: {base: td-aic-gt}", "protocol: {base: td-aic-gt, refine: true}"),
+    )
+    problems = problems_of(path)
+    assert_problem(problems, "entries[1].results[0].protocol.affine", line_of(path, "affine: unbiased"), "udp")
+    line = line_of(path, "td-aic-gt, refine: true")
+    assert_problem(problems, "entries[0].results[0].protocol.refine", line, "does not apply")
