@@ -44,7 +44,10 @@ class ImpliedRow:
     name: Guess
     template: Guess  # a zoo.yaml protocols: template name
     scales: tuple[float, ...] | None  # multi-scale factors printed in the caption, else None
-    protocol: Protocol | None  # the template resolved, with the caption's scales
+    protocol: Protocol | None  # the template resolved, with the caption's scales and the overrides
+    #: Top-down fields the row sets over its template, guessed from the page: DARK/UDP's modulation kernel (MMPose's
+    #: 384x288 configs: 17) and fp16 (a `_fp16` config).
+    overrides: Mapping[str, object] = dataclasses.field(default_factory=dict)
 
     @property
     def entry_id(self) -> str:
@@ -217,7 +220,27 @@ def imply(page: Page, registry: Registry, templates: Mapping[str, Protocol]) -> 
         protocol = templates.get(template.value) if template.value else None
         if protocol is not None and scales:
             protocol = dataclasses.replace(protocol, scales=scales)
-        out.append(ImpliedRow(row, paradigm, dataset, split, name, template, scales, protocol))
+        overrides = _overrides(row, protocol)
+        if overrides:
+            protocol = dataclasses.replace(protocol, **overrides)
+        out.append(ImpliedRow(row, paradigm, dataset, split, name, template, scales, protocol, overrides))
+    return out
+
+
+def _overrides(row, protocol: Protocol | None) -> dict[str, object]:
+    """Top-down fields a row sets over its template. MMPose's configs draw targets with sigma 2 on 64x48 heatmaps and
+    sigma 3 on 96x72 ones (inputs of 384x288) and modulate DARK/UDP decoding with a kernel of 6 * sigma - 1, 11 or 17
+    (PROTOCOLS.md §3.1); a config named `_fp16` ran the model in half precision (§3.2)."""
+    if not isinstance(protocol, TopDownProtocol):
+        return {}
+    out: dict[str, object] = {}
+    if protocol.decoder != "default":
+        kernel = 17 if row.input_size[0] >= 384 else 11
+        if kernel != protocol.kernel:
+            out["kernel"] = kernel
+    names = f"{row.config_link.rsplit('/', 1)[-1]} {row.ckpt_url.rsplit('/', 1)[-1]}"
+    if "_fp16" in names and protocol.precision != "fp16":
+        out["precision"] = "fp16"
     return out
 
 
@@ -342,6 +365,8 @@ def _render_row(item: ImpliedRow, page: Page, registry: Registry) -> list[str]:
     protocol = f"{{base: {_s(item.template.value)}"
     if item.scales:
         protocol += f", scales: [{', '.join(map(_number, item.scales))}]"
+    for key, value in item.overrides.items():
+        protocol += f", {key}: {value}"
     protocol += "}"
     agreement = protocol_agreement(item, registry) if item.template.value else ""
     check = "; agrees with zoo.yaml" if item.template.value and not agreement else f"; FLAGGED: {agreement}"

@@ -130,4 +130,6 @@ def test_python_dash_m_zoo(repo_root):
         "higher_hrnet32_coco_640x640",
         "higher_hrnet48_coco_512x512",
         "higher_hrnet32_crowdpose_512x512",
+        "higher_hrnet32_coco_512x512_udp",
+        "higher_hrnet48_coco_512x512_udp",
     ]
