@@ -125,6 +125,13 @@ def build_spec(
     if override_boxes and isinstance(protocol, TopDownProtocol) and protocol.boxes.kind == "detector":
         override_boxes = None  # the row already uses detector boxes: --bbox-file only says where the file is
     protocol, overrides = apply_overrides(protocol, flip=flip, scales=scales, bbox_file=override_boxes)
+    if getattr(protocol, "precision", "fp32") == "fp16" and mode != "exact":
+        # tuned folds the batch norms into the convolutions and fast autocasts: either changes the half-precision
+        # arithmetic the row was documented with (PROTOCOLS.md §3.2), and neither is proven to keep its keypoints.
+        raise HarnessError(
+            f"{result.row_id} runs its model in fp16 as documented; --mode {mode} would change that arithmetic "
+            "(batch norms folded / autocast): use --mode exact for this row"
+        )
     resolved_device = runtime.resolve_device(device)
     settings = runtime.RunSettings(
         device=resolved_device,
