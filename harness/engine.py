@@ -82,12 +82,14 @@ def subset_gt(gt: Mapping[str, Any], image_ids: list[int]) -> dict[str, Any]:
     return out
 
 
-def load_instances(spec: EvalSpec, schema: KeypointSchema):
-    """Top-down instances per the row's box source (PROTOCOLS.md §2.1, §5)."""
-    from harness.data.coco_style import load_detection_instances, load_gt_instances
-    from harness.data.horse10 import load_horse10_instances
+def load_instances(spec: EvalSpec, registry: Registry):
+    """Top-down instances per the row's box source (PROTOCOLS.md §2.1, §5): detector boxes, or the GT instances read
+    by the loader of the dataset's annotation format (harness.data.loaders)."""
+    from harness.data.coco_style import load_detection_instances
+    from harness.data.loaders import load_gt_split
 
     p, d = spec.protocol, spec.data
+    schema = registry.schemas[spec.entry.architecture.keypoint_schema]
     if isinstance(p, TopDownProtocol) and p.boxes.kind == "detector":
         if d.bbox_file is None:
             raise DataError(
@@ -96,12 +98,8 @@ def load_instances(spec: EvalSpec, schema: KeypointSchema):
         return load_detection_instances(
             d.bbox_file, ann_file=d.ann_file, img_dir=d.img_dir, score_threshold=p.boxes.score_threshold
         )
-    if p.evaluator.kind == "pck_nme":
-        # Horse-10 (PROTOCOLS.md §5): every labelled instance, raw annotation box, no cleaning.
-        return load_horse10_instances(d.ann_file, img_dir=d.img_dir, num_keypoints=schema.num_keypoints)
-    return load_gt_instances(
-        d.ann_file, img_dir=d.img_dir, gt_box_shrink=p.era.gt_box_shrink, num_keypoints=schema.num_keypoints
-    )
+    annotations = registry.datasets[spec.result.dataset].annotations
+    return load_gt_split(annotations, d.ann_file, img_dir=d.img_dir, protocol=p, schema=schema)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -278,7 +276,7 @@ def run_evaluation(
     )
     schema, image_ids = run.schema, run.image_ids
     if spec.protocol.paradigm == "topdown":
-        loaded = load_instances(spec, schema)
+        loaded = load_instances(spec, registry)
         wanted = set(image_ids)
         instances = tuple(i for i in loaded.instances if i.image_id in wanted)
         if not instances:
@@ -340,7 +338,7 @@ def _score_and_write(
     from harness.metrics import score
 
     entry, result, ev = spec.entry, spec.result, spec.protocol.evaluator
-    sigmas = registry.schemas[ev.sigmas].sigmas if ev.sigmas else None
+    sigmas = registry.schemas[ev.sigmas_schema].sigmas if ev.sigmas_schema else None
     scored = score(
         preds,
         evaluator=ev,

@@ -107,11 +107,7 @@ def protocol_summary(result: DocumentedRow) -> str:
         parts.append(f"padding {p.padding:g}")
     parts.append("flip" + (" + shift" if topdown and p.shift_heatmap else "") if p.flip else "no flip")
     parts.append("scales " + ",".join(f"{s:g}" for s in p.scales))
-    ev = p.evaluator
-    if ev.kind == "coco_keypoints":
-        parts.append(f"{ev.library} ({ev.sigmas} sigmas{', use_area' if ev.use_area else ', area=0.53*bbox'})")
-    else:
-        parts.append(f"PCK@{ev.pck_threshold:g} / NME ({ev.normalize})")
+    parts.append(p.evaluator.summary())
     parts.append(f"era {p.era.name}")
     return "; ".join(parts)
 

@@ -20,10 +20,11 @@ from typing import Any
 import yaml
 
 from zoo.errors import PageError, RegistryError
+from zoo.evaluators import kinds_with_metrics
 from zoo.load import registry_paths
 from zoo.pages import METRIC_TEXT, Page, PageRow
 from zoo.protocol_reader import ProtocolContext, read_protocol
-from zoo.schema import PCK_METRICS, DocumentedRow, Protocol, Registry, TopDownProtocol
+from zoo.schema import DocumentedRow, Protocol, Registry, TopDownProtocol
 from zoo.yamltree import Problems, parse
 
 
@@ -140,15 +141,21 @@ def _boxes(caption: str) -> tuple[str, float | None, str]:
 
 def _template(row, paradigm, dataset, registry, templates) -> tuple[Guess, str]:
     """The template guess and the row-name basis ("gt-bbox", "det-ap56", ...) for top-down rows."""
-    pck = any(m in PCK_METRICS for m in row.metrics)
-    kind = "pck_nme" if pck else "coco_keypoints"
     box_kind, ap, box_reason = _boxes(row.caption) if paradigm == "topdown" else ("", None, "")
-    sigmas = registry.datasets[dataset].keypoint_schema if dataset else None
+    name = "gt-bbox" if box_kind == "gt" else (f"det-ap{int(ap)}" if ap is not None else "det")
+    if dataset is None:
+        # A template is a dataset's protocol: none is guessed for a dataset zoo.yaml does not know.
+        return Guess(None, "no dataset recognised, so no protocol template"), name
+    kinds = kinds_with_metrics(row.metrics)
+    if len(kinds) != 1:
+        return Guess(None, f"the metrics {list(row.metrics)} fit evaluator kinds {kinds}, not exactly one"), name
+    kind = kinds[0]
+    schema = registry.datasets[dataset].keypoint_schema
 
     def fits(p: Protocol) -> bool:
         if p.paradigm != paradigm or p.evaluator.kind != kind:
             return False
-        if kind == "coco_keypoints" and p.evaluator.sigmas != sigmas:
+        if p.evaluator.sigmas_schema not in (None, schema):
             return False
         if isinstance(p, TopDownProtocol):
             if p.boxes.kind != box_kind:
@@ -158,9 +165,9 @@ def _template(row, paradigm, dataset, registry, templates) -> tuple[Guess, str]:
         return True
 
     hits = [name for name, p in templates.items() if fits(p)]
-    basis = f"{paradigm}, {kind}" + (f" with {sigmas} sigmas" if kind == "coco_keypoints" else "")
+    uses_sigmas = any(p.evaluator.sigmas_schema for p in templates.values() if p.evaluator.kind == kind)
+    basis = f"{paradigm}, {kind}" + (f" with {schema} sigmas" if uses_sigmas else "")
     basis += f", {box_reason}" if box_reason else ""
-    name = "gt-bbox" if box_kind == "gt" else (f"det-ap{int(ap)}" if ap is not None else "det")
     if len(hits) == 1:
         return Guess(hits[0], f"the only template for {basis}"), name
     found = f"templates {hits}" if hits else "no template"

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from zoo.ecosystem import COLLECTIONS, model_name, protocol_words, task_of, weights_url
+from zoo.ecosystem import COLLECTIONS, model_name, protocol_words, weights_url
 from zoo.export import to_jsonable
 from zoo.pages import bib_fields
 from zoo.schema import DocumentedRow, Entry, Registry
@@ -87,7 +87,7 @@ def model(entry: Entry, result: DocumentedRow, registry: Registry) -> dict[str, 
         "Metadata": metadata,
         "Results": [
             {
-                "Task": task_of(result.dataset),
+                "Task": dataset.task,
                 "Dataset": dataset.name,
                 "Metrics": {m: _MetricText(t) for m, t in result.metric_text.items()},
             }

@@ -25,11 +25,11 @@ import bibtexparser
 
 from zoo.checkpoint_reader import CHECKPOINT_NAME
 from zoo.errors import PageError
-from zoo.schema import METRIC_NAMES
+from zoo.evaluators import METRIC_NAMES
 
 #: Roles MMPose marks bibtex blocks with (an HTML comment before the block).
 ROLES = ("ALGORITHM", "BACKBONE", "DATASET")
-#: Table columns that are not metrics; everything else must be a known metric (zoo.schema.METRIC_NAMES).
+#: Table columns that are not metrics; everything else must be a known metric (zoo.evaluators.METRIC_NAMES).
 KNOWN_COLUMNS = ("Arch", "Input Size", "ckpt", "log", "Set")
 _ROLE = re.compile(r"<!--\s*\[(?P<role>[A-Z]+)\]\s*-->")
 _SIZE = re.compile(r"^(?P<h>\d+)x(?P<w>\d+)$")

@@ -12,17 +12,16 @@ import dataclasses
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import get_args
+from typing import Literal, get_args, get_origin, get_type_hints
 
+from zoo.evaluators import EVALUATORS, Evaluator
 from zoo.rules import scales_problem
 from zoo.schema import (
     Aggregation,
     BaseProtocol,
     BottomUpProtocol,
     BoxSource,
-    CocoLibrary,
     Era,
-    Evaluator,
     KeypointSchema,
     Paradigm,
     Protocol,
@@ -193,36 +192,59 @@ def read_boxes(node: Located, path: str, problems: Problems) -> BoxSource | None
 
 
 def read_evaluator(node: Located, path: str, ctx: ProtocolContext, problems: Problems) -> Evaluator | None:
-    coco_keys, pck_keys = ("library", "sigmas", "use_area"), ("pck_threshold", "normalize")
-    f = fields(problems, node, path, required=("kind",), optional=coco_keys + pck_keys)
-    if f is None or "kind" not in f:
+    """The record of the evaluator's `kind` (zoo.evaluators.EVALUATORS), its settings read by their field types
+    (zoo.evaluators.base); an unknown kind is a problem naming the known ones, never a fallback."""
+    if not isinstance(node.value, dict) or "kind" not in node.value:
+        fields(problems, node, path, required=("kind",), optional=())
         return None
-    kind = get_choice(problems, f["kind"], join(path, "kind"), ("coco_keypoints", "pck_nme"))
+    kind = get_str(problems, node.value["kind"], join(path, "kind"), expected="an evaluator kind")
     if kind is None:
         return None
-    own, other = (coco_keys, pck_keys) if kind == "coco_keypoints" else (pck_keys, coco_keys)
-    for key in other:
-        if key in f:
-            problems.add(join(path, key), node.key_line(key), f"{key!r} does not apply to {kind}", one_of(own))
-    for key in own[:2]:
-        if key not in f:
-            problems.add(join(path, key), node.line, f"missing {key!r} for {kind}", "it set")
-    kw: dict = {}
-    if kind == "coco_keypoints":
-        if "library" in f:
-            kw["library"] = get_choice(problems, f["library"], join(path, "library"), get_args(CocoLibrary))
-        if "sigmas" in f:
-            kw["sigmas"] = _sigmas(f["sigmas"], join(path, "sigmas"), ctx, problems)
-        if "use_area" in f:
-            kw["use_area"] = get_bool(problems, f["use_area"], join(path, "use_area"))
-    else:
-        if "pck_threshold" in f:
-            kw["pck_threshold"] = get_float(problems, f["pck_threshold"], join(path, "pck_threshold"), minimum=0.0)
-        if "normalize" in f:
-            kw["normalize"] = get_choice(problems, f["normalize"], join(path, "normalize"), ("nose_eye",))
-    if any(v is None for v in kw.values()) or any(k not in f for k in own[:2]):
+    if kind not in EVALUATORS:
+        close = difflib.get_close_matches(kind, list(EVALUATORS), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        problems.add(join(path, "kind"), node.value["kind"].line, f"unknown evaluator kind {kind!r}{hint}",
+                     one_of(EVALUATORS))  # fmt: skip
         return None
-    return Evaluator(kind=kind, **kw)
+    record = EVALUATORS[kind]
+    settable = [x for x in dataclasses.fields(record) if x.init]
+    required = tuple(x.name for x in settable if _no_default(x))
+    optional = tuple(x.name for x in settable if not _no_default(x))
+    f = fields(problems, node, path, required=("kind", *required), optional=optional)
+    if f is None:
+        return None
+    if any(name not in f for name in required):
+        return None
+    hints = get_type_hints(record)
+    kw = {
+        x.name: _setting(x, hints[x.name], f[x.name], join(path, x.name), ctx, problems)
+        for x in settable
+        if x.name in f
+    }
+    if any(v is None for v in kw.values()):
+        return None
+    return record(**kw)
+
+
+def _no_default(f: dataclasses.Field) -> bool:
+    return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+
+
+def _setting(f: dataclasses.Field, hint, node: Located, path: str, ctx: ProtocolContext, problems: Problems):
+    """One evaluator setting, read by its field type (zoo.evaluators.base lists the rules)."""
+    if f.metadata.get("schema_with_sigmas"):
+        return _sigmas(node, path, ctx, problems)
+    if "yaml_choices" in f.metadata:
+        return get_choice(problems, node, path, f.metadata["yaml_choices"])
+    if get_origin(hint) is Literal:
+        return get_choice(problems, node, path, get_args(hint))
+    if hint is bool:
+        return get_bool(problems, node, path)
+    if hint is int:
+        return get_int(problems, node, path, minimum=0)
+    if hint is float:
+        return get_float(problems, node, path, minimum=0.0)
+    return get_str(problems, node, path)
 
 
 def _sigmas(node: Located, path: str, ctx: ProtocolContext, problems: Problems) -> str | None:

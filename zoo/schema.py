@@ -14,11 +14,11 @@ from types import MappingProxyType
 from typing import Literal
 
 from zoo.errors import UnknownEntryError
+from zoo.evaluators import Evaluator
 
 Paradigm = Literal["topdown", "bottomup"]
 HeadKind = Literal["heatmap", "associative_embedding", "higher_resolution"]
 BoxKind = Literal["gt", "detector"]
-EvaluatorKind = Literal["coco_keypoints", "pck_nme"]
 Aggregation = Literal["upsample_to_last", "direct"]
 #: Numeric modes of a run (docs/PERFORMANCE.md). exact and tuned give the reference's keypoints (proven by tests);
 #: fast drifts by design, so its runs never count as a reproduction (zoo.record.standing).
@@ -31,18 +31,6 @@ ProtocolName = Literal["published", "mmpose-0.29"]
 ScoringBackend = Literal["library", "fast"]
 #: Top-down crops: cv2.warpAffine, or its integer-exact torch twin (harness.topdown.warp).
 CropBackend = Literal["cv2", "torch"]
-#: COCO-style scoring: the library whose semantics are of record (PROTOCOLS.md §5).
-CocoLibrary = Literal["xtcocotools", "pycocotools"]
-#: PCK/NME scoring: nose-eye distance normalisation, or the longer GT bbox side (mmpose 0.29's Horse-10 'PCK').
-PckNormalizer = Literal["nose_eye", "bbox_longer_side"]
-
-#: Metric names exactly as the README tables and the JSON outputs spell them.
-COCO_METRICS = ("AP", "AP50", "AP75", "AR", "AR50")
-PCK_METRICS = ("PCK@0.3", "NME")
-METRIC_NAMES = COCO_METRICS + PCK_METRICS
-
-#: Metrics where a larger value is better (the sign of a delta is reported relative to this).
-HIGHER_IS_BETTER = {"AP": True, "AP50": True, "AP75": True, "AR": True, "AR50": True, "PCK@0.3": True, "NME": False}
 
 
 def _frozen_map(m: Mapping | None) -> Mapping:
@@ -125,22 +113,6 @@ class BoxSource:
 
 
 @dataclass(frozen=True)
-class Evaluator:
-    """Scoring semantics (PROTOCOLS.md §5)."""
-
-    kind: EvaluatorKind
-    #: COCO-style only: the library whose semantics are of record.
-    library: CocoLibrary | None = None
-    #: COCO-style only: name of the keypoint schema whose sigmas are used.
-    sigmas: str | None = None
-    #: COCO-style only: False means OKS area = 0.53 * GT bbox w*h (AIC).
-    use_area: bool = True
-    #: PCK/NME only.
-    pck_threshold: float | None = None
-    normalize: PckNormalizer | None = None
-
-
-@dataclass(frozen=True)
 class Era:
     """Behaviour that changed inside MMPose 0.x (PROTOCOLS.md §7, §8); the row records which one produced it."""
 
@@ -171,6 +143,7 @@ class BaseProtocol:
     flip: bool
     #: Test scale factors, processing order as written (PROTOCOLS.md §4); top-down rows: (1.0,).
     scales: tuple[float, ...]
+    #: Scoring semantics (PROTOCOLS.md §5): a record of zoo.evaluators.EVALUATORS, which one its `kind` says.
     evaluator: Evaluator
     era: Era
 
@@ -297,13 +270,29 @@ class DataSource:
         return tuple(m.target for m in self.members)
 
 
+#: Annotation file formats, each read by the loader of the same name (harness.data.loaders.LOADERS): a dataset names
+#: its format in zoo.yaml (`annotations:`), and the harness picks the loader by it, never by the evaluator.
+#:  - coco-json: COCO keypoint JSON; GT boxes cleaned as the row's era says (PROTOCOLS.md §5).
+#:  - horse10-json: COCO keypoint JSON read Horse-10's way: every labelled instance, its raw box (PROTOCOLS.md §5).
+AnnotationFormat = Literal["coco-json", "horse10-json"]
+
+
 @dataclass(frozen=True)
 class Dataset:
+    """What a dataset is, all of it from zoo.yaml: docs/DESIGN.md, "Adding a dataset"."""
+
     key: str  # "aic", "coco", "horse10", "macaque", "atrw"
     name: str
     paper: str  # bibtex key
     keypoint_schema: str
     splits: Mapping[str, DataSplit]
+    #: OpenMMLab's task name ("Body 2D Keypoint", "Animal 2D Keypoint"), as MMPose's metafiles write it.
+    task: str
+    #: How its annotation files are written: the loader's key.
+    annotations: AnnotationFormat
+    #: The evaluator kind of record (zoo.evaluators.EVALUATORS): every row of the dataset is scored by it, so its
+    #: metric names are the kind's.
+    evaluator: str
     #: The dataset's own page (reference; what to download is in `sources`).
     homepage: str = ""
     #: Every artefact the splits read, in fetch order; empty when the data is made another way (the demo's generator).

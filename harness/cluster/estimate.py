@@ -67,9 +67,8 @@ def items(spec) -> int:
         return len(ids)
     from zoo import load_registry
 
-    schema = load_registry().schemas[spec.entry.architecture.keypoint_schema]
     wanted = set(ids)
-    return sum(1 for i in load_instances(spec, schema).instances if i.image_id in wanted)
+    return sum(1 for i in load_instances(spec, load_registry()).instances if i.image_id in wanted)
 
 
 def estimate(spec, resources) -> str:

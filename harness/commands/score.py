@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     protocol = run_protocol(result, args.protocol)
     evaluator = protocol.evaluator
     schema = registry.schemas[registry.datasets[result.dataset].keypoint_schema]
-    sigmas = registry.schemas[evaluator.sigmas].sigmas if evaluator.sigmas else None
+    sigmas = registry.schemas[evaluator.sigmas_schema].sigmas if evaluator.sigmas_schema else None
     scored = score(
         args.predictions,
         evaluator=evaluator,

@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 
 from harness.errors import DataError
-from zoo.schema import Evaluator
 
 #: What every message ends with: the data is wrong, not the harness.
 FIX = "fix or re-convert the annotation file"
@@ -94,11 +93,6 @@ def coco_fields_read(use_area: bool) -> tuple[str, ...]:
 
 #: PCK/NME reads the keypoints and the raw box (mmpose 0.29's normaliser) of every annotation.
 PCK_FIELDS_READ = ("keypoints", "bbox")
-
-
-def fields_read(evaluator: Evaluator) -> tuple[str, ...]:
-    """The annotation fields `evaluator` reads from every annotation (so they must be present)."""
-    return coco_fields_read(evaluator.use_area) if evaluator.kind == "coco_keypoints" else PCK_FIELDS_READ
 
 
 def source_of(gt: Any) -> str:
