@@ -76,7 +76,13 @@ def protocol_templates(registry: Registry, path: str | Path | None = None) -> di
 
 
 def _word(text: str, word: str) -> bool:
-    return re.search(rf"(?<![A-Za-z0-9]){re.escape(word)}(?![A-Za-z0-9])", text, re.IGNORECASE) is not None
+    """`word` is named in `text` as a whole name: a hyphen joins words into another name (COCO-WholeBody-Face is not
+    COCO), a full stop after it does not."""
+    return re.search(rf"(?<![\w-]){re.escape(word)}(?![\w]|-\w)", text, re.IGNORECASE) is not None
+
+
+#: "evaluated on X" / "evaluate on X" / "tested on X": X is the dataset of the numbers, whatever else is named.
+_EVALUATED_ON = re.compile(r"\b(?:evaluated?|tested)\s+on\s+(?:the\s+)?(?P<what>[^,.;()]+)", re.IGNORECASE)
 
 
 def _paradigm(row: PageRow) -> Guess:
@@ -88,7 +94,13 @@ def _paradigm(row: PageRow) -> Guess:
 
 
 def _dataset(row: PageRow, registry: Registry) -> Guess:
-    hits = [key for key, ds in registry.datasets.items() if any(_word(row.caption, w) for w in (key, ds.name) if w)]
+    evaluated = _EVALUATED_ON.search(row.caption)
+    text = evaluated["what"].strip() if evaluated else row.caption
+    hits = [key for key, ds in registry.datasets.items() if any(_word(text, w) for w in (key, ds.name) if w)]
+    if evaluated:
+        if len(hits) == 1:
+            return Guess(hits[0], f"the caption says the rows are evaluated on {registry.datasets[hits[0]].name}")
+        return Guess(None, f"the caption says the rows are evaluated on {text!r}: not exactly one zoo.yaml dataset")
     if len(hits) == 1:
         return Guess(hits[0], f"the caption names {registry.datasets[hits[0]].name}")
     found = f"datasets {hits}" if hits else "no dataset of zoo.yaml"
@@ -281,6 +293,7 @@ def render(page: Page, implied: list[ImpliedRow], registry: Registry) -> str:
         "# Values marked `# guess:` are inferred (caption, zoo.yaml's datasets and protocol templates), not printed",
         "# on the page: check each before use. Metrics, URLs, ids and bibtex keys are exactly as printed.",
         _comment(f"# bibtex on the page: {bibtex}"),
+        *(_comment(f"# {s.describe()}") for s in page.skipped),
     ]
     by_entry: dict[str, list[ImpliedRow]] = {}
     for item in implied:
@@ -342,6 +355,7 @@ def to_json(page: Page, implied: list[ImpliedRow], registry: Registry) -> dict[s
     return {
         "page": page.name,
         "papers": [{"key": b.key, "role": b.role, "url": b.url} for b in page.papers],
+        "skipped_tables": [{"line": s.line, "caption": s.caption, "columns": list(s.columns)} for s in page.skipped],
         "rows": [
             {
                 "entry_id": i.entry_id,
