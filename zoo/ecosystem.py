@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from zoo import history
+from zoo.errors import ExportError  # noqa: F401 (its old import path: tests/test_errors.py)
 from zoo.record import counts_as_reproduction
 from zoo.schema import BottomUpProtocol, DocumentedRow, Entry, Protocol, Registry, TopDownProtocol
 from zoo.verdicts import RowVerdict, row_verdict
