@@ -123,6 +123,10 @@ class ChunkStore:
     def save_json(self, index: int, records: list[dict], meta: dict) -> None:
         results.write_json_atomic(self.path(index, ".json"), {"meta": meta, "records": records}, indent=None)
 
+    def missing(self, count: int) -> list[int]:
+        """Indices of the chunks 0..count-1 that have no file here (either kind) yet."""
+        return [i for i in range(count) if not (self.path(i, ".npz").exists() or self.path(i, ".json").exists())]
+
     def clear(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
 
@@ -144,6 +148,14 @@ def progress_bar(total: int, unit: str, enabled: bool):
 def split_chunks(items: tuple | list, size: int) -> list:
     """Consecutive chunks of `size` items: the unit of resume (ChunkStore) and of sharding over ranks."""
     return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+def part_range(part: int, parts: int, count: int) -> range:
+    """The chunk indices of part `part` (0-based) of `parts` contiguous, near-equal parts of `count` chunks: how one
+    row is split over several jobs. Every chunk is in exactly one part; a part may be empty when parts > count."""
+    if not 0 <= part < parts:
+        raise ValueError(f"part {part} of {parts}")
+    return range(part * count // parts, (part + 1) * count // parts)
 
 
 #: What computing a share of the chunks returns: {chunk index: output}, the counts of reused and computed chunks,

@@ -32,12 +32,14 @@ from harness.chunks import (
     bottomup_chunk_images,
     compute_bottomup_chunks,
     compute_topdown_chunks,
+    part_range,
     progress_bar,
     split_chunks,
     topdown_predictions,
 )
-from harness.data.annotations import coco_tables, read_json, validate_ground_truth
+from harness.data.annotations import coco_tables
 from harness.errors import DataError, HarnessError
+from harness.metrics.evaluators import scorer_of, truth_key
 from harness.spec import EvalSpec
 from zoo import portable
 from zoo.record import RunRecord, standing
@@ -164,6 +166,8 @@ class _Prepared:
     key: str
     store: ChunkStore
     chunk_items: int  # instances (top-down) or images (bottom-up) per chunk
+    #: The evaluator kind's own ground truth (Scorer.read_truth; PCKh's .mat), read and checked before any inference.
+    truth: Any = None
 
 
 def _prepare(
@@ -184,14 +188,28 @@ def _prepare(
             f"{schema.name!r} {schema.num_keypoints}"
         )
     outputs.check(out_dir, run_key=None, overwrite=overwrite)  # before hashing gigabytes: a file, not writable
-    gt = read_json(spec.data.ann_file, what="annotation file")
-    validate_ground_truth(gt, spec.data.ann_file, schema, spec.protocol.evaluator)
+    gt, truth = _ground_truth(spec, registry, schema)
     image_ids, total_images = select_images(gt, spec.data.ann_file, spec.limit)
     files, ident, per_chunk = run_inputs(spec, model_label=model_label, checkpoint_info=checkpoint_info)
+    if truth is not None:
+        files[truth_key(spec.protocol.evaluator)] = _file_info(Path(truth.source))
     key = identity.run_key(ident)
     outputs.check(out_dir, run_key=key, overwrite=overwrite, replace_other_runs=replace_other_runs)
     store = ChunkStore(out_dir / ".chunks" / key, run_key=key)
-    return _Prepared(schema, gt, image_ids, total_images, files, ident, key, store, per_chunk)
+    return _Prepared(schema, gt, image_ids, total_images, files, ident, key, store, per_chunk, truth)
+
+
+def _ground_truth(spec: EvalSpec, registry: Registry, schema: KeypointSchema) -> tuple[Mapping[str, Any], Any]:
+    """The split's annotations as checked COCO-shaped tables, read by its dataset's annotation format
+    (harness.data.loaders.TABLES); and the evaluator kind's own ground truth when it has one (PCKh: MPII's .mat beside
+    the annotation file, PROTOCOLS.md §11), checked against the tables before hours of inference."""
+    from harness.data.loaders import read_tables
+    from harness.metrics.evaluators import read_truth
+
+    ev = spec.protocol.evaluator
+    annotations = registry.datasets[spec.result.dataset].annotations
+    gt = read_tables(annotations, spec.data.ann_file, schema=schema, evaluator=ev)
+    return gt, read_truth(ev, ann_file=spec.data.ann_file, gt=gt, schema=schema)
 
 
 def run_inputs(
@@ -233,6 +251,7 @@ def run_evaluation(
     model_label: str | None = None,
     overwrite: bool = False,
     replace_other_runs: bool = False,
+    reuse_only: bool = False,
 ) -> RunOutcome:
     """Run, score and write DIR/predictions.json, DIR/metrics.json and DIR/result.json (only when complete).
 
@@ -245,6 +264,9 @@ def run_evaluation(
     Under torchrun (WORLD_SIZE > 1) each rank computes its share of the chunks; rank 0 gathers the raw outputs in
     chunk order, post-processes, scores and writes; the other ranks write nothing and return the same metrics and
     record (`written` False, no predictions). See harness.distributed.
+
+    reuse_only: every chunk must already be on disk and valid for this run's identity (the gathering step of a
+    row computed as several jobs, `compute_part`); a missing or mismatched chunk is an error, nothing is computed.
     """
     from harness import distributed
 
@@ -254,43 +276,15 @@ def run_evaluation(
             "non-empty name of its weights, which keys the run) or neither (the model is built from spec.checkpoint)"
         )
     t0 = time.perf_counter()
-    ctx = distributed.setup(device=spec.settings.device)
-    if ctx.is_distributed:
-        spec = dataclasses.replace(
-            spec, settings=dataclasses.replace(spec.settings, device=ctx.device(spec.settings.device))
-        )
-    runtime.apply(spec.settings)
-    checkpoint_info = None
-    if spec.published_checkpoint and model_label is None:
-        # Under torchrun no rank fetches again (they would race): a damaged file stops every rank.
-        offline = True if ctx.is_distributed else spec.offline
-        spec, checkpoint_info = verify_published(spec, offline=offline)
-    run = _prepare(
-        spec,
-        registry=registry,
-        out_dir=out_dir,
-        model_label=model_label,
-        overwrite=overwrite,
+    spec, ctx, run = _begin(
+        spec, registry=registry, out_dir=out_dir, model_label=model_label, overwrite=overwrite,
         replace_other_runs=replace_other_runs,
-        checkpoint_info=checkpoint_info,
-    )
-    schema, image_ids = run.schema, run.image_ids
-    if spec.protocol.paradigm == "topdown":
-        loaded = load_instances(spec, registry)
-        wanted = set(image_ids)
-        instances = tuple(i for i in loaded.instances if i.image_id in wanted)
-        if not instances:
-            raise DataError(f"no instances to evaluate in {spec.data.ann_file} ({loaded.report.summary()})")
-        chunks, compute, unit = split_chunks(instances, run.chunk_items), compute_topdown_chunks, "inst"
-        # The report names the file it read: recorded portable, as $DATA/... (zoo.portable), whatever the data root.
-        source = portable.path(loaded.report.source, portable.roots(spec.data.root))
-        report = dataclasses.replace(loaded.report, source=source).summary()
-        counts = {"images": len(image_ids), "instances": len(instances), "load_report": report}
-    else:
-        chunks = split_chunks(image_ids, run.chunk_items)
-        files = {img["id"]: spec.data.img_dir / img["file_name"] for img in run.gt["images"]}
-        compute = functools.partial(compute_bottomup_chunks, image_files=files)
-        unit, counts = "img", {"images": len(image_ids)}
+    )  # fmt: skip
+    chunks, compute, unit, counts = _chunked(spec, run, registry)
+    schema = run.schema
+    if reuse_only:
+        _require_chunks(run.store, len(chunks))
+        model_factory = _no_model(run.store)
     mine = ctx.shard(len(chunks))
 
     def run_share() -> Share:
@@ -320,6 +314,105 @@ def run_evaluation(
     return outcome
 
 
+@dataclass(frozen=True)
+class PartOutcome:
+    """What one job of a row split over several jobs did (`compute_part`): its chunks, and the row's progress."""
+
+    chunk_folder: Path
+    chunk_count: int  # chunks of the whole row
+    indices: list[int]  # the chunks of this part
+    reused_chunks: int  # summed over ranks
+    computed_chunks: int
+
+
+def compute_part(spec: EvalSpec, *, registry: Registry, out_dir: Path, part: int, parts: int) -> PartOutcome:
+    """Compute and save the chunks of part `part` of `parts` of a row (harness.chunks.part_range: a contiguous range
+    of its chunk plan, shared over the ranks under torch.distributed) and write nothing else: the run's files are
+    written by `run_evaluation(..., reuse_only=True)` once every part's chunks are on disk. The chunks are those of
+    the row's run identity, so a part computed by another job, or a requeued one, is reused only when it matches."""
+    spec, ctx, run = _begin(spec, registry=registry, out_dir=out_dir, model_label=None, overwrite=False,
+                            replace_other_runs=True)  # fmt: skip
+    chunks, compute, unit, _ = _chunked(spec, run)
+    indices = list(part_range(part, parts, len(chunks)))
+    mine = indices[ctx.rank :: ctx.world_size]
+    with progress_bar(sum(len(chunks[i]) for i in mine), unit, False) as bar:
+        share = compute(spec, chunks, run.schema, _model_factory(spec, None), run.store, indices=mine, progress=bar)
+    counts = ctx.gather((share[1], share[2]))  # rank 0 sums what every rank reused and computed
+    reused, computed = ctx.broadcast((sum(c[0] for c in counts), sum(c[1] for c in counts)) if counts else None)
+    return PartOutcome(run.store.folder, len(chunks), indices, reused, computed)
+
+
+def _require_chunks(store: ChunkStore, count: int) -> None:
+    missing = store.missing(count)
+    if missing:
+        shown = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
+        raise HarnessError(
+            f"{len(missing)} of the {count} chunks of run {store.run_key} are not in {store.folder} (chunk "
+            f"{shown}): a job of this row did not finish; run the same command again to compute them"
+        )
+
+
+def _no_model(store: ChunkStore) -> Callable:
+    def refuse():
+        raise HarnessError(
+            f"a chunk in {store.folder} does not match run {store.run_key} (see the warning above) and this step "
+            "only gathers chunks; run the same command again to compute it"
+        )
+
+    return refuse
+
+
+def _begin(spec: EvalSpec, *, registry: Registry, out_dir: Path, model_label, overwrite, replace_other_runs):
+    """(spec for this rank's device, distributed context, prepared run): the process group joined, the published
+    checkpoint verified, the data read and the run identity computed."""
+    from harness import distributed
+
+    ctx = distributed.setup(device=spec.settings.device)
+    if ctx.is_distributed:
+        spec = dataclasses.replace(
+            spec, settings=dataclasses.replace(spec.settings, device=ctx.device(spec.settings.device))
+        )
+    runtime.apply(spec.settings)
+    checkpoint_info = None
+    if spec.published_checkpoint and model_label is None:
+        # Under torchrun no rank fetches again (they would race): a damaged file stops every rank.
+        offline = True if ctx.is_distributed else spec.offline
+        spec, checkpoint_info = verify_published(spec, offline=offline)
+    run = _prepare(
+        spec,
+        registry=registry,
+        out_dir=out_dir,
+        model_label=model_label,
+        overwrite=overwrite,
+        replace_other_runs=replace_other_runs,
+        checkpoint_info=checkpoint_info,
+    )
+    return spec, ctx, run
+
+
+def _chunked(spec: EvalSpec, run: _Prepared, registry: Registry) -> tuple[list, Callable, str, dict]:
+    """The run's chunks (instances or image ids, in the chunk plan of harness.chunks), the function that computes
+    a share of them, the progress unit and the counts recorded in provenance."""
+    image_ids = run.image_ids
+    if spec.protocol.paradigm == "topdown":
+        loaded = load_instances(spec, registry)
+        wanted = set(image_ids)
+        instances = tuple(i for i in loaded.instances if i.image_id in wanted)
+        if not instances:
+            raise DataError(f"no instances to evaluate in {spec.data.ann_file} ({loaded.report.summary()})")
+        chunks, compute, unit = split_chunks(instances, run.chunk_items), compute_topdown_chunks, "inst"
+        # The report names the file it read: recorded portable, as $DATA/... (zoo.portable), whatever the data root.
+        source = portable.path(loaded.report.source, portable.roots(spec.data.root))
+        report = dataclasses.replace(loaded.report, source=source).summary()
+        counts = {"images": len(image_ids), "instances": len(instances), "load_report": report}
+    else:
+        chunks = split_chunks(image_ids, run.chunk_items)
+        files = {img["id"]: spec.data.img_dir / img["file_name"] for img in run.gt["images"]}
+        compute = functools.partial(compute_bottomup_chunks, image_files=files)
+        unit, counts = "img", {"images": len(image_ids)}
+    return chunks, compute, unit, counts
+
+
 def _score_and_write(
     spec: EvalSpec,
     run: _Prepared,
@@ -339,10 +432,13 @@ def _score_and_write(
 
     entry, result, ev = spec.entry, spec.result, spec.protocol.evaluator
     sigmas = registry.schemas[ev.sigmas_schema].sigmas if ev.sigmas_schema else None
+    gt = subset_gt(run.gt, run.image_ids)
+    if run.truth is not None:  # the kind's own truth (PCKh's .mat): the part the selected images hold
+        gt = scorer_of(ev).select_truth(run.truth, gt)
     scored = score(
         preds,
         evaluator=ev,
-        gt=subset_gt(run.gt, run.image_ids),
+        gt=gt,
         schema=run.schema,
         sigmas=sigmas,
         backend=spec.scoring,
@@ -366,6 +462,7 @@ def _score_and_write(
         "checkpoint_registry_prefix": entry.checkpoint.sha256_prefix,
         "annotations": _recorded(run.files["annotations"], known),
         "bbox_file": _recorded(run.files["bbox_file"], known),
+        **({truth_key(ev): _recorded(run.files[truth_key(ev)], known)} if run.truth is not None else {}),
         "images_dir": portable.path(spec.data.img_dir, known),
         "counts": counts,
         "chunks": chunks,

@@ -22,7 +22,7 @@ def run_protocol(result: DocumentedRow, name: str) -> Protocol:
     stage aggregation, no grouping truncation (PROTOCOLS.md §7, §8 items 3, 10), box scale rounded after the division
     in float32 (docs/PARITY.md), and the evaluator's own 0.29 form (`mmpose029()` of its record: xtcocotools for
     COCO-style scoring, for Horse-10 its generic 'PCK', PCK@0.2 by the longer bbox side; no NME, PROTOCOLS.md §5,
-    §8 item 11).
+    §8 item 11; CrowdPose's keypoints_crowd and MPII's PCKh unchanged, PROTOCOLS.md §5, §11).
     """
     protocol = result.protocol
     if name == "published":

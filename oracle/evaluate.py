@@ -1,7 +1,8 @@
 """Evaluate an MMPose checkpoint on a COCO-style annotation file exactly as MMPose 0.29 does (inside the oracle venv).
 
     evaluate.py --config C --checkpoint F --ann-file A --img-prefix DIR [--bbox-file B | --use-gt-bbox]
-                [--test-scale-factor 2,1,0.5] [--no-flip] [--metric M ...] [--batch-size N] --out DIR
+                [--test-scale-factor 2,1,0.5] [--no-flip] [--udp-adjust-on-copy] [--metric M ...]
+                [--batch-size N] --out DIR
 
 Builds the config's test dataset with ann_file/img_prefix (and, for detector-box configs, bbox_file) pointed at the
 given data, runs `mmpose.apis.single_gpu_test` with `MMDataParallel` on the CPU (docs/PARITY.md) and writes into
@@ -77,6 +78,27 @@ def configure_test_data(cfg, args) -> dict[str, Any]:
     return changed
 
 
+def adjust_on_copy() -> None:
+    """Bottom-up UDP: hand `post_dark_udp` a copy of the aggregated heatmaps, as it gets on a GPU.
+
+    `HeatmapParser.parse` passes a view of the heatmap tensor and `post_dark_udp` blurs, clips and logs
+    `tensor.cpu().numpy()` in place. On a GPU `.cpu()` copies, so refine then reads the unchanged heatmaps (how
+    the published numbers were made); on the CPU it is the same memory, and refine reads the log maps.
+    docs/PARITY.md, "Bottom-up UDP on the CPU".
+    """
+    import torch
+    from mmpose.core.post_processing import group
+
+    original = group.post_dark_udp
+
+    def on_copy(coords, batch_heatmaps, kernel=3):
+        if isinstance(batch_heatmaps, torch.Tensor):
+            batch_heatmaps = batch_heatmaps.detach().cpu().numpy().copy()
+        return original(coords, batch_heatmaps, kernel)
+
+    group.post_dark_udp = on_copy
+
+
 def topdown_records(outputs: list[dict]) -> list[dict]:
     records = []
     for batch in outputs:
@@ -139,6 +161,7 @@ def main() -> int:
     boxes.add_argument("--use-gt-bbox", action="store_true", help="force GT boxes on a detector-box config")
     ap.add_argument("--test-scale-factor", type=_parse_scales, help="bottom-up test scales, e.g. 2,1,0.5")
     ap.add_argument("--no-flip", action="store_true", help="set test_cfg.flip_test=False")
+    ap.add_argument("--udp-adjust-on-copy", action="store_true", help="bottom-up UDP: GPU semantics (adjust_on_copy)")
     ap.add_argument("--metric", action="append", help="dataset.evaluate metric (repeatable); default: the config's")
     ap.add_argument("--batch-size", type=int, help="default: the config's test_dataloader samples_per_gpu")
     ap.add_argument("--out", required=True, type=Path, help="output folder")
@@ -150,6 +173,8 @@ def main() -> int:
     from mmpose.datasets import build_dataloader, build_dataset
 
     t0 = time.monotonic()
+    if args.udp_adjust_on_copy:
+        adjust_on_copy()
     cfg = _common.load_config(args.config)
     changed = configure_test_data(cfg, args)
     dataset = build_dataset(cfg.data.test, dict(test_mode=True))

@@ -168,7 +168,7 @@ def describe_result(r: DocumentedRow) -> list[str]:
     else:
         details = (
             f"max_num_people {p.max_num_people}; detection_threshold {p.detection_threshold:g}; tag_threshold "
-            f"{p.tag_threshold:g}; nms_kernel {p.nms_kernel}; adjust {p.adjust}; refine {p.refine}"
+            f"{p.tag_threshold:g}; nms_kernel {p.nms_kernel}; adjust {p.adjust}; refine {p.refine}; affine {p.affine}"
         )
     evaluator = ev.details()
     switches = [f"gt_box_shrink {era.gt_box_shrink}"]

@@ -2,7 +2,8 @@
 
 Built with huggingface_hub's `ModelCard` / `ModelCardData` / `EvalResult`, so the front matter is the Hub's own
 `model-index` and round-trips through `ModelCard.load` / `metadata_load`. Per result row the card carries:
-  - the documented numbers (metric_name "AP (documented)"; source: the model-zoo page);
+  - the documented numbers (metric_name "AP (documented)"; source: the model-zoo page), metrics named as MMPose's
+    metafiles name them (AP@0.5, not AP50: zoo.ecosystem.exported_metric);
   - when the row has a full run of record (zoo.history.latest_by_row), the reproduced numbers (metric_name
     "AP (reproduced)"), in a result group of their own: the Hub groups results by task, dataset, config, split and
     revision, so the run's annotation-file SHA-256 is the dataset revision (it is the revision of the data that was
@@ -19,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from zoo import history
-from zoo.ecosystem import HUB_TASK, LICENSE, RunOfRecord, protocol_words, runs_of_record
+from zoo.ecosystem import HUB_TASK, LICENSE, RunOfRecord, exported_metric, protocol_words, runs_of_record
 from zoo.errors import ExportError
 from zoo.render import markdown_env
 from zoo.schema import DocumentedRow, Entry, Registry
@@ -94,7 +95,11 @@ def eval_results(entry: Entry, registry: Registry, runs: dict[str, RunOfRecord])
         for m, text in r.metric_text.items():
             out.append(
                 hub.EvalResult(
-                    **common, metric_type=m, metric_name=f"{m} (documented)", metric_value=float(text), **source
+                    **common,
+                    metric_type=exported_metric(m),
+                    metric_name=f"{exported_metric(m)} (documented)",
+                    metric_value=float(text),
+                    **source,
                 )
             )
         run = runs.get(r.row_id)
@@ -108,8 +113,8 @@ def eval_results(entry: Entry, registry: Registry, runs: dict[str, RunOfRecord])
                         **common,
                         dataset_revision=revision,
                         dataset_args=run.provenance(),
-                        metric_type=m,
-                        metric_name=f"{m} (reproduced)",
+                        metric_type=exported_metric(m),
+                        metric_name=f"{exported_metric(m)} (reproduced)",
                         metric_value=float(run.record.metrics[m]),
                     )
                 )
@@ -125,7 +130,7 @@ def _row_view(r: DocumentedRow, registry: Registry, run: RunOfRecord | None) -> 
         "protocol": protocol_words(r.protocol),
         "metrics": [
             {
-                "name": m,
+                "name": exported_metric(m),
                 "documented": text,
                 "reproduced": f"{reproduced[m]:.4f}" if m in reproduced else DASH,
                 "tolerance": f"{r.tolerances[m]:g}",

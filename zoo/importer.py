@@ -3,8 +3,8 @@
 Facts are taken as printed (zoo/pages.py): the id from the checkpoint file name, metric text, ckpt/log URLs with
 their hash prefix, bibtex keys. Everything else is inferred and carried as a `Guess` with its reason, never as a
 fact: the dataset and split (from the caption and zoo.yaml's datasets), the row name, and the protocol template
-(zoo.yaml's `protocols:` matched on paradigm, boxes, detector AP, metric family and sigmas; multi-scale factors from
-the caption).
+(zoo.yaml's `protocols:` matched on paradigm, boxes, detector AP, metric family and sigmas, and on the variant words
+of the file names: `VARIANT_MARKERS`; multi-scale factors from the caption).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from zoo.errors import PageError, RegistryError
-from zoo.evaluators import kinds_with_metrics
+from zoo.evaluators import EVALUATORS
 from zoo.load import registry_paths
 from zoo.pages import METRIC_TEXT, Page, PageRow
 from zoo.protocol_reader import ProtocolContext, read_protocol
@@ -45,7 +45,10 @@ class ImpliedRow:
     name: Guess
     template: Guess  # a zoo.yaml protocols: template name
     scales: tuple[float, ...] | None  # multi-scale factors printed in the caption, else None
-    protocol: Protocol | None  # the template resolved, with the caption's scales
+    protocol: Protocol | None  # the template resolved, with the caption's scales and the overrides
+    #: Top-down fields the row sets over its template, guessed from the page: DARK/UDP's modulation kernel (MMPose's
+    #: 384x288 configs: 17) and fp16 (a `_fp16` config).
+    overrides: Mapping[str, object] = dataclasses.field(default_factory=dict)
 
     @property
     def entry_id(self) -> str:
@@ -151,6 +154,30 @@ def _boxes(caption: str) -> tuple[str, float | None, str]:
     return "gt", None, "the caption names no boxes: ground-truth boxes assumed"
 
 
+#: Words MMPose's config and checkpoint file names carry for a head or a processing variant with a protocol of its
+#: own (hrnet_w32_coco_256x192_udp_regress, higher_hrnet32_coco_512x512_udp). A template serves a row only when its
+#: name carries the same ones (td-coco-udp-regress, bu-coco-higherhrnet-udp): protocol fields alone cannot tell UDP
+#: decoding from plain decoding, nor an HRNet AE row from a HigherHRNet one, so these are matched by name.
+VARIANT_MARKERS = ("higherhrnet", "dark", "udp", "regress")
+DECODING_MARKERS = frozenset({"dark", "udp", "regress"})
+
+
+def _variant_markers(text: str) -> frozenset[str]:
+    """The VARIANT_MARKERS in a file or template name; separators are ignored (higher_hrnet is higherhrnet)."""
+    joined = re.sub(r"[^a-z0-9 ]", "", text.lower())
+    return frozenset(m for m in VARIANT_MARKERS if m in joined)
+
+
+def _by_variant(names: list[str], markers: frozenset[str]) -> list[str]:
+    """The templates (fitting on protocol facts) that serve a row whose file names carry `markers`: those whose name
+    carries the same ones; failing that, none when the row names a decoding variant (its numbers need that decoding),
+    else those whose name carries no word the file names lack (a head word alone is not required in the name)."""
+    same = [n for n in names if _variant_markers(n) == markers]
+    if same or markers & DECODING_MARKERS:
+        return same
+    return [n for n in names if _variant_markers(n) <= markers]
+
+
 def _template(row, paradigm, dataset, registry, templates) -> tuple[Guess, str]:
     """The template guess and the row-name basis ("gt-bbox", "det-ap56", ...) for top-down rows."""
     box_kind, ap, box_reason = _boxes(row.caption) if paradigm == "topdown" else ("", None, "")
@@ -158,10 +185,11 @@ def _template(row, paradigm, dataset, registry, templates) -> tuple[Guess, str]:
     if dataset is None:
         # A template is a dataset's protocol: none is guessed for a dataset zoo.yaml does not know.
         return Guess(None, "no dataset recognised, so no protocol template"), name
-    kinds = kinds_with_metrics(row.metrics)
-    if len(kinds) != 1:
-        return Guess(None, f"the metrics {list(row.metrics)} fit evaluator kinds {kinds}, not exactly one"), name
-    kind = kinds[0]
+    # The dataset's evaluator of record scores its rows (COCO's and CrowdPose's vocabularies overlap, so the metric
+    # names alone cannot tell the kind).
+    kind = registry.datasets[dataset].evaluator
+    if not set(row.metrics) <= set(EVALUATORS[kind].metrics):
+        return Guess(None, f"the metrics {list(row.metrics)} are not all {dataset}'s evaluator's ({kind})"), name
     schema = registry.datasets[dataset].keypoint_schema
 
     def fits(p: Protocol) -> bool:
@@ -176,10 +204,13 @@ def _template(row, paradigm, dataset, registry, templates) -> tuple[Guess, str]:
                 return False
         return True
 
-    hits = [name for name, p in templates.items() if fits(p)]
+    markers = _variant_markers(f"{row.config_link.rsplit('/', 1)[-1]} {row.ckpt_url.rsplit('/', 1)[-1]}")
+    hits = _by_variant([name for name, p in templates.items() if fits(p)], markers)
     uses_sigmas = any(p.evaluator.sigmas_schema for p in templates.values() if p.evaluator.kind == kind)
     basis = f"{paradigm}, {kind}" + (f" with {schema} sigmas" if uses_sigmas else "")
     basis += f", {box_reason}" if box_reason else ""
+    said = "/".join(m for m in VARIANT_MARKERS if m in markers)
+    basis += f", {said} in the file names" if said else ", no variant word in the file names"
     if len(hits) == 1:
         return Guess(hits[0], f"the only template for {basis}"), name
     found = f"templates {hits}" if hits else "no template"
@@ -204,7 +235,27 @@ def imply(page: Page, registry: Registry, templates: Mapping[str, Protocol]) -> 
         protocol = templates.get(template.value) if template.value else None
         if protocol is not None and scales:
             protocol = dataclasses.replace(protocol, scales=scales)
-        out.append(ImpliedRow(row, paradigm, dataset, split, name, template, scales, protocol))
+        overrides = _overrides(row, protocol)
+        if overrides:
+            protocol = dataclasses.replace(protocol, **overrides)
+        out.append(ImpliedRow(row, paradigm, dataset, split, name, template, scales, protocol, overrides))
+    return out
+
+
+def _overrides(row, protocol: Protocol | None) -> dict[str, object]:
+    """Top-down fields a row sets over its template. MMPose's configs draw targets with sigma 2 on 64x48 heatmaps and
+    sigma 3 on 96x72 ones (inputs of 384x288) and modulate DARK/UDP decoding with a kernel of 6 * sigma - 1, 11 or 17
+    (PROTOCOLS.md §3.1); a config named `_fp16` ran the model in half precision (§3.2)."""
+    if not isinstance(protocol, TopDownProtocol):
+        return {}
+    out: dict[str, object] = {}
+    if protocol.decoder != "default":
+        kernel = 17 if row.input_size[0] >= 384 else 11
+        if kernel != protocol.kernel:
+            out["kernel"] = kernel
+    names = f"{row.config_link.rsplit('/', 1)[-1]} {row.ckpt_url.rsplit('/', 1)[-1]}"
+    if "_fp16" in names and protocol.precision != "fp16":
+        out["precision"] = "fp16"
     return out
 
 
@@ -330,6 +381,8 @@ def _render_row(item: ImpliedRow, page: Page, registry: Registry) -> list[str]:
     protocol = f"{{base: {_s(item.template.value)}"
     if item.scales:
         protocol += f", scales: [{', '.join(map(_number, item.scales))}]"
+    for key, value in item.overrides.items():
+        protocol += f", {key}: {value}"
     protocol += "}"
     agreement = protocol_agreement(item, registry) if item.template.value else ""
     check = "; agrees with zoo.yaml" if item.template.value and not agreement else f"; FLAGGED: {agreement}"

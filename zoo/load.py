@@ -27,7 +27,7 @@ from zoo.errors import RegistryError
 from zoo.evaluators import EVALUATORS, METRIC_NAMES
 from zoo.keypoints import read_schemas
 from zoo.rows import RowContext, read_result
-from zoo.schema import AnnotationFormat, Architecture, Dataset, DataSplit, Entry, Registry
+from zoo.schema import AnnotationFormat, Architecture, Dataset, DataSplit, Entry, HeadTarget, Registry
 from zoo.yamltree import (
     Located,
     Problems,
@@ -293,6 +293,8 @@ def _read_entry(node: Located, path: str, ctx: dict, problems: Problems) -> Entr
         default_tolerances=ctx["tolerances"],
     )
     results = read("results", _read_results, row_ctx, problems)
+    if arch is not None and results:
+        _check_head_target(arch, results, join(path, "results"), f["results"].line, problems)
     if len(problems.items) > before:
         return None
     return Entry(
@@ -341,9 +343,23 @@ def _read_results(node: Located, path: str, ctx: RowContext, problems: Problems)
     return tuple(results)
 
 
+def _check_head_target(arch: Architecture, rows, path: str, line: int, problems: Problems) -> None:
+    """PROTOCOLS.md §3.1: the udp-combined decoder reads CombinedTarget outputs (3K channels) and only it does."""
+    for i, row in enumerate(rows):
+        combined = getattr(row.protocol, "decoder", None) == "udp-combined"
+        if combined != (arch.target == "combined"):
+            want = "decoder udp-combined" if arch.target == "combined" else "a decoder other than udp-combined"
+            problems.add(
+                join(join(path, i), "protocol.decoder"),
+                line,
+                f"decoder {row.protocol.decoder!r} for a {arch.target} head",
+                want,
+            )
+
+
 def _read_architecture(node: Located, path: str, schemas: dict, problems: Problems) -> Architecture | None:
     keys = ("backbone", "width", "head", "input_size", "heatmap_sizes", "num_keypoints", "keypoint_schema")
-    f = fields(problems, node, path, required=keys)
+    f = fields(problems, node, path, required=keys, optional=("target",))
     if f is None or any(k not in f for k in keys):
         return None
     before = len(problems.items)
@@ -365,6 +381,12 @@ def _read_architecture(node: Located, path: str, schemas: dict, problems: Proble
         want = tuple((size[0] // s, size[1] // s) for s in (4, 2)[: _STAGES[head]])
         if hm != want:
             problems.add(hm_path, f["heatmap_sizes"].line, f"{[list(h) for h in hm]}", f"{[list(w) for w in want]}")
+    target = "gaussian"
+    if "target" in f:
+        # PROTOCOLS.md §3.1: CombinedTarget heads (3 channels per keypoint) are top-down heatmap heads.
+        target = get_choice(problems, f["target"], join(path, "target"), get_args(HeadTarget))
+        if target == "combined" and head != "heatmap":
+            problems.add(join(path, "target"), f["target"].line, f"a combined target on a {head!r} head", "gaussian")
     if len(problems.items) > before:
         return None
     return Architecture(
@@ -375,6 +397,7 @@ def _read_architecture(node: Located, path: str, schemas: dict, problems: Proble
         heatmap_sizes=hm,
         num_keypoints=k,
         keypoint_schema=schema,
+        target=target,
     )
 
 

@@ -1,10 +1,14 @@
 """`python -m zoo export model-index OUTDIR`: OpenMMLab / Papers-with-Code metafiles (what `mim search` reads).
 
-Layout: OUTDIR/model-index.yml holds the Collections (one per head: HRNet, Associative Embedding, HigherHRNet) and
-imports one metafile per dataset, metafiles/<dataset>.yml, whose Models are one per documented result row:
-Name (the row id, distinct for single- and multi-scale rows of one checkpoint), In Collection, Config, Weights,
-Metadata (training data, input size, split, the full protocol, its sentence, source page) and Results (Task, Dataset,
-Metrics). Metric values are written exactly as the model-zoo page prints them ("0.870" stays 0.870 in the file).
+Written in MMPose's own vocabulary, so that its metafiles and these read side by side: OUTDIR/model-index.yml holds
+the Collections as MMPose names them (one per paper: HRNet, HigherHRNet, DarkPose, UDP, Albumentations; Name, Paper
+Title and URL) and imports one metafile per dataset, metafiles/<dataset>.yml, whose Models are one per
+documented result row: Name, In Collection, Config, Weights, Metadata (MMPose's Architecture and Training Data, then
+ours: entry, row, split, input size, the full protocol and its sentence, source page) and Results (Task, Dataset,
+Metrics named as MMPose names them: AP@0.5, not AP50). Metric values are written exactly as the model-zoo page prints
+them ("0.870" stays 0.870 in the file). Where these differ from MMPose's metafiles on purpose:
+tests/zoo/test_mmpose_metafiles.py lists each difference with its reason (the Name is the row id, distinct for single-
+and multi-scale rows of one checkpoint).
 """
 
 from __future__ import annotations
@@ -13,7 +17,15 @@ from typing import Any
 
 import yaml
 
-from zoo.ecosystem import COLLECTIONS, model_name, protocol_words, weights_url
+from zoo.ecosystem import (
+    COLLECTIONS,
+    architecture_tags,
+    collection_of,
+    exported_metric,
+    model_name,
+    protocol_words,
+    weights_url,
+)
 from zoo.export import to_jsonable
 from zoo.pages import bib_fields
 from zoo.schema import DocumentedRow, Entry, Registry
@@ -45,20 +57,14 @@ def _without_none(data: Any) -> Any:
     return data
 
 
-def _paper(registry: Registry, key: str) -> dict[str, str]:
-    fields = bib_fields(registry.papers[key])
-    out = {"Title": " ".join(fields.get("title", key).split())}
-    if fields.get("url"):
-        out["URL"] = fields["url"]
-    return out
-
-
 def collections(registry: Registry) -> list[dict[str, Any]]:
-    heads = list(dict.fromkeys(e.architecture.head for e in registry.entries.values()))
+    """The Collections the entries are filed under, in MMPose's order of fields, each with its paper."""
+    names = dict.fromkeys(collection_of(e).name for e in registry.entries.values())
     out = []
-    for head in heads:
-        name, paper, tags = COLLECTIONS[head]
-        out.append({"Name": name, "Metadata": {"Architecture": list(tags)}, "Paper": _paper(registry, paper)})
+    for name in names:
+        c = COLLECTIONS[name]
+        title = " ".join(bib_fields(registry.papers[c.paper]).get("title", c.paper).split())
+        out.append({"Name": c.name, "Paper": {"Title": title, "URL": c.url}})
     return out
 
 
@@ -67,7 +73,8 @@ def model(entry: Entry, result: DocumentedRow, registry: Registry) -> dict[str, 
     dataset = registry.datasets[result.dataset]
     h, w = entry.architecture.input_size
     metadata = {
-        "Training Data": dataset.name,
+        "Architecture": architecture_tags(entry),
+        "Training Data": registry.datasets[entry.dataset].name,
         "Entry": entry.id,
         "Row": result.name,
         "Split": result.split,
@@ -82,14 +89,14 @@ def model(entry: Entry, result: DocumentedRow, registry: Registry) -> dict[str, 
         metadata["Training Log"] = entry.checkpoint.log_url.removeprefix("file:")
     return {
         "Name": model_name(result),
-        "In Collection": COLLECTIONS[entry.architecture.head][0],
+        "In Collection": collection_of(entry).name,
         "Config": entry.config,
         "Metadata": metadata,
         "Results": [
             {
                 "Task": dataset.task,
                 "Dataset": dataset.name,
-                "Metrics": {m: _MetricText(t) for m, t in result.metric_text.items()},
+                "Metrics": {exported_metric(m): _MetricText(t) for m, t in result.metric_text.items()},
             }
         ],
         "Weights": weights_url(entry),

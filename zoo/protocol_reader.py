@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Literal, get_args, get_origin, get_type_hints
 
 from zoo.evaluators import EVALUATORS, Evaluator
-from zoo.rules import scales_problem
+from zoo.rules import kernel_problem, scales_problem
 from zoo.schema import (
+    AffineKind,
     Aggregation,
     BaseProtocol,
     BottomUpProtocol,
@@ -24,7 +25,9 @@ from zoo.schema import (
     Era,
     KeypointSchema,
     Paradigm,
+    Precision,
     Protocol,
+    TopDownDecoder,
     TopDownProtocol,
 )
 from zoo.yamltree import (
@@ -119,7 +122,7 @@ def read_protocol(node: Located, path: str, ctx: ProtocolContext, problems: Prob
     if paradigm is not None:
         own, other = (_TOPDOWN_ONLY, _BOTTOMUP_ONLY) if paradigm == "topdown" else (_BOTTOMUP_ONLY, _TOPDOWN_ONLY)
         for key in other:
-            if key in f:
+            if key in f and key not in own:
                 problems.add(join(path, key), node.key_line(key), f"{key!r} does not apply to {paradigm}", one_of(own))
         need = ("boxes", "padding") if paradigm == "topdown" else _BOTTOMUP_ONLY[:4]
         for key in need:
@@ -138,15 +141,24 @@ def read_protocol(node: Located, path: str, ctx: ProtocolContext, problems: Prob
 
 def _paradigm_fields(f: dict[str, Located], path: str, paradigm: str | None, problems: Problems) -> dict:
     """The paradigm's own fields (the caller has refused the other paradigm's and reported missing ones). Flags that
-    zoo.yaml leaves out are False; top-down rescoring / OKS-NMS thresholds left out are None (not applied)."""
+    zoo.yaml leaves out are False; top-down rescoring / OKS-NMS thresholds left out are None (not applied); top-down
+    decoding variants left out are the plain ones (`TOPDOWN_PLAIN`: default decoder, standard affine, kernel 11,
+    fp32), so rows written before they existed read as they always ran."""
     own = _TOPDOWN_ONLY if paradigm == "topdown" else _BOTTOMUP_ONLY
     kw: dict = {key: None for key in ("vis_thr", "oks_nms_thr") if key in own}
     kw.update({key: False for key in ("shift_heatmap", "adjust", "refine") if key in own})
+    kw.update({key: value for key, value in TOPDOWN_PLAIN.items() if key in own})
     for key in own:
         if key not in f:
             continue
         node, where = f[key], join(path, key)
-        if key == "boxes":
+        if key in _TOPDOWN_CHOICES:
+            kw[key] = get_choice(problems, node, where, get_args(_TOPDOWN_CHOICES[key]))
+        elif key == "kernel":
+            kw[key] = get_int(problems, node, where, minimum=1)
+            if kw[key] is not None and (problem := kernel_problem(kw[key])):
+                problems.add(where, node.line, problem, "an odd kernel size, e.g. 11 (sigma 2) or 17 (sigma 3)")
+        elif key == "boxes":
             kw[key] = read_boxes(node, where, problems)
         elif key in ("max_num_people", "nms_kernel"):
             kw[key] = get_int(problems, node, where, minimum=1)
@@ -155,6 +167,11 @@ def _paradigm_fields(f: dict[str, Located], path: str, paradigm: str | None, pro
         else:
             kw[key] = get_float(problems, node, where, minimum=0.0)
     return kw
+
+
+#: The top-down decoding variants' values when zoo.yaml leaves them out (PROTOCOLS.md §3.1, §3.2).
+TOPDOWN_PLAIN = {"decoder": "default", "affine": "standard", "kernel": 11, "precision": "fp32"}
+_TOPDOWN_CHOICES = {"decoder": TopDownDecoder, "affine": AffineKind, "precision": Precision}
 
 
 def _scales(node: Located, path: str, paradigm: str | None, problems: Problems) -> tuple[float, ...] | None:
@@ -234,6 +251,8 @@ def _setting(f: dataclasses.Field, hint, node: Located, path: str, ctx: Protocol
     """One evaluator setting, read by its field type (zoo.evaluators.base lists the rules)."""
     if f.metadata.get("schema_with_sigmas"):
         return _sigmas(node, path, ctx, problems)
+    if f.metadata.get("bare_file_name"):
+        return _file_name(node, path, problems)
     if "yaml_choices" in f.metadata:
         return get_choice(problems, node, path, f.metadata["yaml_choices"])
     if get_origin(hint) is Literal:
@@ -245,6 +264,15 @@ def _setting(f: dataclasses.Field, hint, node: Located, path: str, ctx: Protocol
     if hint is float:
         return get_float(problems, node, path, minimum=0.0)
     return get_str(problems, node, path)
+
+
+def _file_name(node: Located, path: str, problems: Problems) -> str | None:
+    """A bare file name: the file lives beside the annotation file, so no folder part may move it elsewhere."""
+    name = get_str(problems, node, path, expected="a file name, e.g. mpii_gt_val.mat")
+    if name is not None and ("/" in name or "\\" in name or name in (".", "..")):
+        problems.add(path, node.line, f"{name!r} is not a bare file name", "a file name beside the annotation file")
+        return None
+    return name
 
 
 def _sigmas(node: Located, path: str, ctx: ProtocolContext, problems: Problems) -> str | None:

@@ -36,3 +36,11 @@ def scales_problem(values: Sequence[float], *, paradigm: Paradigm) -> str | None
     if 1.0 not in shown:
         return f"scales must include 1 (the tag maps come from scale 1, PROTOCOLS.md §4), got {shown}"
     return None
+
+
+def kernel_problem(size: int) -> str | None:
+    """What is wrong with a decoder's Gaussian kernel size, or None: OpenCV's GaussianBlur takes odd sizes only
+    (PROTOCOLS.md §3.1)."""
+    if size < 1 or size % 2 == 0:
+        return f"the Gaussian kernel size must be odd and positive, got {size}"
+    return None

@@ -31,6 +31,17 @@ ProtocolName = Literal["published", "mmpose-0.29"]
 ScoringBackend = Literal["library", "fast"]
 #: Top-down crops: cv2.warpAffine, or its integer-exact torch twin (harness.topdown.warp).
 CropBackend = Literal["cv2", "torch"]
+#: Top-down heatmap decoding (PROTOCOLS.md §3, §3.1): argmax + quarter offset, DARK (Gaussian modulation + Taylor
+#: step), UDP (DARK refinement on the log heatmap, unbiased mapping back), UDP with CombinedTarget offsets.
+TopDownDecoder = Literal["default", "dark", "udp", "udp-combined"]
+#: Crop/resize geometry: the three-point affine, or UDP's unbiased warp matrix (top-down PROTOCOLS.md §3, §3.1;
+#: bottom-up §4 "Unbiased data processing").
+AffineKind = Literal["standard", "udp"]
+#: Arithmetic the model runs in (PROTOCOLS.md §3.2): fp32, or MMPose 0.x's `fp16` config (conv in half, BN in float).
+Precision = Literal["fp32", "fp16"]
+#: What a top-down head predicts per keypoint (PROTOCOLS.md §3.1): one Gaussian heatmap, or MMPose's CombinedTarget
+#: (a heatmap and x/y offset maps: 3 channels per keypoint).
+HeadTarget = Literal["gaussian", "combined"]
 
 
 def _frozen_map(m: Mapping | None) -> Mapping:
@@ -72,6 +83,13 @@ class Architecture:
     heatmap_sizes: tuple[tuple[int, int], ...]  # (H, W) of each output stage at the training input size
     num_keypoints: int
     keypoint_schema: str
+    #: Top-down heads only; zoo.yaml's `target:` (left out: gaussian).
+    target: HeadTarget = "gaussian"
+
+    @property
+    def head_channels(self) -> int:
+        """Output channels of a top-down head: K, or 3K for CombinedTarget (PROTOCOLS.md §3.1)."""
+        return 3 * self.num_keypoints if self.target == "combined" else self.num_keypoints
 
     @property
     def paradigm(self) -> Paradigm:
@@ -159,6 +177,14 @@ class TopDownProtocol(BaseProtocol):
     shift_heatmap: bool
     vis_thr: float | None  # rescoring keeps maxvals strictly above this; None: no rescoring
     oks_nms_thr: float | None  # None: no OKS-NMS
+    #: Heatmap -> keypoint decoding (PROTOCOLS.md §3.1); zoo.yaml left out: "default".
+    decoder: TopDownDecoder
+    #: Crop geometry (PROTOCOLS.md §3.1); left out: "standard".
+    affine: AffineKind
+    #: Gaussian kernel size of the dark / udp / udp-combined decoders (MMPose's `modulate_kernel`); left out: 11.
+    kernel: int
+    #: Model arithmetic (PROTOCOLS.md §3.2); left out: "fp32".
+    precision: Precision
 
 
 @dataclass(frozen=True)
@@ -172,6 +198,9 @@ class BottomUpProtocol(BaseProtocol):
     nms_kernel: int
     adjust: bool
     refine: bool
+    #: "udp": MMPose's `use_udp=True` (PROTOCOLS.md §4 "Unbiased data processing"); zoo.yaml leaves it out for
+    #: "standard".
+    affine: AffineKind
 
     @property
     def stage_aggregation(self) -> Aggregation:
@@ -274,7 +303,8 @@ class DataSource:
 #: its format in zoo.yaml (`annotations:`), and the harness picks the loader by it, never by the evaluator.
 #:  - coco-json: COCO keypoint JSON; GT boxes cleaned as the row's era says (PROTOCOLS.md §5).
 #:  - horse10-json: COCO keypoint JSON read Horse-10's way: every labelled instance, its raw box (PROTOCOLS.md §5).
-AnnotationFormat = Literal["coco-json", "horse10-json"]
+#:  - mpii-json: MMPose's MPII JSON, a list of persons with their own center and scale, no box (PROTOCOLS.md §11).
+AnnotationFormat = Literal["coco-json", "horse10-json", "mpii-json"]
 
 
 @dataclass(frozen=True)

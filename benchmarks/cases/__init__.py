@@ -5,6 +5,7 @@ from benchmarks.cases import (  # noqa: F401
     bottomup_workers,
     data_lock,
     score_cli,
+    topdown_decode,
     topdown_inference,
     topdown_scoring,
 )

@@ -18,6 +18,7 @@ import torch
 from harness.bottomup.assignment import assign
 from harness.bottomup.finite import all_finite
 from harness.bottomup.refine_search import first_argmax_among_top
+from harness.bottomup.udp import dark_adjust
 from harness.errors import BottomUpConfigError, ModelOutputError
 from zoo.schema import BottomUpProtocol, KeypointSchema
 
@@ -224,15 +225,18 @@ def _prev_tags(persons: np.ndarray, tags: torch.Tensor) -> tuple[np.ndarray, np.
     return prev, (persons[:, :, 2] == 0) & has[:, None]
 
 
-def refine_persons(persons: np.ndarray, heatmaps: torch.Tensor, tags: torch.Tensor) -> np.ndarray:
+def refine_persons(
+    persons: np.ndarray, heatmaps: torch.Tensor, tags: torch.Tensor, *, half_pixel: bool = True
+) -> np.ndarray:
     """Fill missing joints from the full maps, every person at once (PROTOCOLS.md §4 step 6); a new [P, K, 3 + L].
 
     persons [P, K, 3 + L] float32 (after adjust); heatmaps [K, H, W] and tags [K, L, H, W] (channel-first) float32
     tensors on any device. Per person, prev_tag = mean tag sampled at (int(x), int(y)), clipped, of the joints with
     val > 0; for each missing joint, the argmax (first in row-major order) of heatmap - round(L2(tag - prev_tag));
-    val = heatmap there; position = pixel + 0.5, then the quarter step. A missing joint is replaced only if its new
-    val > 0. The float32 operations are the reference's (squares summed in tag order, IEEE sqrt, half-to-even
-    round, first maximum), so results match its numpy code exactly on CPU and GPU alike.
+    val = heatmap there; position = pixel + 0.5 (without `half_pixel`, UDP: the pixel), then the quarter step. A
+    missing joint is replaced only if its new val > 0. The float32 operations are the reference's (squares summed in
+    tag order, IEEE sqrt, half-to-even round, first maximum), so results match its numpy code exactly on CPU and
+    GPU alike.
 
     Per joint type j, the persons missing j are first searched among the map's highest pixels
     (`refine_search.first_argmax_among_top`, exact); those it cannot settle are scored together against the shared
@@ -284,8 +288,9 @@ def refine_persons(persons: np.ndarray, heatmaps: torch.Tensor, tags: torch.Tens
     dx, dy = _quarter_steps(heatmaps, j_idx, x, y)
     take = val > 0
     p_idx, j_idx = p_idx[take], j_idx[take]
-    out[p_idx, j_idx, 0] = (x[take] + 0.5 + dx[take]).astype(np.float32)
-    out[p_idx, j_idx, 1] = (y[take] + 0.5 + dy[take]).astype(np.float32)
+    half = 0.5 if half_pixel else 0.0
+    out[p_idx, j_idx, 0] = (x[take] + half + dx[take]).astype(np.float32)
+    out[p_idx, j_idx, 1] = (y[take] + half + dy[take]).astype(np.float32)
     out[p_idx, j_idx, 2] = val[take]
     return out
 
@@ -318,10 +323,12 @@ def parse(
         max_groups=protocol.era.grouping_max_groups,
     )
     hm = heatmaps[0].cpu().numpy()
+    udp = protocol.affine == "udp"
     if protocol.adjust:
-        persons = adjust_peaks(persons, hm)
+        # UDP (PROTOCOLS.md §4 "Unbiased data processing"): the DARK step on every joint, no half pixel.
+        persons = dark_adjust(persons, hm) if udp else adjust_peaks(persons, hm)
     scores = person_scores(persons)
     if protocol.refine and len(persons):
         tags_cf = tags[0].permute(0, 3, 1, 2).contiguous()  # [K, L, H, W]: contiguous maps per tag component
-        persons = refine_persons(persons, heatmaps[0], tags_cf)
+        persons = refine_persons(persons, heatmaps[0], tags_cf, half_pixel=not udp)
     return persons, scores

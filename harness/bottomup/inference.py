@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from harness.bottomup import udp
 from harness.bottomup.aggregate import ScaleAccumulator, scale_maps
 from harness.bottomup.finite import all_finite
 from harness.bottomup.parallel import GroupingPool, group_image
@@ -52,6 +53,9 @@ def aggregate_image(
     its width and its maps are unflipped with the schema's flip_index. Stages aggregate as the era says.
     """
     plan = plan_scales(image_rgb.shape[:2], input_size=input_size, factors=protocol.scales)
+    if protocol.affine == "udp":
+        heatmaps, tags = _aggregate_udp(model, image_rgb, plan, protocol, schema, device)
+        return heatmaps, tags, plan
     acc = ScaleAccumulator([g.factor for g in plan.scales])
     for geom in plan.scales:
         x = to_input_tensor(resize_image(image_rgb, geom)).to(device)
@@ -69,6 +73,29 @@ def aggregate_image(
         acc.add(geom.factor, heat, tags)
     heatmaps, tags = acc.result()
     return heatmaps, tags, plan
+
+
+def _aggregate_udp(
+    model: torch.nn.Module,
+    image_rgb: np.ndarray,
+    plan: ScalePlan,
+    protocol: BottomUpProtocol,
+    schema: KeypointSchema,
+    device: str | torch.device,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`aggregate_image` under UDP (PROTOCOLS.md §4 "Unbiased data processing"): maps at the output resolution of
+    the largest scale, not the input's; tags from scale 1 (or the only scale)."""
+    heats: list[torch.Tensor] = []
+    tags: list[torch.Tensor] = []
+    for geom in plan.scales:
+        x = to_input_tensor(udp.resize_image(image_rgb, plan, geom)).to(device)
+        outputs = _forward(model, x)
+        outputs_flipped = _forward(model, torch.flip(x, dims=[3])) if protocol.flip else None
+        heat, tag_maps = udp.pass_maps(outputs, outputs_flipped, k=schema.num_keypoints, flip_index=schema.flip_index)
+        heats.append(heat)
+        if geom.factor == 1.0 or len(plan.scales) == 1:
+            tags = tag_maps
+    return udp.combine_scales(heats, tags)
 
 
 def predict_bottomup(

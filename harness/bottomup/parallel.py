@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from harness.bottomup import udp
 from harness.bottomup.grouping import parse
 from harness.bottomup.resize import ScalePlan, transform_to_image
 from zoo.schema import BottomUpProtocol, KeypointSchema
@@ -44,7 +45,12 @@ def group_image(
     [x, y, val] * K (float32 values); score: mean val over all K, before refine."""
     heatmaps, tags = torch.as_tensor(heatmaps), torch.as_tensor(tags)
     persons, scores = parse(heatmaps, tags, protocol=protocol, schema=schema)
-    xy = transform_to_image(persons[..., :2], center=plan.base.center, scale=plan.base.scale, size_hw=plan.base_size_hw)
+    if protocol.affine == "udp":
+        xy = udp.to_image(persons[..., :2], plan, heatmaps.shape[-2:])
+    else:
+        xy = transform_to_image(
+            persons[..., :2], center=plan.base.center, scale=plan.base.scale, size_hw=plan.base_size_hw
+        )
     keypoints = np.concatenate([xy, persons[..., 2:3]], axis=-1)  # [P, K, 3] float32
     return [
         {"image_id": image_id, "category_id": 1, "keypoints": [float(v) for v in kpts.reshape(-1)], "score": float(s)}

@@ -2,7 +2,8 @@
 as data) for the job's device kind: top-down crops per second, bottom-up seconds per image (single- or
 multi-scale), in the row's numeric mode. The figures are of HRNet-W32 (256x192 top-down, 512 bottom-up) at the
 benchmark's thread count; other widths and sizes differ, and the estimate says which figure it used. Where no
-figure exists for the device (no CUDA benchmark is committed yet), it says "no figure"."""
+figure exists for the device (no CUDA benchmark is committed yet), it says "no figure". The item counts and the
+plan are those of harness.cluster.dryrun."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ RESULTS = REPO / "benchmarks" / "results"
 
 
 @lru_cache(maxsize=4)
-def figures(device_kind: str) -> tuple[str, dict] | None:
-    """(environment name, cases) of the newest full (not -quick) benchmark of this device kind."""
+def figures(device: str) -> tuple[str, dict] | None:
+    """(environment name, cases) of the benchmark environment named `device` (a results file name without .json),
+    else of the newest full (not -quick) benchmark whose name starts with `device-` (a device kind: cpu, cuda)."""
     found = []
-    for path in sorted(RESULTS.glob(f"{device_kind}-*.json")):
+    exact = RESULTS / f"{device}.json"
+    for path in [exact] if exact.is_file() else sorted(RESULTS.glob(f"{device}-*.json")):
         if path.stem.endswith("-quick"):
             continue
         try:
@@ -38,9 +41,9 @@ def _mode_figure(block: dict, mode: str, key: str) -> float | None:
     return float(value) if isinstance(value, (int, float)) and value > 0 else None
 
 
-def per_item_seconds(spec, device_kind: str) -> tuple[float, str, str] | None:
+def per_item_seconds(spec, device: str) -> tuple[float, str, str] | None:
     """(seconds per item, item word, source) for this row's paradigm, mode and scales, or None."""
-    found = figures(device_kind)
+    found = figures(device)
     if found is None:
         return None
     env, cases = found
@@ -56,34 +59,12 @@ def per_item_seconds(spec, device_kind: str) -> tuple[float, str, str] | None:
     return (seconds, "images", f"W32 512 bottom-up {which}-scale, {env}") if seconds else None
 
 
-def items(spec) -> int:
-    """The instances (top-down) or images (bottom-up) the row evaluates."""
-    from harness.data.annotations import read_json
-    from harness.engine import load_instances, select_images
-
-    gt = read_json(spec.data.ann_file, what="annotation file")
-    ids, _ = select_images(gt, spec.data.ann_file, spec.limit)
-    if spec.protocol.paradigm != "topdown":
-        return len(ids)
-    from zoo import load_registry
-
-    wanted = set(ids)
-    return sum(1 for i in load_instances(spec, load_registry()).instances if i.image_id in wanted)
+def available() -> list[str]:
+    """The benchmark environments with committed figures (what --estimate-device can name)."""
+    return sorted(p.stem for p in RESULTS.glob("*.json") if not p.stem.endswith("-quick"))
 
 
-def estimate(spec, resources) -> str:
-    """A one-line estimate of one job's wall time, or "no figure" saying for what."""
-    kind = "cuda" if resources.gpus_per_job else "cpu"
-    found = per_item_seconds(spec, kind)
-    if found is None:
-        return f"no figure for {kind} ({spec.protocol.paradigm}, {spec.settings.mode}) in {RESULTS.name}/"
-    seconds, word, source = found
-    count = items(spec)
-    total = seconds * count / max(1, resources.tasks_per_job)
-    return f"~{_duration(total)} for {count} {word} ({source})"
-
-
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
     if seconds < 90:
         return f"{seconds:.0f} s"
     if seconds < 5400:

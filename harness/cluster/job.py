@@ -33,6 +33,8 @@ class JobRequest:
     out_dir: Path
     run_key: str  # what the submitter expects the run to be keyed by
     inputs: dict[str, str]  # {path: sha256} of the annotation and box files as the submitter read them
+    #: (part, parts) when the row is split over several jobs (harness.chunks.part_range), else None
+    part: tuple[int, int] | None = None
 
 
 class RowJob(submitit.helpers.Checkpointable):
@@ -57,6 +59,8 @@ def run_row(request: JobRequest) -> dict:
     verify_inputs(request.inputs)
     _hold_after_first_chunk(request)
     try:
+        if request.part is not None:
+            return run_part(request)
         outcome = run_evaluation(
             request.spec, registry=request.registry, out_dir=request.out_dir, progress=False, replace_other_runs=True
         )
@@ -67,6 +71,45 @@ def run_row(request: JobRequest) -> dict:
         "run_key": outcome.record.run_key,
         "reused_chunks": outcome.reused_chunks,
         "computed_chunks": outcome.computed_chunks,
+        "node": socket.gethostname(),
+    }
+
+
+def run_part(request: JobRequest) -> dict:
+    """One job of a row split over several jobs: compute its range of the row's chunks, then, if every chunk of
+    the row is now on disk, gather them into the run's files (harness.engine.run_evaluation with reuse_only: only
+    chunks of this run identity are combined, every one must be there). The jobs of a row finish in any order:
+    under a lock in the run folder, the first to find every chunk there gathers, the others find the run complete."""
+    import contextlib
+
+    from harness import distributed, locks
+    from harness.chunks import ChunkStore
+    from harness.cluster.plan import complete
+    from harness.engine import compute_part, run_evaluation
+
+    spec, out_dir = request.spec, request.out_dir
+    part, parts = request.part
+    done = compute_part(spec, registry=request.registry, out_dir=out_dir, part=part, parts=parts)
+    ctx = distributed.setup(device=spec.settings.device)
+    lock = (
+        locks.exclusive(out_dir / ".gather.lock", waiting="waiting for another job of this row", unwritable=None)
+        if ctx.is_main
+        else contextlib.nullcontext()
+    )
+    with lock:
+        ready = not complete(out_dir, request.run_key) and not ChunkStore(done.chunk_folder).missing(done.chunk_count)
+        gathered = ctx.broadcast(ctx.is_main and ready)
+        if gathered:
+            run_evaluation(spec, registry=request.registry, out_dir=out_dir, progress=False, replace_other_runs=True,
+                           reuse_only=True)  # fmt: skip
+    return {
+        "row_id": spec.result.row_id,
+        "run_key": request.run_key,
+        "part": [part, parts],
+        "chunks": [done.indices[0], done.indices[-1] + 1] if done.indices else [],
+        "reused_chunks": done.reused_chunks,
+        "computed_chunks": done.computed_chunks,
+        "gathered": gathered,
         "node": socket.gethostname(),
     }
 

@@ -35,6 +35,13 @@ class RowJob:
     submissions: list[str] = field(default_factory=list)
     #: The history file its result went into (None until gathered).
     gathered: str | None = None
+    #: The job ids of its parts when the row is split over several jobs (--jobs-per-row), in part order; job_id is
+    #: then the first of them.
+    parts: list[str] = field(default_factory=list)
+
+    def job_ids(self) -> list[str]:
+        """Every job of the row's latest submission."""
+        return list(self.parts) if self.parts else [self.job_id] if self.job_id else []
 
 
 def jobs_dir(runs_dir: Path) -> Path:

@@ -19,6 +19,9 @@ SLURM_ONLY = {
     "cpus_per_job": "--cpus-per-job",
     "tasks_per_job": "--tasks-per-job",
     "time": "--time",
+    "jobs_per_row": "--jobs-per-row",
+    "max_running": "--max-running",
+    "estimate_device": "--estimate-device",
     "slurm_args": "--slurm-arg",
     "no_wait": "--no-wait",
 }
@@ -35,6 +38,10 @@ class Resources:
     cpus_per_task: int = DEFAULT_CPUS
     time_min: int = DEFAULT_TIME_MIN
     slurm_args: dict[str, str | bool] = field(default_factory=dict)
+    #: Jobs each row is split into at most (by its chunk plan; a row with fewer chunks gets one job per chunk).
+    jobs_per_row: int = 1
+    #: At most this many jobs of the array run at once (Slurm's array throttle %N); None: the cluster decides.
+    max_running: int | None = None
 
     @property
     def device(self) -> str:
@@ -54,6 +61,8 @@ class Resources:
             params["partition"] = self.partition
         if self.gpus_per_job:
             params["gpus_per_node"] = self.gpus_per_job
+        if self.max_running:
+            params["array_parallelism"] = self.max_running
         if self.slurm_args:
             params["additional_parameters"] = dict(self.slurm_args)
         return params
@@ -66,6 +75,8 @@ class Resources:
             "cpus_per_task": self.cpus_per_task,
             "time_min": self.time_min,
             "slurm_args": dict(self.slurm_args),
+            "jobs_per_row": self.jobs_per_row,
+            "max_running": self.max_running,
         }
 
     def describe(self) -> str:
@@ -75,6 +86,7 @@ class Resources:
         return (
             f"{where}, {gpus}{self.tasks_per_job} task(s) x {self.cpus_per_task} CPU(s) (= torch threads), "
             f"{self.time_min} min{extra}"
+            + (f"; each row split into up to {self.jobs_per_row} jobs by its chunks" if self.jobs_per_row > 1 else "")
         )
 
 
@@ -119,6 +131,30 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "from its chunks",
     )
     g.add_argument(
+        "--jobs-per-row",
+        type=int,
+        default=None,
+        metavar="N",
+        help="split each row into up to N jobs, each computing a contiguous range of the row's chunks (see "
+        "--chunk-size); the job that finds every chunk on disk gathers them into the row's one result (default 1)",
+    )
+    g.add_argument(
+        "--max-running",
+        type=int,
+        default=None,
+        metavar="N",
+        help="at most N jobs of the array run at once (e.g. the GPUs you may use); --dry-run then estimates the "
+        "wall time of the whole submission on N slots",
+    )
+    g.add_argument(
+        "--estimate-device",
+        default=None,
+        metavar="NAME",
+        help="--dry-run: estimate wall times from the committed benchmark figures of this environment (a file name "
+        "in benchmarks/results/ without .json, or its prefix such as cpu or cuda; default: cuda with --gpus-per-job, "
+        "else cpu)",
+    )
+    g.add_argument(
         "--slurm-arg",
         dest="slurm_args",
         action="append",
@@ -148,9 +184,13 @@ def resources_from_args(args: argparse.Namespace) -> Resources | None:
         ("--cpus-per-job", args.cpus_per_job, 1),
         ("--tasks-per-job", args.tasks_per_job, 1),
         ("--time", args.time, 1),
+        ("--jobs-per-row", args.jobs_per_row, 1),
+        ("--max-running", args.max_running, 1),
     ):
         if value is not None and value < least:
             raise HarnessError(f"{flag} must be at least {least}, got {value}")
+    if args.estimate_device is not None and not args.dry_run:
+        raise HarnessError("--estimate-device only applies to --dry-run (the plan's wall-time estimates)")
     gpus = args.gpus_per_job or 0
     tasks = args.tasks_per_job or max(1, gpus)
     if gpus > 1 and tasks != gpus:
@@ -169,6 +209,8 @@ def resources_from_args(args: argparse.Namespace) -> Resources | None:
         cpus_per_task=args.cpus_per_job or DEFAULT_CPUS,
         time_min=args.time or DEFAULT_TIME_MIN,
         slurm_args=parse_slurm_args(args.slurm_args or []),
+        jobs_per_row=args.jobs_per_row or 1,
+        max_running=args.max_running,
     )
 
 

@@ -1,6 +1,7 @@
 """The plan of a Slurm submission: per row its run folder, the spec its job runs, its run identity (the same
 computation as the engine's, harness.engine.run_inputs) and whether a complete, verified run of that identity is
-already in its folder (then it is not submitted again)."""
+already in its folder (then it is not submitted again). A row split over several jobs (--jobs-per-row) has its
+chunk count from the items the submitter reads (harness.engine's chunk plan), and one job per non-empty part."""
 
 from __future__ import annotations
 
@@ -20,9 +21,15 @@ class RowPlan:
     run_key: str
     inputs: dict[str, str]  # {path: sha256} of the annotation and box files
     complete: bool  # a verified run of this identity is already in out_dir
+    chunks: int | None = None  # the row's chunk count (counted when it is split)
+    parts: int = 1  # jobs the row runs as
+
+    def requests(self) -> list[tuple[int, int] | None]:
+        """The `part` of each job of this row (None: the whole row in one job)."""
+        return [None] if self.parts == 1 else [(i, self.parts) for i in range(self.parts)]
 
 
-def build(specs_and_dirs: list[tuple[object, Path]], runs_dir: Path) -> list[RowPlan]:
+def build(specs_and_dirs: list[tuple[object, Path]], runs_dir: Path, jobs_per_row: int = 1) -> list[RowPlan]:
     """specs_and_dirs: (job spec, run folder) per row, in submission order."""
     from harness.engine import run_inputs
 
@@ -33,12 +40,31 @@ def build(specs_and_dirs: list[tuple[object, Path]], runs_dir: Path) -> list[Row
         if ckpt not in hashed:
             size = spec.checkpoint.stat().st_size
             hashed[ckpt] = {"path": ckpt, "sha256": file_sha256(spec.checkpoint), "size": size}
-        files, ident, _ = run_inputs(spec, checkpoint_info=hashed[ckpt])
+        files, ident, per_chunk = run_inputs(spec, checkpoint_info=hashed[ckpt])
         key = identity.run_key(ident)
         inputs = {f["path"]: f["sha256"] for name, f in files.items() if name != "checkpoint" and f is not None}
         rel = out_dir.relative_to(runs_dir).as_posix() if out_dir.is_relative_to(runs_dir) else str(out_dir)
-        plans.append(RowPlan(rel, out_dir, spec, key, inputs, complete(out_dir, key)))
+        chunks = -(-items(spec) // per_chunk) if jobs_per_row > 1 else None
+        parts = min(jobs_per_row, chunks) if chunks else 1
+        plans.append(RowPlan(rel, out_dir, spec, key, inputs, complete(out_dir, key), chunks, max(1, parts)))
     return plans
+
+
+def items(spec) -> int:
+    """The instances (top-down) or images (bottom-up) the row evaluates, read from its data as the engine does."""
+    from harness.data.loaders import read_tables
+    from harness.engine import load_instances, select_images
+    from zoo import load_registry
+
+    registry = load_registry()
+    schema = registry.schemas[spec.entry.architecture.keypoint_schema]
+    annotations = registry.datasets[spec.result.dataset].annotations
+    gt = read_tables(annotations, spec.data.ann_file, schema=schema, evaluator=spec.protocol.evaluator)
+    ids, _ = select_images(gt, spec.data.ann_file, spec.limit)
+    if spec.protocol.paradigm != "topdown":
+        return len(ids)
+    wanted = set(ids)
+    return sum(1 for i in load_instances(spec, registry).instances if i.image_id in wanted)
 
 
 def complete(out_dir: Path, run_key: str) -> bool:

@@ -140,6 +140,21 @@ def state_of(folder: Path, job_id: str, queue: dict[str, QueueInfo]) -> JobState
     return JobState(job_id, info.state, info.state not in ACTIVE, info)
 
 
+def of_row(parts: list[JobState]) -> JobState:
+    """The state of a row from the states of its jobs (one, or one per part of a split row): still running while
+    any job is; done when every job is; else the first job that did not run (its id names the log)."""
+    if len(parts) == 1:
+        return parts[0]
+    active = [s for s in parts if not s.final]
+    if active:
+        return next((s for s in active if s.state == "RUNNING"), active[0])
+    failed = [s for s in parts if not s.done]
+    if failed:
+        return failed[0]
+    gathered = next((s for s in parts if (s.result or {}).get("gathered")), parts[-1])
+    return gathered
+
+
 def tail(path: Path, lines: int = TAIL_LINES) -> list[str]:
     """The last lines of a log (empty when it does not exist)."""
     try:

@@ -31,7 +31,8 @@ def executor(runs_dir: Path, resources: Resources):
 
 
 def submit(plans, requests, runs_dir: Path, resources: Resources, rows: dict) -> list[str]:
-    """Submit one job per request as one array; record each in `rows` (the locked manifest). Returns the job ids."""
+    """Submit every job of the planned rows as one array: per row one request, or one per part of a split row
+    (`requests` holds each plan's list). Record each row in `rows` (the locked manifest). Returns the job ids."""
     import submitit
 
     from harness.cluster.job import RowJob
@@ -39,24 +40,26 @@ def submit(plans, requests, runs_dir: Path, resources: Resources, rows: dict) ->
     ex = executor(runs_dir, resources)
     try:
         with ex.batch():
-            jobs = [ex.submit(RowJob(request)) for request in requests]
+            jobs = [[ex.submit(RowJob(request)) for request in per_row] for per_row in requests]
     except (submitit.core.utils.FailedJobError, submitit.core.utils.FailedSubmissionError, OSError) as exc:
         raise HarnessError(f"sbatch refused the jobs: {str(exc).strip()}") from None
     now = results.now_utc()
-    for plan, job in zip(plans, jobs, strict=True):
+    for plan, row_jobs in zip(plans, jobs, strict=True):
         entry = rows.get(plan.key)
         history = entry.submissions if entry and entry.run_key == plan.run_key else []
+        ids = [job.job_id for job in row_jobs]
         rows[plan.key] = manifest.RowJob(
             key=plan.key,
             row_id=plan.spec.result.row_id,
             protocol=plan.spec.protocol_name,
             run_key=plan.run_key,
-            job_id=job.job_id,
+            job_id=ids[0],
             submitted=now,
             resources=resources.record(),
-            submissions=[*history, job.job_id],
+            submissions=[*history, ",".join(ids)],
+            parts=ids if len(ids) > 1 else [],
         )
-    return [job.job_id for job in jobs]
+    return [job.job_id for row_jobs in jobs for job in row_jobs]
 
 
 def cancel(job_ids: list[str]) -> None:

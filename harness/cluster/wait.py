@@ -17,11 +17,11 @@ FIRST_POLL_S, MAX_POLL_S = 1.0, 30.0
 
 
 def poll(runs_dir: Path, rows: list[manifest.RowJob]) -> dict[str, JobState]:
-    """{manifest key: JobState} of rows that have a job."""
-    with_jobs = [r for r in rows if r.job_id]
-    queue = states.squeue(r.job_id for r in with_jobs)
+    """{manifest key: JobState} of rows that have a job (a split row's: harness.cluster.states.of_row)."""
+    with_jobs = [r for r in rows if r.job_ids()]
+    queue = states.squeue(j for r in with_jobs for j in r.job_ids())
     folder = manifest.jobs_dir(runs_dir) / "logs" / "%j"
-    return {r.key: states.state_of(folder, r.job_id, queue) for r in with_jobs}
+    return {r.key: states.of_row([states.state_of(folder, j, queue) for j in r.job_ids()]) for r in with_jobs}
 
 
 def chunks_done(runs_dir: Path, row: manifest.RowJob) -> int:
@@ -34,7 +34,8 @@ def line(runs_dir: Path, row: manifest.RowJob, state: JobState) -> str:
     where = f" on {q.node}" if q and q.node and q.node != "(null)" else ""
     elapsed = f"  {q.elapsed}" if q and q.elapsed not in ("", "0:00") else ""
     chunks = "" if state.done else f"  chunks done {chunks_done(runs_dir, row)}"
-    return f"  {state.state:<11} {row.row_id} ({row.protocol})  job {row.job_id}{where}{elapsed}{chunks}"
+    jobs = f"jobs {row.job_id} +{len(row.parts) - 1}" if row.parts else f"job {row.job_id}"
+    return f"  {state.state:<11} {row.row_id} ({row.protocol})  {jobs}{where}{elapsed}{chunks}"
 
 
 def wait(

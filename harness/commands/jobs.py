@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     rows = list(known.values())
     found = wait.poll(runs_dir, rows)
     if args.action == "cancel":
-        active = [r.job_id for r in rows if r.key in found and not found[r.key].final]
+        active = [j for r in rows if r.key in found and not found[r.key].final for j in r.job_ids()]
         submit.cancel(active)
         print(f"cancelled {len(active)} job(s): {' '.join(active) or '-'}", file=sys.stderr)
         return 0
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
             print(wait.line(runs_dir, row, found[row.key]).rstrip())
             state = found[row.key]
             if state.final and not state.done:
-                log = states.log_paths(manifest.jobs_dir(runs_dir) / "logs" / "%j", row.job_id)[1]
+                log = states.log_paths(manifest.jobs_dir(runs_dir) / "logs" / "%j", state.job_id)[1]
                 print(f"{'':>14}{state.why()}; log: {log}")
         else:
             print(f"  {'COMPLETE':<11} {row.row_id} ({row.protocol})  (before submission)")

@@ -356,61 +356,60 @@ def _run_slurm(args: argparse.Namespace, resources) -> int:
     data_root = args.data_root or settings.data_root()
     device_args = argparse.Namespace(**{**vars(args), "device": "cpu"})  # the job's device is set for its node
     specs = {row.row_id: spec_from_args(device_args, registry, row, data=None) for row in rows}
+    runs_dir = Path(args.runs or settings.runs_dir()).absolute()  # jobs may start in another folder
+
+    def job_spec(row, data, checkpoint) -> tuple:
+        """(the spec the row's job runs, its run folder)."""
+        spec = dataclasses.replace(
+            specs[row.row_id], data=data, checkpoint=checkpoint.absolute(), published_checkpoint=True,
+            offline=args.offline or None,
+        )  # fmt: skip
+        spec = job.for_node(
+            spec, device=resources.device, threads=resources.cpus_per_task, workers_given=args.workers is not None
+        )
+        return spec, run_folder(runs_dir, spec)
+
+    if args.dry_run:  # before any data check or download: a plan needs neither the data nor the checkpoints
+        from harness.cluster import dryrun
+
+        device = args.estimate_device or resources.device
+        lines = dryrun.row_lines(rows, specs, registry=registry, data_root=Path(data_root).expanduser(),
+                                 runs_dir=runs_dir, resources=resources, device=device, job_spec=job_spec)  # fmt: skip
+        print(dryrun.render(lines, resources, device=device, max_running=resources.max_running))
+        return 0
     try:
         data, checkpoints = preflight(registry, rows, data_root=data_root, offline=args.offline)
     except (DataError, DownloadError) as exc:
         print(f"error: cannot reproduce {args.dataset}: {exc}\nNothing was submitted; reports/ is unchanged.",
               file=sys.stderr)  # fmt: skip
         return 2
-    runs_dir = Path(args.runs or settings.runs_dir()).absolute()  # jobs may start in another folder
-    pairs = []
-    for row in rows:
-        spec = dataclasses.replace(
-            specs[row.row_id], data=data[row.row_id], checkpoint=checkpoints[row.entry_id].absolute(),
-            published_checkpoint=True, offline=args.offline or None,
-        )  # fmt: skip
-        spec = job.for_node(
-            spec, device=resources.device, threads=resources.cpus_per_task, workers_given=args.workers is not None
-        )
-        pairs.append((spec, run_folder(runs_dir, spec)))
-    plans = plan.build(pairs, runs_dir)
-    if args.dry_run:
-        _print_plan(plans, resources)
-        return 0
+    pairs = [job_spec(row, data[row.row_id], checkpoints[row.entry_id]) for row in rows]
+    plans = plan.build(pairs, runs_dir, jobs_per_row=resources.jobs_per_row)
     with manifest.locked(runs_dir) as known:
-        queue = states.squeue(known[p.key].job_id for p in plans if p.key in known and known[p.key].job_id)
+        queue = states.squeue(j for p in plans if p.key in known for j in known[p.key].job_ids())
         todo, attached = [], []
         for p in plans:
             entry = known.get(p.key)
-            info = queue.get(entry.job_id) if entry and entry.job_id and entry.run_key == p.run_key else None
+            ids = entry.job_ids() if entry and entry.run_key == p.run_key else []
             if p.complete:
                 if entry is None or entry.run_key != p.run_key:  # complete before any job (e.g. a local run)
                     known[p.key] = manifest.RowJob(p.key, p.spec.result.row_id, p.spec.protocol_name, p.run_key,
                                                    gathered="before submission")  # fmt: skip
-            elif info is not None and info.state in states.ACTIVE:
+            elif any(j in queue and queue[j].state in states.ACTIVE for j in ids):
                 attached.append(p)
             else:
                 todo.append(p)
-        requests = [job.JobRequest(p.spec, registry, p.out_dir, p.run_key, p.inputs) for p in todo]
+        requests = [[job.JobRequest(p.spec, registry, p.out_dir, p.run_key, p.inputs, part) for part in p.requests()]
+                    for p in todo]  # fmt: skip
         ids = submit.submit(todo, requests, runs_dir, resources, known) if todo else []
     done = len(plans) - len(todo) - len(attached)
-    print(f"submitted {len(ids)} job(s) ({resources.describe()}); {len(attached)} still queued or running; "
-          f"{done} complete and verified, not submitted again. Manifest: {manifest.path(runs_dir)}",
+    print(f"submitted {len(ids)} job(s) for {len(todo)} row(s) ({resources.describe()}); {len(attached)} still "
+          f"queued or running; {done} complete and verified, not submitted again. Manifest: {manifest.path(runs_dir)}",
           file=sys.stderr)  # fmt: skip
     if args.no_wait:
         print(f"re-attach with: python -m harness jobs wait {runs_dir}", file=sys.stderr)
         return 0
     return gather(runs_dir, keys=[p.key for p in plans], report=not args.no_report, progress=not args.no_progress)
-
-
-def _print_plan(plans, resources) -> None:
-    from harness.cluster.estimate import estimate
-
-    todo = [p for p in plans if not p.complete]
-    print(f"{len(todo)} job(s) in one job array, each: {resources.describe()}")
-    for p in plans:
-        what = "complete, not submitted" if p.complete else estimate(p.spec, resources)
-        print(f"  {p.spec.result.row_id} ({p.spec.protocol_name})  run {p.run_key}  -> {p.key}  [{what}]")
 
 
 def gather(runs_dir: Path, *, keys: list[str] | None = None, report: bool = True, progress: bool = True) -> int:
@@ -458,8 +457,8 @@ def gather(runs_dir: Path, *, keys: list[str] | None = None, report: bool = True
 
 def _print_did_not_run(runs_dir: Path, entry, state, states) -> None:
     folder = runs_dir / "jobs" / "logs" / "%j"
-    out, err = states.log_paths(folder, entry.job_id)
-    print(f"{'did not run':>22}  {entry.row_id}  (job {entry.job_id} {state.why()})")
+    out, err = states.log_paths(folder, state.job_id)  # a split row: the job of its that did not run
+    print(f"{'did not run':>22}  {entry.row_id}  (job {state.job_id} {state.why()})")
     print(f"{'':>24}log: {err}")
     for text in states.tail(err) or states.tail(out) or ["(the log is empty)"]:
         print(f"{'':>24}| {text}")

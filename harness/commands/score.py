@@ -1,7 +1,8 @@
 """`python -m harness score ID --predictions F --ann-file F`: score a predictions file made by anything.
 
 Predictions are COCO results (a JSON list of {image_id, category_id, keypoints [x, y, score] * K, score}; PCK also
-reads an optional bbox_id). The scoring semantics come from the entry's result row (evaluator, sigmas, use_area),
+reads an optional bbox_id, MPII's PCKh a required one, with its ground truth the .mat beside the annotation file).
+The scoring semantics come from the entry's result row (evaluator, sigmas, use_area),
 as published or as mmpose 0.29 would score them; the metrics are printed as JSON on stdout.
 """
 
@@ -15,8 +16,10 @@ from typing import Any
 
 from harness.commands import add_scoring_argument
 from harness.metrics import score
+from harness.metrics.evaluators import scorer_of
 from harness.protocols import PROTOCOL_NAMES, run_protocol
-from zoo.schema import Registry
+from zoo.evaluators import Evaluator
+from zoo.schema import KeypointSchema, Registry
 
 
 def _registry() -> Registry:
@@ -36,6 +39,18 @@ def _json_safe(obj: Any) -> Any:
     return obj
 
 
+def _truth(ann_file, evaluator: Evaluator, annotations: str, schema: KeypointSchema) -> Any:
+    """What the predictions are scored against: the annotation file, or the kind's own truth beside it, read and
+    checked as `evaluate` reads it (PCKh: MPII's .mat, PROTOCOLS.md §11)."""
+    if scorer_of(evaluator).read_truth is None:
+        return ann_file
+    from harness.data.loaders import read_tables
+    from harness.metrics.evaluators import read_truth
+
+    tables = read_tables(annotations, ann_file, schema=schema, evaluator=evaluator)
+    return read_truth(evaluator, ann_file=ann_file, gt=tables, schema=schema)
+
+
 def run(args: argparse.Namespace) -> int:
     registry = _registry()
     result = registry.row(args.id, args.row)
@@ -43,10 +58,11 @@ def run(args: argparse.Namespace) -> int:
     evaluator = protocol.evaluator
     schema = registry.schemas[registry.datasets[result.dataset].keypoint_schema]
     sigmas = registry.schemas[evaluator.sigmas_schema].sigmas if evaluator.sigmas_schema else None
+    gt = _truth(args.ann_file, evaluator, registry.datasets[result.dataset].annotations, schema)
     scored = score(
         args.predictions,
         evaluator=evaluator,
-        gt=args.ann_file,
+        gt=gt,
         schema=schema,
         sigmas=sigmas,
         per_keypoint=not args.no_per_keypoint,
@@ -75,7 +91,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("id", metavar="ID", help="entry id, or ENTRY/ROW for one result row")
     p.add_argument("--predictions", required=True, metavar="F", help="COCO results JSON (list of predictions)")
-    p.add_argument("--ann-file", required=True, metavar="F", help="COCO-style annotation JSON the predictions are for")
+    p.add_argument(
+        "--ann-file",
+        required=True,
+        metavar="F",
+        help="annotation file the predictions are for (COCO-style JSON; MPII: its json, with the .mat beside it)",
+    )
     p.add_argument(
         "--protocol",
         choices=PROTOCOL_NAMES,

@@ -12,7 +12,7 @@ import numpy as np
 
 from harness.errors import DataError
 from harness.gc_paused import gc_paused
-from harness.metrics.evaluators import fields_read
+from harness.metrics.evaluators import check_annotations, fields_read
 from harness.metrics.ground_truth import FIX, IMAGE_RULES, check_ground_truth, check_structure, shown
 from zoo.evaluators import Evaluator
 
@@ -127,3 +127,5 @@ def validate_ground_truth(data: Any, ann_file: Path, schema, evaluator: Evaluato
             ids[ann["id"]] = i
     required = fields_read(evaluator) if evaluator is not None else ()
     check_ground_truth(data, num_keypoints=k, source=str(ann_file), required=required)
+    if evaluator is not None:
+        check_annotations(evaluator, data, source=str(ann_file))

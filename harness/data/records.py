@@ -14,7 +14,8 @@ class TopdownInstance:
     """One box to run the top-down model on.
 
     bbox is (x, y, w, h) in image pixels (float). GT-box datasets give the cleaned box (PROTOCOLS.md §5),
-    detector boxes are used as-is, Horse-10 uses the raw annotation box. `keypoints` is the GT [K, 3] float32
+    detector boxes are used as-is, Horse-10 uses the raw annotation box; MPII gives center and scale instead, and
+    its bbox is the square they describe. `keypoints` is the GT [K, 3] float32
     (x, y, v) where the loader has it (GT-box paths), else None (detector boxes).
     """
 
@@ -27,6 +28,10 @@ class TopdownInstance:
     image_size: tuple[int, int] | None = None  # (H, W) from the annotation file, when it says
     keypoints: np.ndarray | None = None  # [K, 3] float32
     annotation_id: int | None = None
+    #: The crop's center (x, y) and scale (one side / 200, before padding) as the annotation gives them (MPII,
+    #: PROTOCOLS.md §11), float32 values; None: both come from `bbox` (harness.topdown.boxes).
+    center: tuple[float, float] | None = None
+    scale: float | None = None
 
 
 @dataclass

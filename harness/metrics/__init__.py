@@ -1,5 +1,6 @@
-"""Scoring predictions against annotations: COCO-style AP/AR (coco.py), Horse-10 PCK/NME (pck.py), dispatched
-by evaluator kind through one table (harness.metrics.evaluators; the kinds are zoo.evaluators').
+"""Scoring predictions against annotations: COCO-style AP/AR (coco.py), Horse-10 PCK/NME (pck.py), CrowdPose AP with
+its crowd bins (crowdpose.py), MPII PCKh (pckh.py), dispatched by evaluator kind through one table
+(harness.metrics.evaluators; the kinds are zoo.evaluators').
 
 Running the model is separate from scoring it (DESIGN.md principle 5): predictions may come from any producer.
 """

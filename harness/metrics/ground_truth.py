@@ -93,6 +93,9 @@ def coco_fields_read(use_area: bool) -> tuple[str, ...]:
 
 #: PCK/NME reads the keypoints and the raw box (mmpose 0.29's normaliser) of every annotation.
 PCK_FIELDS_READ = ("keypoints", "bbox")
+#: CrowdPose's `keypoints_crowd` also reads `num_keypoints` (its ignore rule, harness/metrics/crowdpose.py); OKS area is
+#: always 0.53 * box w * h there, so `area` is not read.
+CROWD_FIELDS_READ = ("keypoints", "bbox", "category_id", "num_keypoints")
 
 
 def source_of(gt: Any) -> str:

@@ -54,5 +54,7 @@ def build_model(arch: Architecture, *, device: torch.device | str | None = None)
     with torch.device(device) if device is not None else contextlib.nullcontext():
         backbone = HRNetBackbone(arch.width, device=device)
         # The head sees the stride-4 branch-0 feature: C = W (PROTOCOLS.md §1.2).
-        head = _HEADS[arch.head](arch.width, arch.num_keypoints)
+        # A CombinedTarget head has 3 channels per keypoint (PROTOCOLS.md §3.1): arch.head_channels.
+        channels = arch.head_channels if arch.head == "heatmap" else arch.num_keypoints
+        head = _HEADS[arch.head](arch.width, channels)
     return PoseNet(backbone, head, architecture=arch).eval()

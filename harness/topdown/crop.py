@@ -54,6 +54,23 @@ def affine_matrices(centers: np.ndarray, scales: np.ndarray, *, output_size: tup
     return out
 
 
+def udp_affine_matrices(centers: np.ndarray, scales: np.ndarray, *, output_size: tuple[int, int]) -> np.ndarray:
+    """[N, 2, 3] float64 image -> input matrices of UDP (PROTOCOLS.md §3.1), rotation 0: per axis the factor
+    a = (size - 1) / (scale * 200) maps the box of size scale * 200 onto pixels 0 .. size - 1, and the offset is
+    a * (scale * 200 / 2 - center). a and the offset are float64 from float32 inputs, stored as float32 (the
+    reference's matrix dtype); the off-diagonal terms are -0.0 and 0.0 as cos/sin of 0 give them.
+    """
+    c = np.asarray(centers, dtype=np.float32).reshape(-1, 2).astype(np.float64)
+    size = (np.asarray(scales, dtype=np.float32).reshape(-1, 2) * np.float32(PIXEL_STD)).astype(np.float64)
+    out_h, out_w = output_size
+    a = np.array([out_w - 1.0, out_h - 1.0]) / size
+    shift = a * ((-c + 0.0) + 0.5 * size)
+    m = np.zeros((len(c), 2, 3), dtype=np.float32)
+    m[:, 0, 0], m[:, 0, 1], m[:, 0, 2] = a[:, 0], -0.0, shift[:, 0]
+    m[:, 1, 1], m[:, 1, 2] = a[:, 1], shift[:, 1]
+    return m.astype(np.float64)
+
+
 def crop_cv2(image: np.ndarray, matrix: np.ndarray, *, output_size: tuple[int, int]) -> np.ndarray:
     """uint8 [H, W, 3] crop of an RGB uint8 image: cv2.warpAffine INTER_LINEAR, constant border 0 (PROTOCOLS.md §3)."""
     out_h, out_w = output_size

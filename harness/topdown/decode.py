@@ -45,14 +45,15 @@ def quarter_offset(heatmaps: np.ndarray, coords: np.ndarray) -> np.ndarray:
 
 
 def transform_preds(
-    coords: np.ndarray, centers: np.ndarray, scales: np.ndarray, *, heatmap_size: tuple[int, int]
+    coords: np.ndarray, centers: np.ndarray, scales: np.ndarray, *, heatmap_size: tuple[int, int], udp: bool = False
 ) -> np.ndarray:
     """Heatmap coords [N, K, 2] -> image coords [N, K, 2] float32; heatmap_size is (H, W).
 
     PROTOCOLS.md §3 step 3 (non-UDP): S = scale * 200; x = px * S_w / W_h + c_x - S_w / 2 (same for y), in float32;
-    heatmap index i maps to input pixel 4i, no half-pixel term and no (size - 1).
+    heatmap index i maps to input pixel 4i, no half-pixel term and no (size - 1). udp (PROTOCOLS.md §3.1): the
+    factor is S_w / (W_h - 1), so that the first and last heatmap pixels land on the box's edges.
     """
-    hm_h, hm_w = heatmap_size
+    hm_h, hm_w = (size - 1 if udp else size for size in heatmap_size)
     c = np.asarray(centers, dtype=np.float32).reshape(-1, 1, 2)
     s = np.asarray(scales, dtype=np.float32).reshape(-1, 1, 2) * np.float32(PIXEL_STD)
     # The per-axis factor is S / size rounded to float32 (numpy promotes the scalar division, then casts).

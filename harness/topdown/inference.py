@@ -22,11 +22,13 @@ import torch
 from harness.data.images import ImageCache
 from harness.data.records import TopdownInstance
 from harness.errors import ModelOutputError
+from harness.models.half import half_precision
 from harness.topdown.boxes import bbox_to_center_scale, padded_box_area
-from harness.topdown.crop import affine_matrices, crop_cv2, normalize_crops
-from harness.topdown.decode import decode_default
+from harness.topdown.crop import affine_matrices, crop_cv2, normalize_crops, udp_affine_matrices
+from harness.topdown.decode import argmax_peaks, decode_default, transform_preds
 from harness.topdown.flip import combine_flip
 from harness.topdown.output import TopdownOutput
+from harness.topdown.unbiased import dark_refine, decode_combined, decode_udp_heatmaps
 from harness.topdown.warp import warp_affine_fixed_point
 from zoo.schema import CropBackend, KeypointSchema, TopDownProtocol
 
@@ -132,7 +134,9 @@ def _forward(model: Callable, x: torch.Tensor, meta: CropMeta) -> torch.Tensor:
 
 
 def _check_output(out: object, *, n: int, num_keypoints: int, meta: CropMeta) -> np.ndarray:
-    """Model output -> float32 numpy [B, K, h, w]; wrong type/shape/channels or non-finite values raise."""
+    """Model output -> numpy [B, C, h, w] (float32; float16 outputs of fp16 models stay float16, PROTOCOLS.md §3.2);
+    wrong type/shape/channels or non-finite values raise. num_keypoints: the channels expected (3K for
+    CombinedTarget heads)."""
     if not isinstance(out, torch.Tensor) or out.dim() != 4 or out.shape[0] != n:
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise ModelOutputError(
@@ -152,7 +156,8 @@ def _check_output(out: object, *, n: int, num_keypoints: int, meta: CropMeta) ->
             f"{bad.bbox_id} ({bad.image_path}, box {bad.bbox}); {int((~finite).sum())} of {n} instances in that "
             "batch are affected: check the checkpoint, the input normalisation and fast-mode (bf16/fp16) settings"
         )
-    return out.detach().to(torch.float32).cpu().numpy()
+    dtype = torch.float16 if out.dtype == torch.float16 else torch.float32
+    return out.detach().to(dtype).cpu().numpy()
 
 
 def _memory_format(model: Callable) -> torch.memory_format:
@@ -186,20 +191,51 @@ def _batch_input(
 
 
 def _heatmaps(
-    model: Callable, x: torch.Tensor, meta: CropMeta, *, num_keypoints: int, flip: bool, shift: bool
+    model: Callable, x: torch.Tensor, meta: CropMeta, *, num_keypoints: int, flip: bool, shift: bool, combined: bool
 ) -> np.ndarray:
-    """Float32 [B, K, h, w] heatmaps of one batch, flip-test combined when asked (PROTOCOLS.md §3)."""
+    """[B, C, h, w] heatmaps of one batch (float32, or float16 from fp16 models), flip-test combined when asked
+    (PROTOCOLS.md §3); combined: CombinedTarget outputs, C = 3K (PROTOCOLS.md §3.1)."""
     n = x.shape[0]
-    hm = _check_output(_forward(model, x, meta), n=n, num_keypoints=num_keypoints, meta=meta)
-    k = hm.shape[1]
+    channels = 3 * num_keypoints if combined else num_keypoints
+    hm = _check_output(_forward(model, x, meta), n=n, num_keypoints=channels, meta=meta)
+    k = num_keypoints
     if any(max(p) >= k for p in meta.flip_pairs):
         raise ModelOutputError(f"flip pairs {meta.flip_pairs} refer to joints beyond the model's {k} heatmap channels")
     if not flip:
         return hm
     # PROTOCOLS.md §3: the flip test runs the horizontally flipped input TENSOR, not a re-crop.
     meta_f = CropMeta(meta.instances, meta.centers, meta.scales, meta.matrices, meta.input_size, True, meta.flip_pairs)
-    hm_f = _check_output(_forward(model, x.flip(3), meta_f), n=n, num_keypoints=k, meta=meta_f)
-    return combine_flip(hm, hm_f, flip_pairs=meta.flip_pairs, shift=shift)
+    hm_f = _check_output(_forward(model, x.flip(3), meta_f), n=n, num_keypoints=channels, meta=meta_f)
+    return combine_flip(hm, hm_f, flip_pairs=meta.flip_pairs, shift=shift, combined=combined)
+
+
+def decode(heatmaps: np.ndarray, centers: np.ndarray, scales: np.ndarray, protocol: TopDownProtocol) -> np.ndarray:
+    """Keypoints [N, K, 3] float32 (x, y, maxval) of one batch's heatmaps [N, K or 3K, H, W] under the protocol's
+    decoder (PROTOCOLS.md §3, §3.1); fp16 heatmaps are decoded from their exact float32 values."""
+    hm = np.asarray(heatmaps, dtype=np.float32)
+    if protocol.decoder == "default":
+        return decode_default(hm, centers, scales)
+    if protocol.decoder == "dark":
+        coords, maxvals = argmax_peaks(hm)
+        coords = dark_refine(hm, coords, protocol.kernel)
+    elif protocol.decoder == "udp":
+        coords, maxvals = decode_udp_heatmaps(hm, protocol.kernel)
+    else:
+        coords, maxvals = decode_combined(hm, protocol.kernel)
+    udp = protocol.decoder != "dark"
+    xy = transform_preds(coords, centers, scales, heatmap_size=hm.shape[2:], udp=udp)
+    return np.concatenate([xy, maxvals[..., None]], axis=-1).astype(np.float32)
+
+
+def given_center_scale(
+    instances: Sequence[TopdownInstance], centers: np.ndarray, scales: np.ndarray, *, padding: float
+) -> None:
+    """Where an instance carries its own center and scale (MPII, PROTOCOLS.md §11), they replace the box's, in
+    place: the center as given, the scale times `padding` in float32 (the reference scales its float32 array)."""
+    for row, inst in enumerate(instances):
+        if inst.center is not None and inst.scale is not None:
+            centers[row] = np.asarray(inst.center, dtype=np.float32)
+            scales[row] = np.float32(inst.scale) * np.float32(padding)
 
 
 def predict_topdown(
@@ -218,11 +254,14 @@ def predict_topdown(
     """Run a top-down model over instances under a row's protocol; input_size is the architecture's (H, W).
 
     PROTOCOLS.md §3: center/scale with `protocol.padding` (rounded as the era's box_scale_rounding,
-    `bbox_to_center_scale`), affine crop (cv2.warpAffine, or its integer-exact torch twin on `device` with
+    `bbox_to_center_scale`; an instance's own center and scale where it has them, `given_center_scale`), affine
+    crop (cv2.warpAffine, or its integer-exact torch twin on `device` with
     crop_backend="torch"), /255 + ImageNet normalisation, forward; with `protocol.flip`, a second forward of the
     horizontally flipped input TENSOR, flipped back (the schema's pairs swapped, mirrored, shifted if
-    `protocol.shift_heatmap`) and averaged; 'default' decode. The model's channel count is checked against the
-    schema's keypoints. The other settings (device, batch size, crop backend, workers) never change a prediction.
+    `protocol.shift_heatmap`) and averaged; decoded by `protocol.decoder`. PROTOCOLS.md §3.1: `protocol.affine`
+    "udp" crops with UDP's matrix; §3.2: `protocol.precision` "fp16" runs a half copy of the model. The model's
+    channel count is checked against the schema's keypoints (3 per keypoint for the udp-combined decoder). The other
+    settings (device, batch size, crop backend, workers) never change a prediction.
     """
     if crop_backend not in get_args(CropBackend):
         raise ValueError(f"crop_backend must be one of {get_args(CropBackend)}, got {crop_backend!r}")
@@ -237,7 +276,11 @@ def predict_topdown(
     centers, scales = bbox_to_center_scale(
         boxes, input_size=input_size, padding=protocol.padding, scale_rounding=protocol.era.box_scale_rounding
     )
-    matrices = affine_matrices(centers, scales, output_size=input_size)
+    given_center_scale(instances, centers, scales, padding=protocol.padding)
+    crop_matrices = udp_affine_matrices if protocol.affine == "udp" else affine_matrices
+    matrices = crop_matrices(centers, scales, output_size=input_size)
+    if protocol.precision == "fp16":
+        model = half_precision(model)
     keypoints = np.zeros((n, num_keypoints, 3), dtype=np.float32)
     cache = ImageCache([i.image_path for i in instances])
     batches = [np.arange(s, min(s + batch_size, n)) for s in range(0, n, batch_size)]
@@ -265,9 +308,10 @@ def predict_topdown(
                     matrices[batch.rows], tuple(input_size), False, schema.flip_pairs,
                 )  # fmt: skip
                 hm = _heatmaps(
-                    model, x, meta, num_keypoints=num_keypoints, flip=protocol.flip, shift=protocol.shift_heatmap
-                )
-                keypoints[batch.rows] = decode_default(hm, meta.centers, meta.scales)
+                    model, x, meta, num_keypoints=num_keypoints, flip=protocol.flip, shift=protocol.shift_heatmap,
+                    combined=protocol.decoder == "udp-combined",
+                )  # fmt: skip
+                keypoints[batch.rows] = decode(hm, meta.centers, meta.scales, protocol)
     finally:
         if was_training and hasattr(model, "train"):
             model.train()

@@ -155,3 +155,51 @@ def test_two_tasks_per_job_give_the_bytes_of_one(zoo_env, demo_data, local_files
     assert record["provenance"]["launcher"]["tasks"] == 2
     assert record["provenance"]["settings"]["world_size"] == 2
     assert record["provenance"]["settings"]["backend"] == "gloo"
+
+
+def test_a_row_split_over_two_jobs_gives_the_local_bytes_and_one_record(zoo_env, demo_data, local_files, capsys):
+    workspace = zoo_env
+    args = reproduce_args(demo_data, *SLURM, "--jobs-per-row", "2")
+    args[args.index("--rows") + 1] = ROW_A
+    rc = main(args)
+    out, err = capsys.readouterr()
+    assert rc == 0, out + err
+    assert "submitted 2 job(s) for 1 row(s)" in err
+    _assert_local_bytes(workspace, local_files, rows=(ROW_A,))
+    (record,) = _history(workspace)
+    assert record["provenance"]["chunks"] == {"reused": 3, "computed": 0}  # the gathering step computed nothing
+    (row,) = manifest.load(workspace / "runs").values()
+    assert len(row.parts) == 2 and row.job_id == row.parts[0]
+    folder = workspace / "runs" / "jobs" / "logs" / "%j"
+    results = [states.state_of(folder, j, {}).result for j in row.parts]
+    assert [r["chunks"] for r in results] == [[0, 1], [1, 3]]  # disjoint ranges of the same run's chunks
+    assert sum(r["gathered"] for r in results) == 1 and {r["run_key"] for r in results} == {record["run_key"]}
+    assert not (_folder(workspace, ROW_A) / ".chunks" / record["run_key"]).exists()
+
+
+def test_a_preempted_job_is_requeued_and_resumes_from_its_chunks(
+    zoo_env, demo_data, local_files, tmp_path, monkeypatch, capsys
+):
+    """Preemption as submitit sees it: SIGUSR2 (what --signal sends before the time limit, or a preempting
+    scheduler) while the job is held after its first chunk; submitit checkpoints RowJob and requeues the job,
+    which runs again under the same job id and resumes from the chunk on disk."""
+    workspace, runs = zoo_env, zoo_env / "runs"
+    hold = tmp_path / "hold"
+    hold.mkdir()
+    monkeypatch.setenv("HRNET_ZOO_TEST_HOLD", str(hold))
+    args = reproduce_args(demo_data, *SLURM)
+    args[args.index("--rows") + 1] = ROW_A
+    assert main([*args, "--no-wait"]) == 0
+    (row,) = manifest.load(runs).values()
+    _wait_for((hold / (ROW_A.replace("/", "__") + ".held")).exists, "the job to hold after its first chunk")
+    subprocess.run(["scancel", "--signal=USR2", row.job_id], check=True)
+    rc = main(["jobs", "wait", str(runs), "--no-progress"])
+    out, err = capsys.readouterr()
+    assert rc == 0, out + err
+    (record,) = _history(workspace)
+    assert record["provenance"]["chunks"] == {"reused": 1, "computed": 2}
+    assert record["provenance"]["launcher"]["restarts"] == 1
+    assert manifest.load(runs)[row.key].submissions == [row.job_id]  # requeued by Slurm, not submitted again
+    _assert_local_bytes(workspace, local_files, rows=(ROW_A,))
+    out_log, err_log = states.log_paths(runs / "jobs" / "logs" / "%j", row.job_id)
+    assert "this job is preempted" in err_log.read_text() and "Requeued job" in out_log.read_text()

@@ -28,7 +28,7 @@ def topdown_protocol(**overrides) -> TopDownProtocol:
     kw, era, evaluator = _split(dict(overrides))
     fields = dict(
         flip=True, scales=(1.0,), boxes=BoxSource(kind="gt"), padding=1.25, shift_heatmap=True, vis_thr=0.2,
-        oks_nms_thr=0.9,
+        oks_nms_thr=0.9, decoder="default", affine="standard", kernel=11, precision="fp32",
         era=Era(name="test", **era),
         evaluator=CocoKeypointsEvaluator(**{"library": "xtcocotools", "sigmas": "coco", **evaluator}),
     )  # fmt: skip
@@ -42,7 +42,7 @@ def bottomup_protocol(**overrides) -> BottomUpProtocol:
     kw, era, evaluator = _split(dict(overrides))
     fields = dict(
         flip=True, scales=(1.0,), max_num_people=30, detection_threshold=0.1, tag_threshold=1.0, nms_kernel=5,
-        adjust=True, refine=True,
+        adjust=True, refine=True, affine="standard",
         era=Era(name="test", **{"stage_aggregation": "direct", **era}),
         evaluator=CocoKeypointsEvaluator(**{"library": "xtcocotools", "sigmas": "coco", **evaluator}),
     )  # fmt: skip

@@ -81,6 +81,7 @@ def run_oracle_evaluate(
     bbox_file: Path | None = None,
     scales: Sequence[float] | None = None,
     timeout: float = 1800.0,
+    extra: Sequence[str] = (),
 ) -> OracleOutput:
     """oracle/evaluate.py (MMPose 0.29's test dataset + single_gpu_test + dataset.evaluate) on the same data."""
     args: list[object] = ["--config", config, "--checkpoint", checkpoint, "--ann-file", ann_file]
@@ -89,7 +90,7 @@ def run_oracle_evaluate(
         args += ["--bbox-file", bbox_file]
     if scales is not None:
         args += ["--test-scale-factor", ",".join(str(s) for s in scales)]
-    oracle.run("evaluate", *args, timeout=timeout)
+    oracle.run("evaluate", *args, *extra, timeout=timeout)
     return OracleOutput(
         results=json.loads((out / "result_keypoints.json").read_text()),
         raw=json.loads((out / "raw.json").read_text()),

@@ -82,6 +82,44 @@ CASES = {
         "test_macaque.json",
         17,
     ),
+    # COCO decoding variants (PROTOCOLS.md §3.1), each on image 785's 22 detector boxes: plain at 384x288, DARK, UDP
+    # (UDP affine + UDP decoding, no heatmap shift) and UDP with CombinedTarget offsets (a 3K-channel head).
+    "coco-384x288": Case(
+        "hrnet_w32_coco_384x288",
+        f"{BODY}/coco/hrnet_w32_coco_384x288.py",
+        "coco",
+        "test_coco.json",
+        17,
+        bbox_file="test_coco_det_AP_H_56.json",
+        image_ids=(785,),
+    ),
+    "coco-dark": Case(
+        "hrnet_w32_coco_256x192_dark",
+        f"{BODY}/coco/hrnet_w32_coco_256x192_dark.py",
+        "coco",
+        "test_coco.json",
+        17,
+        bbox_file="test_coco_det_AP_H_56.json",
+        image_ids=(785,),
+    ),
+    "coco-udp": Case(
+        "hrnet_w32_coco_256x192_udp",
+        f"{BODY}/coco/hrnet_w32_coco_256x192_udp.py",
+        "coco",
+        "test_coco.json",
+        17,
+        bbox_file="test_coco_det_AP_H_56.json",
+        image_ids=(785,),
+    ),
+    "coco-udp-regress": Case(
+        "hrnet_w32_coco_256x192_udp_regress",
+        f"{BODY}/coco/hrnet_w32_coco_256x192_udp_regress.py",
+        "coco",
+        "test_coco.json",
+        17,
+        bbox_file="test_coco_det_AP_H_56.json",
+        image_ids=(785,),
+    ),
     # ATRW: padding 1.0, square input (PROTOCOLS.md §8 item 1).
     "atrw": Case("hrnet_w48_atrw_256x256", f"{ANIMAL}/atrw/hrnet_w48_atrw_256x256.py", "atrw", "test_atrw.json", 15),
 }

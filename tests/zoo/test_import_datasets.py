@@ -55,25 +55,43 @@ def test_evaluated_on_ochuman_is_ochuman_not_coco():
     assert coco.dataset.value == "coco"
 
 
-def test_unreadable_tables_are_named_and_the_others_imported(capsys, family_pages_dir, tmp_path):
-    """MPII's PCKh table (Mean, Mean@0.1) has no evaluator kind yet: the page is skipped, naming the columns; a page
-    with a readable table beside it keeps that table."""
-    mpii = family_pages_dir / "topdown_heatmap" / "mpii" / "hrnet_mpii.md"
-    assert main(["import", str(mpii)]) == 2
+def test_unreadable_tables_are_named_and_the_others_imported(capsys, tmp_path):
+    """A hand-pose table (PCK, AUC, EPE) has no evaluator kind: the page is skipped, naming the columns; a page with
+    a readable table beside it keeps that table."""
+    hand = tmp_path / "onehand.md"
+    unknown = {"PCK": "0.987", "AUC": "0.873", "EPE": "2.34"}
+    hand.write_text(_page("Results on OneHand10K val set", unknown, "hrnetv2_w18_onehand10k"))
+    assert main(["import", str(hand)]) == 2
     err = capsys.readouterr().err
-    assert "skipped: no evaluator kind declares column(s) ['Mean', 'Mean@0.1']" in err and "Traceback" not in err
+    assert "skipped: no evaluator kind declares column(s) ['PCK', 'AUC', 'EPE']" in err and "Traceback" not in err
     mixed = tmp_path / "mixed.md"
     ok = {"AP": "0.591", "AP50": "0.748", "AP75": "0.641", "AR": "0.631", "AR50": "0.775"}
-    mixed.write_text(mpii.read_text() + "\n" + _page("Results on COCO val2017 with GT boxes", ok, "m_coco"))
+    mixed.write_text(hand.read_text() + "\n" + _page("Results on COCO val2017 with GT boxes", ok, "m_coco"))
     assert main(["import", "--json", str(mixed)]) == 0
     captured = capsys.readouterr()
     [doc] = json.loads(captured.out)
     assert [r["entry_id"] for r in doc["rows"]] == ["m_coco"]
-    assert [t["columns"] for t in doc["skipped_tables"]] == [["Mean", "Mean@0.1"]]
+    assert [t["columns"] for t in doc["skipped_tables"]] == [["PCK", "AUC", "EPE"]]
     assert "note: mixed.md: table at line" in captured.err
 
 
-def test_crowdpose_page_names_its_unknown_columns(capsys, family_pages_dir):
-    page = family_pages_dir / "associative_embedding" / "crowdpose" / "higherhrnet_crowdpose.md"
-    assert main(["import", str(page)]) == 2
-    assert "['AP (E)', 'AP (M)', 'AP (H)']" in capsys.readouterr().err
+def test_mpii_and_crowdpose_pages_are_read_whole(capsys, family_pages_dir):
+    """The PCKh (`Mean`, `Mean@0.1`) and crowd-bin (`AP (E)`) columns are the pckh and crowdpose_keypoints kinds':
+    both pages import with no table skipped, each row on its dataset's template."""
+    pages = {
+        ("topdown_heatmap", "mpii", "hrnet_mpii.md"): ("mpii", "td-mpii", {"Mean", "Mean@0.1"}),
+        ("associative_embedding", "crowdpose", "higherhrnet_crowdpose.md"): (
+            "crowdpose", "bu-crowdpose-higherhrnet", {"AP", "AP50", "AP75", "AP(E)", "AP(M)", "AP(H)"}
+        ),
+    }  # fmt: skip
+    for parts, (dataset, template, metrics) in pages.items():
+        page = family_pages_dir.joinpath(*parts)
+        assert main(["import", "--json", str(page)]) == 0
+        [doc] = json.loads(capsys.readouterr().out)
+        assert doc["skipped_tables"] == [] and len(doc["rows"]) == 2
+        for row in doc["rows"]:
+            assert set(row["metrics"]) == metrics, row
+        implied = imply(
+            parse_page(page.read_text(), name=parts[-1]), load_registry(), protocol_templates(load_registry())
+        )
+        assert {(r.dataset.value, r.template.value) for r in implied} == {(dataset, template)}

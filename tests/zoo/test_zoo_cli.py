@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import yaml
+
 from zoo import load_registry, readme
 from zoo.cli import main
 from zoo.evaluators import METRIC_NAMES
@@ -26,16 +28,23 @@ def test_list_table_and_wildcard(capsys):
     assert all("horse10" in ln for ln in lines[1:])
 
 
+def _counts_in_zoo_yaml() -> tuple[int, int]:
+    """Entries and result rows of the repository's zoo.yaml as plain YAML reads them (not through zoo.load)."""
+    doc = yaml.safe_load(DEFAULT_REGISTRY.read_text(encoding="utf-8"))
+    return len(doc["entries"]), sum(len(e["results"]) for e in doc["entries"])
+
+
 def test_list_json_contract(capsys):
     code, out, _ = run(capsys, "list", "--json")
     assert code == 0
     data = json.loads(out)
-    assert len(data) == 19 and sum(len(e["results"]) for e in data) == 23  # 18 zoo checkpoints + the demo
+    entries, rows = _counts_in_zoo_yaml()
+    assert len(data) == entries and sum(len(e["results"]) for e in data) == rows
     for entry in data:
         # every zoo checkpoint is downloaded over https; the demo ships in the repository (file:)
         assert entry["id"] and entry["checkpoint"]["url"].startswith(("https://", "file:demo/"))
         for row in entry["results"]:
-            assert row["dataset"] in {"aic", "coco", "horse10", "macaque", "atrw", "demo"}
+            assert row["dataset"] in {"aic", "coco", "horse10", "macaque", "atrw", "crowdpose", "mpii", "demo"}
             assert set(row["metrics"]) <= set(METRIC_NAMES)
             assert all(isinstance(v, float) for v in row["metrics"].values())
             assert isinstance(row["protocol"]["flip"], bool)
@@ -65,7 +74,8 @@ def test_check_passes_on_fresh_readme_and_fails_on_stale(capsys, tmp_path):
     code, out, _ = run(capsys, "readme", "--readme", str(fresh))
     assert code == 0 and "0.870" in fresh.read_text() and fresh.read_text().endswith("outro\n")
     code, out, _ = run(capsys, "check", "--readme", str(fresh))
-    assert code == 0 and out.startswith("ok: 19 entries, 23 result rows")
+    entries, rows = _counts_in_zoo_yaml()
+    assert code == 0 and out.startswith(f"ok: {entries} entries, {rows} result rows")
     stale = tmp_path / "stale.md"
     stale.write_text(fresh.read_text().replace("| 0.870 |", "| 0.871 |"), encoding="utf-8")
     code, _, err = run(capsys, "check", "--readme", str(stale))
@@ -103,7 +113,7 @@ def test_import_without_torch(repo_root):
     code = (
         "import sys; sys.modules['torch'] = None\n"
         "import zoo, zoo.load, zoo.cli, zoo.readme\n"
-        "r = zoo.load_registry(); assert len(r.entries) == 19\n"
+        f"r = zoo.load_registry(); assert len(r.entries) == {_counts_in_zoo_yaml()[0]}\n"
         "assert 'torch' not in {m for m in sys.modules if sys.modules[m] is not None}\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=repo_root)
@@ -119,4 +129,7 @@ def test_python_dash_m_zoo(repo_root):
         "higher_hrnet32_coco_512x512",
         "higher_hrnet32_coco_640x640",
         "higher_hrnet48_coco_512x512",
+        "higher_hrnet32_crowdpose_512x512",
+        "higher_hrnet32_coco_512x512_udp",
+        "higher_hrnet48_coco_512x512_udp",
     ]

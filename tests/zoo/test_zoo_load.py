@@ -8,6 +8,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 import pytest
+import yaml
 
 from zoo import RegistryError, load_registry
 from zoo.load import DEFAULT_REGISTRY, PACKAGE_DIR
@@ -204,7 +205,9 @@ def test_unknown_metric_name(tmp_path):
 
 def test_metrics_inconsistent_with_evaluator(tmp_path):
     path = variant(tmp_path, ("metrics: {PCK@0.3: 0.951, NME: 0.122}", "metrics: {AP: 0.951, NME: 0.122}"))
-    assert_problem(problems_of(path), "entries[5].results[0].metrics", line_of(path, "{AP: 0.951"), "pck_nme")
+    entries = yaml.safe_load(DEFAULT_REGISTRY.read_text(encoding="utf-8"))["entries"]
+    index = next(i for i, e in enumerate(entries) if e["results"][0]["metrics"].get("PCK@0.3") == 0.951)
+    assert_problem(problems_of(path), f"entries[{index}].results[0].metrics", line_of(path, "{AP: 0.951"), "pck_nme")
 
 
 def test_unknown_protocol_template(tmp_path):
@@ -255,3 +258,15 @@ def test_several_problems_at_once(tmp_path):
     for needle in ("sha256_prefix", "metrics.APP", "architecture.width", "dataset (line"):
         assert any(needle in p for p in problems), needle
     assert all(re.search(r"\(line \d+\): .+; expected ", p) for p in problems), problems
+
+
+def test_bottomup_affine_is_a_closed_choice_and_bottomup_only(tmp_path):
+    path = variant(
+        tmp_path,
+        ("protocol: {base: bu-aic-ae}", "protocol: {base: bu-aic-ae, affine: unbiased}"),
+        ("protocol: {base: td-aic-gt}", "protocol: {base: td-aic-gt, refine: true}"),
+    )
+    problems = problems_of(path)
+    assert_problem(problems, "entries[1].results[0].protocol.affine", line_of(path, "affine: unbiased"), "udp")
+    line = line_of(path, "td-aic-gt, refine: true")
+    assert_problem(problems, "entries[0].results[0].protocol.refine", line, "does not apply")

@@ -28,7 +28,7 @@ def test_dataset_where_sort(capsys, rows):
     assert code == 0, err
     found = json.loads(out)
     expected = [r for r in rows if r.dataset == "coco" and r.metrics.get("AP", 0) > 0.7]
-    assert {f["name"] for f in found} == {r.row_id for r in expected} and len(found) == 6
+    assert {f["name"] for f in found} == {r.row_id for r in expected} and len(found) == len(expected) > 0
     assert [f["AP"] for f in found] == sorted((r.metrics["AP"] for r in expected), reverse=True)  # best first
 
 

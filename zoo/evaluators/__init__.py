@@ -16,13 +16,32 @@ from typing import Any
 from zoo.errors import UnknownEntryError
 from zoo.evaluators.base import EvaluatorRecord
 from zoo.evaluators.coco_keypoints import CocoKeypointsEvaluator
+from zoo.evaluators.crowdpose_keypoints import CrowdPoseEvaluator
 from zoo.evaluators.pck_nme import PckNmeEvaluator
+from zoo.evaluators.pckh import PckhEvaluator
+
+__all__ = [
+    "EVALUATORS",
+    "HIGHER_IS_BETTER",
+    "METRIC_NAMES",
+    "PAGE_COLUMNS",
+    "CocoKeypointsEvaluator",
+    "CrowdPoseEvaluator",
+    "Evaluator",
+    "EvaluatorRecord",
+    "PckNmeEvaluator",
+    "PckhEvaluator",
+    "make_evaluator",
+    "record_of",
+]
 
 #: kind -> record class. A record's `kind` default is its key here.
 EVALUATORS: Mapping[str, type[EvaluatorRecord]] = MappingProxyType(
     {
         "coco_keypoints": CocoKeypointsEvaluator,
         "pck_nme": PckNmeEvaluator,
+        "crowdpose_keypoints": CrowdPoseEvaluator,
+        "pckh": PckhEvaluator,
     }
 )
 
@@ -54,8 +73,3 @@ def record_of(kind: str) -> type[EvaluatorRecord]:
 def make_evaluator(kind: str, **settings: Any) -> EvaluatorRecord:
     """The record of `kind` with these settings (the fields zoo.yaml would set)."""
     return record_of(kind)(**settings)
-
-
-def kinds_with_metrics(names) -> list[str]:
-    """The kinds whose metric vocabulary holds every one of `names`."""
-    return [kind for kind, cls in EVALUATORS.items() if set(names) <= set(cls.metrics)]
