@@ -8,7 +8,8 @@ sets under `evaluator:`; zoo.protocol_reader reads them from the field types alo
 - bool, int, float (>= 0) and str fields are read as such, a Literal as a closed choice;
 - `metadata={"yaml_choices": (...)}` narrows a Literal to what zoo.yaml may say (others are for `--protocol`);
 - `metadata={"schema_with_sigmas": True}` is the name of a keypoint schema with OKS sigmas, as many as the entry's
-  keypoints.
+  keypoints;
+- `metadata={"bare_file_name": True}` is a file name with no folder part (a file beside the annotation file).
 
 Its class attributes declare the metric vocabulary of the kind (zoo.evaluators.METRIC_NAMES is their union).
 """

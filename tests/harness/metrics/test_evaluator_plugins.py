@@ -7,7 +7,7 @@ from typing import get_args
 
 import pytest
 
-from harness.data.loaders import LOADERS, load_gt_split
+from harness.data.loaders import LOADERS, TABLES, load_gt_split, read_tables
 from harness.errors import DataError
 from harness.metrics import MetricError, score
 from harness.metrics.evaluators import SCORERS
@@ -21,7 +21,7 @@ def test_one_scorer_per_evaluator_kind():
 
 
 def test_one_loader_per_annotation_format():
-    assert set(LOADERS) == set(get_args(AnnotationFormat))
+    assert set(LOADERS) == set(get_args(AnnotationFormat)) == set(TABLES)
 
 
 def test_a_kind_without_scorer_is_an_error_not_a_fallback(tmp_path):
@@ -32,6 +32,8 @@ def test_a_kind_without_scorer_is_an_error_not_a_fallback(tmp_path):
         score([], evaluator=Unscored(), gt={}, schema=None)
     with pytest.raises(DataError, match="no loader for annotation format 'mpii-mat'"):
         load_gt_split("mpii-mat", tmp_path / "a.json", img_dir=tmp_path, protocol=None, schema=None)
+    with pytest.raises(DataError, match="no loader for annotation format 'mpii-mat'"):
+        read_tables("mpii-mat", tmp_path / "a.json", schema=None, evaluator=None)
 
 
 def test_the_result_names_its_evaluator_in_plain_data(samples_dir):
