@@ -89,7 +89,7 @@ class PageRow:
 
 @dataclass(frozen=True)
 class SkippedTable:
-    """A results table the registry cannot read: a column no evaluator kind declares (PCKh's `Mean`, ...)."""
+    """A results table the registry cannot read: a column no evaluator kind declares (a hand page's `AUC`, ...)."""
 
     line: int
     caption: str
