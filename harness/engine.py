@@ -37,8 +37,9 @@ from harness.chunks import (
     split_chunks,
     topdown_predictions,
 )
-from harness.data.annotations import coco_tables, read_json, validate_ground_truth
+from harness.data.annotations import coco_tables
 from harness.errors import DataError, HarnessError
+from harness.metrics.evaluators import scorer_of, truth_key
 from harness.spec import EvalSpec
 from zoo import portable
 from zoo.record import RunRecord, standing
@@ -83,12 +84,14 @@ def subset_gt(gt: Mapping[str, Any], image_ids: list[int]) -> dict[str, Any]:
     return out
 
 
-def load_instances(spec: EvalSpec, schema: KeypointSchema):
-    """Top-down instances per the row's box source (PROTOCOLS.md §2.1, §5)."""
-    from harness.data.coco_style import load_detection_instances, load_gt_instances
-    from harness.data.horse10 import load_horse10_instances
+def load_instances(spec: EvalSpec, registry: Registry):
+    """Top-down instances per the row's box source (PROTOCOLS.md §2.1, §5): detector boxes, or the GT instances read
+    by the loader of the dataset's annotation format (harness.data.loaders)."""
+    from harness.data.coco_style import load_detection_instances
+    from harness.data.loaders import load_gt_split
 
     p, d = spec.protocol, spec.data
+    schema = registry.schemas[spec.entry.architecture.keypoint_schema]
     if isinstance(p, TopDownProtocol) and p.boxes.kind == "detector":
         if d.bbox_file is None:
             raise DataError(
@@ -97,17 +100,8 @@ def load_instances(spec: EvalSpec, schema: KeypointSchema):
         return load_detection_instances(
             d.bbox_file, ann_file=d.ann_file, img_dir=d.img_dir, score_threshold=p.boxes.score_threshold
         )
-    if p.evaluator.kind == "pckh":
-        # MPII (PROTOCOLS.md §11): every person of the json, with the annotation's own center and scale.
-        from harness.data.mpii import load_mpii_instances
-
-        return load_mpii_instances(d.ann_file, img_dir=d.img_dir)
-    if p.evaluator.kind == "pck_nme":
-        # Horse-10 (PROTOCOLS.md §5): every labelled instance, raw annotation box, no cleaning.
-        return load_horse10_instances(d.ann_file, img_dir=d.img_dir, num_keypoints=schema.num_keypoints)
-    return load_gt_instances(
-        d.ann_file, img_dir=d.img_dir, gt_box_shrink=p.era.gt_box_shrink, num_keypoints=schema.num_keypoints
-    )
+    annotations = registry.datasets[spec.result.dataset].annotations
+    return load_gt_split(annotations, d.ann_file, img_dir=d.img_dir, protocol=p, schema=schema)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -172,8 +166,8 @@ class _Prepared:
     key: str
     store: ChunkStore
     chunk_items: int  # instances (top-down) or images (bottom-up) per chunk
-    #: PCKh only: the ground truth of every person (harness.metrics.pckh), read and checked before any inference.
-    pckh_truth: Any = None
+    #: The evaluator kind's own ground truth (Scorer.read_truth; PCKh's .mat), read and checked before any inference.
+    truth: Any = None
 
 
 def _prepare(
@@ -194,36 +188,28 @@ def _prepare(
             f"{schema.name!r} {schema.num_keypoints}"
         )
     outputs.check(out_dir, run_key=None, overwrite=overwrite)  # before hashing gigabytes: a file, not writable
-    gt, pckh_truth = _ground_truth(spec, schema)
+    gt, truth = _ground_truth(spec, registry, schema)
     image_ids, total_images = select_images(gt, spec.data.ann_file, spec.limit)
     files, ident, per_chunk = run_inputs(spec, model_label=model_label, checkpoint_info=checkpoint_info)
-    if pckh_truth is not None:
-        files["pckh_ground_truth"] = _file_info(Path(pckh_truth.source))
+    if truth is not None:
+        files[truth_key(spec.protocol.evaluator)] = _file_info(Path(truth.source))
     key = identity.run_key(ident)
     outputs.check(out_dir, run_key=key, overwrite=overwrite, replace_other_runs=replace_other_runs)
     store = ChunkStore(out_dir / ".chunks" / key, run_key=key)
-    return _Prepared(schema, gt, image_ids, total_images, files, ident, key, store, per_chunk, pckh_truth)
+    return _Prepared(schema, gt, image_ids, total_images, files, ident, key, store, per_chunk, truth)
 
 
-def _ground_truth(spec: EvalSpec, schema: KeypointSchema) -> tuple[Mapping[str, Any], Any]:
-    """The split's annotations as COCO-shaped tables, checked; and for PCKh (MPII, PROTOCOLS.md §11) the .mat ground
-    truth beside them, checked to hold one person per json record, before hours of inference."""
+def _ground_truth(spec: EvalSpec, registry: Registry, schema: KeypointSchema) -> tuple[Mapping[str, Any], Any]:
+    """The split's annotations as checked COCO-shaped tables, read by its dataset's annotation format
+    (harness.data.loaders.TABLES); and the evaluator kind's own ground truth when it has one (PCKh: MPII's .mat beside
+    the annotation file, PROTOCOLS.md §11), checked against the tables before hours of inference."""
+    from harness.data.loaders import read_tables
+    from harness.metrics.evaluators import read_truth
+
     ev = spec.protocol.evaluator
-    if ev.kind != "pckh":
-        gt = read_json(spec.data.ann_file, what="annotation file")
-        validate_ground_truth(gt, spec.data.ann_file, schema, ev)
-        return gt, None
-    from harness.data.mpii import mpii_tables, read_mpii_annotations
-    from harness.metrics.pckh import ground_truth_path, read_pckh_ground_truth
-
-    persons = read_mpii_annotations(spec.data.ann_file)
-    truth = read_pckh_ground_truth(ground_truth_path(spec.data.ann_file, ev), num_keypoints=schema.num_keypoints)
-    if truth.num_persons != len(persons):
-        raise DataError(
-            f"{truth.source} holds {truth.num_persons} persons but {spec.data.ann_file} has {len(persons)} records: "
-            "they must be the same persons in the same order (both come from mpii_annotations.tar)"
-        )
-    return mpii_tables(persons), truth
+    annotations = registry.datasets[spec.result.dataset].annotations
+    gt = read_tables(annotations, spec.data.ann_file, schema=schema, evaluator=ev)
+    return gt, read_truth(ev, ann_file=spec.data.ann_file, gt=gt, schema=schema)
 
 
 def run_inputs(
@@ -294,7 +280,7 @@ def run_evaluation(
         spec, registry=registry, out_dir=out_dir, model_label=model_label, overwrite=overwrite,
         replace_other_runs=replace_other_runs,
     )  # fmt: skip
-    chunks, compute, unit, counts = _chunked(spec, run)
+    chunks, compute, unit, counts = _chunked(spec, run, registry)
     schema = run.schema
     if reuse_only:
         _require_chunks(run.store, len(chunks))
@@ -404,12 +390,12 @@ def _begin(spec: EvalSpec, *, registry: Registry, out_dir: Path, model_label, ov
     return spec, ctx, run
 
 
-def _chunked(spec: EvalSpec, run: _Prepared) -> tuple[list, Callable, str, dict]:
+def _chunked(spec: EvalSpec, run: _Prepared, registry: Registry) -> tuple[list, Callable, str, dict]:
     """The run's chunks (instances or image ids, in the chunk plan of harness.chunks), the function that computes
     a share of them, the progress unit and the counts recorded in provenance."""
-    schema, image_ids = run.schema, run.image_ids
+    image_ids = run.image_ids
     if spec.protocol.paradigm == "topdown":
-        loaded = load_instances(spec, schema)
+        loaded = load_instances(spec, registry)
         wanted = set(image_ids)
         instances = tuple(i for i in loaded.instances if i.image_id in wanted)
         if not instances:
@@ -445,10 +431,10 @@ def _score_and_write(
     from harness.metrics import score
 
     entry, result, ev = spec.entry, spec.result, spec.protocol.evaluator
-    sigmas = registry.schemas[ev.sigmas].sigmas if getattr(ev, "sigmas", None) else None
+    sigmas = registry.schemas[ev.sigmas_schema].sigmas if ev.sigmas_schema else None
     gt = subset_gt(run.gt, run.image_ids)
-    if run.pckh_truth is not None:  # the persons of the selected images (their annotation ids are the bbox_ids)
-        gt = run.pckh_truth.subset([a["id"] for a in gt["annotations"]])
+    if run.truth is not None:  # the kind's own truth (PCKh's .mat): the part the selected images hold
+        gt = scorer_of(ev).select_truth(run.truth, gt)
     scored = score(
         preds,
         evaluator=ev,
@@ -476,7 +462,7 @@ def _score_and_write(
         "checkpoint_registry_prefix": entry.checkpoint.sha256_prefix,
         "annotations": _recorded(run.files["annotations"], known),
         "bbox_file": _recorded(run.files["bbox_file"], known),
-        **({"pckh_ground_truth": _recorded(run.files["pckh_ground_truth"], known)} if run.pckh_truth else {}),
+        **({truth_key(ev): _recorded(run.files[truth_key(ev)], known)} if run.truth is not None else {}),
         "images_dir": portable.path(spec.data.img_dir, known),
         "counts": counts,
         "chunks": chunks,

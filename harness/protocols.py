@@ -7,9 +7,8 @@ from dataclasses import replace
 from typing import Any, get_args
 
 from harness.errors import HarnessError
-from harness.metrics import BBOX_NORMALIZER
 from zoo.rules import scales_problem
-from zoo.schema import BoxSource, DocumentedRow, Era, Evaluator, Protocol, ProtocolName, TopDownProtocol
+from zoo.schema import BoxSource, DocumentedRow, Era, Protocol, ProtocolName, TopDownProtocol
 
 PROTOCOL_NAMES: tuple[str, ...] = get_args(ProtocolName)
 
@@ -21,9 +20,9 @@ def run_protocol(result: DocumentedRow, name: str) -> Protocol:
     'published': the row's own protocol (the code of its era, PROTOCOLS.md §7).
     'mmpose-0.29': what MMPose 0.29.0 (0.x HEAD) does with the same checkpoint: un-shrunk GT boxes, direct bottom-up
     stage aggregation, no grouping truncation (PROTOCOLS.md §7, §8 items 3, 10), box scale rounded after the division
-    in float32 (docs/PARITY.md), xtcocotools for COCO-style scoring, and
-    for Horse-10 its generic 'PCK' (PCK@0.2 by the longer bbox side; no NME, PROTOCOLS.md §5, §8 item 11); MPII's
-    PCKh is unchanged (PROTOCOLS.md §11).
+    in float32 (docs/PARITY.md), and the evaluator's own 0.29 form (`mmpose029()` of its record: xtcocotools for
+    COCO-style scoring, for Horse-10 its generic 'PCK', PCK@0.2 by the longer bbox side; no NME, PROTOCOLS.md §5,
+    §8 item 11; CrowdPose's keypoints_crowd and MPII's PCKh unchanged, PROTOCOLS.md §5, §11).
     """
     protocol = result.protocol
     if name == "published":
@@ -38,16 +37,8 @@ def run_protocol(result: DocumentedRow, name: str) -> Protocol:
         # mmpose 0.29's TopDownGetBboxCenterScale (bbox_xywh2cs) divides the float32 box size by 200.
         box_scale_rounding="size",
     )
-    ev = protocol.evaluator
-    if ev.kind == "coco_keypoints":
-        evaluator = replace(ev, library="xtcocotools")
-    elif ev.kind == "crowdpose_keypoints":
-        evaluator = ev  # xtcocotools' keypoints_crowd in every era (PROTOCOLS.md §5 "CrowdPose")
-    elif ev.kind == "pckh":
-        evaluator = ev  # MPII's PCKh is the same in both (PROTOCOLS.md §11)
-    else:
-        evaluator = Evaluator(kind="pck_nme", pck_threshold=0.2, normalize=BBOX_NORMALIZER)
-    return replace(protocol, era=era, evaluator=evaluator)
+    # Each evaluator kind declares its own 0.29 form (zoo.evaluators).
+    return replace(protocol, era=era, evaluator=protocol.evaluator.mmpose029())
 
 
 def apply_overrides(

@@ -107,14 +107,7 @@ def protocol_summary(result: DocumentedRow) -> str:
         parts.append(f"padding {p.padding:g}")
     parts.append("flip" + (" + shift" if topdown and p.shift_heatmap else "") if p.flip else "no flip")
     parts.append("scales " + ",".join(f"{s:g}" for s in p.scales))
-    ev = p.evaluator
-    if ev.kind in ("coco_keypoints", "crowdpose_keypoints"):
-        crowd = " keypoints_crowd" if ev.kind == "crowdpose_keypoints" else ""
-        parts.append(f"{ev.library}{crowd} ({ev.sigmas} sigmas{', use_area' if ev.use_area else ', area=0.53*bbox'})")
-    elif ev.kind == "pckh":
-        parts.append(f"PCKh@{ev.threshold:g} (head size {ev.head_size_factor:g} x head box diagonal)")
-    else:
-        parts.append(f"PCK@{ev.pck_threshold:g} / NME ({ev.normalize})")
+    parts.append(p.evaluator.summary())
     parts.append(f"era {p.era.name}")
     return "; ".join(parts)
 

@@ -170,12 +170,7 @@ def describe_result(r: DocumentedRow) -> list[str]:
             f"max_num_people {p.max_num_people}; detection_threshold {p.detection_threshold:g}; tag_threshold "
             f"{p.tag_threshold:g}; nms_kernel {p.nms_kernel}; adjust {p.adjust}; refine {p.refine}; affine {p.affine}"
         )
-    if ev.kind in ("coco_keypoints", "crowdpose_keypoints"):
-        evaluator = f"{ev.kind} ({ev.library}, sigmas {ev.sigmas}, use_area {ev.use_area})"
-    elif ev.kind == "pckh":
-        evaluator = f"{ev.kind} (threshold {ev.threshold:g}, head size factor {ev.head_size_factor:g}, {ev.gt_file})"
-    else:
-        evaluator = f"{ev.kind} (PCK@{ev.pck_threshold:g}, normalize {ev.normalize})"
+    evaluator = ev.details()
     switches = [f"gt_box_shrink {era.gt_box_shrink}"]
     if era.stage_aggregation:
         switches.append(f"stage_aggregation {era.stage_aggregation}")

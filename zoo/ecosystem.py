@@ -1,5 +1,5 @@
-"""What the exported formats (model-index metafiles, Hub model cards, search) share: the task of each dataset, the
-collection of each head, the licence, a protocol in words, and the run of record of each row.
+"""What the exported formats (model-index metafiles, Hub model cards, search) share: the collection of each head,
+the licence, a protocol in words, and the run of record of each row (a dataset's task is zoo.yaml's).
 
 Defined once here so that the metafiles and the cards cannot disagree. torch-free, no third-party imports.
 """
@@ -10,22 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from zoo import history
-from zoo.errors import ExportError
+from zoo.errors import ExportError  # noqa: F401 (its old import path: tests/test_errors.py)
 from zoo.record import counts_as_reproduction
 from zoo.schema import BottomUpProtocol, DocumentedRow, Entry, Protocol, Registry, TopDownProtocol
 from zoo.verdicts import RowVerdict, row_verdict
 
-#: OpenMMLab's task names (MMPose's own metafiles use them); the Hub has one pipeline tag for all of them.
-TASKS = {
-    "aic": "Body 2D Keypoint",
-    "coco": "Body 2D Keypoint",
-    "crowdpose": "Body 2D Keypoint",
-    "mpii": "Body 2D Keypoint",
-    "horse10": "Animal 2D Keypoint",
-    "macaque": "Animal 2D Keypoint",
-    "atrw": "Animal 2D Keypoint",
-    "demo": "Body 2D Keypoint",  # synthetic human-like figures (harness/demo/generate.py)
-}
 HUB_TASK = "keypoint-detection"
 #: MMPose and its checkpoints are Apache-2.0 (as is this project, which trained the demo checkpoint).
 LICENSE = "apache-2.0"
@@ -106,15 +95,6 @@ def collection_of(entry: Entry) -> Collection:
     return COLLECTIONS[technique]
 
 
-def task_of(dataset: str) -> str:
-    try:
-        return TASKS[dataset]
-    except KeyError:
-        raise ExportError(
-            f"dataset {dataset!r} has no task name; add it to TASKS in zoo/ecosystem.py (e.g. 'Body 2D Keypoint')"
-        ) from None
-
-
 def protocol_words(p: Protocol) -> str:
     """The protocol of a row as one sentence (the facts of zoo.yaml, PROTOCOLS.md §2-§5)."""
     topdown = isinstance(p, TopDownProtocol)
@@ -137,16 +117,7 @@ def protocol_words(p: Protocol) -> str:
         )
         if p.affine == "udp":
             parts.append("unbiased data processing (UDP)")
-    ev = p.evaluator
-    if ev.kind in ("coco_keypoints", "crowdpose_keypoints"):
-        area = "OKS area from the annotation" if ev.use_area else "OKS area 0.53 x box area"
-        crowd = ", AP per crowd-index bin" if ev.kind == "crowdpose_keypoints" else ""
-        parts.append(f"scored with {ev.library} ({ev.sigmas} sigmas, {area}{crowd})")
-    elif ev.kind == "pckh":
-        head = f"{ev.head_size_factor:g} x the head box diagonal of {ev.gt_file}"
-        parts.append(f"PCKh at {ev.threshold:g} (Mean) and at 0.1 (Mean@0.1) of the head size ({head})")
-    else:
-        parts.append(f"PCK@{ev.pck_threshold:g} and NME normalised by the {ev.normalize.replace('_', '-')} distance")
+    parts.append(p.evaluator.words())
     parts.append(f"era {p.era.name}")
     return "; ".join(parts)
 

@@ -62,11 +62,16 @@ def _pages(paths: list[str]):
 
     pages = [read_page(p) for p in paths]
     for path, page in zip(paths, pages, strict=True):
+        if not page.rows and page.skipped:
+            raise PageError(f"{path}: no results table this registry reads: " + "; ".join(
+                s.describe() for s in page.skipped))  # fmt: skip
         if not page.rows:
             raise PageError(
                 f"{path}: no results table; expected a model-zoo page with a results table (columns Arch, Input Size, "
                 "metrics such as AP, ckpt; one row per checkpoint)"
             )
+        for skipped in page.skipped:
+            print(f"note: {page.name}: {skipped.describe()}", file=sys.stderr)
     return pages
 
 

@@ -20,16 +20,8 @@ from __future__ import annotations
 from typing import Any
 
 from zoo import history
-from zoo.ecosystem import (
-    HUB_TASK,
-    LICENSE,
-    ExportError,
-    RunOfRecord,
-    exported_metric,
-    protocol_words,
-    runs_of_record,
-    task_of,
-)
+from zoo.ecosystem import HUB_TASK, LICENSE, RunOfRecord, exported_metric, protocol_words, runs_of_record
+from zoo.errors import ExportError
 from zoo.render import markdown_env
 from zoo.schema import DocumentedRow, Entry, Registry
 
@@ -93,7 +85,7 @@ def eval_results(entry: Entry, registry: Registry, runs: dict[str, RunOfRecord])
         dataset = registry.datasets[r.dataset]
         common = dict(
             task_type=HUB_TASK,
-            task_name=task_of(r.dataset),
+            task_name=dataset.task,
             dataset_type=r.dataset,
             dataset_name=dataset.name,
             dataset_config=r.name,

@@ -20,10 +20,11 @@ from typing import Any
 import yaml
 
 from zoo.errors import PageError, RegistryError
+from zoo.evaluators import EVALUATORS
 from zoo.load import registry_paths
 from zoo.pages import METRIC_TEXT, Page, PageRow
 from zoo.protocol_reader import ProtocolContext, read_protocol
-from zoo.schema import CROWD_BINS, PCK_METRICS, PCKH_METRICS, DocumentedRow, Protocol, Registry, TopDownProtocol
+from zoo.schema import DocumentedRow, Protocol, Registry, TopDownProtocol
 from zoo.yamltree import Problems, parse
 
 
@@ -78,7 +79,13 @@ def protocol_templates(registry: Registry, path: str | Path | None = None) -> di
 
 
 def _word(text: str, word: str) -> bool:
-    return re.search(rf"(?<![A-Za-z0-9]){re.escape(word)}(?![A-Za-z0-9])", text, re.IGNORECASE) is not None
+    """`word` is named in `text` as a whole name: a hyphen joins words into another name (COCO-WholeBody-Face is not
+    COCO), a full stop after it does not."""
+    return re.search(rf"(?<![\w-]){re.escape(word)}(?![\w]|-\w)", text, re.IGNORECASE) is not None
+
+
+#: "evaluated on X" / "evaluate on X" / "tested on X": X is the dataset of the numbers, whatever else is named.
+_EVALUATED_ON = re.compile(r"\b(?:evaluated?|tested)\s+on\s+(?:the\s+)?(?P<what>[^,.;()]+)", re.IGNORECASE)
 
 
 def _paradigm(row: PageRow) -> Guess:
@@ -90,7 +97,13 @@ def _paradigm(row: PageRow) -> Guess:
 
 
 def _dataset(row: PageRow, registry: Registry) -> Guess:
-    hits = [key for key, ds in registry.datasets.items() if any(_word(row.caption, w) for w in (key, ds.name) if w)]
+    evaluated = _EVALUATED_ON.search(row.caption)
+    text = evaluated["what"].strip() if evaluated else row.caption
+    hits = [key for key, ds in registry.datasets.items() if any(_word(text, w) for w in (key, ds.name) if w)]
+    if evaluated:
+        if len(hits) == 1:
+            return Guess(hits[0], f"the caption says the rows are evaluated on {registry.datasets[hits[0]].name}")
+        return Guess(None, f"the caption says the rows are evaluated on {text!r}: not exactly one zoo.yaml dataset")
     if len(hits) == 1:
         return Guess(hits[0], f"the caption names {registry.datasets[hits[0]].name}")
     found = f"datasets {hits}" if hits else "no dataset of zoo.yaml"
@@ -165,22 +178,24 @@ def _by_variant(names: list[str], markers: frozenset[str]) -> list[str]:
     return [n for n in names if _variant_markers(n) <= markers]
 
 
-#: The evaluator kinds that score with a keypoint schema's sigmas (OKS).
-SIGMA_KINDS = ("coco_keypoints", "crowdpose_keypoints")
-
-
 def _template(row, paradigm, dataset, registry, templates) -> tuple[Guess, str]:
     """The template guess and the row-name basis ("gt-bbox", "det-ap56", ...) for top-down rows."""
-    pck, pckh = (any(m in names for m in row.metrics) for names in (PCK_METRICS, PCKH_METRICS))
-    crowd = any(m in CROWD_BINS for m in row.metrics)
-    kind = "pckh" if pckh else "pck_nme" if pck else "crowdpose_keypoints" if crowd else "coco_keypoints"
     box_kind, ap, box_reason = _boxes(row.caption) if paradigm == "topdown" else ("", None, "")
-    sigmas = registry.datasets[dataset].keypoint_schema if dataset else None
+    name = "gt-bbox" if box_kind == "gt" else (f"det-ap{int(ap)}" if ap is not None else "det")
+    if dataset is None:
+        # A template is a dataset's protocol: none is guessed for a dataset zoo.yaml does not know.
+        return Guess(None, "no dataset recognised, so no protocol template"), name
+    # The dataset's evaluator of record scores its rows (COCO's and CrowdPose's vocabularies overlap, so the metric
+    # names alone cannot tell the kind).
+    kind = registry.datasets[dataset].evaluator
+    if not set(row.metrics) <= set(EVALUATORS[kind].metrics):
+        return Guess(None, f"the metrics {list(row.metrics)} are not all {dataset}'s evaluator's ({kind})"), name
+    schema = registry.datasets[dataset].keypoint_schema
 
     def fits(p: Protocol) -> bool:
         if p.paradigm != paradigm or p.evaluator.kind != kind:
             return False
-        if kind in SIGMA_KINDS and p.evaluator.sigmas != sigmas:
+        if p.evaluator.sigmas_schema not in (None, schema):
             return False
         if isinstance(p, TopDownProtocol):
             if p.boxes.kind != box_kind:
@@ -191,11 +206,11 @@ def _template(row, paradigm, dataset, registry, templates) -> tuple[Guess, str]:
 
     markers = _variant_markers(f"{row.config_link.rsplit('/', 1)[-1]} {row.ckpt_url.rsplit('/', 1)[-1]}")
     hits = _by_variant([name for name, p in templates.items() if fits(p)], markers)
-    basis = f"{paradigm}, {kind}" + (f" with {sigmas} sigmas" if kind in SIGMA_KINDS else "")
+    uses_sigmas = any(p.evaluator.sigmas_schema for p in templates.values() if p.evaluator.kind == kind)
+    basis = f"{paradigm}, {kind}" + (f" with {schema} sigmas" if uses_sigmas else "")
     basis += f", {box_reason}" if box_reason else ""
     said = "/".join(m for m in VARIANT_MARKERS if m in markers)
     basis += f", {said} in the file names" if said else ", no variant word in the file names"
-    name = "gt-bbox" if box_kind == "gt" else (f"det-ap{int(ap)}" if ap is not None else "det")
     if len(hits) == 1:
         return Guess(hits[0], f"the only template for {basis}"), name
     found = f"templates {hits}" if hits else "no template"
@@ -329,6 +344,7 @@ def render(page: Page, implied: list[ImpliedRow], registry: Registry) -> str:
         "# Values marked `# guess:` are inferred (caption, zoo.yaml's datasets and protocol templates), not printed",
         "# on the page: check each before use. Metrics, URLs, ids and bibtex keys are exactly as printed.",
         _comment(f"# bibtex on the page: {bibtex}"),
+        *(_comment(f"# {s.describe()}") for s in page.skipped),
     ]
     by_entry: dict[str, list[ImpliedRow]] = {}
     for item in implied:
@@ -392,6 +408,7 @@ def to_json(page: Page, implied: list[ImpliedRow], registry: Registry) -> dict[s
     return {
         "page": page.name,
         "papers": [{"key": b.key, "role": b.role, "url": b.url} for b in page.papers],
+        "skipped_tables": [{"line": s.line, "caption": s.caption, "columns": list(s.columns)} for s in page.skipped],
         "rows": [
             {
                 "entry_id": i.entry_id,

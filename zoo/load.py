@@ -24,9 +24,10 @@ from zoo.bib import parse_bibtex
 from zoo.checkpoint_reader import read_checkpoint, read_url
 from zoo.dataset_reader import read_sources
 from zoo.errors import RegistryError
+from zoo.evaluators import EVALUATORS, METRIC_NAMES
 from zoo.keypoints import read_schemas
 from zoo.rows import RowContext, read_result
-from zoo.schema import METRIC_NAMES, Architecture, Dataset, DataSplit, Entry, HeadTarget, Registry
+from zoo.schema import AnnotationFormat, Architecture, Dataset, DataSplit, Entry, HeadTarget, Registry
 from zoo.yamltree import (
     Located,
     Problems,
@@ -207,15 +208,18 @@ def _read_keyed(node: Located | None, section: str, key: str, problems: Problems
     return out
 
 
+_DATASET_FIELDS = ("key", "name", "paper", "keypoint_schema", "splits", "task", "annotations", "evaluator")
+
+
 def _read_dataset(node: Located, path: str, schemas: dict, papers: dict, problems: Problems) -> Dataset | None:
     f = fields(
         problems,
         node,
         path,
-        required=("key", "name", "paper", "keypoint_schema", "splits"),
+        required=_DATASET_FIELDS,
         optional=("homepage", "sources"),
     )
-    if f is None or any(k not in f for k in ("key", "name", "paper", "keypoint_schema", "splits")):
+    if f is None or any(k not in f for k in _DATASET_FIELDS):
         return None
     before = len(problems.items)
     key = _ident(f["key"], join(path, "key"), problems)
@@ -224,6 +228,9 @@ def _read_dataset(node: Located, path: str, schemas: dict, papers: dict, problem
     schema = _known(f["keypoint_schema"], join(path, "keypoint_schema"), schemas, "keypoint schema", problems)
     # Dataset homepages are web pages (some only http); what to download is in `sources` (zoo/dataset_reader.py).
     homepage = read_url(f["homepage"], join(path, "homepage"), problems, file=False) if "homepage" in f else ""
+    task = get_str(problems, f["task"], join(path, "task"), expected="a task name such as 'Body 2D Keypoint'")
+    annotations = get_choice(problems, f["annotations"], join(path, "annotations"), get_args(AnnotationFormat))
+    evaluator = get_choice(problems, f["evaluator"], join(path, "evaluator"), EVALUATORS)
     splits = {}
     snode = f["splits"]
     if not isinstance(snode.value, dict) or not snode.value:
@@ -235,6 +242,7 @@ def _read_dataset(node: Located, path: str, schemas: dict, papers: dict, problem
     if len(problems.items) > before:
         return None
     common = dict(key=key, name=name, paper=paper, keypoint_schema=schema, homepage=homepage, sources=srcs)
+    common.update(task=task, annotations=annotations, evaluator=evaluator)
     return Dataset(splits=MappingProxyType(splits), **common)
 
 

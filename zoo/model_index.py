@@ -24,7 +24,6 @@ from zoo.ecosystem import (
     exported_metric,
     model_name,
     protocol_words,
-    task_of,
     weights_url,
 )
 from zoo.export import to_jsonable
@@ -95,7 +94,7 @@ def model(entry: Entry, result: DocumentedRow, registry: Registry) -> dict[str, 
         "Metadata": metadata,
         "Results": [
             {
-                "Task": task_of(result.dataset),
+                "Task": dataset.task,
                 "Dataset": dataset.name,
                 "Metrics": {exported_metric(m): _MetricText(t) for m, t in result.metric_text.items()},
             }

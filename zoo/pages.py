@@ -25,14 +25,13 @@ import bibtexparser
 
 from zoo.checkpoint_reader import CHECKPOINT_NAME
 from zoo.errors import PageError
-from zoo.schema import METRIC_NAMES
+from zoo.evaluators import PAGE_COLUMNS
 
 #: Roles MMPose marks bibtex blocks with (an HTML comment before the block).
 ROLES = ("ALGORITHM", "BACKBONE", "DATASET")
-#: Table columns that are not metrics; everything else must be a known metric (zoo.schema.METRIC_NAMES).
+#: Table columns that are not metrics; every other column must be one the evaluator kinds declare
+#: (zoo.evaluators.PAGE_COLUMNS), or the table is skipped and named (Page.skipped).
 KNOWN_COLUMNS = ("Arch", "Input Size", "ckpt", "log", "Set")
-#: Headers printed otherwise than our metric names: the CrowdPose page's "AP (E)" is MMPose's stat 'AP(E)'.
-HEADER_ALIASES = {"AP (E)": "AP(E)", "AP (M)": "AP(M)", "AP (H)": "AP(H)"}
 _ROLE = re.compile(r"<!--\s*\[(?P<role>[A-Z]+)\]\s*-->")
 _SIZE = re.compile(r"^(?P<h>\d+)x(?P<w>\d+)$")
 #: A metric cell as the pages print them: digits with an optional fraction ("0.870", "73.2"), no sign, exponent or
@@ -89,10 +88,27 @@ class PageRow:
 
 
 @dataclass(frozen=True)
+class SkippedTable:
+    """A results table the registry cannot read: a column no evaluator kind declares (a hand page's `AUC`, ...)."""
+
+    line: int
+    caption: str
+    columns: tuple[str, ...]  # the columns no kind declares
+
+    def describe(self) -> str:
+        return (
+            f"table at line {self.line} ({self.caption!r}) skipped: no evaluator kind declares column(s) "
+            f"{list(self.columns)} (zoo/evaluators/; known metric columns: {', '.join(PAGE_COLUMNS)})"
+        )
+
+
+@dataclass(frozen=True)
 class Page:
     path: Path
     papers: tuple[PageBib, ...]
     rows: tuple[PageRow, ...]
+    #: Tables left out, each named with why (the page's other tables are still read).
+    skipped: tuple[SkippedTable, ...] = ()
 
     @property
     def name(self) -> str:
@@ -120,6 +136,7 @@ def parse_page(text: str, *, name: str = "<page>", path: Path | None = None) -> 
     tokens = MarkdownIt("commonmark").enable("table").parse(text)
     papers: list[PageBib] = []
     rows: list[PageRow] = []
+    skipped: list[SkippedTable] = []
     role, paper_url, caption = "", "", ""
     i = 0
     while i < len(tokens):
@@ -136,10 +153,13 @@ def parse_page(text: str, *, name: str = "<page>", path: Path | None = None) -> 
             caption = _plain(tok)
         elif tok.type == "table_open":
             end = next(j for j in range(i, len(tokens)) if tokens[j].type == "table_close")
-            rows += _table(tokens[i:end], caption=caption, page=name)
+            table_rows, unknown = _table(tokens[i:end], caption=caption, page=name)
+            rows += table_rows
+            if unknown:
+                skipped.append(SkippedTable(line=tok.map[0] + 1 if tok.map else 0, caption=caption, columns=unknown))
             i = end
         i += 1
-    return Page(path=path or Path(name), papers=tuple(papers), rows=tuple(rows))
+    return Page(path=path or Path(name), papers=tuple(papers), rows=tuple(rows), skipped=tuple(skipped))
 
 
 def _plain(inline) -> str:
@@ -161,7 +181,8 @@ def _links(inline) -> list[tuple[str, str]]:
     return out
 
 
-def _table(tokens: list, *, caption: str, page: str) -> list[PageRow]:
+def _table(tokens: list, *, caption: str, page: str) -> tuple[list[PageRow], tuple[str, ...]]:
+    """The table's rows, or none and the columns no evaluator kind declares."""
     header: list[str] = []
     rows: list[PageRow] = []
     cells: list = []
@@ -173,29 +194,25 @@ def _table(tokens: list, *, caption: str, page: str) -> list[PageRow]:
             cells.append(tok)
         elif tok.type == "tr_close":
             if not header:
-                header = [HEADER_ALIASES.get(h, h) for h in map(_plain, cells)]
-                _check_header(header, page=page, line=line)
+                header = [_plain(c) for c in cells]
+                unknown = _check_header(header, page=page, line=line)
+                if unknown:
+                    return [], unknown
             else:
                 rows.append(_row(header, cells, caption=caption, page=page, line=line))
-    return rows
+    return rows, ()
 
 
-def _check_header(header: list[str], *, page: str, line: int) -> None:
-    unknown = [h for h in header if h not in KNOWN_COLUMNS and h not in METRIC_NAMES]
+def _check_header(header: list[str], *, page: str, line: int) -> tuple[str, ...]:
+    """The columns no evaluator kind declares (the table is then skipped); a table without the columns every
+    results table has is malformed."""
     missing = [h for h in ("Arch", "Input Size", "ckpt") if h not in header]
-    if unknown or missing:
-        what = "; ".join(
-            part
-            for part in (
-                f"unknown column(s) {unknown}" if unknown else "",
-                f"missing column(s) {missing}" if missing else "",
-            )
-            if part
-        )
+    if missing:
         raise PageError(
-            f"{page}:{line}: results table header {header}: {what}; expected Arch, Input Size, metric columns "
-            f"({', '.join(METRIC_NAMES)}), ckpt and log (and Set on Horse-10 pages)"
+            f"{page}:{line}: results table header {header}: missing column(s) {missing}; expected Arch, Input Size, "
+            f"metric columns ({', '.join(PAGE_COLUMNS)}), ckpt and log (and Set on Horse-10 pages)"
         )
+    return tuple(h for h in header if h not in KNOWN_COLUMNS and h not in PAGE_COLUMNS)
 
 
 def _row(header: list[str], cells: list, *, caption: str, page: str, line: int) -> PageRow:
@@ -211,7 +228,7 @@ def _row(header: list[str], cells: list, *, caption: str, page: str, line: int) 
     if size is None:
         raise PageError(f"{where}: Input Size {text['Input Size']!r}; expected HxW such as 256x192")
     for h in header:
-        if h in METRIC_NAMES and not METRIC_TEXT.fullmatch(text[h]):
+        if h in PAGE_COLUMNS and not METRIC_TEXT.fullmatch(text[h]):
             raise PageError(
                 f"{where}: {h} cell {text[h]!r} is not a number; expected a metric as the model-zoo pages print it, "
                 "such as 0.870 (fix the page's table)"
@@ -222,7 +239,7 @@ def _row(header: list[str], cells: list, *, caption: str, page: str, line: int) 
         line=line,
         caption=caption,
         cells=text,
-        metrics={h: text[h] for h in header if h in METRIC_NAMES},
+        metrics={PAGE_COLUMNS[h]: text[h] for h in header if h in PAGE_COLUMNS},
         ckpt_url=ckpt,
         log_url=_link(by_col["log"], "log", where) if "log" in by_col else "",
         config_link=arch_links[0][1] if arch_links else "",

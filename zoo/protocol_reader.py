@@ -12,8 +12,9 @@ import dataclasses
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import get_args
+from typing import Literal, get_args, get_origin, get_type_hints
 
+from zoo.evaluators import EVALUATORS, Evaluator
 from zoo.rules import kernel_problem, scales_problem
 from zoo.schema import (
     AffineKind,
@@ -21,13 +22,9 @@ from zoo.schema import (
     BaseProtocol,
     BottomUpProtocol,
     BoxSource,
-    CocoLibrary,
-    CrowdPoseEvaluator,
     Era,
-    Evaluator,
     KeypointSchema,
     Paradigm,
-    PckhEvaluator,
     Precision,
     Protocol,
     TopDownDecoder,
@@ -211,57 +208,62 @@ def read_boxes(node: Located, path: str, problems: Problems) -> BoxSource | None
     return BoxSource(kind=kind, file=file, score_threshold=threshold)
 
 
-#: The fields each evaluator kind reads (the first two are required); any other kind's field is an error.
-_EVALUATOR_KEYS = {
-    "coco_keypoints": ("library", "sigmas", "use_area"),
-    "pck_nme": ("pck_threshold", "normalize"),
-    "pckh": ("threshold", "head_size_factor", "gt_file"),
-    "crowdpose_keypoints": ("sigmas", "library", "use_area"),
-}
-
-
-def read_evaluator(
-    node: Located, path: str, ctx: ProtocolContext, problems: Problems
-) -> Evaluator | CrowdPoseEvaluator | PckhEvaluator | None:
-    every = tuple(dict.fromkeys(k for keys in _EVALUATOR_KEYS.values() for k in keys))
-    f = fields(problems, node, path, required=("kind",), optional=every)
-    if f is None or "kind" not in f:
+def read_evaluator(node: Located, path: str, ctx: ProtocolContext, problems: Problems) -> Evaluator | None:
+    """The record of the evaluator's `kind` (zoo.evaluators.EVALUATORS), its settings read by their field types
+    (zoo.evaluators.base); an unknown kind is a problem naming the known ones, never a fallback."""
+    if not isinstance(node.value, dict) or "kind" not in node.value:
+        fields(problems, node, path, required=("kind",), optional=())
         return None
-    kind = get_choice(problems, f["kind"], join(path, "kind"), tuple(_EVALUATOR_KEYS))
+    kind = get_str(problems, node.value["kind"], join(path, "kind"), expected="an evaluator kind")
     if kind is None:
         return None
-    if kind == "crowdpose_keypoints":
-        return _read_crowdpose(node, f, path, ctx, problems)
-    own = _EVALUATOR_KEYS[kind]
-    for key in every:
-        if key in f and key not in own:
-            problems.add(join(path, key), node.key_line(key), f"{key!r} does not apply to {kind}", one_of(own))
-    required = own if kind == "pckh" else own[:2]
-    for key in required:
-        if key not in f:
-            problems.add(join(path, key), node.line, f"missing {key!r} for {kind}", "it set")
-    kw: dict = {}
-    if kind == "coco_keypoints":
-        if "library" in f:
-            kw["library"] = get_choice(problems, f["library"], join(path, "library"), get_args(CocoLibrary))
-        if "sigmas" in f:
-            kw["sigmas"] = _sigmas(f["sigmas"], join(path, "sigmas"), ctx, problems)
-        if "use_area" in f:
-            kw["use_area"] = get_bool(problems, f["use_area"], join(path, "use_area"))
-    elif kind == "pck_nme":
-        if "pck_threshold" in f:
-            kw["pck_threshold"] = get_float(problems, f["pck_threshold"], join(path, "pck_threshold"), minimum=0.0)
-        if "normalize" in f:
-            kw["normalize"] = get_choice(problems, f["normalize"], join(path, "normalize"), ("nose_eye",))
-    else:
-        for key in ("threshold", "head_size_factor"):
-            if key in f:
-                kw[key] = get_float(problems, f[key], join(path, key), minimum=0.0)
-        if "gt_file" in f:
-            kw["gt_file"] = _file_name(f["gt_file"], join(path, "gt_file"), problems)
-    if any(v is None for v in kw.values()) or any(k not in f for k in required):
+    if kind not in EVALUATORS:
+        close = difflib.get_close_matches(kind, list(EVALUATORS), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        problems.add(join(path, "kind"), node.value["kind"].line, f"unknown evaluator kind {kind!r}{hint}",
+                     one_of(EVALUATORS))  # fmt: skip
         return None
-    return PckhEvaluator(kind="pckh", **kw) if kind == "pckh" else Evaluator(kind=kind, **kw)
+    record = EVALUATORS[kind]
+    settable = [x for x in dataclasses.fields(record) if x.init]
+    required = tuple(x.name for x in settable if _no_default(x))
+    optional = tuple(x.name for x in settable if not _no_default(x))
+    f = fields(problems, node, path, required=("kind", *required), optional=optional)
+    if f is None:
+        return None
+    if any(name not in f for name in required):
+        return None
+    hints = get_type_hints(record)
+    kw = {
+        x.name: _setting(x, hints[x.name], f[x.name], join(path, x.name), ctx, problems)
+        for x in settable
+        if x.name in f
+    }
+    if any(v is None for v in kw.values()):
+        return None
+    return record(**kw)
+
+
+def _no_default(f: dataclasses.Field) -> bool:
+    return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+
+
+def _setting(f: dataclasses.Field, hint, node: Located, path: str, ctx: ProtocolContext, problems: Problems):
+    """One evaluator setting, read by its field type (zoo.evaluators.base lists the rules)."""
+    if f.metadata.get("schema_with_sigmas"):
+        return _sigmas(node, path, ctx, problems)
+    if f.metadata.get("bare_file_name"):
+        return _file_name(node, path, problems)
+    if "yaml_choices" in f.metadata:
+        return get_choice(problems, node, path, f.metadata["yaml_choices"])
+    if get_origin(hint) is Literal:
+        return get_choice(problems, node, path, get_args(hint))
+    if hint is bool:
+        return get_bool(problems, node, path)
+    if hint is int:
+        return get_int(problems, node, path, minimum=0)
+    if hint is float:
+        return get_float(problems, node, path, minimum=0.0)
+    return get_str(problems, node, path)
 
 
 def _file_name(node: Located, path: str, problems: Problems) -> str | None:
@@ -271,32 +273,6 @@ def _file_name(node: Located, path: str, problems: Problems) -> str | None:
         problems.add(path, node.line, f"{name!r} is not a bare file name", "a file name beside the annotation file")
         return None
     return name
-
-
-def _read_crowdpose(
-    node: Located, f: dict[str, Located], path: str, ctx: ProtocolContext, problems: Problems
-) -> CrowdPoseEvaluator | None:
-    """`kind: crowdpose_keypoints` names its sigmas; library and use_area may only restate what MMPose 0.29 calls
-    (xtcocotools, the one library with `keypoints_crowd`, and use_area False: PROTOCOLS.md §5 "CrowdPose")."""
-    before = len(problems.items)
-    for key, fixed in (("library", "xtcocotools"), ("use_area", False)):
-        value = f[key].value if key in f else fixed
-        if not (type(value) is type(fixed) and value == fixed):
-            problems.add(
-                join(path, key), node.key_line(key), f"{key} {value!r} for crowdpose_keypoints", f"{fixed!r} or nothing"
-            )
-    for key in f:
-        if key != "kind" and key not in _EVALUATOR_KEYS["crowdpose_keypoints"]:
-            problems.add(
-                join(path, key), node.key_line(key), f"{key!r} does not apply to crowdpose_keypoints", "sigmas"
-            )
-    if "sigmas" not in f:
-        problems.add(join(path, "sigmas"), node.line, "missing 'sigmas' for crowdpose_keypoints", "it set")
-        return None
-    sigmas = _sigmas(f["sigmas"], join(path, "sigmas"), ctx, problems)
-    if sigmas is None or len(problems.items) > before:
-        return None
-    return CrowdPoseEvaluator(sigmas=sigmas)
 
 
 def _sigmas(node: Located, path: str, ctx: ProtocolContext, problems: Problems) -> str | None:

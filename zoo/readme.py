@@ -16,9 +16,10 @@ from typing import Any
 
 from zoo import history, settings
 from zoo.errors import ZooError
+from zoo.evaluators import METRIC_NAMES
 from zoo.record import data_label
 from zoo.render import markdown_env
-from zoo.schema import METRIC_NAMES, DocumentedRow, Protocol, Registry, TopDownProtocol
+from zoo.schema import DocumentedRow, Protocol, Registry, TopDownProtocol
 from zoo.verdicts import row_verdict
 
 START = "<!-- zoo:tables:start -->"

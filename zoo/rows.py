@@ -10,17 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from zoo.evaluators import METRIC_NAMES
 from zoo.protocol_reader import ProtocolContext, apply_template, one_of, read_protocol
-from zoo.schema import COCO_METRICS, CROWDPOSE_METRICS, METRIC_NAMES, PCK_METRICS, PCKH_METRICS, Dataset, DocumentedRow
+from zoo.schema import Dataset, DocumentedRow
 from zoo.yamltree import Located, Problems, fields, get_float, get_str, join
 
 _ROW_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-_METRICS_OF = {
-    "coco_keypoints": COCO_METRICS,
-    "pck_nme": PCK_METRICS,
-    "crowdpose_keypoints": CROWDPOSE_METRICS,
-    "pckh": PCKH_METRICS,
-}
 
 
 @dataclass(frozen=True)
@@ -54,8 +49,16 @@ def read_result(node: Located, path: str, ctx: RowContext, problems: Problems) -
         resolved = apply_template(f["protocol"], join(path, "protocol"), ctx.templates, problems)
         if resolved is not None:
             protocol = read_protocol(resolved, join(path, "protocol"), ctx, problems)
+    if protocol is not None and dataset is not None and protocol.evaluator.kind != ctx.datasets[dataset].evaluator:
+        of_record = ctx.datasets[dataset].evaluator
+        problems.add(
+            join(path, "protocol"),
+            f["protocol"].line,
+            f"evaluator {protocol.evaluator.kind!r} for dataset {dataset!r} (its evaluator of record: {of_record!r})",
+            f"evaluator kind {of_record!r} (zoo.yaml datasets: `evaluator`)",
+        )
     if protocol is not None and metrics:
-        allowed = _METRICS_OF[protocol.evaluator.kind]
+        allowed = protocol.evaluator.metrics
         wrong = [m for m in metrics if m not in allowed]
         if wrong:
             problems.add(

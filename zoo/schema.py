@@ -14,11 +14,11 @@ from types import MappingProxyType
 from typing import Literal
 
 from zoo.errors import UnknownEntryError
+from zoo.evaluators import Evaluator
 
 Paradigm = Literal["topdown", "bottomup"]
 HeadKind = Literal["heatmap", "associative_embedding", "higher_resolution"]
 BoxKind = Literal["gt", "detector"]
-EvaluatorKind = Literal["coco_keypoints", "pck_nme", "crowdpose_keypoints", "pckh"]
 Aggregation = Literal["upsample_to_last", "direct"]
 #: Numeric modes of a run (docs/PERFORMANCE.md). exact and tuned give the reference's keypoints (proven by tests);
 #: fast drifts by design, so its runs never count as a reproduction (zoo.record.standing).
@@ -31,8 +31,6 @@ ProtocolName = Literal["published", "mmpose-0.29"]
 ScoringBackend = Literal["library", "fast"]
 #: Top-down crops: cv2.warpAffine, or its integer-exact torch twin (harness.topdown.warp).
 CropBackend = Literal["cv2", "torch"]
-#: COCO-style scoring: the library whose semantics are of record (PROTOCOLS.md §5).
-CocoLibrary = Literal["xtcocotools", "pycocotools"]
 #: Top-down heatmap decoding (PROTOCOLS.md §3, §3.1): argmax + quarter offset, DARK (Gaussian modulation + Taylor
 #: step), UDP (DARK refinement on the log heatmap, unbiased mapping back), UDP with CombinedTarget offsets.
 TopDownDecoder = Literal["default", "dark", "udp", "udp-combined"]
@@ -44,23 +42,6 @@ Precision = Literal["fp32", "fp16"]
 #: What a top-down head predicts per keypoint (PROTOCOLS.md §3.1): one Gaussian heatmap, or MMPose's CombinedTarget
 #: (a heatmap and x/y offset maps: 3 channels per keypoint).
 HeadTarget = Literal["gaussian", "combined"]
-#: PCK/NME scoring: nose-eye distance normalisation, or the longer GT bbox side (mmpose 0.29's Horse-10 'PCK').
-PckNormalizer = Literal["nose_eye", "bbox_longer_side"]
-
-#: Metric names exactly as the README tables and the JSON outputs spell them.
-COCO_METRICS = ("AP", "AP50", "AP75", "AR", "AR50")
-PCK_METRICS = ("PCK@0.3", "NME")
-#: CrowdPose (xtcocotools `keypoints_crowd`): AP over the three crowd-index bins besides the COCO-style names; AR and
-#: AR50 are computed too, though the pages print only AP, AP50, AP75, AP(E), AP(M), AP(H).
-CROWD_BINS = ("AP(E)", "AP(M)", "AP(H)")
-CROWDPOSE_METRICS = ("AP", "AP50", "AP75", "AR", "AR50", *CROWD_BINS)
-#: MPII's PCKh at 0.5 and at 0.1 of the head size, averaged over 14 joints (PROTOCOLS.md §11), as MMPose's pages
-#: name them.
-PCKH_METRICS = ("Mean", "Mean@0.1")
-METRIC_NAMES = COCO_METRICS + PCK_METRICS + CROWD_BINS + PCKH_METRICS
-
-#: Metrics where a larger value is better (the sign of a delta is reported relative to this).
-HIGHER_IS_BETTER = dict.fromkeys(METRIC_NAMES, True) | {"NME": False}
 
 
 def _frozen_map(m: Mapping | None) -> Mapping:
@@ -150,51 +131,6 @@ class BoxSource:
 
 
 @dataclass(frozen=True)
-class Evaluator:
-    """Scoring semantics (PROTOCOLS.md §5)."""
-
-    kind: EvaluatorKind
-    #: COCO-style only: the library whose semantics are of record.
-    library: CocoLibrary | None = None
-    #: COCO-style only: name of the keypoint schema whose sigmas are used.
-    sigmas: str | None = None
-    #: COCO-style only: False means OKS area = 0.53 * GT bbox w*h (AIC).
-    use_area: bool = True
-    #: PCK/NME only.
-    pck_threshold: float | None = None
-    normalize: PckNormalizer | None = None
-
-
-@dataclass(frozen=True)
-class CrowdPoseEvaluator(Evaluator):
-    """CrowdPose scoring (PROTOCOLS.md §5 "CrowdPose"): xtcocotools' `keypoints_crowd` evaluation, COCO-style OKS AP
-    plus AP per crowd-index bin. Only xtcocotools has it, and MMPose 0.29 calls it with use_area False; the record
-    fixes both so that zoo.yaml can name neither wrongly. Scored by harness.metrics.crowdpose."""
-
-    kind: Literal["crowdpose_keypoints"] = "crowdpose_keypoints"
-    library: Literal["xtcocotools"] = "xtcocotools"
-    use_area: bool = False
-
-
-@dataclass(frozen=True)
-class PckhEvaluator:
-    """MPII's PCKh scoring (PROTOCOLS.md §11): a joint is correct when its distance to the GT is at most
-    `threshold` times the head size, the head size being `head_size_factor` times the diagonal of the GT head box.
-    Every field is set by the registry reader (zoo.protocol_reader.read_evaluator)."""
-
-    kind: Literal["pckh"]
-    threshold: float  # 0.5 for `Mean`; `Mean@0.1` is always at 0.1
-    head_size_factor: float  # 0.6
-    #: The evaluation ground truth (GT joints, missing flags, head boxes), a MATLAB file found beside the annotation
-    #: file, as the reference looks for it.
-    gt_file: str
-
-
-#: A protocol's scoring record: which one, `evaluator.kind` says.
-AnyEvaluator = Evaluator | CrowdPoseEvaluator | PckhEvaluator
-
-
-@dataclass(frozen=True)
 class Era:
     """Behaviour that changed inside MMPose 0.x (PROTOCOLS.md §7, §8); the row records which one produced it."""
 
@@ -225,7 +161,8 @@ class BaseProtocol:
     flip: bool
     #: Test scale factors, processing order as written (PROTOCOLS.md §4); top-down rows: (1.0,).
     scales: tuple[float, ...]
-    evaluator: AnyEvaluator
+    #: Scoring semantics (PROTOCOLS.md §5): a record of zoo.evaluators.EVALUATORS, which one its `kind` says.
+    evaluator: Evaluator
     era: Era
 
 
@@ -362,13 +299,30 @@ class DataSource:
         return tuple(m.target for m in self.members)
 
 
+#: Annotation file formats, each read by the loader of the same name (harness.data.loaders.LOADERS): a dataset names
+#: its format in zoo.yaml (`annotations:`), and the harness picks the loader by it, never by the evaluator.
+#:  - coco-json: COCO keypoint JSON; GT boxes cleaned as the row's era says (PROTOCOLS.md §5).
+#:  - horse10-json: COCO keypoint JSON read Horse-10's way: every labelled instance, its raw box (PROTOCOLS.md §5).
+#:  - mpii-json: MMPose's MPII JSON, a list of persons with their own center and scale, no box (PROTOCOLS.md §11).
+AnnotationFormat = Literal["coco-json", "horse10-json", "mpii-json"]
+
+
 @dataclass(frozen=True)
 class Dataset:
+    """What a dataset is, all of it from zoo.yaml: docs/DESIGN.md, "Adding a dataset"."""
+
     key: str  # "aic", "coco", "horse10", "macaque", "atrw"
     name: str
     paper: str  # bibtex key
     keypoint_schema: str
     splits: Mapping[str, DataSplit]
+    #: OpenMMLab's task name ("Body 2D Keypoint", "Animal 2D Keypoint"), as MMPose's metafiles write it.
+    task: str
+    #: How its annotation files are written: the loader's key.
+    annotations: AnnotationFormat
+    #: The evaluator kind of record (zoo.evaluators.EVALUATORS): every row of the dataset is scored by it, so its
+    #: metric names are the kind's.
+    evaluator: str
     #: The dataset's own page (reference; what to download is in `sources`).
     homepage: str = ""
     #: Every artefact the splits read, in fetch order; empty when the data is made another way (the demo's generator).

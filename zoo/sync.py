@@ -97,7 +97,7 @@ def _check_row(item: ImpliedRow, registry: Registry, report: SyncReport) -> set[
 
 def cites(result: DocumentedRow, page: Page) -> bool:
     """Whether a zoo.yaml row names this page as its source. MMPose has pages of one name in several folders
-    (associative_embedding/coco/hrnet_coco.md and topdown_heatmap/coco/hrnet_coco.md), so where the row's upstream URL
+    (hrnet_coco.md both in associative_embedding/coco and in topdown_heatmap/coco), so where the row's upstream URL
     ends in the same file name, its two folders above must be the page file's too."""
     if result.source != page.name:
         return False

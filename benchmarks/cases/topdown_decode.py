@@ -16,7 +16,8 @@ import numpy as np
 
 from benchmarks.suite import BenchContext, register, timed
 from harness.topdown.inference import decode
-from zoo.schema import BoxSource, Era, Evaluator, TopDownDecoder, TopDownProtocol
+from zoo.evaluators import CocoKeypointsEvaluator
+from zoo.schema import BoxSource, Era, TopDownDecoder, TopDownProtocol
 
 #: (heatmap H, W, kernel) of the 256x192 and 384x288 rows (zoo.yaml td-coco-dark / td-coco-udp).
 SIZES = ((64, 48, 11), (96, 72, 17))
@@ -25,7 +26,7 @@ BATCH, JOINTS = 32, 17
 
 def _protocol() -> TopDownProtocol:
     return TopDownProtocol(
-        flip=True, scales=(1.0,), evaluator=Evaluator(kind="coco_keypoints", library="xtcocotools", sigmas="coco"),
+        flip=True, scales=(1.0,), evaluator=CocoKeypointsEvaluator(library="xtcocotools", sigmas="coco"),
         era=Era(name="bench"), boxes=BoxSource(kind="gt"), padding=1.25, shift_heatmap=True, vis_thr=0.2,
         oks_nms_thr=0.9, decoder="default", affine="standard", kernel=11, precision="fp32",
     )  # fmt: skip

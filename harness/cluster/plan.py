@@ -52,18 +52,19 @@ def build(specs_and_dirs: list[tuple[object, Path]], runs_dir: Path, jobs_per_ro
 
 def items(spec) -> int:
     """The instances (top-down) or images (bottom-up) the row evaluates, read from its data as the engine does."""
-    from harness.data.annotations import read_json
+    from harness.data.loaders import read_tables
     from harness.engine import load_instances, select_images
+    from zoo import load_registry
 
-    gt = read_json(spec.data.ann_file, what="annotation file")
+    registry = load_registry()
+    schema = registry.schemas[spec.entry.architecture.keypoint_schema]
+    annotations = registry.datasets[spec.result.dataset].annotations
+    gt = read_tables(annotations, spec.data.ann_file, schema=schema, evaluator=spec.protocol.evaluator)
     ids, _ = select_images(gt, spec.data.ann_file, spec.limit)
     if spec.protocol.paradigm != "topdown":
         return len(ids)
-    from zoo import load_registry
-
-    schema = load_registry().schemas[spec.entry.architecture.keypoint_schema]
     wanted = set(ids)
-    return sum(1 for i in load_instances(spec, schema).instances if i.image_id in wanted)
+    return sum(1 for i in load_instances(spec, registry).instances if i.image_id in wanted)
 
 
 def complete(out_dir: Path, run_key: str) -> bool:

@@ -29,7 +29,8 @@ from harness.environment import (
 from harness.errors import InstallError
 from zoo import settings
 from zoo.dependencies import missing_message
-from zoo.schema import CocoLibrary, Registry
+from zoo.evaluators.coco_keypoints import CocoLibrary
+from zoo.schema import Registry
 
 STATUS_WIDTH, NAME_WIDTH = 5, 13
 

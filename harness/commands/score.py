@@ -16,9 +16,10 @@ from typing import Any
 
 from harness.commands import add_scoring_argument
 from harness.metrics import score
-from harness.metrics.pckh import ground_truth_path
+from harness.metrics.evaluators import scorer_of
 from harness.protocols import PROTOCOL_NAMES, run_protocol
-from zoo.schema import Evaluator, PckhEvaluator, Registry
+from zoo.evaluators import Evaluator
+from zoo.schema import KeypointSchema, Registry
 
 
 def _registry() -> Registry:
@@ -38,17 +39,26 @@ def _json_safe(obj: Any) -> Any:
     return obj
 
 
+def _truth(ann_file, evaluator: Evaluator, annotations: str, schema: KeypointSchema) -> Any:
+    """What the predictions are scored against: the annotation file, or the kind's own truth beside it, read and
+    checked as `evaluate` reads it (PCKh: MPII's .mat, PROTOCOLS.md §11)."""
+    if scorer_of(evaluator).read_truth is None:
+        return ann_file
+    from harness.data.loaders import read_tables
+    from harness.metrics.evaluators import read_truth
+
+    tables = read_tables(annotations, ann_file, schema=schema, evaluator=evaluator)
+    return read_truth(evaluator, ann_file=ann_file, gt=tables, schema=schema)
+
+
 def run(args: argparse.Namespace) -> int:
     registry = _registry()
     result = registry.row(args.id, args.row)
     protocol = run_protocol(result, args.protocol)
     evaluator = protocol.evaluator
     schema = registry.schemas[registry.datasets[result.dataset].keypoint_schema]
-    sigmas = (
-        registry.schemas[evaluator.sigmas].sigmas if isinstance(evaluator, Evaluator) and evaluator.sigmas else None
-    )
-    # PCKh reads MPII's .mat beside the annotation file (PROTOCOLS.md §11), as `evaluate` does.
-    gt = ground_truth_path(args.ann_file, evaluator) if isinstance(evaluator, PckhEvaluator) else args.ann_file
+    sigmas = registry.schemas[evaluator.sigmas_schema].sigmas if evaluator.sigmas_schema else None
+    gt = _truth(args.ann_file, evaluator, registry.datasets[result.dataset].annotations, schema)
     scored = score(
         args.predictions,
         evaluator=evaluator,

@@ -12,9 +12,9 @@ import numpy as np
 
 from harness.errors import DataError
 from harness.gc_paused import gc_paused
-from harness.metrics.crowdpose import check_crowd_index
-from harness.metrics.ground_truth import FIX, IMAGE_RULES, check_ground_truth, check_structure, fields_read, shown
-from zoo.schema import Evaluator
+from harness.metrics.evaluators import check_annotations, fields_read
+from harness.metrics.ground_truth import FIX, IMAGE_RULES, check_ground_truth, check_structure, shown
+from zoo.evaluators import Evaluator
 
 
 def read_json(path: str | Path, *, what: str) -> Any:
@@ -101,7 +101,7 @@ def validate_ground_truth(data: Any, ann_file: Path, schema, evaluator: Evaluato
     an id change AP silently in the evaluator (xtcocotools indexes annotations by id). Raises DataError naming the
     file, the annotation and the field. `schema`: the row's zoo.schema.KeypointSchema (keypoint count, and the
     category's keypoint names when the file lists them); `evaluator`: the row's, whose fields must be present in
-    every annotation (harness.metrics.ground_truth.fields_read), so that a missing one stops the run before its
+    every annotation (harness.metrics.evaluators.fields_read), so that a missing one stops the run before its
     inference, not at scoring."""
     coco_tables(data, ann_file)  # structure, unique image ids, known image ids
     k = schema.num_keypoints
@@ -127,5 +127,5 @@ def validate_ground_truth(data: Any, ann_file: Path, schema, evaluator: Evaluato
             ids[ann["id"]] = i
     required = fields_read(evaluator) if evaluator is not None else ()
     check_ground_truth(data, num_keypoints=k, source=str(ann_file), required=required)
-    if evaluator is not None and evaluator.kind == "crowdpose_keypoints":
-        check_crowd_index(data, source=str(ann_file))
+    if evaluator is not None:
+        check_annotations(evaluator, data, source=str(ann_file))

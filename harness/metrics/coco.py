@@ -26,7 +26,8 @@ from harness.metrics.coco_common import (
 )
 from harness.metrics.coco_library import evaluate_with_library
 from harness.metrics.fast_coco import evaluate_coco_keypoints_fast
-from zoo.schema import CocoLibrary, ScoringBackend
+from zoo.evaluators.coco_keypoints import CocoLibrary
+from zoo.schema import ScoringBackend
 
 __all__ = ["BACKENDS", "LIBRARIES", "STAT_NAMES", "CocoMetrics", "evaluate_coco_keypoints"]
 

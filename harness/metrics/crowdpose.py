@@ -1,5 +1,6 @@
 """CrowdPose scoring: xtcocotools' `keypoints_crowd` evaluation, called as MMPose 0.29 calls it (PROTOCOLS.md §5
-"CrowdPose"). One self-contained evaluator kind, `crowdpose_keypoints` (record: zoo.schema.CrowdPoseEvaluator).
+"CrowdPose"). One self-contained evaluator kind, `crowdpose_keypoints` (record: zoo.evaluators.crowdpose_keypoints;
+scorer plug-in: harness.metrics.evaluators.crowdpose_keypoints).
 
 What differs from COCO-style scoring (coco_library.py), all decided inside the library, which is the evaluator of
 record (DESIGN.md principle 6); this module only checks its inputs, silences it and names its outputs:
@@ -42,7 +43,8 @@ from harness.metrics._predictions import (
     validate_predictions,
 )
 from harness.metrics.ground_truth import CROWD_FIELDS_READ, FIX, check_ground_truth, shown, source_of
-from zoo.schema import CrowdPoseEvaluator, KeypointSchema, ScoringBackend
+from zoo.evaluators.crowdpose_keypoints import CrowdPoseEvaluator
+from zoo.schema import KeypointSchema, ScoringBackend
 
 KIND = "crowdpose_keypoints"
 #: Our names of the nine stats, in the order `COCOeval.stats` holds them for `keypoints_crowd` (MMPose 0.29 calls them
@@ -50,7 +52,7 @@ KIND = "crowdpose_keypoints"
 STAT_NAMES = ("AP", "AP50", "AP75", "AR", "AR50", "AR75", "AP(E)", "AP(M)", "AP(H)")
 #: Annotation fields `keypoints_crowd` reads from every annotation (num_keypoints decides the ignore rule).
 FIELDS_READ = CROWD_FIELDS_READ
-#: The metrics a row may document (zoo.schema.CROWDPOSE_METRICS); AR75 goes to extra_metrics.
+#: The metrics a row may document (zoo.evaluators.crowdpose_keypoints.METRICS); AR75 goes to extra_metrics.
 _EXTRA = ("AR75",)
 
 
@@ -146,8 +148,8 @@ def score_crowdpose(
     backend: ScoringBackend = "library",
 ) -> dict[str, Any]:
     """The scorer of kind `crowdpose_keypoints`, in the shape harness.metrics.score returns (without "evaluator",
-    which `score` adds): metrics (zoo.schema.CROWDPOSE_METRICS), extra_metrics (AR75), counts, scoring. There is no
-    per-keypoint breakdown and no fast path: a "fast" request runs the library and says so."""
+    which `score` adds): metrics (zoo.evaluators.crowdpose_keypoints.METRICS), extra_metrics (AR75), counts,
+    scoring. There is no per-keypoint breakdown and no fast path: a "fast" request runs the library and says so."""
     if sigmas is None:
         if evaluator.sigmas not in (None, schema.name):
             raise MetricError(

@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 
 from harness.errors import DataError
-from zoo.schema import Evaluator
 
 #: What every message ends with: the data is wrong, not the harness.
 FIX = "fix or re-convert the annotation file"
@@ -97,13 +96,6 @@ PCK_FIELDS_READ = ("keypoints", "bbox")
 #: CrowdPose's `keypoints_crowd` also reads `num_keypoints` (its ignore rule, harness/metrics/crowdpose.py); OKS area is
 #: always 0.53 * box w * h there, so `area` is not read.
 CROWD_FIELDS_READ = ("keypoints", "bbox", "category_id", "num_keypoints")
-
-
-def fields_read(evaluator: Evaluator) -> tuple[str, ...]:
-    """The annotation fields `evaluator` reads from every annotation (so they must be present)."""
-    if evaluator.kind == "crowdpose_keypoints":
-        return CROWD_FIELDS_READ
-    return coco_fields_read(evaluator.use_area) if evaluator.kind == "coco_keypoints" else PCK_FIELDS_READ
 
 
 def source_of(gt: Any) -> str:

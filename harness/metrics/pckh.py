@@ -1,4 +1,5 @@
-"""MPII PCKh (PROTOCOLS.md §11): the evaluator of kind `pckh`, in one module.
+"""MPII PCKh (PROTOCOLS.md §11): the metric code of kind `pckh` (record: zoo.evaluators.pckh; scorer plug-in:
+harness.metrics.evaluators.pckh).
 
 What it reads. The ground truth is not the annotation json but MPII's MATLAB file of the split (`mpii_gt_val.mat`,
 zoo.yaml `evaluator.gt_file`, found beside the annotation file as the reference looks for it): per person, the GT
@@ -16,9 +17,9 @@ values stored in float32 first as the reference stores them. Both are fractions 
 reference's 90.0). Where a counted joint has no visible person at all (a small subset, never the full split) the
 reference divides 0 by 0, so its mean is NaN, and so is ours (written null).
 
-Public names (the evaluator plug-in table registers these): `KIND` ("pckh"), `METRIC_NAMES` (zoo.schema.PCKH_METRICS),
-`ground_truth_path`, `PckhGroundTruth`, `read_pckh_ground_truth`, `PckhMetrics`, `evaluate_pckh`, and `score_pckh`,
-the scorer with the signature of harness.metrics.score's dispatch.
+Public names (the scorer plug-in harness.metrics.evaluators.pckh uses these): `KIND` ("pckh"), `METRIC_NAMES`
+(zoo.evaluators.pckh.METRICS), `ground_truth_path`, `PckhGroundTruth`, `read_pckh_ground_truth`, `PckhMetrics`,
+`evaluate_pckh`, and `score_pckh`.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ import numpy as np
 
 from harness.errors import DataError
 from harness.metrics._predictions import PredictionError, load_predictions
-from zoo.schema import PCKH_METRICS, KeypointSchema, PckhEvaluator, ScoringBackend
+from zoo.evaluators.pckh import METRICS as PCKH_METRICS
+from zoo.evaluators.pckh import PckhEvaluator
+from zoo.schema import KeypointSchema, ScoringBackend
 
 KIND = "pckh"
 METRIC_NAMES = PCKH_METRICS
@@ -274,8 +277,8 @@ def _fraction(percent: float) -> float | None:
 def score_pckh(
     predictions: Any, *, evaluator: PckhEvaluator, gt: Any, schema: KeypointSchema, backend: ScoringBackend
 ) -> dict[str, Any]:
-    """harness.metrics.score's part for kind `pckh`: `gt` is the .mat's path or a PckhGroundTruth (the engine passes
-    the persons of the run's images)."""
+    """The score of kind `pckh` (harness.metrics.evaluators.pckh): `gt` is the .mat's path or a PckhGroundTruth (the
+    engine passes the persons of the run's images)."""
     result = evaluate_pckh(
         predictions,
         gt,

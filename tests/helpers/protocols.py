@@ -10,10 +10,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from zoo.schema import BottomUpProtocol, BoxSource, Era, Evaluator, KeypointSchema, TopDownProtocol
+from zoo.evaluators import CocoKeypointsEvaluator
+from zoo.schema import BottomUpProtocol, BoxSource, Era, KeypointSchema, TopDownProtocol
 
 _ERA_FIELDS = {f.name for f in dataclasses.fields(Era)} - {"name"}
-_EVALUATOR_FIELDS = {f.name for f in dataclasses.fields(Evaluator)} - {"kind"}
+_EVALUATOR_FIELDS = {f.name for f in dataclasses.fields(CocoKeypointsEvaluator) if f.init}
 
 
 def _split(kw: dict) -> tuple[dict, dict, dict]:
@@ -29,7 +30,7 @@ def topdown_protocol(**overrides) -> TopDownProtocol:
         flip=True, scales=(1.0,), boxes=BoxSource(kind="gt"), padding=1.25, shift_heatmap=True, vis_thr=0.2,
         oks_nms_thr=0.9, decoder="default", affine="standard", kernel=11, precision="fp32",
         era=Era(name="test", **era),
-        evaluator=Evaluator(kind="coco_keypoints", **{"library": "xtcocotools", "sigmas": "coco", **evaluator}),
+        evaluator=CocoKeypointsEvaluator(**{"library": "xtcocotools", "sigmas": "coco", **evaluator}),
     )  # fmt: skip
     fields.update(kw)
     return TopDownProtocol(**fields)
@@ -43,7 +44,7 @@ def bottomup_protocol(**overrides) -> BottomUpProtocol:
         flip=True, scales=(1.0,), max_num_people=30, detection_threshold=0.1, tag_threshold=1.0, nms_kernel=5,
         adjust=True, refine=True, affine="standard",
         era=Era(name="test", **{"stage_aggregation": "direct", **era}),
-        evaluator=Evaluator(kind="coco_keypoints", **{"library": "xtcocotools", "sigmas": "coco", **evaluator}),
+        evaluator=CocoKeypointsEvaluator(**{"library": "xtcocotools", "sigmas": "coco", **evaluator}),
     )  # fmt: skip
     fields.update(kw)
     fields["scales"] = tuple(float(s) for s in fields["scales"])

@@ -10,8 +10,8 @@ import yaml
 
 from zoo import load_registry, readme
 from zoo.cli import main
+from zoo.evaluators import METRIC_NAMES
 from zoo.load import DEFAULT_REGISTRY
-from zoo.schema import METRIC_NAMES
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

@@ -10,7 +10,7 @@ import pytest
 from tests.zoo.test_zoo_load import problems_of, variant
 from zoo import load_registry
 from zoo.cli import main
-from zoo.schema import CrowdPoseEvaluator
+from zoo.evaluators import CrowdPoseEvaluator
 
 #: MMPose 0.29's page, under tests/data/pages/family/.
 PAGE = Path("associative_embedding", "crowdpose", "higherhrnet_crowdpose.md")
@@ -55,9 +55,9 @@ def test_rows_carry_the_page_numbers_and_the_crowd_evaluator():
 @pytest.mark.parametrize(
     ("field", "words"),
     [
-        ("library: pycocotools", "library 'pycocotools' for crowdpose_keypoints"),
-        ("use_area: true", "use_area True for crowdpose_keypoints"),
-        ("pck_threshold: 0.2", "'pck_threshold' does not apply to crowdpose_keypoints"),
+        ("library: pycocotools", "got the string 'pycocotools'; expected one of xtcocotools"),
+        ("use_area: true", "got the boolean 'true'; expected one of False"),
+        ("pck_threshold: 0.2", "unknown field 'pck_threshold'"),
     ],
 )
 def test_the_crowd_evaluator_refuses_other_semantics(tmp_path, field, words):
@@ -68,7 +68,7 @@ def test_the_crowd_evaluator_refuses_other_semantics(tmp_path, field, words):
 
 def test_the_crowd_evaluator_needs_sigmas(tmp_path):
     problems = problems_of(variant(tmp_path, (TEMPLATE, "evaluator: {kind: crowdpose_keypoints}")))
-    assert any("missing 'sigmas' for crowdpose_keypoints" in p for p in problems), problems
+    assert any("evaluator.sigmas" in p and "missing required field 'sigmas'" in p for p in problems), problems
 
 
 def test_crowd_bins_only_come_from_the_crowd_evaluator(tmp_path):

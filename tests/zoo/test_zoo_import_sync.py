@@ -169,7 +169,7 @@ def test_sync_check_names_missing_and_extra_rows(capsys, seeds_dir, tmp_path):
         ),
         (
             "| Arch | Input Size | mAP | ckpt |\n|--|--|--|--|\n| [a](x) | 256 | 0.5 | [c](u) |\n",
-            "unknown column(s) ['mAP']",
+            "no evaluator kind declares column(s) ['mAP']",
         ),
         (
             "| Arch | Input Size | AP | ckpt |\n|--|--|--|--|\n| [a](x) | 256 | 0.5 | [ckpt](https://h/a.pth) |\n",

@@ -8,8 +8,8 @@ import pytest
 from tests.zoo.test_zoo_load import line_of, problems_of, variant
 from zoo import load_registry
 from zoo.cli import main
+from zoo.evaluators import PckhEvaluator
 from zoo.pages import read_page
-from zoo.schema import PckhEvaluator
 
 PAGE = ("topdown_heatmap", "mpii", "hrnet_mpii" + ".md")  # under tests/data/pages/family
 TEMPLATE = "    evaluator: {kind: pckh, threshold: 0.5, head_size_factor: 0.6, gt_file: mpii_gt_val.mat}"
@@ -36,7 +36,7 @@ def test_rows_are_the_pages_numbers(family_pages_dir):
 def test_protocol_and_schema():
     reg = load_registry()
     p = reg.row("hrnet_w48_mpii_256x256").protocol
-    assert p.evaluator == PckhEvaluator(kind="pckh", threshold=0.5, head_size_factor=0.6, gt_file="mpii_gt_val.mat")
+    assert p.evaluator == PckhEvaluator(threshold=0.5, head_size_factor=0.6, gt_file="mpii_gt_val.mat")
     assert (p.flip, p.shift_heatmap, p.padding, p.vis_thr, p.oks_nms_thr) == (True, True, 1.25, None, None)
     schema = reg.schemas["mpii"]
     assert schema.num_keypoints == 16 and schema.sigmas is None
@@ -51,10 +51,14 @@ def test_protocol_and_schema():
 @pytest.mark.parametrize(
     ("new", "field", "words"),
     [
-        (TEMPLATE.replace(", gt_file: mpii_gt_val.mat", ""), "gt_file", "missing 'gt_file' for pckh"),
+        (TEMPLATE.replace(", gt_file: mpii_gt_val.mat", ""), "gt_file", "missing required field 'gt_file'"),
         (TEMPLATE.replace("mpii_gt_val.mat", "../x.mat"), "gt_file", "is not a bare file name"),
-        (TEMPLATE.replace("threshold: 0.5", "threshold: 0.5, sigmas: coco"), "sigmas", "does not apply to pckh"),
-        (TEMPLATE.replace("kind: pckh", "kind: pckhh"), "kind", "got the string 'pckhh'"),
+        (TEMPLATE.replace("threshold: 0.5", "threshold: 0.5, sigmas: coco"), "sigmas", "unknown field 'sigmas'"),
+        (
+            TEMPLATE.replace("kind: pckh", "kind: pckhh"),
+            "kind",
+            "unknown evaluator kind 'pckhh' (did you mean 'pckh'?)",
+        ),
     ],
 )
 def test_evaluator_errors_name_the_field(tmp_path, new, field, words):

@@ -13,7 +13,8 @@ from test_fast_coco import assert_identical, random_case
 
 from harness.metrics import MetricError, score
 from harness.metrics.coco import evaluate_coco_keypoints
-from zoo.schema import Evaluator, KeypointSchema
+from zoo.evaluators import make_evaluator
+from zoo.schema import KeypointSchema
 
 
 @pytest.mark.parametrize("seed", [0, 3, 8])
@@ -49,7 +50,7 @@ def test_score_records_the_backend(load_sample, make_predictions) -> None:
     from benchmarks.synthetic import COCO_SIGMAS
 
     schema = KeypointSchema("coco", names, (), tuple(COCO_SIGMAS), tuple(range(len(names))))
-    ev = Evaluator(kind="coco_keypoints", library="xtcocotools", sigmas="coco", use_area=True)
+    ev = make_evaluator(kind="coco_keypoints", library="xtcocotools", sigmas="coco", use_area=True)
     fast = score(preds, evaluator=ev, gt=gt, schema=schema, backend="fast")
     lib = score(preds, evaluator=ev, gt=gt, schema=schema)
     assert fast["scoring"] == {"requested": "fast", "backend": "fast"}

@@ -15,7 +15,7 @@ from harness.errors import DataError
 from harness.metrics import score
 from harness.metrics.crowdpose import STAT_NAMES, evaluate_crowdpose
 from zoo import load_registry
-from zoo.schema import CrowdPoseEvaluator
+from zoo.evaluators import CrowdPoseEvaluator
 
 SIGMAS = [0.079, 0.079, 0.072, 0.072, 0.062, 0.062, 0.107, 0.107, 0.087, 0.087, 0.089, 0.089, 0.079, 0.079]
 

@@ -11,6 +11,7 @@ import harness.commands.score as score_cmd
 from harness.cli import main
 from harness.metrics import BBOX_NORMALIZER, evaluate_coco_keypoints, horse10_pck_nme, score
 from tests.helpers.protocols import bottomup_protocol, topdown_protocol
+from zoo.evaluators import make_evaluator
 from zoo.schema import (
     Architecture,
     Checkpoint,
@@ -19,7 +20,6 @@ from zoo.schema import (
     DocumentedRow,
     Entry,
     Era,
-    Evaluator,
     KeypointSchema,
     Registry,
 )
@@ -54,8 +54,8 @@ def _entry(entry_id, dataset, k, results):
 
 @pytest.fixture()
 def registry(monkeypatch) -> Registry:
-    aic_eval = Evaluator(kind="coco_keypoints", library="xtcocotools", sigmas="aic", use_area=False)
-    horse_eval = Evaluator(kind="pck_nme", pck_threshold=0.3, normalize="nose_eye")
+    aic_eval = make_evaluator(kind="coco_keypoints", library="xtcocotools", sigmas="aic", use_area=False)
+    horse_eval = make_evaluator(kind="pck_nme", pck_threshold=0.3, normalize="nose_eye")
     entries = {
         "aic_td": _entry("aic_td", "aic", 14, [_result("aic_td", "gt-bbox", "aic", aic_eval)]),
         "aic_ae": _entry("aic_ae", "aic", 14, [
@@ -65,9 +65,9 @@ def registry(monkeypatch) -> Registry:
         "horse": _entry("horse", "horse10", 22, [_result("horse", "split1", "horse10", horse_eval)]),
     }  # fmt: skip
     datasets = {
-        key: Dataset(key=key, name=key, paper="p", keypoint_schema=key,
-                     splits=MappingProxyType({"val": DataSplit(ann_file="a.json", img_dir="i/")}))
-        for key in ("aic", "horse10")
+        key: Dataset(key=key, name=key, paper="p", keypoint_schema=key, task="Body 2D Keypoint", annotations=fmt,
+                     evaluator=kind, splits=MappingProxyType({"val": DataSplit(ann_file="a.json", img_dir="i/")}))
+        for key, fmt, kind in (("aic", "coco-json", "coco_keypoints"), ("horse10", "horse10-json", "pck_nme"))
     }  # fmt: skip
     reg = Registry(
         entries=MappingProxyType(entries),
@@ -163,7 +163,7 @@ def test_run_protocol(registry):
 
 def test_score_dispatch_rejects_mismatched_sigmas(load_sample):
     ann, _ = load_sample("aic/test_aic.json")
-    ev = Evaluator(kind="coco_keypoints", library="pycocotools", sigmas="coco", use_area=False)
+    ev = make_evaluator(kind="coco_keypoints", library="pycocotools", sigmas="coco", use_area=False)
     with pytest.raises(ValueError, match="sigmas of schema 'coco'"):
         score([], evaluator=ev, gt=ann, schema=_schema("aic", 14, AIC_SIGMAS))
     out = score([], evaluator=ev, gt=ann, schema=_schema("aic", 14), sigmas=AIC_SIGMAS, per_keypoint=False)
