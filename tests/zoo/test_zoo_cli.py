@@ -9,7 +9,9 @@ import sys
 from zoo import load_registry, readme
 from zoo.cli import main
 from zoo.load import DEFAULT_REGISTRY
+from zoo.record import RunRecord
 from zoo.schema import METRIC_NAMES
+from zoo.standing import standings
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -89,11 +91,12 @@ def test_repository_readme_is_fresh(repo_root):
 
 def test_reproduced_columns_render_a_dash_when_absent():
     reg = load_registry()
-    text = readme.render_tables(
-        reg, reproduced={"hrnet_w32_atrw_256x256/gt-bbox": {"metrics": {"AP": 0.9118}, "verdict": "pass"}}
+    run = RunRecord(
+        "k", "hrnet_w32_atrw_256x256/gt-bbox", "hrnet_w32_atrw_256x256", "published", False, {"AP": 0.9118}, "2026"
     )
+    text = readme.render_tables(reg, reproduced=standings(reg, [run]))
     row = next(ln for ln in text.splitlines() if ln.startswith("| `hrnet_w32_atrw_256x256`"))
-    assert "0.912 / – / – / – / –" in row and "| pass |" in row
+    assert "0.912 / – / – / – / –" in row and "| failed |" in row  # the other documented metrics are missing
     other = next(ln for ln in text.splitlines() if ln.startswith("| `hrnet_w48_atrw_256x256`"))
     assert "| – | – |" in other
     assert "Reproduced" not in readme.render_tables(reg)

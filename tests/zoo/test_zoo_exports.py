@@ -10,7 +10,7 @@ import pytest
 
 from zoo import history, load_registry
 from zoo.cli import main
-from zoo.ecosystem import runs_of_record
+from zoo.standing import by_row, standings
 
 FIXTURE_HISTORY = Path(__file__).resolve().parents[1] / "fixtures" / "history"
 
@@ -89,7 +89,7 @@ def test_hf_cards_round_trip_with_history(capsys, tmp_path, registry, results_wi
     out_dir = tmp_path / "cards"
     code, _, err = run(capsys, "export", "hf-cards", str(out_dir))
     assert code == 0, err
-    runs = runs_of_record(registry, history.load())
+    runs = by_row(standings(registry, history.load()))
     for entry in registry.entries.values():
         path = out_dir / entry.id / "README.md"
         card = hub.ModelCard.load(path)
