@@ -70,29 +70,28 @@ class Standing:
         return list(data.get("differences") or data.get("lock_warnings") or [])
 
     def _data_provenance(self) -> Mapping[str, Any]:
-        data = self.run.provenance.get("data") if self.run is not None else None
-        return data if isinstance(data, Mapping) else {}
+        return (self.run.provenance.data if self.run is not None else None) or {}
 
     @property
     def device(self) -> str:
         """The device the run used, with its name where it has one ("unknown" when not recorded)."""
         if self.run is None:
             return "unknown"
-        settings = self.run.provenance.get("settings") or {}
-        device = str(self.run.identity.get("device") or settings.get("device") or "unknown")
+        settings = self.run.provenance.settings or {}
+        device = str(self.run.identity.device or settings.get("device") or "unknown")
         name = settings.get("device_name")
         return f"{device} ({name})" if name and name != device else device
 
     @property
     def commit(self) -> str:
         """The harness commit the run was made with, "(dirty)" when it had uncommitted changes."""
-        git = (self.run.provenance.get("git") if self.run is not None else None) or {}
-        sha = str(git.get("sha") or "unknown")
-        return f"{sha} (dirty)" if git.get("dirty") else sha
+        git = self.run.provenance.git if self.run is not None else None
+        sha = str((git.sha if git else None) or "unknown")
+        return f"{sha} (dirty)" if git and git.dirty else sha
 
     @property
     def annotations_sha256(self) -> str | None:
-        return self.run.identity.get("annotations_sha256") if self.run is not None else None
+        return (self.run.identity.annotations_sha256 or None) if self.run is not None else None
 
     def provenance(self) -> dict[str, Any]:
         """The run's verdict and provenance in a few plain fields (a Hub card's `dataset.args`)."""

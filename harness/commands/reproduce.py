@@ -329,7 +329,7 @@ def _print_summary(verdicts, *, of_record: dict) -> None:
             )
         if record.informational:
             print(f"{'':>24}information only, not a reproduction: {'; '.join(record.informational)}")
-        differences = (record.provenance.get("data") or {}).get("differences") or []
+        differences = (record.provenance.data.differences if record.provenance.data else None) or []
         for line in differences[:10]:  # every file named (the report lists them all)
             print(f"{'':>24}  {line}")
         if differences:
