@@ -13,10 +13,11 @@ from pathlib import Path
 
 import jinja2
 
-from zoo import history, settings
-from zoo.render import markdown_env
-from zoo.schema import DocumentedRow, Registry, TopDownProtocol
-from zoo.standing import Standing, standings
+from zoo import settings
+from zoo.formats.render import markdown_env
+from zoo.registry.schema import DocumentedRow, Registry, TopDownProtocol
+from zoo.results import history
+from zoo.results.standing import Standing, standings
 
 TEMPLATES = Path(__file__).parent / "templates"
 

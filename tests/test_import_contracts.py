@@ -101,4 +101,4 @@ def test_torch_imported_inside_a_zoo_function_breaks_the_torch_free_contract(cop
     _append(copy / "zoo" / "schema.py", "\n\ndef _planted():\n    import torch\n\n    return torch\n")
     res = _run(copy)
     _only_broken(res, "forbidden")
-    assert "zoo.schema -> torch" in res.stdout
+    assert "zoo.registry.schema -> torch" in res.stdout

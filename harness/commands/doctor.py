@@ -29,7 +29,7 @@ from harness.environment import (
 from harness.errors import InstallError
 from zoo import settings
 from zoo.dependencies import missing_message
-from zoo.schema import CocoLibrary, Registry
+from zoo.registry.schema import CocoLibrary, Registry
 
 STATUS_WIDTH, NAME_WIDTH = 5, 13
 
@@ -206,7 +206,7 @@ def _registry(screen: _Screen) -> Registry | None:
     from zoo.errors import ZooError
 
     try:
-        from zoo.load import load_registry
+        from zoo.registry.load import load_registry
 
         return load_registry()
     except ZooError as exc:

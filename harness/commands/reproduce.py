@@ -34,7 +34,7 @@ from harness.commands.evaluate import add_run_arguments, spec_from_args
 from harness.distributed import DistributedError
 from harness.errors import DataError, DownloadError, HarnessError
 from zoo import settings
-from zoo.schema import RECORD_MODES
+from zoo.registry.schema import RECORD_MODES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -196,8 +196,10 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, ctx) -> int:
     from harness import report
     from harness.engine import run_evaluation
-    from zoo import history, load_registry, readme
-    from zoo.standing import standing_of
+    from zoo import load_registry
+    from zoo.formats import readme
+    from zoo.results import history
+    from zoo.results.standing import standing_of
 
     registry = load_registry()
     rows = select_rows(registry, args.dataset, args.rows)
@@ -261,7 +263,7 @@ def run_folder(runs_dir: Path, spec) -> Path:
 
 
 def exit_status(verdicts) -> int:
-    """1 when a run that counts as a reproduction (zoo.record.standing) is outside its tolerance, else 0: a run
+    """1 when a run that counts as a reproduction (zoo.results.record.standing) is outside its tolerance, else 0: a run
     with overrides, a partial run or a fast-mode look only informs."""
     return 1 if any(standing.fails for standing, _ in verdicts) else 0
 
@@ -270,7 +272,7 @@ def _render_reports(registry, report, history, readme) -> None:
     """reports/, the README tables and the Hub model cards in exports/ (when the checkout has them): everything that
     shows reproduced numbers is rendered again from the history, so none of it goes stale after a run. An installed
     package has no README or exports/ of its own: those are written only where HRNET_ZOO_README/EXPORTS say."""
-    from zoo import generated, hf_cards
+    from zoo.formats import generated, hf_cards
 
     records = history.load()
     out = report.default_reports_dir()
@@ -313,14 +315,15 @@ def _silent(*_args, **_kwargs) -> None:
 
 
 def _print_summary(verdicts, *, of_record: dict) -> None:
-    from zoo.history import confirms
+    from zoo.results.history import confirms
 
     for standing, _ in verdicts:
         row, verdict, record = standing.row, standing.verdict, standing.run
         print(f"{standing.label:>22}  {row.row_id}")
         shown = of_record.get(row.row_id)
         if shown is not None and shown.data != record.data and confirms(record, shown):
-            # The reports keep showing the first of equal runs (zoo.history.latest_by_row): say why they did not move.
+            # The reports keep showing the first of equal runs (zoo.results.history.latest_by_row): say why they did not
+            # move.
             print(f"{'':>24}same run and numbers as the run of record of {shown.date}: confirmed, reports unchanged")
         for m in verdict.metrics:
             print(
@@ -416,9 +419,11 @@ def gather(runs_dir: Path, *, keys: list[str] | None = None, report: bool = True
     each row that did not run with its log. Exit 3 when a job did not run, else as the local launcher."""
     from harness import report as report_module
     from harness.cluster import manifest, plan, states, wait
-    from zoo import history, load_registry, readme
-    from zoo.record import RunRecord
-    from zoo.standing import standing_of
+    from zoo import load_registry
+    from zoo.formats import readme
+    from zoo.results import history
+    from zoo.results.record import RunRecord
+    from zoo.results.standing import standing_of
 
     known = manifest.load(runs_dir)
     if not known:

@@ -16,11 +16,11 @@ from typing import Any
 from harness.commands import add_scoring_argument
 from harness.metrics import score
 from harness.protocols import PROTOCOL_NAMES, run_protocol
-from zoo.schema import Registry
+from zoo.registry.schema import Registry
 
 
 def _registry() -> Registry:
-    from zoo.load import load_registry
+    from zoo.registry.load import load_registry
 
     return load_registry()
 

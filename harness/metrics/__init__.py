@@ -21,7 +21,7 @@ from harness.metrics._predictions import MetricError, PredictionError
 from harness.metrics.coco import BACKENDS, STAT_NAMES, CocoMetrics, evaluate_coco_keypoints
 from harness.metrics.coco_common import check_backend
 from harness.metrics.pck import PckMetrics, horse10_pck_mmpose029, horse10_pck_nme
-from zoo.schema import COCO_METRICS, Evaluator, EvaluatorKind, KeypointSchema, PckNormalizer, ScoringBackend
+from zoo.registry.schema import COCO_METRICS, Evaluator, EvaluatorKind, KeypointSchema, PckNormalizer, ScoringBackend
 
 __all__ = [
     "BACKENDS",
@@ -42,7 +42,7 @@ BBOX_NORMALIZER: PckNormalizer = "bbox_longer_side"
 
 
 def _one_of(vocabulary: Any) -> str:
-    """`'a' or 'b'` for an error message, from the Literal in zoo/schema.py that defines the vocabulary."""
+    """`'a' or 'b'` for an error message, from the Literal in zoo/registry/schema.py that defines the vocabulary."""
     return " or ".join(repr(v) for v in get_args(vocabulary))
 
 

@@ -16,13 +16,13 @@ import numpy as np
 from harness.errors import DataError
 from harness.metrics._predictions import MetricError, num_keypoints_of
 from harness.metrics.ground_truth import check_ground_truth, coco_fields_read
-from zoo.schema import CocoLibrary, ScoringBackend
+from zoo.registry.schema import CocoLibrary, ScoringBackend
 
-#: The libraries whose semantics a protocol may name (zoo.schema.CocoLibrary).
+#: The libraries whose semantics a protocol may name (zoo.registry.schema.CocoLibrary).
 LIBRARIES: tuple[str, ...] = get_args(CocoLibrary)
 #: "library": xtcocotools / pycocotools themselves (the evaluator of record); "fast": harness/metrics/fast_coco.py,
 #: bit-identical to them (tests/harness/metrics/test_fast_coco*.py), the library for inputs it does not model
-#: (zoo.schema.ScoringBackend).
+#: (zoo.registry.schema.ScoringBackend).
 BACKENDS: tuple[str, ...] = get_args(ScoringBackend)
 
 #: Names of the ten keypoint summary statistics, in the order COCOeval.summarize() fills `stats`

@@ -44,7 +44,7 @@ from harness.environment import import_coco_api
 from harness.metrics._predictions import load_ground_truth, load_predictions, validate_predictions
 from harness.metrics.coco_common import STAT_NAMES, CocoMetrics, check_inputs, check_library, mean_valid
 from harness.metrics.ground_truth import source_of
-from zoo.schema import CocoLibrary
+from zoo.registry.schema import CocoLibrary
 
 
 @contextlib.contextmanager

@@ -42,7 +42,7 @@ from harness.metrics.fast_core import (
     summarize,
 )
 from harness.metrics.ground_truth import source_of
-from zoo.schema import CocoLibrary
+from zoo.registry.schema import CocoLibrary
 
 
 def _is_real(t: type) -> bool:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import DataError
-from zoo.schema import Evaluator
+from zoo.registry.schema import Evaluator
 
 #: What every message ends with: the data is wrong, not the harness.
 FIX = "fix or re-convert the annotation file"

@@ -28,7 +28,7 @@ from harness.topdown.decode import decode_default
 from harness.topdown.flip import combine_flip
 from harness.topdown.output import TopdownOutput
 from harness.topdown.warp import warp_affine_fixed_point
-from zoo.schema import CropBackend, KeypointSchema, TopDownProtocol
+from zoo.registry.schema import CropBackend, KeypointSchema, TopDownProtocol
 
 
 @dataclass(frozen=True, eq=False)

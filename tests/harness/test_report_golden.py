@@ -17,7 +17,8 @@ import pytest
 
 from harness import report
 from harness.testing import golden
-from zoo import history, load_registry
+from zoo import load_registry
+from zoo.results import history
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "history"
@@ -133,8 +134,8 @@ def test_a_fast_mode_run_is_labelled_so(registry, records):
     """A row whose only full run used --mode fast shows its verdict with "(fast mode)" (its metrics drift by design)."""
     from dataclasses import replace
 
-    from zoo.readme import render_tables
-    from zoo.standing import standings
+    from zoo.formats.readme import render_tables
+    from zoo.results.standing import standings
 
     rec = next(r for r in records if r.row_id == "hrnet_w32_macaque_256x192/gt-bbox")
     fast = replace(rec, identity={**rec.identity, "mode": "fast"})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from zoo.schema import BottomUpProtocol, BoxSource, Era, Evaluator, KeypointSchema, TopDownProtocol
+from zoo.registry.schema import BottomUpProtocol, BoxSource, Era, Evaluator, KeypointSchema, TopDownProtocol
 
 _ERA_FIELDS = {f.name for f in dataclasses.fields(Era)} - {"name"}
 _EVALUATOR_FIELDS = {f.name for f in dataclasses.fields(Evaluator)} - {"kind"}

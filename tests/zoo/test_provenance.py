@@ -1,5 +1,5 @@
-"""The typed run identity and provenance (zoo/provenance.py): every committed record reads into them and writes back
-byte for byte (absent keys stay absent, unknown keys are kept), and a field of the wrong type is named."""
+"""The typed run identity and provenance (zoo/results/provenance.py): every committed record reads into them and writes
+back byte for byte (absent keys stay absent, unknown keys are kept), and a field of the wrong type is named."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 
 from zoo.errors import RecordError
-from zoo.provenance import ABSENT, DataRead, Provenance, RunIdentity
-from zoo.record import RunRecord
+from zoo.results.provenance import ABSENT, DataRead, Provenance, RunIdentity
+from zoo.results.record import RunRecord
 
 REPO = Path(__file__).resolve().parents[2]
 COMMITTED = sorted([*REPO.glob("results/history/*.json"), *REPO.glob("tests/fixtures/history/*.json")])
 
 
 def _history_bytes(data: dict) -> str:
-    """As zoo.history.append writes a record."""
+    """As zoo.results.history.append writes a record."""
     return json.dumps(data, indent=1, sort_keys=True, allow_nan=False) + "\n"
 
 

@@ -6,12 +6,13 @@ import json
 import subprocess
 import sys
 
-from zoo import load_registry, readme
+from zoo import load_registry
 from zoo.cli import main
-from zoo.load import DEFAULT_REGISTRY
-from zoo.record import RunRecord
-from zoo.schema import METRIC_NAMES
-from zoo.standing import standings
+from zoo.formats import readme
+from zoo.registry.load import DEFAULT_REGISTRY
+from zoo.registry.schema import METRIC_NAMES
+from zoo.results.record import RunRecord
+from zoo.results.standing import standings
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -105,7 +106,7 @@ def test_reproduced_columns_render_a_dash_when_absent():
 def test_import_without_torch(repo_root):
     code = (
         "import sys; sys.modules['torch'] = None\n"
-        "import zoo, zoo.load, zoo.cli, zoo.readme\n"
+        "import zoo, zoo.registry.load, zoo.cli, zoo.formats.readme\n"
         "r = zoo.load_registry(); assert len(r.entries) == 19\n"
         "assert 'torch' not in {m for m in sys.modules if sys.modules[m] is not None}\n"
     )

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from zoo import history, load_registry
+from zoo import load_registry
 from zoo.cli import main
-from zoo.standing import by_row, standings
+from zoo.results import history
+from zoo.results.standing import by_row, standings
 
 FIXTURE_HISTORY = Path(__file__).resolve().parents[1] / "fixtures" / "history"
 
@@ -84,7 +85,7 @@ def _results(eval_results) -> list[tuple]:
 
 def test_hf_cards_round_trip_with_history(capsys, tmp_path, registry, results_with_history):
     hub = pytest.importorskip("huggingface_hub")
-    from zoo import hf_cards
+    from zoo.formats import hf_cards
 
     out_dir = tmp_path / "cards"
     code, _, err = run(capsys, "export", "hf-cards", str(out_dir))

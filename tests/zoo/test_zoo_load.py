@@ -10,7 +10,7 @@ from types import MappingProxyType
 import pytest
 
 from zoo import RegistryError, load_registry
-from zoo.load import DEFAULT_REGISTRY, PACKAGE_DIR
+from zoo.registry.load import DEFAULT_REGISTRY, PACKAGE_DIR
 
 ZOO_TEXT = DEFAULT_REGISTRY.read_text(encoding="utf-8")
 KEYPOINTS = PACKAGE_DIR / "keypoints.yaml"

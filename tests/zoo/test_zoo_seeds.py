@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from zoo import load_registry
-from zoo.schema import METRIC_NAMES
+from zoo.registry.schema import METRIC_NAMES
 
 LINK = re.compile(r"\((https://[^)\s]+)\)")
 

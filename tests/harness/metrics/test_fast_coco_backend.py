@@ -13,7 +13,7 @@ from test_fast_coco import assert_identical, random_case
 
 from harness.metrics import MetricError, score
 from harness.metrics.coco import evaluate_coco_keypoints
-from zoo.schema import Evaluator, KeypointSchema
+from zoo.registry.schema import Evaluator, KeypointSchema
 
 
 @pytest.mark.parametrize("seed", [0, 3, 8])

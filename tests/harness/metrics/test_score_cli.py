@@ -11,7 +11,7 @@ import harness.commands.score as score_cmd
 from harness.cli import main
 from harness.metrics import BBOX_NORMALIZER, evaluate_coco_keypoints, horse10_pck_nme, score
 from tests.helpers.protocols import bottomup_protocol, topdown_protocol
-from zoo.schema import (
+from zoo.registry.schema import (
     Architecture,
     Checkpoint,
     Dataset,

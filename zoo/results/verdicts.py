@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from zoo.schema import HIGHER_IS_BETTER
+from zoo.registry.schema import HIGHER_IS_BETTER
 
 VERDICTS = ("reproduced", "drift", "failed")
 _RANK = {v: i for i, v in enumerate(VERDICTS)}

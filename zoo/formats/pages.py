@@ -3,7 +3,7 @@
 A page is read with a real markdown parser (markdown-it-py, CommonMark + GFM tables) and a real bibtex parser
 (bibtexparser), never with regexes over table text. This module only reads what the page prints: ids, metric text,
 URLs, bibtex. What the page implies but does not state (dataset, split, row name, protocol) is inferred, and marked
-as a guess, by zoo/importer.py.
+as a guess, by zoo/formats/importer.py.
 
 Page anatomy (the seed pages in tests/data/pages/seeds/ are exactly this format):
   <!-- [ALGORITHM] --> or <!-- [DATASET] --> (optionally <details><summary><a href=PAPER_URL>)
@@ -23,13 +23,13 @@ from pathlib import Path
 
 import bibtexparser
 
-from zoo.checkpoint_reader import CHECKPOINT_NAME
 from zoo.errors import PageError
-from zoo.schema import METRIC_NAMES
+from zoo.registry.checkpoint_reader import CHECKPOINT_NAME
+from zoo.registry.schema import METRIC_NAMES
 
 #: Roles MMPose marks bibtex blocks with (an HTML comment before the block).
 ROLES = ("ALGORITHM", "BACKBONE", "DATASET")
-#: Table columns that are not metrics; everything else must be a known metric (zoo.schema.METRIC_NAMES).
+#: Table columns that are not metrics; everything else must be a known metric (zoo.registry.schema.METRIC_NAMES).
 KNOWN_COLUMNS = ("Arch", "Input Size", "ckpt", "log", "Set")
 _ROLE = re.compile(r"<!--\s*\[(?P<role>[A-Z]+)\]\s*-->")
 _SIZE = re.compile(r"^(?P<h>\d+)x(?P<w>\d+)$")

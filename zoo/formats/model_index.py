@@ -13,10 +13,10 @@ from typing import Any
 
 import yaml
 
-from zoo.ecosystem import COLLECTIONS, model_name, protocol_words, task_of, weights_url
-from zoo.export import to_jsonable
-from zoo.pages import bib_fields
-from zoo.schema import DocumentedRow, Entry, Registry
+from zoo.formats.ecosystem import COLLECTIONS, model_name, protocol_words, task_of, weights_url
+from zoo.formats.export import to_jsonable
+from zoo.formats.pages import bib_fields
+from zoo.registry.schema import DocumentedRow, Entry, Registry
 
 ROOT = "model-index.yml"
 HEADER = "# Generated from zoo.yaml by `python -m zoo export model-index`. Edit zoo.yaml, not this file.\n"

@@ -1,9 +1,9 @@
 """Reading a result row's protocol (zoo.yaml `entries[i].results[j].protocol`, or a `protocols:` template) into the
-record of its paradigm, zoo.schema's TopDownProtocol or BottomUpProtocol.
+record of its paradigm, zoo.registry.schema's TopDownProtocol or BottomUpProtocol.
 
 A row's `protocol:` may name a template from the top-level `protocols:` section with `base:`; the row's own fields
 are merged over it key by key (nested mappings merge, everything else replaces), so the record is fully resolved.
-Value rules shared with the harness's overrides live in zoo.rules.
+Value rules shared with the harness's overrides live in zoo.registry.rules.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import get_args
 
-from zoo.rules import scales_problem
-from zoo.schema import (
+from zoo.registry.rules import scales_problem
+from zoo.registry.schema import (
     Aggregation,
     BaseProtocol,
     BottomUpProtocol,
@@ -28,7 +28,7 @@ from zoo.schema import (
     Protocol,
     TopDownProtocol,
 )
-from zoo.yamltree import (
+from zoo.registry.yamltree import (
     Located,
     Problems,
     fields,

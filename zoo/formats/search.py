@@ -3,7 +3,7 @@ and sorted like `mim search`.
 
 Conditions are parsed here (`COLUMN OP NUMBER`, OP one of > >= < <= == !=), never handed to `DataFrame.query`/`eval`:
 a condition is data, not code. A row that lacks the metric (a PCK row under `AP>0.7`) does not match. Sorting puts
-the best first (descending, NME ascending: zoo.schema.HIGHER_IS_BETTER); `--reverse` flips it.
+the best first (descending, NME ascending: zoo.registry.schema.HIGHER_IS_BETTER); `--reverse` flips it.
 pandas is imported inside `table`: `zoo` itself imports without it.
 """
 
@@ -13,9 +13,9 @@ import operator
 import re
 from dataclasses import dataclass
 
-from zoo.ecosystem import model_name
 from zoo.errors import SearchError
-from zoo.schema import HIGHER_IS_BETTER, METRIC_NAMES, Registry, TopDownProtocol
+from zoo.formats.ecosystem import model_name
+from zoo.registry.schema import HIGHER_IS_BETTER, METRIC_NAMES, Registry, TopDownProtocol
 
 #: Numeric columns a condition or sort may name, besides the metrics.
 NUMERIC = ("width", "input_h", "input_w", "num_scales")

@@ -1,6 +1,6 @@
 """What the exported formats (model-index metafiles, Hub model cards, search) share: the task of each dataset, the
 collection of each head, the licence and a protocol in words (the run of record of each row and its verdict are
-zoo.standing's, which the README tables and reports read too).
+zoo.results.standing's, which the README tables and reports read too).
 
 Defined once here so that the metafiles and the cards cannot disagree. torch-free, no third-party imports.
 """
@@ -8,7 +8,7 @@ Defined once here so that the metafiles and the cards cannot disagree. torch-fre
 from __future__ import annotations
 
 from zoo.errors import ExportError
-from zoo.schema import BottomUpProtocol, DocumentedRow, Entry, Protocol, TopDownProtocol
+from zoo.registry.schema import BottomUpProtocol, DocumentedRow, Entry, Protocol, TopDownProtocol
 
 #: OpenMMLab's task names (MMPose's own metafiles use them); the Hub has one pipeline tag for all of them.
 TASKS = {
@@ -35,7 +35,8 @@ def task_of(dataset: str) -> str:
         return TASKS[dataset]
     except KeyError:
         raise ExportError(
-            f"dataset {dataset!r} has no task name; add it to TASKS in zoo/ecosystem.py (e.g. 'Body 2D Keypoint')"
+            f"dataset {dataset!r} has no task name; add it to TASKS in zoo/formats/ecosystem.py "
+            "(e.g. 'Body 2D Keypoint')"
         ) from None
 
 

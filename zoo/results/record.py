@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import RecordError
-from zoo.provenance import Provenance, RunIdentity
-from zoo.schema import RECORD_MODES
+from zoo.registry.schema import RECORD_MODES
+from zoo.results.provenance import Provenance, RunIdentity
 
 #: Written by this code. Bump when a field changes meaning; readers accept every version in READABLE_VERSIONS.
 RECORD_VERSION = 2
@@ -41,7 +41,7 @@ class RunRecord:
     overrides: Mapping[str, Any] = field(default_factory=dict)
     partial_reason: str | None = None
     per_keypoint: Mapping[str, Any] = field(default_factory=dict)
-    #: What was run and how (zoo.provenance); a plain mapping given here is read into its type.
+    #: What was run and how (zoo.results.provenance); a plain mapping given here is read into its type.
     identity: RunIdentity = field(default_factory=RunIdentity)
     provenance: Provenance = field(default_factory=Provenance)
     wall_time_s: float | None = None

@@ -1,7 +1,7 @@
 """A run's identity (what was run) and provenance (how it ran), typed, with a plain-data round trip (torch-free).
 
 harness.identity and harness.engine build them as plain data (the run key is the hash of the identity's canonical
-JSON); `RunRecord` (zoo.record) holds them as these types. Every record ever written reads back unchanged:
+JSON); `RunRecord` (zoo.results.record) holds them as these types. Every record ever written reads back unchanged:
 `from_dict(d).to_dict() == d` for every committed history record and result.json (tests/zoo/test_provenance.py).
 That fixes three rules: a key absent from the file stays absent (`ABSENT`, not None: records written before a field
 existed lack it, and a null is a value), a key this code does not know is kept as it was (`extra`: a newer harness's
@@ -104,7 +104,7 @@ def _opt(*kinds: type) -> tuple[type, ...]:
 
 @dataclass(frozen=True, eq=False)
 class FileRecord(PlainRecord):
-    """An input file as a run recorded it: its portable path (zoo.portable), sha256 and size."""
+    """An input file as a run recorded it: its portable path (zoo.results.portable), sha256 and size."""
 
     path: str | None = ABSENT
     sha256: str | None = ABSENT

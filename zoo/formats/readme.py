@@ -3,9 +3,9 @@
 The tables live in README.md between `<!-- zoo:tables:start -->` and `<!-- zoo:tables:end -->`; everything outside
 the markers is left alone. Numbers are printed exactly as the seed pages print them (`DocumentedRow.metric_text`).
 
-Once the result history (results/history/, zoo.history) holds a run of any row, the tables gain Reproduced / Verdict
-columns and a Data column (which data the numbers were computed on), read from each row's standing (zoo.standing),
-with a dash for rows that have no result yet.
+Once the result history (results/history/, zoo.results.history) holds a run of any row, the tables gain Reproduced /
+Verdict columns and a Data column (which data the numbers were computed on), read from each row's standing
+(zoo.results.standing), with a dash for rows that have no result yet.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from zoo import history, settings
+from zoo import settings
 from zoo.errors import ZooError
-from zoo.render import markdown_env
-from zoo.schema import METRIC_NAMES, DocumentedRow, Protocol, Registry, TopDownProtocol
-from zoo.standing import Standing, by_row, standings
+from zoo.formats.render import markdown_env
+from zoo.registry.schema import METRIC_NAMES, DocumentedRow, Protocol, Registry, TopDownProtocol
+from zoo.results import history
+from zoo.results.standing import Standing, by_row, standings
 
 START = "<!-- zoo:tables:start -->"
 END = "<!-- zoo:tables:end -->"
@@ -122,8 +123,8 @@ def splice(text: str, tables: str) -> str:
 def reproduced_from_history(
     registry: Registry, records: list[history.RunRecord] | None = None
 ) -> list[Standing] | None:
-    """Every row's standing (zoo.standing.standings); None when no row of the registry has a run, so that the tables
-    keep their documented-only shape until a result exists. `records=None` reads the default history."""
+    """Every row's standing (zoo.results.standing.standings); None when no row of the registry has a run, so that the
+    tables keep their documented-only shape until a result exists. `records=None` reads the default history."""
     records = history.load() if records is None else records
     out = standings(registry, records)
     return out if any(s.run is not None for s in out) else None

@@ -3,7 +3,7 @@
 Built with huggingface_hub's `ModelCard` / `ModelCardData` / `EvalResult`, so the front matter is the Hub's own
 `model-index` and round-trips through `ModelCard.load` / `metadata_load`. Per result row the card carries:
   - the documented numbers (metric_name "AP (documented)"; source: the model-zoo page);
-  - when the row has a full run of record (its standing, zoo.standing), the reproduced numbers (metric_name
+  - when the row has a full run of record (its standing, zoo.results.standing), the reproduced numbers (metric_name
     "AP (reproduced)"), in a result group of their own: the Hub groups results by task, dataset, config, split and
     revision, so the run's annotation-file SHA-256 is the dataset revision (it is the revision of the data that was
     scored), and its verdict, date, device and harness commit go in the group's free-form `dataset.args`.
@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from zoo import history
-from zoo.ecosystem import HUB_TASK, LICENSE, ExportError, protocol_words, task_of
-from zoo.render import markdown_env
-from zoo.schema import DocumentedRow, Entry, Registry
-from zoo.standing import Standing, by_row, standings
+from zoo.formats.ecosystem import HUB_TASK, LICENSE, ExportError, protocol_words, task_of
+from zoo.formats.render import markdown_env
+from zoo.registry.schema import DocumentedRow, Entry, Registry
+from zoo.results import history
+from zoo.results.standing import Standing, by_row, standings
 
 TEMPLATE = "hf_card.md.j2"
 #: The card file: front matter (written by huggingface_hub) around the body rendered from TEMPLATE.

@@ -2,8 +2,8 @@
 
 The README tables, reports/, the Hub model cards and `reproduce`'s console summary and exit status all show the same
 join; it is built here once (`standing_of`) so that they cannot disagree about a row. `standings` gives every
-documented row of a registry with its run of record (zoo.history.latest_by_row); the console builds the standing of
-the run it has just made with `standing_of`. The fallbacks a page prints for a missing fact (a dash, "unknown") are
+documented row of a registry with its run of record (zoo.results.history.latest_by_row); the console builds the standing
+of the run it has just made with `standing_of`. The fallbacks a page prints for a missing fact (a dash, "unknown") are
 the pages' own: the properties here return None where a fact is absent, except where every reader says the same.
 """
 
@@ -13,10 +13,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from zoo import history
-from zoo.record import RunRecord, counts_as_reproduction, data_label
-from zoo.schema import DocumentedRow, Registry
-from zoo.verdicts import RowVerdict, row_verdict
+from zoo.registry.schema import DocumentedRow, Registry
+from zoo.results import history
+from zoo.results.record import RunRecord, counts_as_reproduction, data_label
+from zoo.results.verdicts import RowVerdict, row_verdict
 
 
 @dataclass(frozen=True)
@@ -29,14 +29,15 @@ class Standing:
 
     @property
     def label(self) -> str:
-        """The verdict as every page shows it (zoo.history.shown_verdict: a fast-mode or informational run says so)."""
+        """The verdict as every page shows it (zoo.results.history.shown_verdict: a fast-mode or informational run says
+        so)."""
         if self.run is None or self.verdict is None:
             return "not run"
         return history.shown_verdict(self.verdict.label, self.run)
 
     @property
     def counts(self) -> bool:
-        """Whether the run counts as a reproduction (zoo.record.standing); only such a run is published as
+        """Whether the run counts as a reproduction (zoo.results.record.standing); only such a run is published as
         reproduced numbers or can fail `reproduce`'s exit status."""
         return self.run is not None and counts_as_reproduction(self.run)
 
@@ -52,7 +53,8 @@ class Standing:
 
     @property
     def data(self) -> str | None:
-        """Which data the numbers were computed on (zoo.record.data_label); None when not run or not recorded."""
+        """Which data the numbers were computed on (zoo.results.record.data_label); None when not run or not
+        recorded."""
         return data_label(self.run) if self.run is not None else None
 
     @property
@@ -117,7 +119,7 @@ def standing_of(row: DocumentedRow, run: RunRecord | None) -> Standing:
 
 def standings(registry: Registry, records: Iterable[RunRecord]) -> list[Standing]:
     """Every documented row of `registry` (in zoo.yaml's order) with its run of record under the published protocol
-    (zoo.history.latest_by_row), or None."""
+    (zoo.results.history.latest_by_row), or None."""
     of_record = history.latest_by_row(records)
     return [standing_of(row, of_record.get(row.row_id)) for entry in registry.entries.values() for row in entry.results]
 
