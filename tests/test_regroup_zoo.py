@@ -19,8 +19,8 @@ from tests.zoo.pages import x  # another module
 mock.patch("zoo.history.load")
 # see zoo/standing.py, not tests/zoo/pages.py nor zoo.yaml
 """
-NEW = """from zoo import settings
-from zoo.results import history
+NEW = """from zoo.results import history
+from zoo import settings
 from zoo.registry.schema import Registry
 import zoo.formats.readme
 from tests.zoo.pages import x  # another module
