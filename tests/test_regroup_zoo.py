@@ -18,6 +18,7 @@ import zoo.readme
 from tests.zoo.pages import x  # another module
 mock.patch("zoo.history.load")
 # see zoo/standing.py, not tests/zoo/pages.py nor zoo.yaml
+path = root / "zoo" / "schema.py"
 """
 NEW = """from zoo.results import history
 from zoo import settings
@@ -26,6 +27,7 @@ import zoo.formats.readme
 from tests.zoo.pages import x  # another module
 mock.patch("zoo.results.history.load")
 # see zoo/results/standing.py, not tests/zoo/pages.py nor zoo.yaml
+path = root / "zoo" / "registry" / "schema.py"
 """
 
 

@@ -7,9 +7,9 @@
 Idempotent: a module already moved is not moved again, and a reference already rewritten no longer matches (every
 pattern names an old path, `zoo.history`, which `zoo.results.history` does not contain). The rewrite covers imports
 (`from zoo.X import`, `import zoo.X`, `from zoo import X, Y` split by new home), dotted names in strings, docstrings
-and docs (`zoo.X.name`, mock targets), and file paths (`zoo/X.py`) in every tracked text file: .py, .md, .toml,
-.cfg, .ini, .yaml, .yml, .j2, .txt, MANIFEST.in, the noxfile and .ci/. Generated data (results/, reports/, exports/)
-and test data (tests/data/, tests/golden/data/, tests/fixtures/) cite no module and are left alone. After a rewrite,
+and docs (`zoo.X.name`, mock targets), and file paths (`zoo/X.py`, `"zoo" / "X.py"`) in every tracked text
+file: .py, .md, .toml, .cfg, .ini, .yaml, .yml, .j2, .txt, MANIFEST.in, the noxfile and .ci/. Generated data
+(results/, reports/, exports/) and test data (tests/data/, tests/golden/data/, tests/fixtures/) cite no module and are left alone. After a rewrite,
 run `ruff check --fix` and `ruff format` (import order) and `lint-imports`.
 
 No re-export shim is left behind at an old path: an import of an old path fails loudly, and --check names it.
@@ -91,6 +91,8 @@ _NAMES = "|".join(sorted(MOVES, key=len, reverse=True))
 DOTTED = re.compile(rf"(?<![\w.])zoo\.({_NAMES})(?![\w])")
 #: `zoo/X.py` not preceded by a name or a folder (tests/zoo/X.py is another file).
 SLASHED = re.compile(rf"(?<![\w/.])zoo/({_NAMES})\.py\b")
+#: `"zoo" / "X.py"`: a path joined with pathlib in code.
+JOINED = re.compile(rf"""(["'])zoo\1(\s*/\s*)(["'])({_NAMES})\.py\3""")
 #: `from zoo import a, b as c` on one line, or in parentheses over several.
 FROM_ZOO = re.compile(
     r"^(?P<indent>[ \t]*)from zoo import (?:\((?P<multi>[^)]*)\)|(?P<single>[^\n#]+?))(?P<tail>[ \t]*(?:#[^\n]*)?)$",
@@ -157,6 +159,7 @@ def rewrite_text(text: str, *, markdown: bool = False) -> str:
     fresh = FROM_ZOO.sub(_split_from_zoo, text)
     fresh = DOTTED.sub(lambda m: f"zoo.{MOVES[m.group(1)]}.{m.group(1)}", fresh)
     fresh = SLASHED.sub(lambda m: f"zoo/{MOVES[m.group(1)]}/{m.group(1)}.py", fresh)
+    fresh = JOINED.sub(lambda m: f"{m[1]}zoo{m[1]}{m[2]}{m[3]}{MOVES[m[4]]}{m[3]}{m[2]}{m[3]}{m[4]}.py{m[3]}", fresh)
     return fresh if fresh == text else rewrap(fresh, markdown=markdown)
 
 
