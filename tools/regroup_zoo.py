@@ -9,8 +9,8 @@ pattern names an old path, `zoo.history`, which `zoo.results.history` does not c
 (`from zoo.X import`, `import zoo.X`, `from zoo import X, Y` split by new home), dotted names in strings, docstrings
 and docs (`zoo.X.name`, mock targets), and file paths (`zoo/X.py`, `"zoo" / "X.py"`) in every tracked text
 file: .py, .md, .toml, .cfg, .ini, .yaml, .yml, .j2, .txt, MANIFEST.in, the noxfile and .ci/. Generated data
-(results/, reports/, exports/) and test data (tests/data/, tests/golden/data/, tests/fixtures/) cite no module and are left alone. After a rewrite,
-run `ruff check --fix` and `ruff format` (import order) and `lint-imports`.
+(results/, reports/, exports/) and test data (tests/data/, tests/golden/data/, tests/fixtures/) cite no module and
+are left alone. After a rewrite, run `ruff check --fix` and `ruff format` (import order) and `lint-imports`.
 
 No re-export shim is left behind at an old path: an import of an old path fails loudly, and --check names it.
 """
