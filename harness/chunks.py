@@ -20,7 +20,7 @@ import numpy as np
 
 from harness import identity, results, runtime
 from harness.data import images
-from zoo.schema import KeypointSchema
+from zoo.registry.schema import KeypointSchema
 
 if TYPE_CHECKING:
     from harness.spec import EvalSpec

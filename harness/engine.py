@@ -41,9 +41,9 @@ from harness.data.annotations import coco_tables
 from harness.errors import DataError, HarnessError
 from harness.metrics.evaluators import scorer_of, truth_key
 from harness.spec import EvalSpec
-from zoo import portable
-from zoo.record import RunRecord, standing
-from zoo.schema import KeypointSchema, Registry, TopDownProtocol
+from zoo.registry.schema import KeypointSchema, Registry, TopDownProtocol
+from zoo.results import portable
+from zoo.results.record import RunRecord, standing
 
 if TYPE_CHECKING:
     import torch
@@ -109,7 +109,7 @@ def load_instances(spec: EvalSpec, registry: Registry):
 
 
 def _recorded(info: dict | None, known: dict[str, Path]) -> dict | None:
-    """A file's info as the record holds it: its path portable (zoo.portable), its hash and size as they are."""
+    """A file's info as the record holds it: its path portable (zoo.results.portable), its hash and size as they are."""
     return None if info is None else {**info, "path": portable.path(info["path"], known)}
 
 
@@ -236,7 +236,7 @@ def run_inputs(
         chunk_layout={"items_per_chunk": per_chunk},
         model_label=model_label if in_memory else None,
     )
-    # No path of this machine in what is recorded and hashed (a --bbox-file override is a path): zoo.portable.
+    # No path of this machine in what is recorded and hashed (a --bbox-file override is a path): zoo.results.portable.
     ident = portable.tree(ident, portable.roots(spec.data.root))
     return {"checkpoint": ckpt, "annotations": ann, "bbox_file": bbox}, ident, per_chunk
 
@@ -401,7 +401,8 @@ def _chunked(spec: EvalSpec, run: _Prepared, registry: Registry) -> tuple[list, 
         if not instances:
             raise DataError(f"no instances to evaluate in {spec.data.ann_file} ({loaded.report.summary()})")
         chunks, compute, unit = split_chunks(instances, run.chunk_items), compute_topdown_chunks, "inst"
-        # The report names the file it read: recorded portable, as $DATA/... (zoo.portable), whatever the data root.
+        # The report names the file it read: recorded portable, as $DATA/... (zoo.results.portable), whatever the data
+        # root.
         source = portable.path(loaded.report.source, portable.roots(spec.data.root))
         report = dataclasses.replace(loaded.report, source=source).summary()
         counts = {"images": len(image_ids), "instances": len(instances), "load_report": report}
@@ -470,7 +471,7 @@ def _score_and_write(
     if spec.data.root is not None:
         provenance["data"] = _data_read(spec, run, decoded)
     # Every recorded path is $DATA/..., $CACHE/..., repository-relative or $ELSEWHERE/name, never this machine's
-    # (zoo.portable); the tree walk also catches a path inside a message (a load report, a data-lock warning).
+    # (zoo.results.portable); the tree walk also catches a path inside a message (a load report, a data-lock warning).
     provenance = portable.tree(provenance, known)
     record = RunRecord(
         run_key=run.key,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import get_args
 
-from zoo.schema import NumericMode as Mode
+from zoo.registry.schema import NumericMode as Mode
 
 MODES: tuple[str, ...] = get_args(Mode)
 #: Autocast dtypes of the fast mode (`--amp-dtype`).

@@ -7,8 +7,8 @@ from dataclasses import replace
 from typing import Any, get_args
 
 from harness.errors import HarnessError
-from zoo.rules import scales_problem
-from zoo.schema import BoxSource, DocumentedRow, Era, Protocol, ProtocolName, TopDownProtocol
+from zoo.registry.rules import scales_problem
+from zoo.registry.schema import BoxSource, DocumentedRow, Era, Protocol, ProtocolName, TopDownProtocol
 
 PROTOCOL_NAMES: tuple[str, ...] = get_args(ProtocolName)
 
@@ -52,7 +52,7 @@ def apply_overrides(
     (recorded in result.json; a run with overrides is never taken as a reproduction of the documented row).
 
     flip: None keeps the row's flip test; after this, `protocol.flip` is the one place it is read. scales must pass
-    the rule the registry applies to zoo.yaml (zoo.rules.scales_problem) for the row's paradigm. Called by
+    the rule the registry applies to zoo.yaml (zoo.registry.rules.scales_problem) for the row's paradigm. Called by
     harness.spec.build_spec, before any download or model build.
     """
     changes: dict[str, Any] = {}

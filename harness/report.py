@@ -9,59 +9,21 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
 
-from zoo import history, settings
-from zoo.record import data_label
-from zoo.render import markdown_env
-from zoo.schema import DocumentedRow, Registry, TopDownProtocol
-from zoo.verdicts import RowVerdict, row_verdict
+from zoo import settings
+from zoo.formats.render import markdown_env
+from zoo.registry.schema import DocumentedRow, Registry, TopDownProtocol
+from zoo.results import history
+from zoo.results.standing import Standing, standings
 
 TEMPLATES = Path(__file__).parent / "templates"
 
 
 def default_reports_dir() -> Path:
     return settings.reports_dir()
-
-
-@dataclass(frozen=True)
-class RowReport:
-    result: DocumentedRow
-    run: history.RunRecord | None
-    verdict: RowVerdict | None
-
-    @property
-    def label(self) -> str:
-        """The verdict as shown (zoo.history.shown_verdict: a fast-mode run says so)."""
-        if self.verdict is None or self.run is None:
-            return "not run"
-        return history.shown_verdict(self.verdict.label, self.run)
-
-    @property
-    def data_label(self) -> str:
-        """Which data the run's numbers were computed on (zoo.record.data_label)."""
-        if self.run is None:
-            return "-"
-        return data_label(self.run) or "not recorded"
-
-    @property
-    def data_read(self) -> str:
-        """How much the run read, when it recorded it ("" otherwise)."""
-        data = self.run.provenance.get("data") if self.run is not None else None
-        if not isinstance(data, dict) or "files" not in data:
-            return ""
-        return f" ({data['files']} files read, {data.get('images')} images decoded, split {data.get('split')})"
-
-    @property
-    def data_differences(self) -> list[str]:
-        """The files the run read whose bytes differ from the data lock (records before issue 22: lock_warnings)."""
-        data = self.run.provenance.get("data") if self.run is not None else None
-        if not isinstance(data, dict):
-            return []
-        return list(data.get("differences") or data.get("lock_warnings") or [])
 
 
 def _env() -> jinja2.Environment:
@@ -83,21 +45,6 @@ def _signed(value: float | None, digits: int = 4) -> str:
     return f"{value:+.{digits}f}"
 
 
-def row_reports(registry: Registry, records: list[history.RunRecord]) -> list[RowReport]:
-    latest = history.latest_by_row(records)
-    out = []
-    for entry in registry.entries.values():
-        for result in entry.results:
-            run = latest.get(result.row_id)
-            verdict = None
-            if run is not None:
-                verdict = row_verdict(
-                    result.row_id, result.metrics, run.metrics, result.tolerances, partial=run.partial
-                )
-            out.append(RowReport(result, run, verdict))
-    return out
-
-
 def protocol_summary(result: DocumentedRow) -> str:
     p = result.protocol
     parts = []
@@ -112,10 +59,10 @@ def protocol_summary(result: DocumentedRow) -> str:
     return "; ".join(parts)
 
 
-def _plot_data(rows: list[RowReport]) -> list[tuple[str, str, float, float, str]]:
+def _plot_data(rows: list[Standing]) -> list[tuple[str, str, float, float, str]]:
     """(row id, metric, reproduced - documented, tolerance, verdict) of every compared metric."""
     return [
-        (r.result.row_id, m.name, m.delta, m.tolerance, m.verdict)
+        (r.row.row_id, m.name, m.delta, m.tolerance, m.verdict)
         for r in rows
         if r.verdict
         for m in r.verdict.metrics
@@ -157,11 +104,11 @@ def _plot(data: list[tuple[str, str, float, float, str]], path: Path) -> None:
 def render(registry: Registry, records: list[history.RunRecord], out_dir: Path, *, plots: bool = True) -> dict:
     """Every page as {relative path: text}. Plots are written to out_dir when `plots` (not in check mode)."""
     env = _env()
-    rows = row_reports(registry, records)
+    rows = standings(registry, records)
     pages: dict[str, str] = {}
-    by_dataset: dict[str, list[RowReport]] = {}
+    by_dataset: dict[str, list[Standing]] = {}
     for r in rows:
-        by_dataset.setdefault(r.result.dataset, []).append(r)
+        by_dataset.setdefault(r.row.dataset, []).append(r)
     for key, ds_rows in by_dataset.items():
         plot_name = f"{key}_delta.png"
         data = _plot_data(ds_rows)

@@ -1,7 +1,7 @@
 """What one evaluation run is: the typed spec that evaluate, reproduce, the goldens and the benchmarks build the same
 way (`build_spec`), validated before anything heavy (a download, a model build) happens.
 
-The protocol travels as itself (zoo.schema's TopDownProtocol or BottomUpProtocol, resolved and with overrides
+The protocol travels as itself (zoo.registry.schema's TopDownProtocol or BottomUpProtocol, resolved and with overrides
 applied), and inference reads it directly; every other field is a setting of how the run goes. What of it can
 change a prediction is the run's identity (harness.identity).
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
 
 from harness.errors import HarnessError
-from zoo.schema import CropBackend, DocumentedRow, Entry, Protocol, Registry, ScoringBackend, TopDownProtocol
+from zoo.registry.schema import CropBackend, DocumentedRow, Entry, Protocol, Registry, ScoringBackend, TopDownProtocol
 
 if TYPE_CHECKING:
     from harness.runtime import RunSettings
@@ -57,7 +57,7 @@ class EvalSpec:
     scoring: str = "library"
     #: True when `checkpoint` is the entry's published file (from the store): the run then hashes it in full and
     #: stops on a mismatch with the registry's prefix before the first forward pass. False for the user's own file
-    #: (recorded as other weights when its hash does not match: zoo.record.standing).
+    #: (recorded as other weights when its hash does not match: zoo.results.record.standing).
     published_checkpoint: bool = False
     #: Never use the network (a damaged published checkpoint is then an error, not a second download).
     offline: bool | None = None

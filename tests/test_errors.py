@@ -127,7 +127,12 @@ def test_every_public_exception_is_defined_in_an_errors_module():
     modules = _all_modules()
     names = {m.__name__ for m in modules}
     # The walk reaches the corners where errors used to live (it cannot pass by walking nothing).
-    assert {"zoo.pages", "harness.metrics._predictions", "harness.models.fold", "harness.testing.golden"} <= names
+    assert {
+        "zoo.formats.pages",
+        "harness.metrics._predictions",
+        "harness.models.fold",
+        "harness.testing.golden",
+    } <= names
     assert [s for m in modules for s in stray_public_errors(m)] == []
 
 
@@ -146,18 +151,18 @@ def test_old_import_paths_name_the_same_classes():
     import harness.models.fold
     import harness.testing.golden
     import harness.testing.oracle
-    import zoo.ecosystem
-    import zoo.generated
-    import zoo.history
-    import zoo.pages
-    import zoo.search
+    import zoo.formats.ecosystem
+    import zoo.formats.generated
+    import zoo.formats.pages
+    import zoo.formats.search
+    import zoo.results.history
 
     old = {
-        "zoo.pages.PageError": zoo.errors.PageError,
-        "zoo.history.HistoryError": zoo.errors.HistoryError,
-        "zoo.generated.GeneratedError": zoo.errors.GeneratedError,
-        "zoo.search.SearchError": zoo.errors.SearchError,
-        "zoo.ecosystem.ExportError": zoo.errors.ExportError,
+        "zoo.formats.pages.PageError": zoo.errors.PageError,
+        "zoo.results.history.HistoryError": zoo.errors.HistoryError,
+        "zoo.formats.generated.GeneratedError": zoo.errors.GeneratedError,
+        "zoo.formats.search.SearchError": zoo.errors.SearchError,
+        "zoo.formats.ecosystem.ExportError": zoo.errors.ExportError,
         "harness.metrics.MetricError": harness.errors.MetricError,
         "harness.metrics.PredictionError": harness.errors.PredictionError,
         "harness.metrics.fast_coco.FastPathMismatchError": harness.errors.FastPathMismatchError,

@@ -98,7 +98,7 @@ def test_cycle_inside_harness_breaks_the_cycle_contract(copy: Path) -> None:
 
 
 def test_torch_imported_inside_a_zoo_function_breaks_the_torch_free_contract(copy: Path) -> None:
-    _append(copy / "zoo" / "schema.py", "\n\ndef _planted():\n    import torch\n\n    return torch\n")
+    _append(copy / "zoo" / "registry" / "schema.py", "\n\ndef _planted():\n    import torch\n\n    return torch\n")
     res = _run(copy)
     _only_broken(res, "forbidden")
-    assert "zoo.schema -> torch" in res.stdout
+    assert "zoo.registry.schema -> torch" in res.stdout

@@ -1,5 +1,5 @@
 """`python -m zoo list|show|check|readme|settings|import|sync|export|search`: browse, validate and translate the
-registry. Torch-free. The ecosystem-format verbs (import, sync, export, search) live in zoo/formats_cli.py.
+registry. Torch-free. The ecosystem-format verbs (import, sync, export, search) live in zoo/formats/formats_cli.py.
 
 Exit codes: 0 ok, 1 `check` / `readme --check` / `settings --check` / `sync --check` / `export --check` found
 problems, 2 usage error, unknown id or bad input.
@@ -11,11 +11,12 @@ import argparse
 import json
 import sys
 
-from zoo import formats_cli, readme, settings
+from zoo import settings
 from zoo.errors import RegistryError, ZooError
-from zoo.export import entry_to_dict
-from zoo.load import load_registry, registry_paths
-from zoo.schema import DocumentedRow, Entry, Registry, TopDownProtocol
+from zoo.formats import formats_cli, readme
+from zoo.formats.export import entry_to_dict
+from zoo.registry.load import load_registry, registry_paths
+from zoo.registry.schema import DocumentedRow, Entry, Registry, TopDownProtocol
 from zoo.version import add_version_argument
 
 #: The program name in usage lines; `hrnet-zoo` passes its own.

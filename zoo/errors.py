@@ -16,9 +16,9 @@ own tree continues under HarnessError in harness/errors.py):
     ├── SettingError [ValueError]
     └── HarnessError                      harness/errors.py
 
-The modules that raise them import them from here (and re-export them under their old names: `zoo.pages.PageError`
-is this module's PageError). tests/test_errors.py checks that no other module defines a public exception and that
-this tree is the real one.
+The modules that raise them import them from here (and re-export them under their old names:
+`zoo.formats.pages.PageError` is this module's PageError). tests/test_errors.py checks that no other module defines a
+public exception and that this tree is the real one.
 """
 
 from __future__ import annotations
@@ -64,25 +64,25 @@ class RecordError(ZooError, ValueError):
 
 
 class HistoryError(RecordError):
-    """A history file is malformed; the message names the file and field (zoo/history.py)."""
+    """A history file is malformed; the message names the file and field (zoo/results/history.py)."""
 
 
 class PageError(ZooError, ValueError):
     """A model-zoo page cannot be read or does not have the expected shape; the message names the file and line
-    (zoo/pages.py)."""
+    (zoo/formats/pages.py)."""
 
 
 class GeneratedError(ZooError, ValueError):
-    """A folder of generated files cannot be written (or holds files we did not write) (zoo/generated.py)."""
+    """A folder of generated files cannot be written (or holds files we did not write) (zoo/formats/generated.py)."""
 
 
 class SearchError(ZooError, ValueError):
-    """A search condition or column that cannot be used; the message lists what can (zoo/search.py)."""
+    """A search condition or column that cannot be used; the message lists what can (zoo/formats/search.py)."""
 
 
 class ExportError(ZooError, ValueError):
     """The registry holds something an export format has no place for; the message says what to add where
-    (zoo/ecosystem.py)."""
+    (zoo/formats/ecosystem.py)."""
 
 
 class SettingError(ZooError, ValueError):

@@ -57,7 +57,7 @@ def random_checkpoint(ctx: BenchContext, entry_id: str, *, calib_size: tuple[int
     """Seeded random MMPose-format weights of a registry entry's architecture, BN recalibrated
     (PARITY.md "The oracle environment"); made once per working folder. Both sides load this very file."""
     from harness.testing.random_weights import make_random_checkpoint
-    from zoo.load import load_registry
+    from zoo.registry.load import load_registry
 
     path = ctx.workdir / f"{entry_id}-seed{ctx.seed}.pth"
     if not path.is_file():

@@ -47,7 +47,7 @@ def bottomup_run(scales: tuple[float, ...]) -> dict[str, Any]:
     """The bottom-up inference keywords (protocol, schema, input_size) of the entry's row under the mmpose-0.29
     protocol (what the reference runs), given scales."""
     from harness.protocols import run_protocol
-    from zoo.load import load_registry
+    from zoo.registry.load import load_registry
 
     reg = load_registry()
     entry = reg.entry(ENTRY)

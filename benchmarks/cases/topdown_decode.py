@@ -17,7 +17,7 @@ import numpy as np
 from benchmarks.suite import BenchContext, register, timed
 from harness.topdown.inference import decode
 from zoo.evaluators import CocoKeypointsEvaluator
-from zoo.schema import BoxSource, Era, TopDownDecoder, TopDownProtocol
+from zoo.registry.schema import BoxSource, Era, TopDownDecoder, TopDownProtocol
 
 #: (heatmap H, W, kernel) of the 256x192 and 384x288 rows (zoo.yaml td-coco-dark / td-coco-udp).
 SIZES = ((64, 48, 11), (96, 72, 17))

@@ -44,7 +44,7 @@ def _predict(model, instances, *, crop_backend: str = "cv2") -> TopdownOutput:
     rounded as MMPose 0.29 does), what the reference runs."""
     from harness.protocols import run_protocol
     from harness.topdown.inference import predict_topdown
-    from zoo.load import load_registry
+    from zoo.registry.load import load_registry
 
     registry = load_registry()
     entry = registry.entry(ENTRY)

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from harness.errors import BottomUpConfigError, ModelOutputError
-from zoo.schema import Aggregation
+from zoo.registry.schema import Aggregation
 
 AGGREGATIONS: tuple[str, ...] = get_args(Aggregation)
 

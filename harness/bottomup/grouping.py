@@ -20,7 +20,7 @@ from harness.bottomup.finite import all_finite
 from harness.bottomup.refine_search import first_argmax_among_top
 from harness.bottomup.udp import dark_adjust
 from harness.errors import BottomUpConfigError, ModelOutputError
-from zoo.schema import BottomUpProtocol, KeypointSchema
+from zoo.registry.schema import BottomUpProtocol, KeypointSchema
 
 #: PROTOCOLS.md §4 step 3: more candidates than groups -> pad the cost matrix with columns of this value.
 PAD_COST = 1e10

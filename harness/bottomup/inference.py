@@ -23,7 +23,7 @@ from harness.bottomup.resize import ScalePlan, plan_scales, resize_image, to_inp
 from harness.data.annotations import coco_tables, read_json
 from harness.data.images import read_image
 from harness.errors import BottomUpConfigError, ModelOutputError
-from zoo.schema import BottomUpProtocol, KeypointSchema
+from zoo.registry.schema import BottomUpProtocol, KeypointSchema
 
 
 def _forward(model: torch.nn.Module, x: torch.Tensor) -> list[torch.Tensor]:

@@ -26,7 +26,7 @@ import torch
 from harness.bottomup import udp
 from harness.bottomup.grouping import parse
 from harness.bottomup.resize import ScalePlan, transform_to_image
-from zoo.schema import BottomUpProtocol, KeypointSchema
+from zoo.registry.schema import BottomUpProtocol, KeypointSchema
 
 
 def default_workers() -> int:

@@ -29,7 +29,7 @@ from harness.checkpoints.hashing import file_sha256, hash_problems, read_record,
 from harness.errors import ChecksumMismatchError, DownloadError, OfflineError
 from zoo import settings
 from zoo.errors import SettingError
-from zoo.schema import Checkpoint
+from zoo.registry.schema import Checkpoint
 from zoo.settings import cache_dir
 
 log = logging.getLogger(__name__)

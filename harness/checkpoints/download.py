@@ -27,7 +27,7 @@ from harness.checkpoints.cache import (
 from harness.checkpoints.hashing import file_sha256
 from harness.errors import ChecksumMismatchError, DownloadError
 from zoo import settings
-from zoo.schema import Checkpoint
+from zoo.registry.schema import Checkpoint
 
 log = logging.getLogger(__name__)
 

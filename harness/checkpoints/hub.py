@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from harness.checkpoints.cache import CachePaths, offline_error, offline_reason, publish, verify_file
 from harness.errors import DownloadError
-from zoo.schema import Checkpoint, HubMirror
+from zoo.registry.schema import Checkpoint, HubMirror
 
 
 def label(mirror: HubMirror) -> str:

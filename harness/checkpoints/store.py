@@ -57,7 +57,7 @@ from harness.checkpoints.cache import (
 from harness.checkpoints.hashing import file_sha256
 from harness.errors import CheckpointError, ChecksumMismatchError, DownloadError, OfflineError
 from zoo import settings
-from zoo.schema import Checkpoint
+from zoo.registry.schema import Checkpoint
 
 __all__ = [
     "ChecksumMismatchError",
@@ -218,7 +218,7 @@ def _all_failed(checkpoint: Checkpoint, paths: CachePaths, attempts: list[tuple[
 
 def repo_file(checkpoint: Checkpoint) -> Path:
     """The file a `file:REL/PATH` URL names, relative to the folder of the registry (zoo.yaml) in use."""
-    from zoo.load import registry_paths
+    from zoo.registry.load import registry_paths
 
     return registry_paths()[0].parent / urllib.parse.urlparse(checkpoint.url).path
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from harness.checkpoints.cache import CachePaths, discard, problems, publish
 from harness.checkpoints.hashing import file_sha256
-from zoo.schema import Checkpoint
+from zoo.registry.schema import Checkpoint
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from zoo import settings
 @dataclass(frozen=True)
 class JobRequest:
     spec: Any  # harness.spec.EvalSpec, resolved for the job's device and threads
-    registry: Any  # zoo.schema.Registry
+    registry: Any  # zoo.registry.schema.Registry
     out_dir: Path
     run_key: str  # what the submitter expects the run to be keyed by
     inputs: dict[str, str]  # {path: sha256} of the annotation and box files as the submitter read them

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from zoo.schema import Registry
+    from zoo.registry.schema import Registry
 
 # torch/timm are imported inside `run`: every verb module is imported to build `--help`.
 

@@ -30,7 +30,7 @@ from harness.errors import InstallError
 from zoo import settings
 from zoo.dependencies import missing_message
 from zoo.evaluators.coco_keypoints import CocoLibrary
-from zoo.schema import Registry
+from zoo.registry.schema import Registry
 
 STATUS_WIDTH, NAME_WIDTH = 5, 13
 
@@ -207,7 +207,7 @@ def _registry(screen: _Screen) -> Registry | None:
     from zoo.errors import ZooError
 
     try:
-        from zoo.load import load_registry
+        from zoo.registry.load import load_registry
 
         return load_registry()
     except ZooError as exc:

@@ -10,7 +10,7 @@ from harness.commands import add_json_argument, print_json
 from harness.errors import DownloadError
 from zoo import settings
 from zoo.errors import UnknownEntryError
-from zoo.schema import Entry, Registry
+from zoo.registry.schema import Entry, Registry
 
 EPILOG = f"""\
 Prints the path of each verified file on stdout, one per line. Every requested entry is attempted; failures are

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from zoo.schema import Entry, Registry
+    from zoo.registry.schema import Entry, Registry
 
 # torch/timm are imported inside the functions: every verb module is imported to build `--help`.
 

@@ -21,7 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from harness import report
-    from zoo import history, load_registry, readme
+    from zoo import load_registry
+    from zoo.formats import readme
+    from zoo.results import history
 
     registry = load_registry()
     records = history.load(args.history)

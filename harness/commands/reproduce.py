@@ -34,7 +34,7 @@ from harness.commands.evaluate import add_run_arguments, spec_from_args
 from harness.distributed import DistributedError
 from harness.errors import DataError, DownloadError, HarnessError
 from zoo import settings
-from zoo.schema import RECORD_MODES
+from zoo.registry.schema import RECORD_MODES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -196,8 +196,10 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, ctx) -> int:
     from harness import report
     from harness.engine import run_evaluation
-    from zoo import history, load_registry, readme
-    from zoo.verdicts import row_verdict
+    from zoo import load_registry
+    from zoo.formats import readme
+    from zoo.results import history
+    from zoo.results.standing import standing_of
 
     registry = load_registry()
     rows = select_rows(registry, args.dataset, args.rows)
@@ -234,8 +236,7 @@ def _run(args: argparse.Namespace, ctx) -> int:
         )
         record = outcome.record  # the same on every rank: each computes the same verdicts and exit status
         ctx.main_only(lambda record=record: history.append(record))
-        verdict = row_verdict(row.row_id, row.metrics, record.metrics, row.tolerances, partial=record.partial)
-        verdicts.append((row, verdict, record, out_dir))
+        verdicts.append((standing_of(row, record), out_dir))
         if outcome.reused_chunks:
             say(f"   resumed: reused {outcome.reused_chunks} finished chunk(s)", file=sys.stderr)
     if not args.no_report:
@@ -262,17 +263,16 @@ def run_folder(runs_dir: Path, spec) -> Path:
 
 
 def exit_status(verdicts) -> int:
-    """1 when a run that counts as a reproduction (zoo.record.standing) is outside its tolerance, else 0: a run
+    """1 when a run that counts as a reproduction (zoo.results.record.standing) is outside its tolerance, else 0: a run
     with overrides, a partial run or a fast-mode look only informs."""
-    failed = [v for _, v, record, _ in verdicts if not record.informational and v.verdict != "reproduced"]
-    return 1 if failed else 0
+    return 1 if any(standing.fails for standing, _ in verdicts) else 0
 
 
 def _render_reports(registry, report, history, readme) -> None:
     """reports/, the README tables and the Hub model cards in exports/ (when the checkout has them): everything that
     shows reproduced numbers is rendered again from the history, so none of it goes stale after a run. An installed
     package has no README or exports/ of its own: those are written only where HRNET_ZOO_README/EXPORTS say."""
-    from zoo import generated, hf_cards
+    from zoo.formats import generated, hf_cards
 
     records = history.load()
     out = report.default_reports_dir()
@@ -289,21 +289,19 @@ def _render_reports(registry, report, history, readme) -> None:
 def summary(verdicts) -> list[dict]:
     """The rows of `--json`: the same facts as the text summary (verdict as shown, each metric against its
     documented number), plus the run's key and folder."""
-    from zoo.history import shown_verdict
-
     return [
         {
-            "row_id": row.row_id,
-            "entry_id": row.entry_id,
-            "verdict": shown_verdict(verdict.label, record),
-            "counts": not record.informational,
-            "informational": list(record.informational),
-            "partial": bool(record.partial),
-            "run_key": record.run_key,
+            "row_id": s.row.row_id,
+            "entry_id": s.row.entry_id,
+            "verdict": s.label,
+            "counts": s.counts,
+            "informational": list(s.run.informational),
+            "partial": bool(s.run.partial),
+            "run_key": s.run.run_key,
             "run_dir": str(out_dir),
-            "metrics": [_metric_view(m) for m in verdict.metrics],
+            "metrics": [_metric_view(m) for m in s.verdict.metrics],
         }
-        for row, verdict, record, out_dir in verdicts
+        for s, out_dir in verdicts
     ]
 
 
@@ -317,13 +315,15 @@ def _silent(*_args, **_kwargs) -> None:
 
 
 def _print_summary(verdicts, *, of_record: dict) -> None:
-    from zoo.history import confirms, shown_verdict
+    from zoo.results.history import confirms
 
-    for row, verdict, record, _ in verdicts:
-        print(f"{shown_verdict(verdict.label, record):>22}  {row.row_id}")
+    for standing, _ in verdicts:
+        row, verdict, record = standing.row, standing.verdict, standing.run
+        print(f"{standing.label:>22}  {row.row_id}")
         shown = of_record.get(row.row_id)
         if shown is not None and shown.data != record.data and confirms(record, shown):
-            # The reports keep showing the first of equal runs (zoo.history.latest_by_row): say why they did not move.
+            # The reports keep showing the first of equal runs (zoo.results.history.latest_by_row): say why they did not
+            # move.
             print(f"{'':>24}same run and numbers as the run of record of {shown.date}: confirmed, reports unchanged")
         for m in verdict.metrics:
             print(
@@ -332,7 +332,7 @@ def _print_summary(verdicts, *, of_record: dict) -> None:
             )
         if record.informational:
             print(f"{'':>24}information only, not a reproduction: {'; '.join(record.informational)}")
-        differences = (record.provenance.get("data") or {}).get("differences") or []
+        differences = (record.provenance.data.differences if record.provenance.data else None) or []
         for line in differences[:10]:  # every file named (the report lists them all)
             print(f"{'':>24}  {line}")
         if differences:
@@ -418,9 +418,11 @@ def gather(runs_dir: Path, *, keys: list[str] | None = None, report: bool = True
     each row that did not run with its log. Exit 3 when a job did not run, else as the local launcher."""
     from harness import report as report_module
     from harness.cluster import manifest, plan, states, wait
-    from zoo import history, load_registry, readme
-    from zoo.record import RunRecord
-    from zoo.verdicts import row_verdict
+    from zoo import load_registry
+    from zoo.formats import readme
+    from zoo.results import history
+    from zoo.results.record import RunRecord
+    from zoo.results.standing import standing_of
 
     known = manifest.load(runs_dir)
     if not known:
@@ -443,10 +445,7 @@ def gather(runs_dir: Path, *, keys: list[str] | None = None, report: bool = True
             if not entry.gathered:
                 entry.gathered = history.append(record).name
                 appended = True
-            documented = registry.row(record.row_id)
-            verdict = row_verdict(record.row_id, documented.metrics, record.metrics, documented.tolerances,
-                                  partial=record.partial)  # fmt: skip
-            verdicts.append((documented, verdict, record, out_dir))
+            verdicts.append((standing_of(registry.row(record.row_id), record), out_dir))
         if appended and report:
             _render_reports(registry, report_module, history, readme)
     _print_summary(verdicts, of_record=history.latest_by_row(history.load()))

@@ -19,11 +19,11 @@ from harness.metrics import score
 from harness.metrics.evaluators import scorer_of
 from harness.protocols import PROTOCOL_NAMES, run_protocol
 from zoo.evaluators import Evaluator
-from zoo.schema import KeypointSchema, Registry
+from zoo.registry.schema import KeypointSchema, Registry
 
 
 def _registry() -> Registry:
-    from zoo.load import load_registry
+    from zoo.registry.load import load_registry
 
     return load_registry()
 

@@ -99,7 +99,7 @@ def check_images_exist(paths: Iterable[Path], *, img_dir: Path, ann_file: Path) 
 def validate_ground_truth(data: Any, ann_file: Path, schema, evaluator: Evaluator | None = None) -> None:
     """Ground truth is checked like predictions before it reaches a metric: a NaN value or two annotations sharing
     an id change AP silently in the evaluator (xtcocotools indexes annotations by id). Raises DataError naming the
-    file, the annotation and the field. `schema`: the row's zoo.schema.KeypointSchema (keypoint count, and the
+    file, the annotation and the field. `schema`: the row's zoo.registry.schema.KeypointSchema (keypoint count, and the
     category's keypoint names when the file lists them); `evaluator`: the row's, whose fields must be present in
     every annotation (harness.metrics.evaluators.fields_read), so that a missing one stops the run before its
     inference, not at scoring."""

@@ -24,7 +24,7 @@ from harness.data.layout import missing_paths
 from harness.data.sources import data_root_locked
 from harness.errors import DataError
 from harness.metrics.ground_truth import check_ground_truth
-from zoo.schema import Dataset, Registry
+from zoo.registry.schema import Dataset, Registry
 
 #: How many problems of one kind are spelled out before "... and N more".
 SHOWN = 5

@@ -180,7 +180,7 @@ def fetch_hub(mirror: str, dest: Path, expected: Expected, *, offline: bool, pro
     import shutil
 
     from harness.checkpoints.hub import _hub_location  # endpoint and cache from the environment, read now
-    from zoo.dataset_reader import hub_parts
+    from zoo.registry.dataset_reader import hub_parts
 
     repo_id, revision, filename = hub_parts(mirror)
     try:

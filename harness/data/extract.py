@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 
 from harness.errors import BadArchiveError, DataError, InsufficientSpaceError, UnsafeArchiveError
 from harness.transfer import byte_bar
-from zoo.schema import ArchiveMember
+from zoo.registry.schema import ArchiveMember
 
 STAGING = ".staging"
 #: Left free beyond the extracted bytes (file-system overhead, the lock, logs).

@@ -46,7 +46,7 @@ from harness.errors import (
     TermsNotAcceptedError,
     UnsafeArchiveError,
 )
-from zoo.schema import Dataset, DataSource
+from zoo.registry.schema import Dataset, DataSource
 
 log = logging.getLogger(__name__)
 

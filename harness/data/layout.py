@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import DataError
-from zoo.schema import DataSplit
+from zoo.registry.schema import DataSplit
 
 
 @dataclass(frozen=True)

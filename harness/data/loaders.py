@@ -1,7 +1,7 @@
 """Annotation readers, keyed by the annotation format a dataset names in zoo.yaml (`annotations:`,
-zoo.schema.AnnotationFormat): the harness picks them by the dataset's format, never by its evaluator. Two tables with
-the same keys (tests/harness/data/test_loaders.py checks them against the vocabulary): LOADERS, the top-down GT
-instances of a split; TABLES, the split as checked COCO-shaped tables (images, annotations) that the engine selects
+zoo.registry.schema.AnnotationFormat): the harness picks them by the dataset's format, never by its evaluator. Two
+tables with the same keys (tests/harness/data/test_loaders.py checks them against the vocabulary): LOADERS, the top-down
+GT instances of a split; TABLES, the split as checked COCO-shaped tables (images, annotations) that the engine selects
 images from and COCO-style scorers read."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from harness.data.mpii import load_mpii_instances, mpii_tables, read_mpii_annota
 from harness.data.records import InstanceSet
 from harness.errors import DataError
 from zoo.evaluators import Evaluator
-from zoo.schema import KeypointSchema, Protocol
+from zoo.registry.schema import KeypointSchema, Protocol
 
 #: load(ann_file, *, img_dir, protocol, schema) -> the split's GT instances.
 Loader = Callable[..., InstanceSet]

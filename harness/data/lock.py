@@ -251,8 +251,9 @@ def run_data(
 ) -> dict:
     """What a run's result.json records of its data (`provenance.data`): the sha256 of every image's bytes as decoded
     (`images`, {path: sha256}) and of the annotation and box files (`files`), digested and compared with the lock. A
-    file that differs from its pin is named in `differences`; zoo.record.standing then keeps the run from counting
-    as a reproduction, and zoo.record.data_label shows the lock's digest (or why not) in reports and the README."""
+    file that differs from its pin is named in `differences`; zoo.results.record.standing then keeps the run from
+    counting as a reproduction, and zoo.results.record.data_label shows the lock's digest (or why not) in reports and
+    the README."""
     root = Path(data_root)
     read = {digests.rel_key(root, path): sha for path, sha in {**images, **files}.items()}
     lock_digest, differences = compare_run(root, dataset, split, read)

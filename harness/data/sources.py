@@ -26,7 +26,7 @@ from pathlib import Path
 from harness import locks
 from harness.errors import DataError, HarnessError
 from zoo import settings
-from zoo.schema import Dataset, DataSource, Registry
+from zoo.registry.schema import Dataset, DataSource, Registry
 
 DOWNLOADS = "downloads"
 FLOCK = ".hrnet-zoo-data.flock"

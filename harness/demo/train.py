@@ -28,7 +28,7 @@ import torch
 from harness.models import build_model
 from harness.topdown.boxes import bbox_to_center_scale
 from harness.topdown.crop import affine_matrix, normalize_crops
-from zoo.schema import Architecture
+from zoo.registry.schema import Architecture
 
 INPUT_HW = (128, 96)
 HEATMAP_HW = (32, 24)

@@ -27,7 +27,7 @@ from harness.metrics.coco_common import (
 from harness.metrics.coco_library import evaluate_with_library
 from harness.metrics.fast_coco import evaluate_coco_keypoints_fast
 from zoo.evaluators.coco_keypoints import CocoLibrary
-from zoo.schema import ScoringBackend
+from zoo.registry.schema import ScoringBackend
 
 __all__ = ["BACKENDS", "LIBRARIES", "STAT_NAMES", "CocoMetrics", "evaluate_coco_keypoints"]
 

@@ -17,13 +17,13 @@ from harness.errors import DataError
 from harness.metrics._predictions import MetricError, num_keypoints_of
 from harness.metrics.ground_truth import check_ground_truth, coco_fields_read
 from zoo.evaluators.coco_keypoints import CocoLibrary
-from zoo.schema import ScoringBackend
+from zoo.registry.schema import ScoringBackend
 
 #: The libraries whose semantics a protocol may name (zoo.evaluators.coco_keypoints.CocoLibrary).
 LIBRARIES: tuple[str, ...] = get_args(CocoLibrary)
 #: "library": xtcocotools / pycocotools themselves (the evaluator of record); "fast": harness/metrics/fast_coco.py,
 #: bit-identical to them (tests/harness/metrics/test_fast_coco*.py), the library for inputs it does not model
-#: (zoo.schema.ScoringBackend).
+#: (zoo.registry.schema.ScoringBackend).
 BACKENDS: tuple[str, ...] = get_args(ScoringBackend)
 
 #: Names of the ten keypoint summary statistics, in the order COCOeval.summarize() fills `stats`

@@ -44,7 +44,7 @@ from harness.metrics._predictions import (
 )
 from harness.metrics.ground_truth import CROWD_FIELDS_READ, FIX, check_ground_truth, shown, source_of
 from zoo.evaluators.crowdpose_keypoints import CrowdPoseEvaluator
-from zoo.schema import KeypointSchema, ScoringBackend
+from zoo.registry.schema import KeypointSchema, ScoringBackend
 
 KIND = "crowdpose_keypoints"
 #: Our names of the nine stats, in the order `COCOeval.stats` holds them for `keypoints_crowd` (MMPose 0.29 calls them

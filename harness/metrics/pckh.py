@@ -38,7 +38,7 @@ from harness.errors import DataError
 from harness.metrics._predictions import PredictionError, load_predictions
 from zoo.evaluators.pckh import METRICS as PCKH_METRICS
 from zoo.evaluators.pckh import PckhEvaluator
-from zoo.schema import KeypointSchema, ScoringBackend
+from zoo.registry.schema import KeypointSchema, ScoringBackend
 
 KIND = "pckh"
 METRIC_NAMES = PCKH_METRICS

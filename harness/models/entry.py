@@ -9,7 +9,7 @@ from harness.checkpoints.safe_load import load_checkpoint
 from harness.checkpoints.strict import load_state_dict_strict
 from harness.errors import CheckpointError, HarnessError
 from harness.models.posenet import PoseNet, build_model
-from zoo.schema import Entry, Registry
+from zoo.registry.schema import Entry, Registry
 
 
 def resolve_entry(entry_id_or_entry: str | Entry, *, registry: Registry | None = None) -> Entry:

@@ -10,7 +10,7 @@ from torch import nn
 from harness.errors import ArchitectureError
 from harness.models.heads import AssociativeEmbeddingHead, HeatmapHead, HigherResolutionHead
 from harness.models.hrnet import HRNetBackbone
-from zoo.schema import Architecture
+from zoo.registry.schema import Architecture
 
 _HEADS: dict[str, type[nn.Module]] = {
     "heatmap": HeatmapHead,

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from harness.models import build_model
-from zoo.schema import Architecture
+from zoo.registry.schema import Architecture
 
 #: Forward passes used to recalibrate batch-norm statistics.
 CALIBRATION_STEPS = 3

@@ -30,7 +30,7 @@ from harness.topdown.flip import combine_flip
 from harness.topdown.output import TopdownOutput
 from harness.topdown.unbiased import dark_refine, decode_combined, decode_udp_heatmaps
 from harness.topdown.warp import warp_affine_fixed_point
-from zoo.schema import CropBackend, KeypointSchema, TopDownProtocol
+from zoo.registry.schema import CropBackend, KeypointSchema, TopDownProtocol
 
 
 @dataclass(frozen=True, eq=False)

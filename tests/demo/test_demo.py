@@ -11,7 +11,9 @@ import pytest
 from harness.cli import main
 from harness.demo import generate
 from harness.demo.document import ENTRY_ID
-from zoo import load_registry, portable, readme
+from zoo import load_registry
+from zoo.formats import readme
+from zoo.results import portable
 
 ROW = f"{ENTRY_ID}/gt-bbox"
 
@@ -73,7 +75,7 @@ def _quick_start(capsys) -> str:
 def test_quick_start_twice_reproduces_then_changes_nothing_but_the_history(workspace, repo_root, monkeypatch, capsys):
     """The quick start in a copy of the checkout's generated files (history, reports, exports, README), twice:
     "reproduced" offline; the second run confirms the first and adds its history record, and nothing else changes;
-    no file written holds a path of this machine (zoo.portable)."""
+    no file written holds a path of this machine (zoo.results.portable)."""
     for name in ("results", "reports", "exports"):
         shutil.copytree(repo_root / name, workspace / name)
     monkeypatch.chdir(workspace)
@@ -179,7 +181,7 @@ def test_reproduce_json_summary(workspace, demo_root, capsys):
 
 def test_a_run_on_an_absolute_data_root_records_no_machine_path(workspace, demo_root, tmp_path):
     """--data-root, the cache and --out all absolute (tmp): result.json and metrics.json name files as $DATA/...
-    and $CACHE/... (zoo.portable), whatever the machine's folders."""
+    and $CACHE/... (zoo.results.portable), whatever the machine's folders."""
     out = tmp_path / "out"
     argv = ["evaluate", ENTRY_ID, "--data-root", str(demo_root.resolve()), "--offline", "--limit", "2"]
     assert main([*argv, "--out", str(out), "--device", "cpu", "--no-progress"]) == 0

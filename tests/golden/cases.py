@@ -33,7 +33,7 @@ from harness.protocols import run_protocol
 from harness.spec import DataPaths, build_spec
 from harness.testing import golden
 from zoo import settings
-from zoo.schema import Registry
+from zoo.registry.schema import Registry
 
 DATA_DIR = Path(__file__).parent / "data"
 #: torch intra-op threads of a golden run: $HRNET_ZOO_GOLDEN_THREADS (used to measure stability with 1 vs 2), else

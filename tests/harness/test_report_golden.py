@@ -17,7 +17,8 @@ import pytest
 
 from harness import report
 from harness.testing import golden
-from zoo import history, load_registry
+from zoo import load_registry
+from zoo.results import history
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "history"
@@ -133,10 +134,12 @@ def test_a_fast_mode_run_is_labelled_so(registry, records):
     """A row whose only full run used --mode fast shows its verdict with "(fast mode)" (its metrics drift by design)."""
     from dataclasses import replace
 
-    from zoo.readme import reproduced_from_history
+    from zoo.formats.readme import render_tables
+    from zoo.results.standing import standings
 
     rec = next(r for r in records if r.row_id == "hrnet_w32_macaque_256x192/gt-bbox")
     fast = replace(rec, identity={**rec.identity, "mode": "fast"})
-    [row] = [r for r in report.row_reports(registry, [fast]) if r.run is not None]
+    [row] = [r for r in standings(registry, [fast]) if r.run is not None]
     assert row.label == f"{row.verdict.label} (fast mode)"
-    assert reproduced_from_history(registry, [fast])[rec.row_id]["verdict"].endswith(" (fast mode)")
+    tables = render_tables(registry, reproduced=standings(registry, [fast]))
+    assert f"| {row.label} |" in next(ln for ln in tables.splitlines() if ln.startswith("| `hrnet_w32_macaque"))

@@ -17,7 +17,7 @@ import yaml
 from harness.cli import main
 from harness.testing import make_random_checkpoint
 from zoo import load_registry
-from zoo.load import registry_paths
+from zoo.registry.load import registry_paths
 
 HAND = ("wrist", "thumb_tip", "index_tip", "middle_tip", "little_tip")
 SIGMAS = (0.05, 0.03, 0.03, 0.03, 0.04)

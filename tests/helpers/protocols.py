@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from zoo.evaluators import CocoKeypointsEvaluator
-from zoo.schema import BottomUpProtocol, BoxSource, Era, KeypointSchema, TopDownProtocol
+from zoo.registry.schema import BottomUpProtocol, BoxSource, Era, KeypointSchema, TopDownProtocol
 
 _ERA_FIELDS = {f.name for f in dataclasses.fields(Era)} - {"name"}
 _EVALUATOR_FIELDS = {f.name for f in dataclasses.fields(CocoKeypointsEvaluator) if f.init}

@@ -1,6 +1,6 @@
 """Run arguments are checked once, by the registry's rules, before any download or model build (issues 13/14):
 `--scales` that the registry would reject never reaches the first image, in `evaluate` and in `reproduce`, and the
-registry refuses the same scales in zoo.yaml with the same words (zoo.rules.scales_problem)."""
+registry refuses the same scales in zoo.yaml with the same words (zoo.registry.rules.scales_problem)."""
 
 from __future__ import annotations
 

@@ -59,8 +59,8 @@ def test_plain_data_of_the_first_kinds_is_unchanged():
 
 
 def test_plain_data_of_pckh_and_crowdpose_is_what_their_first_records_wrote():
-    """The records of kinds pckh and crowdpose_keypoints before they became plug-ins (zoo.schema.PckhEvaluator, and
-    CrowdPoseEvaluator, a subclass of the version 1 record) wrote these fields, in this order."""
+    """The records of kinds pckh and crowdpose_keypoints before they became plug-ins (zoo.registry.schema.PckhEvaluator,
+    and CrowdPoseEvaluator, a subclass of the version 1 record) wrote these fields, in this order."""
     crowd = make_evaluator("crowdpose_keypoints", sigmas="crowdpose")
     assert dataclasses.asdict(crowd) == {
         "kind": "crowdpose_keypoints", "library": "xtcocotools", "sigmas": "crowdpose", "use_area": False,
@@ -76,7 +76,7 @@ def test_plain_data_of_pckh_and_crowdpose_is_what_their_first_records_wrote():
 
 def test_the_committed_demo_run_has_the_identity_protocol_of_today(repo_root: Path):
     """The history's demo runs were keyed by the record of registry version 1: today's record gives the same data,
-    so a new run of the demo row still confirms them (zoo.history.confirms)."""
+    so a new run of the demo row still confirms them (zoo.results.history.confirms)."""
     row = load_registry().row("hrnet_w8_demo_128x96/gt-bbox")
     latest = sorted((repo_root / "results" / "history").glob("*demo*.json"))[-1]
     recorded = json.loads(latest.read_text())["identity"]["protocol_resolved"]

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from zoo import history
+from zoo.results import history
 
 
 def _rec(row="e/r", date="2026-01-01T00:00:00+00:00", partial=False, key="k1", protocol="published", **kw):

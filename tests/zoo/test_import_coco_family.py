@@ -5,8 +5,9 @@ UDP, HigherHRNet with UDP), and the printed facts (metrics, checkpoints) come th
 Guesses are compared with zoo.yaml's templates of those names; where this tree's zoo.yaml does not have one yet (the
 td-variants and bu-variants lanes write them), a stand-in under that name (a copy of the plain template of the
 paradigm) takes its place: the guess is made on protocol facts, then on the variant words of the names
-(zoo.importer.VARIANT_MARKERS), so the stand-in tests the choice; the real template, once there, is tested instead.
-`test_sync_check_passes_on_every_coco_family_page` needs the 22 rows themselves: it fails until they are in zoo.yaml.
+(zoo.formats.importer.VARIANT_MARKERS), so the stand-in tests the choice; the real template, once there, is tested
+instead. `test_sync_check_passes_on_every_coco_family_page` needs the 22 rows themselves: it fails until they are in
+zoo.yaml.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ import pytest
 
 from zoo import load_registry
 from zoo.cli import main
-from zoo.importer import imply, protocol_templates, render
-from zoo.pages import read_page
+from zoo.formats.importer import imply, protocol_templates, render
+from zoo.formats.pages import read_page
 
 TD, BU = "topdown_heatmap/coco", "associative_embedding/coco"
 #: page -> (rows, the template every row needs; udp_regress rows need td-coco-udp-regress).

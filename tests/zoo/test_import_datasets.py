@@ -9,8 +9,8 @@ import json
 
 from zoo import load_registry
 from zoo.cli import main
-from zoo.importer import imply, protocol_templates
-from zoo.pages import parse_page
+from zoo.formats.importer import imply, protocol_templates
+from zoo.formats.pages import parse_page
 
 CKPT = "https://download.openmmlab.com/mmpose/x/{}-0123abcd_20210101.pth"
 

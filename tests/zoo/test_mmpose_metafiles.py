@@ -15,9 +15,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from zoo import load_registry, model_index
-from zoo.ecosystem import COLLECTIONS, MMPOSE_METRICS, architecture_tags, collection_of
-from zoo.pages import read_page
+from zoo import load_registry
+from zoo.formats import model_index
+from zoo.formats.ecosystem import COLLECTIONS, MMPOSE_METRICS, architecture_tags, collection_of
+from zoo.formats.pages import read_page
 
 modelindex = pytest.importorskip("modelindex", reason="model-index (the test extra) reads the metafiles")
 
@@ -121,7 +122,7 @@ def test_collection_paper_links_are_the_pages_links(family_pages_dir, seeds_dir)
 
 @pytest.mark.parametrize("rel", ISSUE_25)
 def test_collection_and_architecture_rules_give_mmposes_for_every_model_of_the_page(family_pages_dir, rel):
-    """The rules (zoo.ecosystem.collection_of, architecture_tags) applied to what a page says of each model (its
+    """The rules (zoo.formats.ecosystem.collection_of, architecture_tags) applied to what a page says of each model (its
     bibtex keys, which `zoo import` writes into the entry's papers; its head, from the config) give MMPose's In
     Collection and Architecture: checked for every model of the page, whether or not zoo.yaml has its row yet."""
     papers = tuple(b.key for b in read_page(family_pages_dir / rel.replace(".yml", ".md")).papers)

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from harness import results
-from zoo import cli, generated, readme, settings
+from zoo import cli, settings
+from zoo.formats import generated, readme
 
 REPO = Path(__file__).resolve().parents[2]
 PATHS = ("HRNET_ZOO_HOME", "HRNET_ZOO_REGISTRY", "HRNET_ZOO_README", "HRNET_ZOO_RESULTS", "HRNET_ZOO_EXPORTS",

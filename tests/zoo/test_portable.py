@@ -1,5 +1,5 @@
-"""Generated and recorded files hold no path of the machine that wrote them (zoo/portable.py, issue 21): paths are
-recorded as $DATA/..., $CACHE/..., repository-relative or $ELSEWHERE/name, and the committed history, reports,
+"""Generated and recorded files hold no path of the machine that wrote them (zoo/results/portable.py, issue 21): paths
+are recorded as $DATA/..., $CACHE/..., repository-relative or $ELSEWHERE/name, and the committed history, reports,
 exports and README tables are scanned for absolute paths."""
 
 from __future__ import annotations
@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from zoo import generated, portable, readme, settings
+from zoo import settings
+from zoo.formats import generated, readme
+from zoo.results import portable
 
 REPO = settings.REPO
 #: The committed generated and recorded files: run history, reports, exports (with their manifests).
@@ -97,4 +99,6 @@ def test_committed_generated_and_recorded_files_hold_no_machine_path():
     for path in _recorded_files():
         text = _tables(path) if path.name == "README.md" and path.parent == REPO else path.read_text(encoding="utf-8")
         leaks += [f"{path.relative_to(REPO)}: {found}" for found in portable.machine_paths(text, str(REPO))]
-    assert not leaks, "absolute paths in generated/recorded files (record them with zoo.portable):\n" + "\n".join(leaks)
+    assert not leaks, (
+        "absolute paths in generated/recorded files (record them with zoo.results.portable):\n" + "\n".join(leaks)
+    )

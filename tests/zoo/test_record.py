@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from zoo import history
 from zoo.errors import RecordError
-from zoo.record import RECORD_VERSION, RunRecord, counts_as_reproduction, standing
+from zoo.results import history
+from zoo.results.record import RECORD_VERSION, RunRecord, counts_as_reproduction, standing
 
 
 def _data(**kw):

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from zoo import history, settings
+from zoo import settings
 from zoo.errors import SettingError
+from zoo.results import history
 
 REPO = Path(__file__).resolve().parents[2]
 NAME = re.compile(r"HRNET_ZOO_[A-Z0-9_]*[A-Z0-9]")

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from zoo.verdicts import metric_verdict, row_verdict
+from zoo.results.verdicts import metric_verdict, row_verdict
 
 
 @pytest.mark.parametrize(

@@ -8,10 +8,13 @@ import sys
 
 import yaml
 
-from zoo import load_registry, readme
+from zoo import load_registry
 from zoo.cli import main
 from zoo.evaluators import METRIC_NAMES
-from zoo.load import DEFAULT_REGISTRY
+from zoo.formats import readme
+from zoo.registry.load import DEFAULT_REGISTRY
+from zoo.results.record import RunRecord
+from zoo.results.standing import standings
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -29,7 +32,7 @@ def test_list_table_and_wildcard(capsys):
 
 
 def _counts_in_zoo_yaml() -> tuple[int, int]:
-    """Entries and result rows of the repository's zoo.yaml as plain YAML reads them (not through zoo.load)."""
+    """Entries and result rows of the repository's zoo.yaml as plain YAML reads them (not through zoo.registry.load)."""
     doc = yaml.safe_load(DEFAULT_REGISTRY.read_text(encoding="utf-8"))
     return len(doc["entries"]), sum(len(e["results"]) for e in doc["entries"])
 
@@ -99,11 +102,12 @@ def test_repository_readme_is_fresh(repo_root):
 
 def test_reproduced_columns_render_a_dash_when_absent():
     reg = load_registry()
-    text = readme.render_tables(
-        reg, reproduced={"hrnet_w32_atrw_256x256/gt-bbox": {"metrics": {"AP": 0.9118}, "verdict": "pass"}}
+    run = RunRecord(
+        "k", "hrnet_w32_atrw_256x256/gt-bbox", "hrnet_w32_atrw_256x256", "published", False, {"AP": 0.9118}, "2026"
     )
+    text = readme.render_tables(reg, reproduced=standings(reg, [run]))
     row = next(ln for ln in text.splitlines() if ln.startswith("| `hrnet_w32_atrw_256x256`"))
-    assert "0.912 / – / – / – / –" in row and "| pass |" in row
+    assert "0.912 / – / – / – / –" in row and "| failed |" in row  # the other documented metrics are missing
     other = next(ln for ln in text.splitlines() if ln.startswith("| `hrnet_w48_atrw_256x256`"))
     assert "| – | – |" in other
     assert "Reproduced" not in readme.render_tables(reg)
@@ -112,7 +116,7 @@ def test_reproduced_columns_render_a_dash_when_absent():
 def test_import_without_torch(repo_root):
     code = (
         "import sys; sys.modules['torch'] = None\n"
-        "import zoo, zoo.load, zoo.cli, zoo.readme\n"
+        "import zoo, zoo.registry.load, zoo.cli, zoo.formats.readme\n"
         f"r = zoo.load_registry(); assert len(r.entries) == {_counts_in_zoo_yaml()[0]}\n"
         "assert 'torch' not in {m for m in sys.modules if sys.modules[m] is not None}\n"
     )

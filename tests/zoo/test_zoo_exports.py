@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from zoo import history, load_registry
+from zoo import load_registry
 from zoo.cli import main
-from zoo.ecosystem import architecture_tags, exported_metric, runs_of_record
+from zoo.formats.ecosystem import architecture_tags, exported_metric
+from zoo.results import history
+from zoo.results.standing import by_row, standings
 
 FIXTURE_HISTORY = Path(__file__).resolve().parents[1] / "fixtures" / "history"
 
@@ -86,12 +88,12 @@ def _results(eval_results) -> list[tuple]:
 
 def test_hf_cards_round_trip_with_history(capsys, tmp_path, registry, results_with_history):
     hub = pytest.importorskip("huggingface_hub")
-    from zoo import hf_cards
+    from zoo.formats import hf_cards
 
     out_dir = tmp_path / "cards"
     code, _, err = run(capsys, "export", "hf-cards", str(out_dir))
     assert code == 0, err
-    runs = runs_of_record(registry, history.load())
+    runs = by_row(standings(registry, history.load()))
     for entry in registry.entries.values():
         path = out_dir / entry.id / "README.md"
         card = hub.ModelCard.load(path)

@@ -13,8 +13,8 @@ import yaml
 
 from zoo import load_registry
 from zoo.cli import main
-from zoo.importer import imply, protocol_agreement, protocol_templates, registry_row
-from zoo.pages import bib_fields, read_page
+from zoo.formats.importer import imply, protocol_agreement, protocol_templates, registry_row
+from zoo.formats.pages import bib_fields, read_page
 
 HIGHER = "004_9bc41c4401837861.txt"  # HigherHRNet COCO, single- and multi-scale tables
 ANIMAL = "003_8f30fea131578a9d.txt"  # Horse-10 (Set column), MacaquePose, ATRW
@@ -207,8 +207,9 @@ ROW_30 = "| 0.677 | 0.870 |"  # HIGHER line 30: higher_hrnet32_coco_512x512, sin
 
 
 def _read_back(out: str) -> list[dict]:
-    """`zoo import`'s output read by the registry's own parser (zoo/yamltree.py), metrics as their source text."""
-    from zoo.yamltree import Problems, parse
+    """`zoo import`'s output read by the registry's own parser (zoo/registry/yamltree.py), metrics as their source
+    text."""
+    from zoo.registry.yamltree import Problems, parse
 
     problems = Problems()
     root = parse(out, problems)

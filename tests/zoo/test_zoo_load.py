@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from zoo import RegistryError, load_registry
-from zoo.load import DEFAULT_REGISTRY, PACKAGE_DIR
+from zoo.registry.load import DEFAULT_REGISTRY, PACKAGE_DIR
 
 ZOO_TEXT = DEFAULT_REGISTRY.read_text(encoding="utf-8")
 KEYPOINTS = PACKAGE_DIR / "keypoints.yaml"

@@ -9,7 +9,7 @@ from tests.zoo.test_zoo_load import line_of, problems_of, variant
 from zoo import load_registry
 from zoo.cli import main
 from zoo.evaluators import PckhEvaluator
-from zoo.pages import read_page
+from zoo.formats.pages import read_page
 
 PAGE = ("topdown_heatmap", "mpii", "hrnet_mpii" + ".md")  # under tests/data/pages/family
 TEMPLATE = "    evaluator: {kind: pckh, threshold: 0.5, head_size_factor: 0.6, gt_file: mpii_gt_val.mat}"

@@ -2,7 +2,7 @@
 
 A record is a frozen dataclass whose `kind` is fixed by its class (like a protocol's `paradigm`), so that its plain
 data form (dataclasses.asdict: result.json, run identities, exports) names it. Its other fields are what zoo.yaml
-sets under `evaluator:`; zoo.protocol_reader reads them from the field types alone:
+sets under `evaluator:`; zoo.registry.protocol_reader reads them from the field types alone:
 
 - a field without a default is required in zoo.yaml, one with a default optional; init=False fields are not read;
 - bool, int, float (>= 0) and str fields are read as such, a Literal as a closed choice;
@@ -31,7 +31,8 @@ class EvaluatorRecord:
     metrics: ClassVar[tuple[str, ...]] = ()
     #: Metrics where a smaller value is better (a verdict's sign and `zoo search`'s order read this).
     lower_is_better: ClassVar[tuple[str, ...]] = ()
-    #: A results-table column of MMPose's pages (as zoo.pages reads a header: `AP<sup>50</sup>` is "AP50") -> the
+    #: A results-table column of MMPose's pages (as zoo.formats.pages reads a header: `AP<sup>50</sup>` is "AP50") ->
+    # the
     #: metric it prints. Columns missing here make `zoo import` skip the table, naming them.
     page_columns: ClassVar[Mapping[str, str]] = {}
 

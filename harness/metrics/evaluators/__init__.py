@@ -25,7 +25,7 @@ from harness.metrics._predictions import MetricError
 from harness.metrics.coco_common import check_backend
 from harness.metrics.evaluators import coco_keypoints, crowdpose_keypoints, pck_nme, pckh
 from zoo.evaluators import Evaluator
-from zoo.schema import KeypointSchema, ScoringBackend
+from zoo.registry.schema import KeypointSchema, ScoringBackend
 
 
 @dataclass(frozen=True)

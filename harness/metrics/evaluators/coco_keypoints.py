@@ -9,7 +9,7 @@ from harness.metrics._predictions import MetricError
 from harness.metrics.coco import evaluate_coco_keypoints
 from harness.metrics.ground_truth import coco_fields_read
 from zoo.evaluators.coco_keypoints import METRICS, CocoKeypointsEvaluator
-from zoo.schema import KeypointSchema, ScoringBackend
+from zoo.registry.schema import KeypointSchema, ScoringBackend
 
 
 def fields_read(evaluator: CocoKeypointsEvaluator) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ from typing import Any
 from harness.metrics.ground_truth import PCK_FIELDS_READ
 from harness.metrics.pck import horse10_pck_mmpose029, horse10_pck_nme
 from zoo.evaluators.pck_nme import PckNmeEvaluator
-from zoo.schema import KeypointSchema, ScoringBackend
+from zoo.registry.schema import KeypointSchema, ScoringBackend
 
 
 def fields_read(evaluator: PckNmeEvaluator) -> tuple[str, ...]:

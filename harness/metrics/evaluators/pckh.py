@@ -10,7 +10,7 @@ from typing import Any
 from harness.errors import DataError
 from harness.metrics.pckh import PckhGroundTruth, ground_truth_path, read_pckh_ground_truth, score_pckh
 from zoo.evaluators.pckh import PckhEvaluator
-from zoo.schema import KeypointSchema
+from zoo.registry.schema import KeypointSchema
 
 
 def fields_read(evaluator: PckhEvaluator) -> tuple[str, ...]:

@@ -13,7 +13,7 @@ from harness.bottomup import plan_scales, predict_bottomup, predict_bottomup_dat
 from harness.data.images import read_image
 from harness.testing.standin_bottomup import BottomUpStandIn, gt_keypoints
 from tests.helpers.protocols import bottomup_protocol
-from zoo.load import load_registry
+from zoo.registry.load import load_registry
 
 # (dataset, annotation file, head, stage aggregation)
 CASES = [

@@ -13,7 +13,7 @@ from harness.bottomup import udp
 from harness.bottomup.grouping import parse, refine_persons
 from harness.bottomup.resize import plan_scales
 from tests.helpers.protocols import bottomup_protocol, keypoint_schema
-from zoo.load import load_registry
+from zoo.registry.load import load_registry
 
 
 def test_region_and_warp_of_a_landscape_image():

@@ -13,7 +13,7 @@ import torch
 from harness.bottomup import predict_bottomup_dataset
 from harness.bottomup.parallel import default_workers, grouping_pool
 from tests.helpers.protocols import bottomup_protocol
-from zoo.load import load_registry
+from zoo.registry.load import load_registry
 
 CASES = [  # (dataset, annotation file, higher-resolution head, stage aggregation: the eras')
     ("coco", "coco/test_coco.json", True, "upsample_to_last"),

@@ -13,7 +13,7 @@ import pytest
 
 # Needs the repo root on sys.path, as `python -m pytest` (the documented way, DESIGN.md) provides.
 from tests.helpers.http_server import LocalHTTPServer
-from zoo.schema import Checkpoint, HubMirror
+from zoo.registry.schema import Checkpoint, HubMirror
 
 _ENV_CLEARED = (
     "HRNET_ZOO_OFFLINE",

@@ -14,7 +14,7 @@ from harness.checkpoints import convert_to_safetensors, load_checkpoint, load_st
 from harness.errors import CheckpointError
 from harness.models import build_model
 from harness.testing import make_random_checkpoint
-from zoo.schema import Architecture
+from zoo.registry.schema import Architecture
 
 ARCH = Architecture("hrnet", 8, "higher_resolution", (64, 64), ((16, 16), (32, 32)), 5, "test")
 

@@ -14,7 +14,7 @@ from harness.checkpoints import store
 from harness.cli import main
 from harness.commands import fetch as fetch_cmd
 from tests.harness.checkpoints.test_fetch_cli import _entry
-from zoo.schema import Registry
+from zoo.registry.schema import Registry
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 from harness.checkpoints import store
 from harness.cli import main
 from harness.commands import fetch as fetch_cmd
-from zoo.schema import Architecture, Checkpoint, Entry, Registry
+from zoo.registry.schema import Architecture, Checkpoint, Entry, Registry
 
 
 def _entry(entry_id: str, checkpoint: Checkpoint) -> Entry:

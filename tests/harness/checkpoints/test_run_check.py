@@ -14,7 +14,7 @@ import pytest
 from harness.checkpoints import store
 from harness.checkpoints.hashing import file_sha256
 from harness.errors import CheckpointError, ChecksumMismatchError
-from zoo.schema import Entry
+from zoo.registry.schema import Entry
 
 DEMO = "hrnet_w8_demo_128x96"
 

@@ -14,7 +14,7 @@ from harness import transfer
 from harness.checkpoints import cache as cache_files
 from harness.checkpoints import store
 from harness.errors import DownloadError, HarnessError, OfflineError
-from zoo.schema import Checkpoint
+from zoo.registry.schema import Checkpoint
 
 
 def names(directory: Path) -> set[str]:

@@ -9,7 +9,7 @@ import pytest
 
 from harness.checkpoints import store
 from harness.errors import DownloadError, OfflineError
-from zoo.schema import HubMirror
+from zoo.registry.schema import HubMirror
 
 pytest.importorskip("huggingface_hub")
 

@@ -12,7 +12,7 @@ from harness.checkpoints import StateDictMismatchError, load_checkpoint, load_st
 from harness.errors import CheckpointError
 from harness.models import build_model, build_timm_hrnet
 from harness.testing import make_random_checkpoint
-from zoo.schema import Architecture
+from zoo.registry.schema import Architecture
 
 # PROTOCOLS.md §1.3 configurations: (head, width, K)
 ALL_ARCHS = [

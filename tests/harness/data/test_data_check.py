@@ -12,7 +12,7 @@ import pytest
 from harness.cli import main
 from harness.data import lock
 from zoo.errors import RegistryError
-from zoo.load import parse_registry, registry_paths
+from zoo.registry.load import parse_registry, registry_paths
 
 
 def _coco_by_hand(samples_dir, root):

@@ -14,7 +14,7 @@ import pytest
 from harness.data import extract
 from harness.errors import DataError, InsufficientSpaceError, UnsafeArchiveError
 from tests.harness.data.minidata import tar_bytes, zip_bytes
-from zoo.schema import ArchiveMember
+from zoo.registry.schema import ArchiveMember
 
 IMAGES = (ArchiveMember("val/", "atrw/images/val/"),)
 

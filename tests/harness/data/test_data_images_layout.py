@@ -8,7 +8,7 @@ import pytest
 
 from harness.data import ImageCache, decode_image_bytes, missing_paths, read_image, resolve_split
 from harness.errors import DataError
-from zoo.schema import DataSplit
+from zoo.registry.schema import DataSplit
 
 
 def test_read_image_is_imdecode_bgr_to_rgb(samples_dir):

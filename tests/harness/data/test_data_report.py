@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 from harness import report
-from zoo import history, load_registry
+from zoo import load_registry
+from zoo.results import history
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "history"
 RECORD = "20250304T093000_hrnet_w32_aic_256x192__gt-bbox_e498c42dde789d3d.json"

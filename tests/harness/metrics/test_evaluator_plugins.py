@@ -13,7 +13,7 @@ from harness.metrics import MetricError, score
 from harness.metrics.evaluators import SCORERS
 from zoo.evaluators import EVALUATORS, make_evaluator
 from zoo.evaluators.base import EvaluatorRecord
-from zoo.schema import AnnotationFormat
+from zoo.registry.schema import AnnotationFormat
 
 
 def test_one_scorer_per_evaluator_kind():

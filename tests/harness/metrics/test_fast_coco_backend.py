@@ -14,7 +14,7 @@ from test_fast_coco import assert_identical, random_case
 from harness.metrics import MetricError, score
 from harness.metrics.coco import evaluate_coco_keypoints
 from zoo.evaluators import make_evaluator
-from zoo.schema import KeypointSchema
+from zoo.registry.schema import KeypointSchema
 
 
 @pytest.mark.parametrize("seed", [0, 3, 8])

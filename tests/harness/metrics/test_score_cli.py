@@ -12,7 +12,7 @@ from harness.cli import main
 from harness.metrics import BBOX_NORMALIZER, evaluate_coco_keypoints, horse10_pck_nme, score
 from tests.helpers.protocols import bottomup_protocol, topdown_protocol
 from zoo.evaluators import make_evaluator
-from zoo.schema import (
+from zoo.registry.schema import (
     Architecture,
     Checkpoint,
     Dataset,

@@ -17,7 +17,7 @@ from harness.commands import inspect as inspect_cmd
 from harness.errors import CheckpointError
 from harness.models import build_from_entry
 from harness.testing import make_random_checkpoint
-from zoo.schema import Architecture, Checkpoint, Entry, Registry
+from zoo.registry.schema import Architecture, Checkpoint, Entry, Registry
 
 ARCH = Architecture("hrnet", 8, "heatmap", (64, 64), ((16, 16),), 5, "test")
 

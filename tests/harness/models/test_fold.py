@@ -12,7 +12,7 @@ from torch import nn
 from harness.models.fold import FoldError, fold_batchnorm
 from harness.models.posenet import build_model
 from harness.runtime import RunSettings, prepare_model
-from zoo.load import load_registry
+from zoo.registry.load import load_registry
 
 
 def _architectures() -> dict[str, object]:

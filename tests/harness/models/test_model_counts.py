@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from harness.models import build_model
-from zoo.schema import Architecture
+from zoo.registry.schema import Architecture
 
 # (head, width, K) -> (keys, num_batches_tracked, total params): PROTOCOLS.md §1.3, verbatim.
 TABLE_1_3 = {

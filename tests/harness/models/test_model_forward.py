@@ -9,7 +9,7 @@ import torch
 
 from harness.models import InputSizeError, build_model
 from harness.testing import make_random_model
-from zoo.schema import Architecture
+from zoo.registry.schema import Architecture
 
 K = 5
 

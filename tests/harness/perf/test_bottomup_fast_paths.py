@@ -29,7 +29,7 @@ from harness.bottomup.grouping import (
 )
 from tests.helpers.protocols import bottomup_protocol, keypoint_schema
 from tests.helpers.refine_reference import refine_person
-from zoo.schema import BottomUpProtocol, KeypointSchema
+from zoo.registry.schema import BottomUpProtocol, KeypointSchema
 
 COCO_ORDER = (0, 1, 2, 3, 4, 5, 6, 11, 12, 7, 8, 9, 10, 13, 14, 15, 16)  # PROTOCOLS.md §4
 COCO_SCHEMA = keypoint_schema(17, grouping_order=COCO_ORDER)

@@ -20,7 +20,7 @@ from harness.testing.standin import GTHeatmapStandIn, attach_gt_keypoints
 from harness.topdown import predict_topdown, to_coco_results
 from tests.harness.topdown.reference import per_image_to_coco_results
 from tests.helpers.protocols import keypoint_schema, topdown_protocol
-from zoo.load import load_registry
+from zoo.registry.load import load_registry
 
 PAIRS = ((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16))
 KW = dict(

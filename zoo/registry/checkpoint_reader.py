@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from urllib.parse import urlparse
 
-from zoo.schema import Checkpoint, HubMirror
-from zoo.yamltree import Located, Problems, fields, get_int, get_list, get_str, join
+from zoo.registry.schema import Checkpoint, HubMirror
+from zoo.registry.yamltree import Located, Problems, fields, get_int, get_list, get_str, join
 
 #: PROTOCOLS.md §6: published checkpoints are named <name>-<first 8 hex of sha256>_<YYYYMMDD>.pth.
 CHECKPOINT_NAME = re.compile(r"^(?P<stem>.+)-(?P<hash>[^-_]+)_(?P<date>\d{8})\.pth$")

@@ -21,7 +21,7 @@ HeadKind = Literal["heatmap", "associative_embedding", "higher_resolution"]
 BoxKind = Literal["gt", "detector"]
 Aggregation = Literal["upsample_to_last", "direct"]
 #: Numeric modes of a run (docs/PERFORMANCE.md). exact and tuned give the reference's keypoints (proven by tests);
-#: fast drifts by design, so its runs never count as a reproduction (zoo.record.standing).
+#: fast drifts by design, so its runs never count as a reproduction (zoo.results.record.standing).
 NumericMode = Literal["exact", "tuned", "fast"]
 RECORD_MODES: tuple[str, ...] = ("exact", "tuned")
 #: Which behaviour a run follows: the row's own (what produced the documented numbers, PROTOCOLS.md §7) or MMPose
@@ -152,8 +152,8 @@ class BaseProtocol:
 
     Never built itself: a row's protocol is a TopDownProtocol or a BottomUpProtocol, and inference reads that record
     directly (harness.topdown.inference, harness.bottomup). Every field is set by the registry reader
-    (zoo.protocol_reader.read_protocol): no default here can differ from what zoo.yaml says. `paradigm` is a field
-    fixed by the class (not an argument), so that the plain-data form (dataclasses.asdict: result.json, exports)
+    (zoo.registry.protocol_reader.read_protocol): no default here can differ from what zoo.yaml says. `paradigm` is a
+    field fixed by the class (not an argument), so that the plain-data form (dataclasses.asdict: result.json, exports)
     names it.
     """
 

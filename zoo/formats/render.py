@@ -9,7 +9,7 @@ from pathlib import Path
 import jinja2
 
 #: zoo's own templates (README tables, Hub cards).
-ZOO_TEMPLATES = Path(__file__).resolve().parent / "templates"
+ZOO_TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 
 
 def markdown_env(folder: Path = ZOO_TEMPLATES) -> jinja2.Environment:

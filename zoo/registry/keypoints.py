@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from zoo.schema import KeypointSchema
-from zoo.yamltree import Located, Problems, fields, get_float, get_int_tuple, get_list, get_str, join
+from zoo.registry.schema import KeypointSchema
+from zoo.registry.yamltree import Located, Problems, fields, get_float, get_int_tuple, get_list, get_str, join
 
 
 def read_schemas(root: Located, problems: Problems) -> dict[str, KeypointSchema]:

@@ -14,8 +14,8 @@ from typing import Any
 
 from zoo import settings
 from zoo.errors import HistoryError, RecordError
-from zoo.record import RunRecord, counts_as_reproduction, data_label
-from zoo.schema import RECORD_MODES
+from zoo.registry.schema import RECORD_MODES
+from zoo.results.record import RunRecord, counts_as_reproduction, data_label
 
 
 def default_history_dir() -> Path:
@@ -73,13 +73,13 @@ def load(history_dir: Path | None = None) -> list[RunRecord]:
 
 
 def latest_by_row(records: Iterable[RunRecord], *, protocol: str = "published") -> dict[str, RunRecord]:
-    """The run of record of each row under one protocol. A run that counts as a reproduction (zoo.record.standing)
-    always wins over one that does not, whatever their dates: a --limit or sample run, a `--mode fast` look (its
-    metrics drift by design) or other weights can never displace, or be mistaken for, the reproduction of record.
-    Among the others a full run wins over a partial one, and a later run over an earlier one, except that a run which
-    `confirms` the run of record leaves it in place: reports, README tables and exports keep the first of equal runs
-    (its date and harness sha), so repeating a run changes no generated file. Runs with overrides answer another
-    question and are never shown for the documented row."""
+    """The run of record of each row under one protocol. A run that counts as a reproduction
+    (zoo.results.record.standing) always wins over one that does not, whatever their dates: a --limit or sample run, a
+    `--mode fast` look (its metrics drift by design) or other weights can never displace, or be mistaken for, the
+    reproduction of record. Among the others a full run wins over a partial one, and a later run over an earlier one,
+    except that a run which `confirms` the run of record leaves it in place: reports, README tables and exports keep the
+    first of equal runs (its date and harness sha), so repeating a run changes no generated file. Runs with overrides
+    answer another question and are never shown for the documented row."""
     best: dict[str, RunRecord] = {}
     for rec in sorted(records, key=_when):
         if rec.protocol != protocol or rec.overrides:
@@ -98,10 +98,10 @@ _HOW_COMPUTED = ("code", "chunks", "prediction_format")
 
 def confirms(rec: RunRecord, of_record: RunRecord) -> bool:
     """Whether `rec` repeats `of_record`: the same question (row, protocol, identity apart from _HOW_COMPUTED: the
-    data, weights, device kind and numeric mode), the same data as the data lock names it (zoo.record.data_label:
-    after an intended re-pin the new data's run becomes the run of record), the same standing, and the very same
-    numbers (metrics and per-keypoint, compared exactly). A repeat that confirms is kept in the history but is not
-    the run of record."""
+    data, weights, device kind and numeric mode), the same data as the data lock names it
+    (zoo.results.record.data_label: after an intended re-pin the new data's run becomes the run of record), the same
+    standing, and the very same numbers (metrics and per-keypoint, compared exactly). A repeat that confirms is kept in
+    the history but is not the run of record."""
     return (
         rec.row_id == of_record.row_id
         and rec.protocol == of_record.protocol
@@ -125,7 +125,7 @@ def numeric_mode(rec: RunRecord) -> str:
 
 def shown_verdict(label: str, rec: RunRecord) -> str:
     """A row's verdict label as reports, the README and the console show it: a run that does not count as a
-    reproduction says why in a word (zoo.record.standing)."""
+    reproduction says why in a word (zoo.results.record.standing)."""
     if rec.mode not in RECORD_MODES:
         return f"{label} (fast mode)"
     if not counts_as_reproduction(rec) and not rec.partial:

@@ -13,10 +13,10 @@ import operator
 import re
 from dataclasses import dataclass
 
-from zoo.ecosystem import model_name
 from zoo.errors import SearchError
 from zoo.evaluators import HIGHER_IS_BETTER, METRIC_NAMES
-from zoo.schema import Registry, TopDownProtocol
+from zoo.formats.ecosystem import model_name
+from zoo.registry.schema import Registry, TopDownProtocol
 
 #: Numeric columns a condition or sort may name, besides the metrics.
 NUMERIC = ("width", "input_h", "input_w", "num_scales")

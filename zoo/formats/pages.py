@@ -3,7 +3,7 @@
 A page is read with a real markdown parser (markdown-it-py, CommonMark + GFM tables) and a real bibtex parser
 (bibtexparser), never with regexes over table text. This module only reads what the page prints: ids, metric text,
 URLs, bibtex. What the page implies but does not state (dataset, split, row name, protocol) is inferred, and marked
-as a guess, by zoo/importer.py.
+as a guess, by zoo/formats/importer.py.
 
 Page anatomy (the seed pages in tests/data/pages/seeds/ are exactly this format):
   <!-- [ALGORITHM] --> or <!-- [DATASET] --> (optionally <details><summary><a href=PAPER_URL>)
@@ -23,9 +23,9 @@ from pathlib import Path
 
 import bibtexparser
 
-from zoo.checkpoint_reader import CHECKPOINT_NAME
 from zoo.errors import PageError
 from zoo.evaluators import PAGE_COLUMNS
+from zoo.registry.checkpoint_reader import CHECKPOINT_NAME
 
 #: Roles MMPose marks bibtex blocks with (an HTML comment before the block).
 ROLES = ("ALGORITHM", "BACKBONE", "DATASET")

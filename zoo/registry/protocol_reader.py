@@ -1,9 +1,9 @@
 """Reading a result row's protocol (zoo.yaml `entries[i].results[j].protocol`, or a `protocols:` template) into the
-record of its paradigm, zoo.schema's TopDownProtocol or BottomUpProtocol.
+record of its paradigm, zoo.registry.schema's TopDownProtocol or BottomUpProtocol.
 
 A row's `protocol:` may name a template from the top-level `protocols:` section with `base:`; the row's own fields
 are merged over it key by key (nested mappings merge, everything else replaces), so the record is fully resolved.
-Value rules shared with the harness's overrides live in zoo.rules.
+Value rules shared with the harness's overrides live in zoo.registry.rules.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Literal, get_args, get_origin, get_type_hints
 
 from zoo.evaluators import EVALUATORS, Evaluator
-from zoo.rules import kernel_problem, scales_problem
-from zoo.schema import (
+from zoo.registry.rules import kernel_problem, scales_problem
+from zoo.registry.schema import (
     AffineKind,
     Aggregation,
     BaseProtocol,
@@ -30,7 +30,7 @@ from zoo.schema import (
     TopDownDecoder,
     TopDownProtocol,
 )
-from zoo.yamltree import (
+from zoo.registry.yamltree import (
     Located,
     Problems,
     fields,

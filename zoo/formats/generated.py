@@ -6,16 +6,17 @@ The folder holds a manifest (`.generated`) naming every file the last write prod
 refused unless the caller passes `force` (DESIGN.md principle 7: nothing the user wrote is replaced without an
 explicit flag).
 The manifest names the command that wrote it with the folder relative to the repository, never this machine's path
-(zoo.portable): a folder elsewhere is named "this folder".
+(zoo.results.portable): a folder elsewhere is named "this folder".
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from zoo import portable, settings
+from zoo import settings
 from zoo.atomic import write_text_atomic
 from zoo.errors import GeneratedError
+from zoo.results import portable
 
 MANIFEST = ".generated"
 

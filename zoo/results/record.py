@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import RecordError
-from zoo.schema import RECORD_MODES
+from zoo.registry.schema import RECORD_MODES
+from zoo.results.provenance import Provenance, RunIdentity
 
 #: Written by this code. Bump when a field changes meaning; readers accept every version in READABLE_VERSIONS.
 RECORD_VERSION = 2
@@ -40,18 +41,28 @@ class RunRecord:
     overrides: Mapping[str, Any] = field(default_factory=dict)
     partial_reason: str | None = None
     per_keypoint: Mapping[str, Any] = field(default_factory=dict)
-    identity: Mapping[str, Any] = field(default_factory=dict)
-    provenance: Mapping[str, Any] = field(default_factory=dict)
+    #: What was run and how (zoo.results.provenance); a plain mapping given here is read into its type.
+    identity: RunIdentity = field(default_factory=RunIdentity)
+    provenance: Provenance = field(default_factory=Provenance)
     wall_time_s: float | None = None
     #: Why the run does not count as a reproduction of its documented row (() when it does): `standing`.
     informational: tuple[str, ...] = ()
     #: Where the record was read from (None for one built in memory); not part of the file.
     path: Path | None = field(default=None, compare=False)
+    #: A version 1 file has no `informational`: it is derived on reading, and left out again on writing, so that
+    #: every record reads back as the very bytes it was written as (tests/zoo/test_provenance.py).
+    derived_informational: bool = field(default=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for name, kind in (("identity", RunIdentity), ("provenance", Provenance)):
+            value = getattr(self, name)
+            if not isinstance(value, kind):
+                object.__setattr__(self, name, kind.from_dict(value, f"run record {self.row_id}"))
 
     @property
     def mode(self) -> str:
         """The numeric mode (records written before modes existed ran exact)."""
-        return str(self.identity.get("mode") or "exact")
+        return str(self.identity.mode or "exact")
 
     @property
     def data(self) -> dict[str, Any]:
@@ -59,8 +70,10 @@ class RunRecord:
         return self.to_dict()
 
     def to_dict(self) -> dict[str, Any]:
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "path"}
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in _NOT_IN_FILE}
         out["informational"] = list(self.informational)
+        if self.derived_informational:
+            del out["informational"]
         return _plain(out)
 
     @classmethod
@@ -75,19 +88,23 @@ class RunRecord:
             )
         kwargs: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
-            if f.name == "path":
+            if f.name in _NOT_IN_FILE:
                 continue
             if f.name not in data:
                 if f.name in _REQUIRED:
                     raise RecordError(f"{source}: missing field {f.name!r}")
                 continue
             kwargs[f.name] = _checked(f.name, data[f.name], source)
+        for name, kind in (("identity", RunIdentity), ("provenance", Provenance)):
+            if name in kwargs:
+                kwargs[name] = kind.from_dict(kwargs[name], source)
         rec = cls(**kwargs, path=Path(source) if isinstance(source, Path) else None)
         if "informational" not in data:  # v1: derive the standing by the one rule
-            rec = dataclasses.replace(rec, informational=standing(rec))
+            rec = dataclasses.replace(rec, informational=standing(rec), derived_informational=True)
         return rec
 
 
+_NOT_IN_FILE = ("path", "derived_informational")
 _REQUIRED = ("schema_version", "run_key", "row_id", "entry", "protocol", "partial", "metrics", "date")
 _KINDS: dict[str, tuple[type, ...]] = {
     "run_key": (str,),
@@ -159,14 +176,14 @@ def standing(record: RunRecord) -> tuple[str, ...]:
     if record.mode not in RECORD_MODES:
         reasons.append(f"--mode {record.mode} (its metrics drift by design, docs/PERFORMANCE.md)")
     prov = record.provenance
-    prefix = prov.get("checkpoint_registry_prefix")
-    sha = (prov.get("checkpoint") or {}).get("sha256")
-    if record.identity.get("model_label"):
-        reasons.append(f"in-memory model {record.identity['model_label']!r}, not the published checkpoint")
+    prefix = prov.checkpoint_registry_prefix
+    sha = prov.checkpoint.sha256 if prov.checkpoint else None
+    if record.identity.model_label:
+        reasons.append(f"in-memory model {record.identity.model_label!r}, not the published checkpoint")
     elif prefix and sha and not str(sha).startswith(str(prefix)):
         reasons.append(f"weights sha256 {str(sha)[:12]}... are not the published checkpoint ({prefix})")
-    data = prov.get("data") if isinstance(prov.get("data"), Mapping) else {}
-    if differ := data.get("differences") or data.get("lock_warnings"):  # lock_warnings: records before issue 22
+    data = prov.data or None
+    if data and (differ := data.differences or data.lock_warnings):  # lock_warnings: records before issue 22
         reasons.append(f"data differs from the data lock ({len(differ)} file(s), first: {differ[0]})")
     return tuple(reasons)
 
@@ -175,14 +192,14 @@ def data_label(record: RunRecord) -> str | None:
     """Which data the numbers were computed on, in a few characters (reports, the README): the data lock's digest
     of the split when every byte read matched it; else the digest of what was read, saying why it is not the lock's;
     None for a run that did not record it (hand-picked files, or a record older than the data lock)."""
-    data = record.provenance.get("data")
-    if not isinstance(data, Mapping) or not isinstance(data.get("digest"), str):
+    data = record.provenance.data
+    if not data or not isinstance(data.digest, str):
         return None
-    if data.get("differences"):
-        return f"`{data['digest'][:12]}` (not the locked data)"
-    if data.get("lock_digest"):
-        return f"`{str(data['lock_digest'])[:12]}`"
-    return f"`{data['digest'][:12]}` (not pinned)"
+    if data.differences:
+        return f"`{data.digest[:12]}` (not the locked data)"
+    if data.lock_digest:
+        return f"`{str(data.lock_digest)[:12]}`"
+    return f"`{data.digest[:12]}` (not pinned)"
 
 
 def counts_as_reproduction(record: RunRecord) -> bool:

@@ -6,7 +6,7 @@ import logging
 
 import bibtexparser
 
-from zoo.yamltree import Problems
+from zoo.registry.yamltree import Problems
 
 #: Fields every cited entry must have (the README and `python -m zoo show` print them).
 REQUIRED_FIELDS = ("title", "author", "year")

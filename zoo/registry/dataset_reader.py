@@ -12,9 +12,9 @@ import re
 from typing import get_args
 from urllib.parse import urlparse
 
-from zoo.checkpoint_reader import read_url
-from zoo.schema import ArchiveFormat, ArchiveMember, DataSource, DataSplit, ManualStep
-from zoo.yamltree import Located, Problems, fields, get_bool, get_choice, get_int, get_list, get_str, join
+from zoo.registry.checkpoint_reader import read_url
+from zoo.registry.schema import ArchiveFormat, ArchiveMember, DataSource, DataSplit, ManualStep
+from zoo.registry.yamltree import Located, Problems, fields, get_bool, get_choice, get_int, get_list, get_str, join
 
 FORMATS: tuple[str, ...] = get_args(ArchiveFormat)
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")

@@ -1,6 +1,6 @@
 """Rules a protocol's values must satisfy, written once: the registry reader applies them to zoo.yaml
-(zoo.protocol_reader) and the harness to a run's overrides (harness.protocols.apply_overrides), so `--scales` is
-refused exactly when the same scales in zoo.yaml would be, and before any download or model build.
+(zoo.registry.protocol_reader) and the harness to a run's overrides (harness.protocols.apply_overrides), so `--scales`
+is refused exactly when the same scales in zoo.yaml would be, and before any download or model build.
 
 Each rule returns what is wrong as one sentence (naming the values), or None.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from zoo.schema import Paradigm
+from zoo.registry.schema import Paradigm
 
 
 def scales_problem(values: Sequence[float], *, paradigm: Paradigm) -> str | None:

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from zoo.importer import ImpliedRow, imply, protocol_agreement, registry_row
-from zoo.pages import Page, bib_fields
-from zoo.schema import DocumentedRow, Protocol, Registry
+from zoo.formats.importer import ImpliedRow, imply, protocol_agreement, registry_row
+from zoo.formats.pages import Page, bib_fields
+from zoo.registry.schema import DocumentedRow, Protocol, Registry
 
 
 @dataclass

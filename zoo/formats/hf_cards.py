@@ -3,8 +3,8 @@
 Built with huggingface_hub's `ModelCard` / `ModelCardData` / `EvalResult`, so the front matter is the Hub's own
 `model-index` and round-trips through `ModelCard.load` / `metadata_load`. Per result row the card carries:
   - the documented numbers (metric_name "AP (documented)"; source: the model-zoo page), metrics named as MMPose's
-    metafiles name them (AP@0.5, not AP50: zoo.ecosystem.exported_metric);
-  - when the row has a full run of record (zoo.history.latest_by_row), the reproduced numbers (metric_name
+    metafiles name them (AP@0.5, not AP50: zoo.formats.ecosystem.exported_metric);
+  - when the row has a full run of record (its standing, zoo.results.standing), the reproduced numbers (metric_name
     "AP (reproduced)"), in a result group of their own: the Hub groups results by task, dataset, config, split and
     revision, so the run's annotation-file SHA-256 is the dataset revision (it is the revision of the data that was
     scored), and its verdict, date, device and harness commit go in the group's free-form `dataset.args`.
@@ -19,11 +19,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from zoo import history
-from zoo.ecosystem import HUB_TASK, LICENSE, RunOfRecord, exported_metric, protocol_words, runs_of_record
 from zoo.errors import ExportError
-from zoo.render import markdown_env
-from zoo.schema import DocumentedRow, Entry, Registry
+from zoo.formats.ecosystem import HUB_TASK, LICENSE, exported_metric, protocol_words
+from zoo.formats.render import markdown_env
+from zoo.registry.schema import DocumentedRow, Entry, Registry
+from zoo.results import history
+from zoo.results.standing import Standing, by_row, standings
 
 TEMPLATE = "hf_card.md.j2"
 #: The card file: front matter (written by huggingface_hub) around the body rendered from TEMPLATE.
@@ -77,8 +78,9 @@ def usage_view(entry: Entry, registry: Registry) -> dict[str, Any]:
     }
 
 
-def eval_results(entry: Entry, registry: Registry, runs: dict[str, RunOfRecord]) -> list:
-    """The card's EvalResults: documented numbers of every row, reproduced ones of rows with a full run."""
+def eval_results(entry: Entry, registry: Registry, runs: dict[str, Standing]) -> list:
+    """The card's EvalResults: documented numbers of every row, reproduced ones of rows with a full run (`runs`: the
+    standings of the rows that have a run of record)."""
     hub = _hub()
     out = []
     for r in entry.results:
@@ -105,9 +107,9 @@ def eval_results(entry: Entry, registry: Registry, runs: dict[str, RunOfRecord])
         run = runs.get(r.row_id)
         if run is None or not run.counts:
             continue
-        revision = run.annotations_sha256 or f"run-{run.record.run_key}"
+        revision = run.annotations_sha256 or f"run-{run.run.run_key}"
         for m in r.metric_text:
-            if m in run.record.metrics:
+            if m in run.metrics:
                 out.append(
                     hub.EvalResult(
                         **common,
@@ -115,14 +117,14 @@ def eval_results(entry: Entry, registry: Registry, runs: dict[str, RunOfRecord])
                         dataset_args=run.provenance(),
                         metric_type=exported_metric(m),
                         metric_name=f"{exported_metric(m)} (reproduced)",
-                        metric_value=float(run.record.metrics[m]),
+                        metric_value=float(run.metrics[m]),
                     )
                 )
     return out
 
 
-def _row_view(r: DocumentedRow, registry: Registry, run: RunOfRecord | None) -> dict[str, Any]:
-    reproduced = run.record.metrics if run else {}
+def _row_view(r: DocumentedRow, registry: Registry, run: Standing | None) -> dict[str, Any]:
+    reproduced = run.metrics if run else {}
     return {
         "row_id": r.row_id,
         "dataset": registry.datasets[r.dataset].name,
@@ -142,15 +144,15 @@ def _row_view(r: DocumentedRow, registry: Registry, run: RunOfRecord | None) -> 
         else {
             "kind": "Reproduced" if run.counts else "Partial run (never counts as a reproduction)",
             "verdict": run.label,
-            "date": run.date,
+            "date": run.run.date,
             "device": run.device,
             "commit": run.commit,
-            "run_key": run.record.run_key,
+            "run_key": run.run.run_key,
         },
     }
 
 
-def card_view(entry: Entry, registry: Registry, runs: dict[str, RunOfRecord]) -> dict[str, Any]:
+def card_view(entry: Entry, registry: Registry, runs: dict[str, Standing]) -> dict[str, Any]:
     """The template's input for one entry."""
     a, c = entry.architecture, entry.checkpoint
     dataset = registry.datasets[entry.dataset]
@@ -182,7 +184,7 @@ def _body(view: dict[str, Any]) -> str:
     return env.get_template(TEMPLATE).render(card=view)
 
 
-def card(entry: Entry, registry: Registry, runs: dict[str, RunOfRecord]):
+def card(entry: Entry, registry: Registry, runs: dict[str, Standing]):
     """The entry's huggingface_hub.ModelCard."""
     hub = _hub()
     tags = ["pose-estimation", "keypoint-detection", "hrnet", "mmpose", entry.dataset, entry.paradigm]
@@ -201,5 +203,5 @@ def card(entry: Entry, registry: Registry, runs: dict[str, RunOfRecord]):
 def render(registry: Registry, *, records: list[history.RunRecord] | None = None) -> dict[str, str]:
     """{relative path: text} of every card. `records=None` reads the default history (results/history/)."""
     records = history.load() if records is None else records
-    runs = runs_of_record(registry, records)
+    runs = by_row(s for s in standings(registry, records) if s.run is not None)
     return {f"{e.id}/README.md": str(card(e, registry, runs)).rstrip("\n") + "\n" for e in registry.entries.values()}

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from zoo.ecosystem import (
+from zoo.formats.ecosystem import (
     COLLECTIONS,
     architecture_tags,
     collection_of,
@@ -26,9 +26,9 @@ from zoo.ecosystem import (
     protocol_words,
     weights_url,
 )
-from zoo.export import to_jsonable
-from zoo.pages import bib_fields
-from zoo.schema import DocumentedRow, Entry, Registry
+from zoo.formats.export import to_jsonable
+from zoo.formats.pages import bib_fields
+from zoo.registry.schema import DocumentedRow, Entry, Registry
 
 ROOT = "model-index.yml"
 HEADER = "# Generated from zoo.yaml by `python -m zoo export model-index`. Edit zoo.yaml, not this file.\n"

@@ -3,24 +3,24 @@
 The tables live in README.md between `<!-- zoo:tables:start -->` and `<!-- zoo:tables:end -->`; everything outside
 the markers is left alone. Numbers are printed exactly as the seed pages print them (`DocumentedRow.metric_text`).
 
-Once the result history (results/history/, zoo.history) holds a run of any row, the tables gain Reproduced / Verdict
-columns (zoo.verdicts) and a Data column (which data the numbers were computed on: zoo.record.data_label), with a dash
-for rows that have no result yet.
+Once the result history (results/history/, zoo.results.history) holds a run of any row, the tables gain Reproduced /
+Verdict columns and a Data column (which data the numbers were computed on), read from each row's standing
+(zoo.results.standing), with a dash for rows that have no result yet.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from zoo import history, settings
+from zoo import settings
 from zoo.errors import ZooError
 from zoo.evaluators import METRIC_NAMES
-from zoo.record import data_label
-from zoo.render import markdown_env
-from zoo.schema import DocumentedRow, Protocol, Registry, TopDownProtocol
-from zoo.verdicts import row_verdict
+from zoo.formats.render import markdown_env
+from zoo.registry.schema import DocumentedRow, Protocol, Registry, TopDownProtocol
+from zoo.results import history
+from zoo.results.standing import Standing, by_row, standings
 
 START = "<!-- zoo:tables:start -->"
 END = "<!-- zoo:tables:end -->"
@@ -44,15 +44,17 @@ TEMPLATE = "readme_tables.md.j2"
 DASH = "–"
 
 
-def render_tables(registry: Registry, *, reproduced: Mapping[str, Any] | None = None) -> str:
-    """The markdown between the markers (without them), one table per dataset that has documented rows."""
+def render_tables(registry: Registry, *, reproduced: Sequence[Standing] | None = None) -> str:
+    """The markdown between the markers (without them), one table per dataset that has documented rows; with the
+    Reproduced / Verdict / Data columns when `reproduced` (the rows' standings) is given."""
     env = markdown_env()
     tables = table_view(registry, reproduced=reproduced)
     return env.get_template(TEMPLATE).render(tables=tables, show_reproduced=reproduced is not None).strip() + "\n"
 
 
-def table_view(registry: Registry, *, reproduced: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+def table_view(registry: Registry, *, reproduced: Sequence[Standing] | None = None) -> list[dict[str, Any]]:
     """The template's input: per dataset a title, its metric columns and one dict of cell texts per row."""
+    shown = by_row(reproduced or ())
     tables = []
     for key, dataset in registry.datasets.items():
         rows = [(e, r) for e in registry.entries.values() for r in e.results if r.dataset == key]
@@ -64,16 +66,16 @@ def table_view(registry: Registry, *, reproduced: Mapping[str, Any] | None = Non
             {
                 "title": f"{dataset.name} (`{key}`)",
                 "metrics": metrics,
-                "rows": [_row(entry, result, metrics, reproduced) for entry, result in rows],
+                "rows": [_row(entry, result, metrics, shown.get(result.row_id)) for entry, result in rows],
             }
         )
     return tables
 
 
-def _row(entry, result: DocumentedRow, metrics: list[str], reproduced: Mapping[str, Any] | None) -> dict[str, Any]:
+def _row(entry, result: DocumentedRow, metrics: list[str], got: Standing | None) -> dict[str, Any]:
     h, w = entry.architecture.input_size
     p = result.protocol
-    got = (reproduced or {}).get(result.row_id)
+    ran = got is not None and got.run is not None
     return {
         "entry": entry.id,
         "name": result.name,
@@ -83,9 +85,9 @@ def _row(entry, result: DocumentedRow, metrics: list[str], reproduced: Mapping[s
         "flip": "yes" if p.flip else "no",
         "scales": ", ".join(f"{s:g}" for s in p.scales),
         "metrics": [result.metric_text.get(m, DASH) for m in metrics],
-        "reproduced": _reproduced_cell(got, metrics),
-        "verdict": _field(got, "verdict") or DASH,
-        "data": _field(got, "data") or DASH,
+        "reproduced": _reproduced_cell(got.metrics if ran else {}, metrics),
+        "verdict": got.label if ran else DASH,
+        "data": (got.data if ran else None) or DASH,
         "url": _href(entry.checkpoint.url),
         "log_url": _href(entry.checkpoint.log_url),
     }
@@ -105,14 +107,7 @@ def boxes_summary(protocol: Protocol) -> str:
     return f"{source}, pad {protocol.padding:g}"
 
 
-def _field(obj: Any, name: str) -> Any:
-    if obj is None:
-        return None
-    return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
-
-
-def _reproduced_cell(got: Any, metrics: list[str]) -> str:
-    values = _field(got, "metrics") or {}
+def _reproduced_cell(values, metrics: list[str]) -> str:
     if not values:
         return DASH
     return " / ".join(f"{values[m]:.3f}" if m in values else DASH for m in metrics)
@@ -128,24 +123,12 @@ def splice(text: str, tables: str) -> str:
 
 def reproduced_from_history(
     registry: Registry, records: list[history.RunRecord] | None = None
-) -> dict[str, dict[str, Any]] | None:
-    """row_id -> {"metrics", "verdict"} of each row's latest run (zoo.history.latest_by_row); None when no row of
-    the registry has a run, so that the tables keep their documented-only shape until a result exists."""
+) -> list[Standing] | None:
+    """Every row's standing (zoo.results.standing.standings); None when no row of the registry has a run, so that the
+    tables keep their documented-only shape until a result exists. `records=None` reads the default history."""
     records = history.load() if records is None else records
-    latest = history.latest_by_row(records)
-    out = {}
-    for entry in registry.entries.values():
-        for result in entry.results:
-            run = latest.get(result.row_id)
-            if run is None:
-                continue
-            verdict = row_verdict(result.row_id, result.metrics, run.metrics, result.tolerances, partial=run.partial)
-            out[result.row_id] = {
-                "metrics": run.metrics,
-                "verdict": history.shown_verdict(verdict.label, run),
-                "data": data_label(run),
-            }
-    return out or None
+    out = standings(registry, records)
+    return out if any(s.run is not None for s in out) else None
 
 
 def readme_problems(

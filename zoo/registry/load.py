@@ -20,15 +20,15 @@ from types import MappingProxyType
 from typing import get_args
 
 from zoo import settings
-from zoo.bib import parse_bibtex
-from zoo.checkpoint_reader import read_checkpoint, read_url
-from zoo.dataset_reader import read_sources
 from zoo.errors import RegistryError
 from zoo.evaluators import EVALUATORS, METRIC_NAMES
-from zoo.keypoints import read_schemas
-from zoo.rows import RowContext, read_result
-from zoo.schema import AnnotationFormat, Architecture, Dataset, DataSplit, Entry, HeadTarget, Registry
-from zoo.yamltree import (
+from zoo.registry.bib import parse_bibtex
+from zoo.registry.checkpoint_reader import read_checkpoint, read_url
+from zoo.registry.dataset_reader import read_sources
+from zoo.registry.keypoints import read_schemas
+from zoo.registry.rows import RowContext, read_result
+from zoo.registry.schema import AnnotationFormat, Architecture, Dataset, DataSplit, Entry, HeadTarget, Registry
+from zoo.registry.yamltree import (
     Located,
     Problems,
     fields,
@@ -42,7 +42,7 @@ from zoo.yamltree import (
     parse,
 )
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # zoo/: keypoints.yaml and papers.bib
 DEFAULT_REGISTRY = settings.DEFAULT_REGISTRY
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_]*$")
@@ -226,7 +226,8 @@ def _read_dataset(node: Located, path: str, schemas: dict, papers: dict, problem
     name = get_str(problems, f["name"], join(path, "name"))
     paper = _known(f["paper"], join(path, "paper"), papers, "bibtex key in papers.bib", problems)
     schema = _known(f["keypoint_schema"], join(path, "keypoint_schema"), schemas, "keypoint schema", problems)
-    # Dataset homepages are web pages (some only http); what to download is in `sources` (zoo/dataset_reader.py).
+    # Dataset homepages are web pages (some only http); what to download is in `sources`
+    # (zoo/registry/dataset_reader.py).
     homepage = read_url(f["homepage"], join(path, "homepage"), problems, file=False) if "homepage" in f else ""
     task = get_str(problems, f["task"], join(path, "task"), expected="a task name such as 'Body 2D Keypoint'")
     annotations = get_choice(problems, f["annotations"], join(path, "annotations"), get_args(AnnotationFormat))

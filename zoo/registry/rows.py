@@ -1,5 +1,5 @@
 """Reading documented result rows (zoo.yaml `entries[i].results[j]`) into records; their protocols are read by
-zoo.protocol_reader."""
+zoo.registry.protocol_reader."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from zoo.evaluators import METRIC_NAMES
-from zoo.protocol_reader import ProtocolContext, apply_template, one_of, read_protocol
-from zoo.schema import Dataset, DocumentedRow
-from zoo.yamltree import Located, Problems, fields, get_float, get_str, join
+from zoo.registry.protocol_reader import ProtocolContext, apply_template, one_of, read_protocol
+from zoo.registry.schema import Dataset, DocumentedRow
+from zoo.registry.yamltree import Located, Problems, fields, get_float, get_str, join
 
 _ROW_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 

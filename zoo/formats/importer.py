@@ -1,6 +1,6 @@
 """`python -m zoo import PAGE.md`: the registry entries and rows a model-zoo page implies.
 
-Facts are taken as printed (zoo/pages.py): the id from the checkpoint file name, metric text, ckpt/log URLs with
+Facts are taken as printed (zoo/formats/pages.py): the id from the checkpoint file name, metric text, ckpt/log URLs with
 their hash prefix, bibtex keys. Everything else is inferred and carried as a `Guess` with its reason, never as a
 fact: the dataset and split (from the caption and zoo.yaml's datasets), the row name, and the protocol template
 (zoo.yaml's `protocols:` matched on paradigm, boxes, detector AP, metric family and sigmas, and on the variant words
@@ -21,11 +21,11 @@ import yaml
 
 from zoo.errors import PageError, RegistryError
 from zoo.evaluators import EVALUATORS
-from zoo.load import registry_paths
-from zoo.pages import METRIC_TEXT, Page, PageRow
-from zoo.protocol_reader import ProtocolContext, read_protocol
-from zoo.schema import DocumentedRow, Protocol, Registry, TopDownProtocol
-from zoo.yamltree import Problems, parse
+from zoo.formats.pages import METRIC_TEXT, Page, PageRow
+from zoo.registry.load import registry_paths
+from zoo.registry.protocol_reader import ProtocolContext, read_protocol
+from zoo.registry.schema import DocumentedRow, Protocol, Registry, TopDownProtocol
+from zoo.registry.yamltree import Problems, parse
 
 
 @dataclass(frozen=True)

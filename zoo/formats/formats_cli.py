@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from zoo.load import load_registry
+from zoo.registry.load import load_registry
 
 EXPORTS = ("model-index", "hf-cards")
 
@@ -58,7 +58,7 @@ def _pages(paths: list[str]):
     """The pages, each with at least one results row: a page without one is not a model-zoo page (or lost its table),
     and comparing or importing nothing would read as success ("0 row(s) agree")."""
     from zoo.errors import PageError
-    from zoo.pages import read_page
+    from zoo.formats.pages import read_page
 
     pages = [read_page(p) for p in paths]
     for path, page in zip(paths, pages, strict=True):
@@ -76,7 +76,7 @@ def _pages(paths: list[str]):
 
 
 def _import(args: argparse.Namespace) -> int:
-    from zoo import importer
+    from zoo.formats import importer
 
     registry = _registry(args)
     templates = importer.protocol_templates(registry, args.registry)
@@ -90,7 +90,7 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _sync(args: argparse.Namespace) -> int:
-    from zoo import importer, sync
+    from zoo.formats import importer, sync
 
     registry = _registry(args)
     report = sync.check_pages(_pages(args.pages), registry, importer.protocol_templates(registry, args.registry))
@@ -111,18 +111,18 @@ def _sync(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from zoo import generated
+    from zoo.formats import generated
 
     registry = _registry(args)
     if args.format == "model-index":
-        from zoo import model_index
+        from zoo.formats import model_index
 
         files = model_index.render(registry)
     else:
-        from zoo import hf_cards
+        from zoo.formats import hf_cards
 
         files = hf_cards.render(registry)
-    command = f"python -m zoo export {args.format}"  # zoo.generated adds the folder
+    command = f"python -m zoo export {args.format}"  # zoo.formats.generated adds the folder
     if args.check:
         problems = generated.stale(files, args.outdir, command=command)
         for p in problems:
@@ -136,7 +136,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
-    from zoo import search
+    from zoo.formats import search
 
     df = search.search(_registry(args), dataset=args.dataset, where=args.where, sort=args.sort, reverse=args.reverse)
     if args.json:

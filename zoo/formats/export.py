@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from zoo.schema import DocumentedRow, Entry
+from zoo.registry.schema import DocumentedRow, Entry
 
 
 def to_jsonable(obj: Any) -> Any:
