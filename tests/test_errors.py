@@ -137,43 +137,6 @@ def test_the_docstring_tree_is_the_class_hierarchy(module):
     assert tree_problems(module, _namespace()) == []
 
 
-def test_old_import_paths_name_the_same_classes():
-    import harness.bottomup
-    import harness.distributed
-    import harness.metrics
-    import harness.metrics.fast_coco
-    import harness.models
-    import harness.models.fold
-    import harness.testing.golden
-    import harness.testing.oracle
-    import zoo.ecosystem
-    import zoo.generated
-    import zoo.history
-    import zoo.pages
-    import zoo.search
-
-    old = {
-        "zoo.pages.PageError": zoo.errors.PageError,
-        "zoo.history.HistoryError": zoo.errors.HistoryError,
-        "zoo.generated.GeneratedError": zoo.errors.GeneratedError,
-        "zoo.search.SearchError": zoo.errors.SearchError,
-        "zoo.ecosystem.ExportError": zoo.errors.ExportError,
-        "harness.metrics.MetricError": harness.errors.MetricError,
-        "harness.metrics.PredictionError": harness.errors.PredictionError,
-        "harness.metrics.fast_coco.FastPathMismatchError": harness.errors.FastPathMismatchError,
-        "harness.bottomup.BottomUpConfigError": harness.errors.BottomUpConfigError,
-        "harness.models.ArchitectureError": harness.errors.ArchitectureError,
-        "harness.models.InputSizeError": harness.errors.InputSizeError,
-        "harness.models.fold.FoldError": harness.errors.FoldError,
-        "harness.distributed.DistributedError": harness.errors.DistributedError,
-        "harness.testing.oracle.OracleError": harness.errors.OracleError,
-        "harness.testing.golden.GoldenMismatchError": harness.errors.GoldenMismatchError,
-    }
-    for path, cls in old.items():
-        module, name = path.rsplit(".", 1)
-        assert getattr(sys.modules[module], name) is cls, path
-
-
 def test_test_verdicts_are_not_harness_errors():
     """A CLI turns HarnessError into `error: ...`; a golden mismatch is a failed test and must stay one."""
     for cls in (harness.errors.GoldenMismatchError, harness.errors.GoldenMissingError):
