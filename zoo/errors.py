@@ -16,8 +16,8 @@ own tree continues under HarnessError in harness/errors.py):
     ├── SettingError [ValueError]
     └── HarnessError                      harness/errors.py
 
-The modules that raise them import them from here (and re-export them under their old names: `zoo.pages.PageError`
-is this module's PageError). tests/test_errors.py checks that no other module defines a public exception and that
+The modules that raise them import them from here, and so does every caller (no module re-exports them).
+tests/test_errors.py checks that no other module defines a public exception and that
 this tree is the real one.
 """
 

@@ -20,16 +20,8 @@ from __future__ import annotations
 from typing import Any
 
 from zoo import history
-from zoo.ecosystem import (
-    HUB_TASK,
-    LICENSE,
-    ExportError,
-    RunOfRecord,
-    exported_metric,
-    protocol_words,
-    runs_of_record,
-    task_of,
-)
+from zoo.ecosystem import HUB_TASK, LICENSE, RunOfRecord, exported_metric, protocol_words, runs_of_record, task_of
+from zoo.errors import ExportError
 from zoo.render import markdown_env
 from zoo.schema import DocumentedRow, Entry, Registry
 

@@ -19,11 +19,11 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any, get_args
 
-from harness.metrics._predictions import MetricError, PredictionError
-from harness.metrics.coco import BACKENDS, STAT_NAMES, CocoMetrics, evaluate_coco_keypoints
+from harness.errors import MetricError
+from harness.metrics.coco import evaluate_coco_keypoints
 from harness.metrics.coco_common import check_backend
 from harness.metrics.crowdpose import score_crowdpose
-from harness.metrics.pck import PckMetrics, horse10_pck_mmpose029, horse10_pck_nme
+from harness.metrics.pck import horse10_pck_mmpose029, horse10_pck_nme
 from harness.metrics.pckh import score_pckh
 from zoo.schema import (
     COCO_METRICS,
@@ -35,19 +35,7 @@ from zoo.schema import (
     ScoringBackend,
 )
 
-__all__ = [
-    "BACKENDS",
-    "BBOX_NORMALIZER",
-    "STAT_NAMES",
-    "CocoMetrics",
-    "MetricError",
-    "PckMetrics",
-    "PredictionError",
-    "evaluate_coco_keypoints",
-    "horse10_pck_mmpose029",
-    "horse10_pck_nme",
-    "score",
-]
+__all__ = ["BBOX_NORMALIZER", "score"]
 
 #: `Evaluator.normalize` value selecting the mmpose 0.29 Horse-10 'PCK' (longer GT bbox side, PROTOCOLS.md §5).
 BBOX_NORMALIZER: PckNormalizer = "bbox_longer_side"

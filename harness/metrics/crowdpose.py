@@ -33,14 +33,8 @@ from typing import Any
 import numpy as np
 
 from harness.environment import import_coco_api
-from harness.errors import DataError
-from harness.metrics._predictions import (
-    MetricError,
-    load_ground_truth,
-    load_predictions,
-    num_keypoints_of,
-    validate_predictions,
-)
+from harness.errors import DataError, MetricError
+from harness.metrics._predictions import load_ground_truth, load_predictions, num_keypoints_of, validate_predictions
 from harness.metrics.ground_truth import CROWD_FIELDS_READ, FIX, check_ground_truth, shown, source_of
 from zoo.schema import CrowdPoseEvaluator, KeypointSchema, ScoringBackend
 

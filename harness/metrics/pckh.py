@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import DataError
-from harness.metrics._predictions import PredictionError, load_predictions
+from harness.errors import DataError, PredictionError
+from harness.metrics._predictions import load_predictions
 from zoo.schema import PCKH_METRICS, KeypointSchema, PckhEvaluator, ScoringBackend
 
 KIND = "pckh"

@@ -11,7 +11,8 @@ import copy
 import pytest
 from test_fast_coco import assert_identical, random_case
 
-from harness.metrics import MetricError, score
+from harness.errors import MetricError
+from harness.metrics import score
 from harness.metrics.coco import evaluate_coco_keypoints
 from zoo.schema import Evaluator, KeypointSchema
 

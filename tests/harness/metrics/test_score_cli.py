@@ -9,7 +9,9 @@ import pytest
 
 import harness.commands.score as score_cmd
 from harness.cli import main
-from harness.metrics import BBOX_NORMALIZER, evaluate_coco_keypoints, horse10_pck_nme, score
+from harness.metrics import BBOX_NORMALIZER, score
+from harness.metrics.coco import evaluate_coco_keypoints
+from harness.metrics.pck import horse10_pck_nme
 from tests.helpers.protocols import bottomup_protocol, topdown_protocol
 from zoo.schema import (
     Architecture,
