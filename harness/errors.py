@@ -34,9 +34,9 @@ that raises it where it is not obvious):
 
 The modules that raise these import them from here, and so does every caller (no module re-exports them). The
 golden tests' verdicts (GoldenMismatchError, an AssertionError) are not the package's: they live with the test
-helpers, tests/helpers/golden.py. Private control-flow exceptions (a leading
-underscore, never seen by a user) stay in their modules. tests/test_errors.py checks that no other module defines a
-public exception and that the trees above are the real ones.
+helpers, tests/helpers/golden.py. Private control-flow exceptions (a leading underscore, never seen by a user) stay
+in their modules. tests/test_errors.py checks that no other module defines a public exception and that the trees
+above are the real ones.
 """
 
 from __future__ import annotations
