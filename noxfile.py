@@ -154,7 +154,7 @@ def reproduce_demo(session: nox.Session) -> None:
     """The whole loop offline in minutes: generate the demo val split, fetch + verify the shipped checkpoint,
     evaluate with flip on the CPU, report against its documented numbers."""
     _install(session)
-    session.run("python", "-m", "demo.generate", "--root", "data/demo", "--train", "0", "--val", "80")
+    session.run("python", "-m", "harness.demo.generate", "--root", "data/demo", "--train", "0", "--val", "80")
     session.run(
         "python",
         "-m",

@@ -79,7 +79,7 @@ def write(device: str, rows: list[dict]) -> None:
         "date": time.strftime("%Y-%m-%d"),
         "torch": str(torch.__version__),
         "device_name": torch.cuda.get_device_name() if device.startswith("cuda") else "cpu",
-        "model": "hrnet_w8_demo_128x96 (demo/checkpoints), demo val split (demo/generate.py)",
+        "model": "hrnet_w8_demo_128x96 (demo/checkpoints), demo val split (harness/demo/generate.py)",
         "rows": rows,
     }
     DRIFT_FILE.write_text(json.dumps(data, indent=1) + "\n")

@@ -429,7 +429,7 @@ def _score_and_write(
 ) -> RunOutcome:
     """Score the predictions and write the run's three files; the chunk cache is dropped once they exist."""
     from harness import distributed
-    from harness.metrics import score
+    from harness.metrics.evaluators import score
 
     entry, result, ev = spec.entry, spec.result, spec.protocol.evaluator
     sigmas = registry.schemas[ev.sigmas_schema].sigmas if ev.sigmas_schema else None

@@ -30,20 +30,13 @@ that raises it where it is not obvious):
     ├── InputSizeError [ValueError]             harness/models/hrnet.py
     ├── FoldError [RuntimeError]                harness/models/fold.py
     ├── DistributedError [RuntimeError]         harness/distributed.py
-    └── OracleError [RuntimeError]              harness/testing/oracle.py
+    └── OracleError [RuntimeError]              harness/oracle.py
 
-    AssertionError                              (not HarnessError: test failures, harness/testing/golden.py)
-    ├── GoldenMismatchError
-    └── GoldenMissingError
-
-The golden helpers' two errors stay AssertionErrors outside the tree: they are a test's verdict (pytest shows an
-AssertionError as a failed test with its diff, not as a crash), and no CLI may catch one as a user error. They are
-defined here all the same, so that this file lists everything the package raises.
-
-The modules that raise these import them from here and keep them importable under their old names
-(`harness.metrics.PredictionError`, `harness.models.InputSizeError`, ...). Private control-flow exceptions (a leading
-underscore, never seen by a user) stay in their modules. tests/test_errors.py checks that no other module defines a
-public exception and that the trees above are the real ones.
+The modules that raise these import them from here, and so does every caller (no module re-exports them). The
+golden tests' verdicts (GoldenMismatchError, an AssertionError) are not the package's: they live with the test
+helpers, tests/helpers/golden.py. Private control-flow exceptions (a leading underscore, never seen by a user) stay
+in their modules. tests/test_errors.py checks that no other module defines a public exception and that the trees
+above are the real ones.
 """
 
 from __future__ import annotations
@@ -191,14 +184,3 @@ class DistributedError(HarnessError, RuntimeError):
 
 class OracleError(HarnessError, RuntimeError):
     """The oracle environment could not be built, or an oracle script failed; the message carries its stderr."""
-
-
-# -- test verdicts (AssertionError, outside the HarnessError tree: see the module docstring) ---------------------
-
-
-class GoldenMismatchError(AssertionError):
-    """Recomputed outputs differ from the committed golden beyond tolerance; the message is the diff."""
-
-
-class GoldenMissingError(AssertionError):
-    """No golden file yet; the message says how to create it."""

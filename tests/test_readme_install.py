@@ -118,7 +118,7 @@ def _score_argv(preds: Path, ann: Path) -> str:
 @pytest.fixture(scope="module")
 def sample(readme_venv, samples_dir) -> tuple[Path, Path, dict]:
     """(predictions, annotations, what this environment scores them): the numbers every venv score must equal."""
-    from harness.metrics import score
+    from harness.metrics.evaluators import score
     from zoo import load_registry
 
     ann = samples_dir / "coco" / "test_coco.json"

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.metrics import score
+from harness.metrics.evaluators import score
 from tests.helpers.predictions import jittered_predictions
 from zoo import load_registry, settings
 
@@ -123,6 +123,8 @@ def test_the_installed_wheel_works_from_an_empty_folder(tmp_path, wheel, samples
     assert site.is_relative_to(tmp_path / "venv")  # the installed copy, not this checkout
     assert (site / "zoo" / "shipped" / "zoo.yaml").is_file() and not (site / "demo").exists()
     assert not (site / "benchmarks").exists()
+    # no test code in the package (issue 24): the helpers live in tests/helpers, which is never installed
+    assert not (site / "harness" / "testing").exists() and not (site / "tests").exists()
     site_before = _snapshot(site)
 
     assert run(hrnet_zoo, "--version").stdout.strip() == f"hrnet-zoo {metadata.version('hrnet-zoo')}"

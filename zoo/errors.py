@@ -16,9 +16,9 @@ own tree continues under HarnessError in harness/errors.py):
     ├── SettingError [ValueError]
     └── HarnessError                      harness/errors.py
 
-The modules that raise them import them from here (and re-export them under their old names:
-`zoo.formats.pages.PageError` is this module's PageError). tests/test_errors.py checks that no other module defines a
-public exception and that this tree is the real one.
+The modules that raise them import them from here, and so does every caller (no module re-exports them).
+tests/test_errors.py checks that no other module defines a public exception and that
+this tree is the real one.
 """
 
 from __future__ import annotations
@@ -41,18 +41,11 @@ class RegistryError(ZooError, ValueError):
 class UnknownEntryError(ZooError, KeyError):
     """An id that is not in the registry; the message lists close matches."""
 
-    def __init__(
-        self,
-        kind: str,
-        name: str,
-        suggestions: list[str],
-        *,
-        next_step: str = "Run `python -m zoo list` to see every id.",
-    ) -> None:
+    def __init__(self, kind: str, name: str, suggestions: list[str]) -> None:
         self.name = name
         self.suggestions = suggestions
         hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
-        self.message = f"unknown {kind} {name!r}.{hint} {next_step}"
+        self.message = f"unknown {kind} {name!r}.{hint} Run `python -m zoo list` to see every id."
         super().__init__(self.message)
 
     def __str__(self) -> str:  # KeyError would otherwise repr() the message

@@ -56,7 +56,7 @@ def fast_mode() -> contextlib.AbstractContextManager:
 def random_checkpoint(ctx: BenchContext, entry_id: str, *, calib_size: tuple[int, int]) -> Path:
     """Seeded random MMPose-format weights of a registry entry's architecture, BN recalibrated
     (PARITY.md "The oracle environment"); made once per working folder. Both sides load this very file."""
-    from harness.testing.random_weights import make_random_checkpoint
+    from harness.models.random_weights import make_random_checkpoint
     from zoo.registry.load import load_registry
 
     path = ctx.workdir / f"{entry_id}-seed{ctx.seed}.pth"
@@ -78,7 +78,7 @@ def build(entry_id: str, checkpoint: Path, *, mode: str = "exact") -> torch.nn.M
 
 def run_reference(ctx: BenchContext, name: str, *args: object, repeats: int) -> dict[str, Any]:
     """oracle/bench_inference.py with the given arguments; {"skipped": why} without the oracle venv."""
-    from harness.testing.oracle import oracle_python, run_oracle
+    from harness.oracle import oracle_python, run_oracle
 
     if oracle_python() is None:
         return {"skipped": "oracle venv not built (python oracle/build_env.py)"}

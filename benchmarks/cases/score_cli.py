@@ -22,7 +22,8 @@ from typing import Any
 
 from benchmarks.suite import BenchContext, register
 from benchmarks.synthetic import COCO_SIGMAS, make_ground_truth, make_topdown_outputs
-from harness.metrics.coco import STAT_NAMES, evaluate_coco_keypoints
+from harness.metrics.coco import evaluate_coco_keypoints
+from harness.metrics.coco_common import STAT_NAMES
 from harness.results import write_predictions
 from harness.topdown.postprocess import to_coco_results
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from benchmarks.suite import BenchContext, register, timed
 from harness.topdown.inference import decode
-from zoo.evaluators import CocoKeypointsEvaluator
+from zoo.evaluators.coco_keypoints import CocoKeypointsEvaluator
 from zoo.registry.schema import BoxSource, Era, TopDownDecoder, TopDownProtocol
 
 #: (heatmap H, W, kernel) of the 256x192 and 384x288 rows (zoo.yaml td-coco-dark / td-coco-udp).

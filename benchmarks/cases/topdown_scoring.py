@@ -47,7 +47,7 @@ def _ours(output, gt: dict[str, Any], predictions_path) -> dict[str, Any]:
 
 
 def _reference(ctx: BenchContext, gt_path, raw_path, repeats: int) -> dict[str, Any]:
-    from harness.testing.oracle import oracle_python, run_oracle
+    from harness.oracle import oracle_python, run_oracle
 
     if oracle_python() is None:
         return {"skipped": "oracle venv not built (python oracle/build_env.py)"}

@@ -41,7 +41,6 @@ from harness.checkpoints import download, hub, torch_hub
 from harness.checkpoints.cache import (
     OFFLINE_NEXT,
     CachePaths,
-    cache_dir,
     discard,
     expected_path,
     is_offline,
@@ -59,17 +58,7 @@ from harness.errors import CheckpointError, ChecksumMismatchError, DownloadError
 from zoo import settings
 from zoo.registry.schema import Checkpoint
 
-__all__ = [
-    "ChecksumMismatchError",
-    "RunCheckpoint",
-    "cache_dir",
-    "cached_path",
-    "expected_path",
-    "fetch",
-    "file_sha256",
-    "is_offline",
-    "verified_for_run",
-]
+__all__ = ["RunCheckpoint", "cached_path", "fetch", "verified_for_run"]
 
 log = logging.getLogger(__name__)
 

@@ -154,7 +154,7 @@ def _tiny_case() -> tuple[dict, list[dict]]:
 
 
 def _coco_library(screen: _Screen, library: str, bad: tuple | None) -> None:
-    from harness.metrics import evaluate_coco_keypoints
+    from harness.metrics.coco import evaluate_coco_keypoints
 
     version = version_of(library)
     if version is None:

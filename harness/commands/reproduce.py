@@ -31,8 +31,7 @@ from pathlib import Path
 
 from harness.commands import add_data_root_argument, add_json_argument, print_json
 from harness.commands.evaluate import add_run_arguments, spec_from_args
-from harness.distributed import DistributedError
-from harness.errors import DataError, DownloadError, HarnessError
+from harness.errors import DataError, DistributedError, DownloadError, HarnessError
 from zoo import settings
 from zoo.registry.schema import RECORD_MODES
 

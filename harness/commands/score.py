@@ -15,8 +15,7 @@ import sys
 from typing import Any
 
 from harness.commands import add_scoring_argument
-from harness.metrics import score
-from harness.metrics.evaluators import scorer_of
+from harness.metrics.evaluators import score, scorer_of
 from harness.protocols import PROTOCOL_NAMES, run_protocol
 from zoo.evaluators import Evaluator
 from zoo.registry.schema import KeypointSchema, Registry

@@ -26,8 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.checkpoints.cache import is_offline
 from harness.checkpoints.hashing import file_sha256
-from harness.checkpoints.store import is_offline
 from harness.data import extract, lock
 from harness.data.download import Expected, fetch_hub, fetch_url
 from harness.data.sources import (

@@ -37,9 +37,9 @@ def check(model: torch.nn.Module, data: Path, *, input_size: tuple[int, int] = (
 
 
 def main(argv: list[str] | None = None) -> None:
-    from harness.checkpoints import load_checkpoint
+    from harness.checkpoints.safe_load import load_checkpoint
     from harness.demo.train import demo_architecture
-    from harness.models import build_model
+    from harness.models.posenet import build_model
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("checkpoint", type=Path)

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 import torch
 
-from harness.models import build_model
+from harness.models.posenet import build_model
 from harness.topdown.boxes import bbox_to_center_scale
 from harness.topdown.crop import affine_matrix, normalize_crops
 from zoo.registry.schema import Architecture
@@ -125,7 +125,8 @@ def train(
     images, instances = load_instances(data, "train")
     model = build_model(demo_architecture())
     if init is not None:  # continue from an earlier run's weights (loaded safely and strictly)
-        from harness.checkpoints import load_checkpoint, load_state_dict_strict
+        from harness.checkpoints.safe_load import load_checkpoint
+        from harness.checkpoints.strict import load_state_dict_strict
 
         load_state_dict_strict(model, load_checkpoint(init).state_dict)
     else:

@@ -7,25 +7,7 @@ Running the model is separate from scoring it (DESIGN.md principle 5): predictio
 
 from __future__ import annotations
 
-from harness.metrics._predictions import MetricError, PredictionError
-from harness.metrics.coco import BACKENDS, STAT_NAMES, CocoMetrics, evaluate_coco_keypoints
-from harness.metrics.evaluators import score
-from harness.metrics.pck import PckMetrics, horse10_pck_mmpose029, horse10_pck_nme
 from zoo.evaluators.pck_nme import PckNormalizer
-
-__all__ = [
-    "BACKENDS",
-    "BBOX_NORMALIZER",
-    "STAT_NAMES",
-    "CocoMetrics",
-    "MetricError",
-    "PckMetrics",
-    "PredictionError",
-    "evaluate_coco_keypoints",
-    "horse10_pck_mmpose029",
-    "horse10_pck_nme",
-    "score",
-]
 
 #: The PCK/NME normaliser of the mmpose 0.29 Horse-10 'PCK' (longer GT bbox side, PROTOCOLS.md §5).
 BBOX_NORMALIZER: PckNormalizer = "bbox_longer_side"

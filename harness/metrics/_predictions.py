@@ -22,7 +22,6 @@ import numpy as np
 import orjson
 
 from harness.errors import DataError, PredictionError
-from harness.errors import MetricError as MetricError  # re-exported: coco, fast_coco, pck import it from here
 from harness.gc_paused import gc_paused
 from harness.metrics.ground_truth import check_structure, source_of
 

@@ -16,20 +16,13 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from harness.metrics.coco_common import (
-    BACKENDS,
-    LIBRARIES,
-    STAT_NAMES,
-    CocoMetrics,
-    check_backend,
-    check_library,
-)
+from harness.metrics.coco_common import CocoMetrics, check_backend, check_library
 from harness.metrics.coco_library import evaluate_with_library
 from harness.metrics.fast_coco import evaluate_coco_keypoints_fast
 from zoo.evaluators.coco_keypoints import CocoLibrary
 from zoo.registry.schema import ScoringBackend
 
-__all__ = ["BACKENDS", "LIBRARIES", "STAT_NAMES", "CocoMetrics", "evaluate_coco_keypoints"]
+__all__ = ["evaluate_coco_keypoints"]
 
 
 def evaluate_coco_keypoints(

@@ -13,8 +13,8 @@ from typing import Any, get_args
 
 import numpy as np
 
-from harness.errors import DataError
-from harness.metrics._predictions import MetricError, num_keypoints_of
+from harness.errors import DataError, MetricError
+from harness.metrics._predictions import num_keypoints_of
 from harness.metrics.ground_truth import check_ground_truth, coco_fields_read
 from zoo.evaluators.coco_keypoints import CocoLibrary
 from zoo.registry.schema import ScoringBackend

@@ -34,14 +34,8 @@ from typing import Any
 import numpy as np
 
 from harness.environment import import_coco_api
-from harness.errors import DataError
-from harness.metrics._predictions import (
-    MetricError,
-    load_ground_truth,
-    load_predictions,
-    num_keypoints_of,
-    validate_predictions,
-)
+from harness.errors import DataError, MetricError
+from harness.metrics._predictions import load_ground_truth, load_predictions, num_keypoints_of, validate_predictions
 from harness.metrics.ground_truth import CROWD_FIELDS_READ, FIX, check_ground_truth, shown, source_of
 from zoo.evaluators.crowdpose_keypoints import CrowdPoseEvaluator
 from zoo.registry.schema import KeypointSchema, ScoringBackend
@@ -147,8 +141,8 @@ def score_crowdpose(
     sigmas: Sequence[float] | None = None,
     backend: ScoringBackend = "library",
 ) -> dict[str, Any]:
-    """The scorer of kind `crowdpose_keypoints`, in the shape harness.metrics.score returns (without "evaluator",
-    which `score` adds): metrics (zoo.evaluators.crowdpose_keypoints.METRICS), extra_metrics (AR75), counts,
+    """The scorer of kind `crowdpose_keypoints`, in the shape harness.metrics.evaluators.score returns (without
+    "evaluator", which `score` adds): metrics (zoo.evaluators.crowdpose_keypoints.METRICS), extra_metrics (AR75), counts,
     scoring. There is no per-keypoint breakdown and no fast path: a "fast" request runs the library and says so."""
     if sigmas is None:
         if evaluator.sigmas not in (None, schema.name):

@@ -33,13 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.metrics._predictions import (
-    PredictionError,
-    load_ground_truth,
-    load_predictions,
-    num_keypoints_of,
-    validate_predictions,
-)
+from harness.errors import PredictionError
+from harness.metrics._predictions import load_ground_truth, load_predictions, num_keypoints_of, validate_predictions
 from harness.metrics.ground_truth import PCK_FIELDS_READ, check_ground_truth, source_of
 
 #: PROTOCOLS.md §5: an instance whose normaliser is <= 0 is divided by this instead (model-zoo era).

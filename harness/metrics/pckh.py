@@ -34,8 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import DataError
-from harness.metrics._predictions import PredictionError, load_predictions
+from harness.errors import DataError, PredictionError
+from harness.metrics._predictions import load_predictions
 from zoo.evaluators.pckh import METRICS as PCKH_METRICS
 from zoo.evaluators.pckh import PckhEvaluator
 from zoo.registry.schema import KeypointSchema, ScoringBackend

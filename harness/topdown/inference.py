@@ -2,7 +2,7 @@
 
 The model is any callable `model(x: [N, 3, H, W] float32) -> [N, K, H/4, W/4]` (harness.models' PoseNet). A model
 that also defines `forward_with_meta(x, meta: CropMeta)` is called through that instead and receives the crop
-geometry; only test stand-ins do (harness.testing.standin), so the real path is just `model(x)`.
+geometry; only test stand-ins do (tests.helpers.standin), so the real path is just `model(x)`.
 
 Every instance is computed independently of its batch neighbours (BN is in eval mode), and results are written by
 instance index, so batch size, worker count and instance order do not change any instance's output.

@@ -80,7 +80,7 @@ def test_environment_name_is_a_slug() -> None:
 @pytest.mark.oracle
 @pytest.mark.slow
 def test_quick_with_reference(tmp_path: Path) -> None:
-    from harness.testing.oracle import oracle_python
+    from harness.oracle import oracle_python
 
     if settings.ORACLE.raw() == "0":  # tests/oracle/conftest.py's switch
         pytest.skip("HRNET_ZOO_ORACLE=0")

@@ -61,10 +61,10 @@ def test_shipped_checkpoint_needs_its_flip_pairs(repo_root, tmp_path):
     """Flip test with the right pairs beats a broken pair by a clear margin, and flip on != flip off."""
     import torch
 
-    from harness.checkpoints import load_checkpoint
+    from harness.checkpoints.safe_load import load_checkpoint
     from harness.demo.flipcheck import check
     from harness.demo.train import demo_architecture
-    from harness.models import build_model
+    from harness.models.posenet import build_model
     from zoo import load_registry
 
     url = load_registry().entry("hrnet_w8_demo_128x96").checkpoint.url

@@ -172,12 +172,12 @@ def test_generation_is_fast(tmp_path):
 
 
 def test_the_checkout_command_and_the_package_default_root(tmp_path, repo_root):
-    """`python -m demo.generate` (the checkout's shim, the noxfile's command) writes what harness.demo.generate
-    writes; without --root both write the data root's demo/ ($HRNET_ZOO_DATA), never beside the installed code."""
+    """`python -m harness.demo.generate` (the noxfile's command) writes what harness.demo.generate.generate writes;
+    without --root it writes the data root's demo/ ($HRNET_ZOO_DATA), never beside the installed code."""
     env = {**os.environ, "HRNET_ZOO_DATA": str(tmp_path / "data")}
-    argv = [sys.executable, "-m", "demo.generate", "--train", "0", "--val", "3"]
+    argv = [sys.executable, "-m", "harness.demo.generate", "--train", "0", "--val", "3"]
     res = subprocess.run(argv, cwd=repo_root, env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
-    shim = json.loads((tmp_path / "data" / "demo" / "manifest.json").read_text())
+    ran = json.loads((tmp_path / "data" / "demo" / "manifest.json").read_text())
     direct = generate.generate(tmp_path / "direct", splits={"train": 0, "val": 3})
-    assert shim["files"] == direct["files"] and f"content_sha256 {direct['content_sha256']}" in res.stdout
+    assert ran["files"] == direct["files"] and f"content_sha256 {direct['content_sha256']}" in res.stdout

@@ -3,7 +3,7 @@ engine (`harness.engine.run_evaluation`), with seeded in-memory random weights o
 
 Random weights make the predictions meaningless but exactly determined: any change of crop, flip, decode,
 rescoring, NMS, aggregation, grouping, projection or scoring moves them. The GT stand-ins (geometry stand-ins,
-harness.testing.standin*) score near-perfectly, so a protocol error also shows as a drop of AP / PCK.
+tests.helpers.standin*) score near-perfectly, so a protocol error also shows as a drop of AP / PCK.
 
 The model is handed to the engine through its seam, `run_evaluation(..., model_factory=, model_label=)`: no checkpoint
 file exists, the label names the weights in the run's identity. Forward outputs are memoised per model by an input
@@ -31,7 +31,7 @@ from benchmarks.cases._inference import torch_threads
 from harness.engine import run_evaluation
 from harness.protocols import run_protocol
 from harness.spec import DataPaths, build_spec
-from harness.testing import golden
+from tests.helpers import golden
 from zoo import settings
 from zoo.registry.schema import Registry
 
@@ -145,7 +145,7 @@ def clear_models() -> None:
 
 
 def _random_model(arch, seed: int) -> MemoForward:
-    from harness.testing.random_weights import make_random_model
+    from harness.models.random_weights import make_random_model
 
     key = (arch, seed)
     if key not in _MODELS:
@@ -159,7 +159,8 @@ def _random_bottomup_model(case: Case, *, registry: Registry, gt: dict, img_dir:
     its regression proofs, share one model)."""
     from harness.bottomup.inference import aggregate_image
     from harness.data.images import read_image
-    from harness.testing.random_weights import limit_heatmap_peaks_, make_random_model
+    from harness.models.random_weights import make_random_model
+    from tests.helpers.heatmap_peaks import limit_heatmap_peaks_
 
     result = registry.row(case.row)
     arch = registry.entry(result.entry_id).architecture
@@ -194,12 +195,12 @@ def _model_label(case: Case, paradigm: str) -> str:
 def _standin(case: Case, *, registry: Registry, entry, protocol, gt: dict, img_dir: Path) -> torch.nn.Module:
     schema = registry.schemas[entry.architecture.keypoint_schema]
     if protocol.paradigm == "topdown":
-        from harness.testing.standin import GTHeatmapStandIn
+        from tests.helpers.standin import GTHeatmapStandIn
 
         return GTHeatmapStandIn(schema.num_keypoints)
-    from harness.bottomup import plan_scales
+    from harness.bottomup.resize import plan_scales
     from harness.data.images import read_image
-    from harness.testing.standin_bottomup import BottomUpStandIn, gt_keypoints
+    from tests.helpers.standin_bottomup import BottomUpStandIn, gt_keypoints
 
     (img,) = gt["images"]  # the bottom-up stand-in knows one image
     image = read_image(img_dir / img["file_name"])

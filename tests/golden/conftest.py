@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.testing import golden
+from tests.helpers import golden
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,8 @@ import dataclasses
 
 import pytest
 
-from harness.testing import golden
 from tests.golden.cases import BY_NAME, run_case
+from tests.helpers import golden
 
 REGRESSIONS = [
     # PROTOCOLS.md §3: flipped heatmap shifted one column right. Without the shift every flip-averaged peak moves.

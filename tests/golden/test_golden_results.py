@@ -1,13 +1,13 @@
 """Golden regression results (issue: reproduce sessions, part 5): every architecture and protocol on a few sample
 images through the real engine, compared with the committed tests/golden/data/*.json (tolerances:
-harness.testing.golden.Tolerance; see tests/golden/README.md). Accept: HRNET_ZOO_ACCEPT_GOLDEN=1 or --accept-golden."""
+tests.helpers.golden.Tolerance; see tests/golden/README.md). Accept: HRNET_ZOO_ACCEPT_GOLDEN=1 or --accept-golden."""
 
 from __future__ import annotations
 
 import pytest
 
-from harness.testing import golden
 from tests.golden.cases import CASES, run_case
+from tests.helpers import golden
 
 #: What a GT stand-in must score: near-perfect (AIC's decode quantisation ceiling is ~0.83, see
 #: tests/harness/topdown/test_geometry_selftest.py), so an accepted golden is also a meaningful one.

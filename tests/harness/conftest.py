@@ -19,7 +19,7 @@ class GeneratedCheckpoint:
 @pytest.fixture(scope="session")
 def aic_td_checkpoint(tmp_path_factory) -> GeneratedCheckpoint:
     """Seeded random MMPose-format weights for `hrnet_w32_aic_256x192` (BN calibrated on small inputs)."""
-    from harness.testing import make_random_checkpoint
+    from harness.models.random_weights import make_random_checkpoint
     from zoo import load_registry
 
     arch = load_registry().entry("hrnet_w32_aic_256x192").architecture

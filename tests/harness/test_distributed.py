@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.distributed import SINGLE, Context, DistributedError, chunk_order, launch_env, setup
+from harness.distributed import SINGLE, Context, chunk_order, launch_env, setup
+from harness.errors import DistributedError
 from zoo import load_registry, settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -225,7 +226,7 @@ def test_collectives_agree_and_a_failure_stops_every_rank(tmp_path):
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory):
     """Seeded random MMPose-format weights of an AIC entry (BN calibrated at 64x64), made once per module."""
-    from harness.testing import make_random_checkpoint
+    from harness.models.random_weights import make_random_checkpoint
 
     folder, made = tmp_path_factory.mktemp("ckpt"), {}
 

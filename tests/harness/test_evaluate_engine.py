@@ -141,7 +141,7 @@ def test_bad_inputs_give_clear_errors(tmp_path, samples_dir, aic_td_checkpoint, 
 
 
 def test_checkpoint_with_other_keypoint_count_is_named(tmp_path, samples_dir, capsys):
-    from harness.testing import make_random_checkpoint
+    from harness.models.random_weights import make_random_checkpoint
     from zoo import load_registry
 
     coco_arch = load_registry().entry("hrnet_w32_coco_256x192_coarsedropout").architecture  # K=17, not AIC's 14
@@ -152,7 +152,7 @@ def test_checkpoint_with_other_keypoint_count_is_named(tmp_path, samples_dir, ca
 
 
 def test_empty_detection_file_is_an_error(tmp_path, samples_dir, capsys):
-    from harness.testing import make_random_checkpoint
+    from harness.models.random_weights import make_random_checkpoint
     from zoo import load_registry
 
     arch = load_registry().entry("hrnet_w32_coco_256x192_coarsedropout").architecture

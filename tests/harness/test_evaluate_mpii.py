@@ -19,7 +19,7 @@ ENTRY = "hrnet_w32_mpii_256x256"
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    from harness.testing import make_random_checkpoint
+    from harness.models.random_weights import make_random_checkpoint
     from zoo import load_registry
 
     arch = load_registry().entry(ENTRY).architecture

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from harness import report
-from harness.testing import golden
+from tests.helpers import golden
 from zoo import load_registry
 from zoo.results import history
 

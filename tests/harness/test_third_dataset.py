@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from harness.cli import main
-from harness.testing import make_random_checkpoint
+from harness.models.random_weights import make_random_checkpoint
 from zoo import load_registry
 from zoo.registry.load import registry_paths
 

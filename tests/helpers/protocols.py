@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from zoo.evaluators import CocoKeypointsEvaluator
+from zoo.evaluators.coco_keypoints import CocoKeypointsEvaluator
 from zoo.registry.schema import BottomUpProtocol, BoxSource, Era, KeypointSchema, TopDownProtocol
 
 _ERA_FIELDS = {f.name for f in dataclasses.fields(Era)} - {"name"}

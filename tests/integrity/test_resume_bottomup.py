@@ -16,7 +16,7 @@ ENTRY = "hrnet_w32_aic_512x512"
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
-    from harness.testing import make_random_checkpoint
+    from harness.models.random_weights import make_random_checkpoint
 
     arch = load_registry().entry(ENTRY).architecture
     return make_random_checkpoint(arch, tmp_path_factory.mktemp("ckpt") / "bu.pth", seed=3, input_size=(64, 64))

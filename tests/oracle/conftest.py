@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.testing.oracle import BUILD_SCRIPT, VENV, ensure_oracle_env, oracle_python, run_oracle
+from harness.oracle import BUILD_SCRIPT, VENV, ensure_oracle_env, oracle_python, run_oracle
 from zoo import settings
 
 ENV_SWITCH = settings.ORACLE.name
@@ -85,7 +85,7 @@ def oracle_checkpoint(oracle: Oracle, tmp_path_factory: pytest.TempPathFactory) 
 
 @pytest.fixture(autouse=True)
 def _one_thread():
-    """Our side runs with one thread, as the oracle subprocess does (harness/testing/oracle.py): fp32 reductions then
+    """Our side runs with one thread, as the oracle subprocess does (harness/oracle.py): fp32 reductions then
     happen in the same order on both sides. The thread count is restored by tests/conftest.py."""
     import torch
 

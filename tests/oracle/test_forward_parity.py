@@ -15,7 +15,7 @@ import torch
 
 from harness.checkpoints.safe_load import load_checkpoint
 from harness.checkpoints.strict import load_state_dict_strict
-from harness.models import build_model
+from harness.models.posenet import build_model
 from zoo.registry.schema import Architecture
 
 pytestmark = [pytest.mark.oracle, pytest.mark.slow]

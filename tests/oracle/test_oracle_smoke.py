@@ -25,7 +25,7 @@ def test_make_weights_and_forward_topdown_aic(oracle, oracle_checkpoint):
 
 def test_forward_rejects_a_checkpoint_that_does_not_fit(oracle, oracle_checkpoint, tmp_path):
     """Strict loading: a W32 AIC file (K=14) does not load into the COCO W32 top-down model (K=17)."""
-    from harness.testing.oracle import OracleError
+    from harness.errors import OracleError
 
     ckpt = oracle_checkpoint(AIC_TD, 0)
     coco = "configs/body/2d_kpt_sview_rgb_img/topdown_heatmap/coco/hrnet_w32_coco_256x192_coarsedropout.py"

@@ -10,7 +10,7 @@ import pytest
 from tests.zoo.test_zoo_load import problems_of, variant
 from zoo import load_registry
 from zoo.cli import main
-from zoo.evaluators import CrowdPoseEvaluator
+from zoo.evaluators.crowdpose_keypoints import CrowdPoseEvaluator
 
 #: MMPose 0.29's page, under tests/data/pages/family/.
 PAGE = Path("associative_embedding", "crowdpose", "higherhrnet_crowdpose.md")

@@ -8,7 +8,7 @@ import pytest
 from tests.zoo.test_zoo_load import line_of, problems_of, variant
 from zoo import load_registry
 from zoo.cli import main
-from zoo.evaluators import PckhEvaluator
+from zoo.evaluators.pckh import PckhEvaluator
 from zoo.formats.pages import read_page
 
 PAGE = ("topdown_heatmap", "mpii", "hrnet_mpii" + ".md")  # under tests/data/pages/family

@@ -20,20 +20,7 @@ from zoo.evaluators.crowdpose_keypoints import CrowdPoseEvaluator
 from zoo.evaluators.pck_nme import PckNmeEvaluator
 from zoo.evaluators.pckh import PckhEvaluator
 
-__all__ = [
-    "EVALUATORS",
-    "HIGHER_IS_BETTER",
-    "METRIC_NAMES",
-    "PAGE_COLUMNS",
-    "CocoKeypointsEvaluator",
-    "CrowdPoseEvaluator",
-    "Evaluator",
-    "EvaluatorRecord",
-    "PckNmeEvaluator",
-    "PckhEvaluator",
-    "make_evaluator",
-    "record_of",
-]
+__all__ = ["EVALUATORS", "HIGHER_IS_BETTER", "METRIC_NAMES", "PAGE_COLUMNS", "Evaluator", "make_evaluator", "record_of"]
 
 #: kind -> record class. A record's `kind` default is its key here.
 EVALUATORS: Mapping[str, type[EvaluatorRecord]] = MappingProxyType(

@@ -20,7 +20,12 @@ from __future__ import annotations
 from typing import Any
 
 from zoo.errors import ExportError
-from zoo.formats.ecosystem import HUB_TASK, LICENSE, exported_metric, protocol_words
+from zoo.formats.ecosystem import (
+    HUB_TASK,
+    LICENSE,
+    exported_metric,
+    protocol_words,
+)
 from zoo.formats.render import markdown_env
 from zoo.registry.schema import DocumentedRow, Entry, Registry
 from zoo.results import history

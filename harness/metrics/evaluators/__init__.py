@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from harness.metrics._predictions import MetricError
+from harness.errors import MetricError
 from harness.metrics.coco_common import check_backend
 from harness.metrics.evaluators import coco_keypoints, crowdpose_keypoints, pck_nme, pckh
 from zoo.evaluators import Evaluator

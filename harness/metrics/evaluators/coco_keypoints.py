@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from harness.metrics._predictions import MetricError
+from harness.errors import MetricError
 from harness.metrics.coco import evaluate_coco_keypoints
 from harness.metrics.ground_truth import coco_fields_read
 from zoo.evaluators.coco_keypoints import METRICS, CocoKeypointsEvaluator

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from harness.bottomup import plan_scales, predict_bottomup, predict_bottomup_dataset
+from harness.bottomup.inference import predict_bottomup, predict_bottomup_dataset
+from harness.bottomup.resize import plan_scales
 from harness.data.images import read_image
-from harness.testing.standin_bottomup import BottomUpStandIn, gt_keypoints
 from tests.helpers.protocols import bottomup_protocol
+from tests.helpers.standin_bottomup import BottomUpStandIn, gt_keypoints
 from zoo.registry.load import load_registry
 
 # (dataset, annotation file, head, stage aggregation)

@@ -10,7 +10,7 @@ import json
 import pytest
 import torch
 
-from harness.bottomup import predict_bottomup_dataset
+from harness.bottomup.inference import predict_bottomup_dataset
 from harness.bottomup.parallel import default_workers, grouping_pool
 from tests.helpers.protocols import bottomup_protocol
 from zoo.registry.load import load_registry

@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from harness.checkpoints import convert_to_safetensors, load_checkpoint, load_state_dict_strict, sha256_of
+from harness.checkpoints.convert import convert_to_safetensors, sha256_of
+from harness.checkpoints.safe_load import load_checkpoint
+from harness.checkpoints.strict import load_state_dict_strict
 from harness.errors import CheckpointError
-from harness.models import build_model
-from harness.testing import make_random_checkpoint
+from harness.models.posenet import build_model
+from harness.models.random_weights import make_random_checkpoint
 from zoo.registry.schema import Architecture
 
 ARCH = Architecture("hrnet", 8, "higher_resolution", (64, 64), ((16, 16), (32, 32)), 5, "test")

@@ -20,13 +20,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.checkpoints import load_checkpoint, sha256_of
-from harness.checkpoints.store import expected_path
+from harness.checkpoints.cache import expected_path
+from harness.checkpoints.convert import sha256_of
+from harness.checkpoints.safe_load import load_checkpoint
 from harness.cli import main
 from harness.commands import inspect as inspect_cmd
 from harness.errors import StateDictMismatchError
-from harness.models import build_from_entry
-from harness.testing import make_random_checkpoint
+from harness.models.entry import build_from_entry
+from harness.models.random_weights import make_random_checkpoint
 from zoo.registry.schema import Architecture, Checkpoint, Entry, Registry
 
 ARCH = Architecture("hrnet", 8, "heatmap", (64, 64), ((16, 16),), 5, "test")
@@ -132,7 +133,7 @@ def test_file_that_is_not_a_checkpoint_is_named_by_its_format(
 
 
 def test_safetensors_named_pth_loads_by_its_content(entry: Entry, published: Path, tmp_path: Path, capsys) -> None:
-    from harness.checkpoints import convert_to_safetensors
+    from harness.checkpoints.convert import convert_to_safetensors
 
     st = convert_to_safetensors(published, tmp_path / "w.safetensors").dst
     misnamed = tmp_path / "w.pth"

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from harness.checkpoints import load_checkpoint
+from harness.checkpoints.safe_load import load_checkpoint
 from harness.errors import CheckpointError, UnsafeCheckpointError
 
 

@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.checkpoints import StateDictMismatchError, load_checkpoint, load_state_dict_strict
-from harness.errors import CheckpointError
-from harness.models import build_model, build_timm_hrnet
-from harness.testing import make_random_checkpoint
+from harness.checkpoints.safe_load import load_checkpoint
+from harness.checkpoints.strict import load_state_dict_strict
+from harness.errors import CheckpointError, StateDictMismatchError
+from harness.models.hrnet import build_timm_hrnet
+from harness.models.posenet import build_model
+from harness.models.random_weights import make_random_checkpoint
 from zoo.registry.schema import Architecture
 
 # PROTOCOLS.md §1.3 configurations: (head, width, K)

@@ -31,7 +31,7 @@ def _evaluate_with_standin(row_id: str, root, tmp):
     """The row's protocol on the fetched layout, with the GT stand-in (a perfect model) in place of weights."""
     from harness.engine import run_evaluation
     from harness.spec import DataPaths, build_spec
-    from harness.testing.standin import GTHeatmapStandIn
+    from tests.helpers.standin import GTHeatmapStandIn
 
     registry = load_registry()
     result = registry.row(row_id)

@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from harness.data import ImageCache, decode_image_bytes, missing_paths, read_image, resolve_split
+from harness.data.images import ImageCache, decode_image_bytes, read_image
+from harness.data.layout import missing_paths, resolve_split
 from harness.errors import DataError
 from zoo.registry.schema import DataSplit
 

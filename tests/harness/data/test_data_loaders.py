@@ -8,7 +8,8 @@ import shutil
 import numpy as np
 import pytest
 
-from harness.data import clean_gt_bbox, load_detection_instances, load_gt_instances, load_horse10_instances
+from harness.data.coco_style import clean_gt_bbox, load_detection_instances, load_gt_instances
+from harness.data.horse10 import load_horse10_instances
 from harness.errors import DataError
 
 

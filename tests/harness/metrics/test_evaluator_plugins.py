@@ -8,9 +8,8 @@ from typing import get_args
 import pytest
 
 from harness.data.loaders import LOADERS, TABLES, load_gt_split, read_tables
-from harness.errors import DataError
-from harness.metrics import MetricError, score
-from harness.metrics.evaluators import SCORERS
+from harness.errors import DataError, MetricError
+from harness.metrics.evaluators import SCORERS, score
 from zoo.evaluators import EVALUATORS, make_evaluator
 from zoo.evaluators.base import EvaluatorRecord
 from zoo.registry.schema import AnnotationFormat

@@ -15,9 +15,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from harness.metrics import PredictionError, fast_coco
-from harness.metrics.coco import LIBRARIES, evaluate_coco_keypoints
-from harness.metrics.fast_coco import FastPathMismatchError, evaluate_coco_keypoints_fast
+from harness.errors import FastPathMismatchError, PredictionError
+from harness.metrics import fast_coco
+from harness.metrics.coco import evaluate_coco_keypoints
+from harness.metrics.coco_common import LIBRARIES
+from harness.metrics.fast_coco import evaluate_coco_keypoints_fast
 
 
 def _gt_annotation(rng: np.random.Generator, k: int, *, aic: bool, width: int, height: int) -> dict[str, Any]:

@@ -11,8 +11,9 @@ import copy
 import pytest
 from test_fast_coco import assert_identical, random_case
 
-from harness.metrics import MetricError, score
+from harness.errors import MetricError
 from harness.metrics.coco import evaluate_coco_keypoints
+from harness.metrics.evaluators import score
 from zoo.evaluators import make_evaluator
 from zoo.registry.schema import KeypointSchema
 

@@ -9,8 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from harness.errors import DataError
-from harness.metrics import MetricError, PredictionError, evaluate_coco_keypoints
+from harness.errors import DataError, MetricError, PredictionError
+from harness.metrics.coco import evaluate_coco_keypoints
 
 REPORTED = ("AP", "AP50", "AP75", "AR", "AR50")
 SEEDS = range(6)

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from harness.errors import DataError
-from harness.metrics import score
 from harness.metrics.crowdpose import STAT_NAMES, evaluate_crowdpose
+from harness.metrics.evaluators import score
 from zoo import load_registry
-from zoo.evaluators import CrowdPoseEvaluator
+from zoo.evaluators.crowdpose_keypoints import CrowdPoseEvaluator
 
 SIGMAS = [0.079, 0.079, 0.072, 0.072, 0.062, 0.062, 0.107, 0.107, 0.087, 0.087, 0.089, 0.089, 0.079, 0.079]
 

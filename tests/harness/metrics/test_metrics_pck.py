@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.metrics import PredictionError, horse10_pck_mmpose029, horse10_pck_nme
+from harness.errors import PredictionError
 from harness.metrics.pck import (
+    horse10_pck_mmpose029,
+    horse10_pck_nme,
     match_predictions,
     nose_eye_normalizer,
     pck_compute,

@@ -12,8 +12,8 @@ import pytest
 from scipy.io import savemat
 
 from harness.cli import main
-from harness.errors import DataError
-from harness.metrics import PredictionError, score
+from harness.errors import DataError, PredictionError
+from harness.metrics.evaluators import score
 from harness.metrics.pckh import MAT_JOINTS, evaluate_pckh, read_pckh_ground_truth
 from tests.helpers.mpii import gt_fields, joint_names_cell, write_gt_mat
 from zoo import load_registry

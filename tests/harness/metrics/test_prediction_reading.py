@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 from test_fast_coco import LIBRARIES, _both, assert_identical, random_case
 from test_score_cli import AIC_SIGMAS, _run, registry  # noqa: F401  (the fixture)
 
-from harness.metrics import PredictionError, evaluate_coco_keypoints
+from harness.errors import PredictionError
 from harness.metrics._predictions import decode_prediction_file, load_json
+from harness.metrics.coco import evaluate_coco_keypoints
 
 finite = st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(2**53), 2**53)
 

@@ -1,4 +1,5 @@
-"""`python -m harness score` and `harness.metrics.score` on predictions files, with a registry built in the test."""
+"""`python -m harness score` and `harness.metrics.evaluators.score` on predictions files, with a registry built in
+the test."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ import pytest
 
 import harness.commands.score as score_cmd
 from harness.cli import main
-from harness.metrics import BBOX_NORMALIZER, evaluate_coco_keypoints, horse10_pck_nme, score
+from harness.metrics import BBOX_NORMALIZER
+from harness.metrics.coco import evaluate_coco_keypoints
+from harness.metrics.evaluators import score
+from harness.metrics.pck import horse10_pck_nme
 from tests.helpers.protocols import bottomup_protocol, topdown_protocol
 from zoo.evaluators import make_evaluator
 from zoo.registry.schema import (

@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.checkpoints import load_checkpoint, sha256_of
+from harness.checkpoints.convert import sha256_of
+from harness.checkpoints.safe_load import load_checkpoint
 from harness.cli import main
 from harness.commands import convert as convert_cmd
 from harness.commands import inspect as inspect_cmd
 from harness.errors import CheckpointError
-from harness.models import build_from_entry
-from harness.testing import make_random_checkpoint
+from harness.models.entry import build_from_entry
+from harness.models.random_weights import make_random_checkpoint
 from zoo.registry.schema import Architecture, Checkpoint, Entry, Registry
 
 ARCH = Architecture("hrnet", 8, "heatmap", (64, 64), ((16, 16),), 5, "test")
@@ -44,7 +45,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, published: Path):
 
 
 def _cache(entry: Entry, published: Path) -> Path:
-    from harness.checkpoints.store import expected_path
+    from harness.checkpoints.cache import expected_path
 
     dst = expected_path(entry.checkpoint)
     dst.parent.mkdir(parents=True, exist_ok=True)

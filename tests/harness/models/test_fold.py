@@ -9,7 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from harness.models.fold import FoldError, fold_batchnorm
+from harness.errors import FoldError
+from harness.models.fold import fold_batchnorm
 from harness.models.posenet import build_model
 from harness.runtime import RunSettings, prepare_model
 from zoo.registry.load import load_registry

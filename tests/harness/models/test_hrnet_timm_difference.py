@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from harness.models import HRNetBackbone, build_timm_hrnet
+from harness.models.hrnet import HRNetBackbone, build_timm_hrnet
 
 
 @pytest.mark.parametrize("width", [32, 48])

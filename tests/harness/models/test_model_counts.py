@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from harness.models import build_model
+from harness.models.posenet import build_model
 from zoo.registry.schema import Architecture
 
 # (head, width, K) -> (keys, num_batches_tracked, total params): PROTOCOLS.md §1.3, verbatim.

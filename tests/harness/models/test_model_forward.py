@@ -7,8 +7,9 @@ import copy
 import pytest
 import torch
 
-from harness.models import InputSizeError, build_model
-from harness.testing import make_random_model
+from harness.errors import InputSizeError
+from harness.models.posenet import build_model
+from harness.models.random_weights import make_random_model
 from zoo.registry.schema import Architecture
 
 K = 5

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from harness.checkpoints import load_checkpoint
-from harness.testing import make_random_checkpoint, make_random_model
-from harness.testing.random_weights import limit_heatmap_peaks_, stage_mean_heatmaps
+from harness.checkpoints.safe_load import load_checkpoint
+from harness.models.random_weights import make_random_checkpoint, make_random_model
+from tests.helpers.heatmap_peaks import limit_heatmap_peaks_, stage_mean_heatmaps
 from zoo.registry.schema import Architecture
 
 ARCH = Architecture("hrnet", 8, "heatmap", (64, 64), ((16, 16),), 17, "test")

@@ -15,11 +15,12 @@ import torch
 
 from benchmarks.synthetic import COCO_SIGMAS
 from harness.data.coco_style import load_detection_instances, load_gt_instances
-from harness.metrics import score
-from harness.testing.standin import GTHeatmapStandIn, attach_gt_keypoints
-from harness.topdown import predict_topdown, to_coco_results
+from harness.metrics.evaluators import score
+from harness.topdown.inference import predict_topdown
+from harness.topdown.postprocess import to_coco_results
 from tests.harness.topdown.reference import per_image_to_coco_results
 from tests.helpers.protocols import keypoint_schema, topdown_protocol
+from tests.helpers.standin import GTHeatmapStandIn, attach_gt_keypoints
 from zoo.registry.load import load_registry
 
 PAIRS = ((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16))

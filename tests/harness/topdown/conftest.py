@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.data import load_detection_instances, load_gt_instances, load_horse10_instances
+from harness.data.coco_style import load_detection_instances, load_gt_instances
+from harness.data.horse10 import load_horse10_instances
 from harness.data.records import TopdownInstance
 
 COCO_PAIRS = ((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16))

@@ -73,8 +73,8 @@ def sort_and_dedupe(bbox_ids: np.ndarray) -> np.ndarray:
 def per_image_to_coco_results(
     output: TopdownOutput, *, vis_thr: float, oks_nms_thr: float | None, sigmas: Sequence[float] | None
 ) -> list[dict]:
-    """harness.topdown.to_coco_results one image at a time: the loop the batched version replaced, and the reference
-    it is compared with (same arguments, same dicts in the same order)."""
+    """harness.topdown.postprocess.to_coco_results one image at a time: the loop the batched version replaced, and
+    the reference it is compared with (same arguments, same dicts in the same order)."""
     image_ids = np.asarray(output.image_ids)
     _, first = np.unique(image_ids, return_index=True)
     results = []

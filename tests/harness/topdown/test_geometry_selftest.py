@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from conftest import COCO_SIGMAS, SPECS, load_sample
 
-from harness.testing.standin import GTHeatmapStandIn, attach_gt_keypoints
-from harness.topdown import predict_topdown, to_coco_results
+from harness.topdown.inference import predict_topdown
+from harness.topdown.postprocess import to_coco_results
 from tests.helpers.protocols import keypoint_schema, topdown_protocol
+from tests.helpers.standin import GTHeatmapStandIn, attach_gt_keypoints
 
 
 def _errors_in_heatmap_pixels(out, instances, spec):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.topdown import argmax_peaks, decode_default, quarter_offset, transform_preds
+from harness.topdown.decode import argmax_peaks, decode_default, quarter_offset, transform_preds
 
 C = np.array([[140, 150]], dtype=np.float32)
 S = np.array([[0.9375, 1.25]], dtype=np.float32)

@@ -6,16 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from harness.topdown import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    affine_matrix,
-    bbox_to_center_scale,
-    combine_flip,
-    flip_back,
-    normalize_crops,
-    padded_box_area,
-)
+from harness.topdown.boxes import bbox_to_center_scale, padded_box_area
+from harness.topdown.crop import IMAGENET_MEAN, IMAGENET_STD, affine_matrix, normalize_crops
+from harness.topdown.flip import combine_flip, flip_back
 
 
 def test_center_scale_worked_example():

@@ -9,9 +9,9 @@ from conftest import SPECS, load_sample
 
 import harness.data.images as images_mod
 from harness.errors import ModelOutputError
-from harness.testing.standin import GTHeatmapStandIn
-from harness.topdown import predict_topdown
+from harness.topdown.inference import predict_topdown
 from tests.helpers.protocols import keypoint_schema, topdown_protocol
+from tests.helpers.standin import GTHeatmapStandIn
 
 
 class TinyPoseNet(torch.nn.Module):

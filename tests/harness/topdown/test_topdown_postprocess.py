@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from conftest import COCO_SIGMAS
 
-from harness.topdown import TopdownOutput, rescore, to_coco_results
+from harness.topdown.output import TopdownOutput
+from harness.topdown.postprocess import rescore, to_coco_results
 from tests.harness.topdown.reference import oks_matrix, oks_nms, per_image_to_coco_results, sort_and_dedupe
 
 

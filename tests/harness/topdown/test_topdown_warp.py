@@ -9,8 +9,10 @@ from conftest import SPECS, load_sample
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.data import read_image
-from harness.topdown import affine_matrices, bbox_to_center_scale, crop_cv2, warp_affine_fixed_point
+from harness.data.images import read_image
+from harness.topdown.boxes import bbox_to_center_scale
+from harness.topdown.crop import affine_matrices, crop_cv2
+from harness.topdown.warp import warp_affine_fixed_point
 
 
 def _torch_crops(images: list[np.ndarray], index: list[int], mats: np.ndarray, size) -> np.ndarray:

@@ -34,11 +34,11 @@ class GTHeatmapStandIn(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         raise TypeError(
-            "GTHeatmapStandIn needs the crop geometry: run it through harness.topdown.predict_topdown, which calls "
-            "forward_with_meta(x, meta)"
+            "GTHeatmapStandIn needs the crop geometry: run it through harness.topdown.inference.predict_topdown, "
+            "which calls forward_with_meta(x, meta)"
         )
 
-    def forward_with_meta(self, x: torch.Tensor, meta) -> torch.Tensor:  # meta: harness.topdown.CropMeta
+    def forward_with_meta(self, x: torch.Tensor, meta) -> torch.Tensor:  # meta: harness.topdown.inference.CropMeta
         b, _, h, w = x.shape
         hh, hw = h // self.stride, w // self.stride
         flip_index = np.arange(self.num_keypoints)

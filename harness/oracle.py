@@ -4,6 +4,8 @@ environment and run the scripts in oracle/ with its interpreter.
 The oracle lives in its own venv (.oracle/venv, built by oracle/build_env.py) because its pins (numpy<2,
 setuptools<70, torch 2.4) must not leak into the project's environment. Nothing here imports mmpose or the oracle
 scripts: they talk to us through files only (JSON, .npy/.npz, .pth), so this module needs only the standard library.
+Used by the parity tests (tests/oracle) and the benchmarks' reference timings. It works in a checkout only (oracle/
+is not installed); an installed package sees no oracle.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 from harness.errors import OracleError
 from zoo import settings
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 ORACLE_DIR = REPO / "oracle"
 BUILD_SCRIPT = ORACLE_DIR / "build_env.py"
 #: Where the venv lives; HRNET_ZOO_ORACLE_VENV points elsewhere (e.g. a shared, prebuilt one).
@@ -32,6 +34,8 @@ def _tail(text: str, n: int = 4000) -> str:
 def oracle_python() -> Path | None:
     """The oracle's python when its venv is built and matches oracle/requirements.txt, else None. Cheap (one
     short subprocess): build_env.py owns the stamp logic, so it is asked rather than duplicated here."""
+    if not BUILD_SCRIPT.is_file():  # an installed package: no checkout, no oracle
+        return None
     proc = subprocess.run(
         [sys.executable, str(BUILD_SCRIPT), "--check", "--venv", str(VENV)],
         capture_output=True,
