@@ -142,8 +142,9 @@ def score_crowdpose(
     backend: ScoringBackend = "library",
 ) -> dict[str, Any]:
     """The scorer of kind `crowdpose_keypoints`, in the shape harness.metrics.evaluators.score returns (without
-    "evaluator", which `score` adds): metrics (zoo.evaluators.crowdpose_keypoints.METRICS), extra_metrics (AR75), counts,
-    scoring. There is no per-keypoint breakdown and no fast path: a "fast" request runs the library and says so."""
+    "evaluator", which `score` adds): metrics (zoo.evaluators.crowdpose_keypoints.METRICS), extra_metrics (AR75),
+    counts, scoring. There is no per-keypoint breakdown and no fast path: a "fast" request runs the library and says
+    so."""
     if sigmas is None:
         if evaluator.sigmas not in (None, schema.name):
             raise MetricError(
