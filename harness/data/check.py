@@ -21,6 +21,7 @@ from typing import Any
 from harness.data import digests, lock, pins
 from harness.data.annotations import read_json
 from harness.data.layout import missing_paths
+from harness.data.loaders import COCO_SHAPED, read_tables
 from harness.data.sources import data_root_locked
 from harness.errors import DataError
 from harness.metrics.ground_truth import check_ground_truth
@@ -117,11 +118,16 @@ def _check_splits(dataset: Dataset, root: Path, registry: Registry, samples: int
         before = len(report.problems)
         ann_file, img_dir = root / split.ann_file, root / split.img_dir
         try:
-            gt = read_json(ann_file, what="annotation file")
+            if dataset.annotations in COCO_SHAPED:
+                gt = read_json(ann_file, what="annotation file")
+            else:  # read into the same tables by its format's reader, which checks every record it reads
+                schema = registry.schemas[dataset.keypoint_schema]
+                gt = read_tables(dataset.annotations, ann_file, schema=schema, evaluator=None)
         except DataError as exc:
             report.problems.append(f"split {name}: {exc}")
             continue
-        names = _check_annotations(gt, ann_file, k, rep, report.problems)
+        coco = dataset.annotations in COCO_SHAPED
+        names = _check_annotations(gt, ann_file, k if coco else None, rep, report.problems)
         if names is not None:
             _check_images(names, img_dir, samples, rep, report.problems, ann_file)
         if split.bbox_file:
@@ -132,8 +138,12 @@ def _check_splits(dataset: Dataset, root: Path, registry: Registry, samples: int
     return split_files
 
 
-def _check_annotations(gt: Any, ann_file: Path, k: int, rep: SplitReport, problems: list[str]) -> list[str] | None:
-    """Structure problems of a COCO-style file; the image file names in file order, or None when unusable."""
+def _check_annotations(
+    gt: Any, ann_file: Path, k: int | None, rep: SplitReport, problems: list[str]
+) -> list[str] | None:
+    """Structure problems of a COCO-style file; the image file names in file order, or None when unusable. k None:
+    tables a format's reader built (MPII's), whose keypoints are not scored from this file (PCKh reads its .mat):
+    ids, images and links are checked, categories and keypoints are not."""
     p = _Problems(str(ann_file))
     if not isinstance(gt, dict):
         problems.append(f"{ann_file}: not a COCO-style annotation file (the top level is not an object)")
@@ -145,9 +155,9 @@ def _check_annotations(gt: Any, ann_file: Path, k: int, rep: SplitReport, proble
     if not isinstance(lists["images"], list) or not isinstance(lists["annotations"], list):
         problems += p.lines()
         return None
-    cats = lists["categories"] if isinstance(lists["categories"], list) else []
+    cats = lists["categories"] if isinstance(lists["categories"], list) and k is not None else []
     with_kp = [c for c in cats if isinstance(c, dict) and isinstance(c.get("keypoints"), list)]
-    if isinstance(lists["categories"], list) and not with_kp:
+    if isinstance(lists["categories"], list) and not with_kp and k is not None:
         p.add("no category lists its 'keypoints'")
     for c in with_kp:
         if len(c["keypoints"]) != k:
@@ -176,6 +186,8 @@ def _check_annotations(gt: Any, ann_file: Path, k: int, rep: SplitReport, proble
         if ann["image_id"] not in ids:
             p.add("annotations of an image id not under 'images'", f"annotations[{i}] -> {ann['image_id']}")
         kps = ann.get("keypoints")
+        if k is None:
+            continue
         if not isinstance(kps, list) or len(kps) != 3 * k or not all(_finite(v) for v in kps):
             p.add(f"annotations without 3 * {k} finite keypoint values", f"id {ann['id']}")
         elif any(v > 0 for v in kps[2::3]):
@@ -184,6 +196,8 @@ def _check_annotations(gt: Any, ann_file: Path, k: int, rep: SplitReport, proble
     problems += p.lines()
     if p.kinds:
         return None
+    if k is None:
+        return names
     try:  # the values every metric reads, by the rule the scorers apply (a NaN area, a crowd flag of "no")
         check_ground_truth(gt, num_keypoints=k, source=str(ann_file))
     except DataError as exc:

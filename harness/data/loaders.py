@@ -73,6 +73,10 @@ TABLES: Mapping[str, Callable[..., Mapping[str, Any]]] = MappingProxyType(
 )
 
 
+#: The formats whose file IS the COCO-shaped tables (data check reads them raw, to name every structure problem).
+COCO_SHAPED = frozenset({"coco-json", "horse10-json"})
+
+
 def read_tables(annotations: str, ann_file: Path, *, schema: KeypointSchema, evaluator: Evaluator) -> Mapping[str, Any]:
     """A split's annotation file in the `annotations` format as checked COCO-shaped tables."""
     return _of(TABLES, annotations)(Path(ann_file), schema=schema, evaluator=evaluator)

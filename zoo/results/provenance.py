@@ -128,13 +128,13 @@ class GitState(PlainRecord):
 @dataclass(frozen=True, eq=False)
 class DataRead(PlainRecord):
     """Which data a run read, against the data lock (harness.data.lock.run_data). `lock_warnings`: records before
-    issue 22 named the differing files so."""
+    issue 22 named the differing files so; their `images` was a mapping (count, list digest), today's is a count."""
 
     digest: str | None = ABSENT
     lock_digest: str | None = ABSENT
     split: str | None = ABSENT
     files: int | None = ABSENT
-    images: int | None = ABSENT
+    images: int | Mapping[str, Any] | None = ABSENT
     differences: list[str] | None = ABSENT
     lock_warnings: list[str] | None = ABSENT
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -143,7 +143,7 @@ class DataRead(PlainRecord):
         "lock_digest": _opt(str),
         "split": _opt(str),
         "files": _opt(int),
-        "images": _opt(int),
+        "images": _opt(int, dict),
         "differences": _opt(list),
         "lock_warnings": _opt(list),
     }

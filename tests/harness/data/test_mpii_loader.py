@@ -78,3 +78,24 @@ def test_missing_images_are_named(tmp_path):
     path = _write(tmp_path, [{"image": "absent.jpg", "center": [10, 10], "scale": 1}])
     with pytest.raises(DataError, match=r"absent\.jpg"):
         load_mpii_instances(path, img_dir=tmp_path)
+
+
+def test_data_check_reads_mpii_by_its_format(tmp_path, samples_dir, capsys):
+    """`data check mpii` reads the list-shaped MPII file with its own reader (not as COCO JSON), checks its images,
+    and names a file that is not MPII's."""
+    import shutil
+
+    from harness.cli import main
+
+    ann = tmp_path / "mpii" / "annotations"
+    images = tmp_path / "mpii" / "images"
+    ann.mkdir(parents=True)
+    images.mkdir(parents=True)
+    shutil.copy(samples_dir / "mpii" / "test_mpii.json", ann / "mpii_val.json")
+    for jpg in (samples_dir / "mpii").glob("*.jpg"):
+        shutil.copy(jpg, images / jpg.name)
+    assert main(["data", "check", "mpii", "--data-root", str(tmp_path)]) == 0
+    assert "5 images" in capsys.readouterr().out
+    (ann / "mpii_val.json").write_text('{"images": []}', encoding="utf-8")
+    assert main(["data", "check", "mpii", "--data-root", str(tmp_path)]) != 0
+    assert "is not an MPII annotation file" in capsys.readouterr().err
