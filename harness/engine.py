@@ -332,7 +332,7 @@ def compute_part(spec: EvalSpec, *, registry: Registry, out_dir: Path, part: int
     the row's run identity, so a part computed by another job, or a requeued one, is reused only when it matches."""
     spec, ctx, run = _begin(spec, registry=registry, out_dir=out_dir, model_label=None, overwrite=False,
                             replace_other_runs=True)  # fmt: skip
-    chunks, compute, unit, _ = _chunked(spec, run)
+    chunks, compute, unit, _ = _chunked(spec, run, registry)
     indices = list(part_range(part, parts, len(chunks)))
     mine = indices[ctx.rank :: ctx.world_size]
     with progress_bar(sum(len(chunks[i]) for i in mine), unit, False) as bar:
