@@ -41,11 +41,18 @@ class RegistryError(ZooError, ValueError):
 class UnknownEntryError(ZooError, KeyError):
     """An id that is not in the registry; the message lists close matches."""
 
-    def __init__(self, kind: str, name: str, suggestions: list[str]) -> None:
+    def __init__(
+        self,
+        kind: str,
+        name: str,
+        suggestions: list[str],
+        *,
+        next_step: str = "Run `python -m zoo list` to see every id.",
+    ) -> None:
         self.name = name
         self.suggestions = suggestions
         hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
-        self.message = f"unknown {kind} {name!r}.{hint} Run `python -m zoo list` to see every id."
+        self.message = f"unknown {kind} {name!r}.{hint} {next_step}"
         super().__init__(self.message)
 
     def __str__(self) -> str:  # KeyError would otherwise repr() the message

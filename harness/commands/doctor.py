@@ -224,7 +224,7 @@ def _registry(screen: _Screen) -> Registry | None:
 def _checkpoints(screen: _Screen, registry: Registry) -> None:
     from harness.checkpoints import store, torch_hub
 
-    where = store.cache_dir()
+    where = settings.cache_dir()
     existing = next((p for p in (where, *where.parents) if p.exists()), None)
     writable = existing is not None and os.access(existing, os.W_OK | os.X_OK)
     published = {e.checkpoint.filename: e.checkpoint for e in registry.entries.values()}

@@ -14,6 +14,7 @@ from harness import transfer
 from harness.checkpoints import cache as cache_files
 from harness.checkpoints import store
 from harness.errors import DownloadError, HarnessError, OfflineError
+from zoo import settings
 from zoo.registry.schema import Checkpoint
 
 
@@ -32,20 +33,20 @@ def assert_holds_nothing_under(cache: Path, checkpoint: Checkpoint, *, part_allo
 
 
 def test_cache_dir_override_variable(cache: Path) -> None:
-    assert store.cache_dir() == cache
+    assert settings.cache_dir() == cache
 
 
 def test_cache_dir_follows_xdg_cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HRNET_ZOO_CACHE", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert store.cache_dir() == tmp_path / "xdg" / "hrnet-zoo" / "checkpoints"
+    assert settings.cache_dir() == tmp_path / "xdg" / "hrnet-zoo" / "checkpoints"
 
 
 def test_cache_dir_defaults_to_home_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HRNET_ZOO_CACHE", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", "relative/is/ignored")  # XDG spec: relative paths are invalid
     monkeypatch.setenv("HOME", str(tmp_path))
-    assert store.cache_dir() == tmp_path / ".cache" / "hrnet-zoo" / "checkpoints"
+    assert settings.cache_dir() == tmp_path / ".cache" / "hrnet-zoo" / "checkpoints"
 
 
 def test_fetch_lands_in_xdg_cache(serve, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cache: Path) -> None:
