@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import ClassVar, Literal
 
@@ -28,7 +29,7 @@ class CocoKeypointsEvaluator(EvaluatorRecord):
     normalize: None = field(default=None, init=False)
 
     metrics: ClassVar[tuple[str, ...]] = METRICS
-    page_columns: ClassVar = {m: m for m in METRICS}
+    page_columns: ClassVar[Mapping[str, str]] = {m: m for m in METRICS}
 
     @property
     def sigmas_schema(self) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
@@ -32,7 +33,7 @@ class CrowdPoseEvaluator(EvaluatorRecord):
     normalize: None = field(default=None, init=False)
 
     metrics: ClassVar[tuple[str, ...]] = METRICS
-    page_columns: ClassVar = {
+    page_columns: ClassVar[Mapping[str, str]] = {
         **{m: m for m in METRICS},
         **{f"AP ({b[3]})": b for b in CROWD_BINS},  # MMPose's pages print `AP (E)`
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
@@ -28,7 +29,7 @@ class PckNmeEvaluator(EvaluatorRecord):
 
     metrics: ClassVar[tuple[str, ...]] = METRICS
     lower_is_better: ClassVar[tuple[str, ...]] = ("NME",)
-    page_columns: ClassVar = {m: m for m in METRICS}
+    page_columns: ClassVar[Mapping[str, str]] = {m: m for m in METRICS}
 
     def mmpose029(self) -> PckNmeEvaluator:
         # MMPose 0.29's Horse-10 'PCK': PCK@0.2 by the longer bbox side, no NME.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
@@ -24,7 +25,7 @@ class PckhEvaluator(EvaluatorRecord):
     gt_file: str = field(metadata={"bare_file_name": True})
 
     metrics: ClassVar[tuple[str, ...]] = METRICS
-    page_columns: ClassVar = {m: m for m in METRICS}
+    page_columns: ClassVar[Mapping[str, str]] = {m: m for m in METRICS}
 
     def mmpose029(self) -> PckhEvaluator:
         return self  # MPII's PCKh is the same in both (PROTOCOLS.md §11)
