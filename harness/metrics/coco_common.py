@@ -67,6 +67,20 @@ def check_library(library: str) -> None:
         raise MetricError(f"library must be one of {LIBRARIES}, got {library!r}")
 
 
+def oks_sigmas(sigmas: Sequence[float] | None, *, evaluator: Any, schema: Any, scoring: str) -> Sequence[float]:
+    """The OKS sigmas an OKS-scored evaluator uses: those passed, else the keypoint schema's when the evaluator names
+    that schema (or none); an error names a mismatch or a schema without sigmas."""
+    if sigmas is None:
+        if evaluator.sigmas not in (None, schema.name):
+            raise MetricError(
+                f"the evaluator uses the sigmas of schema {evaluator.sigmas!r}, not {schema.name!r}: pass sigmas="
+            )
+        sigmas = schema.sigmas
+    if sigmas is None:
+        raise MetricError(f"keypoint schema {schema.name!r} has no OKS sigmas; {scoring} needs them")
+    return sigmas
+
+
 def check_backend(backend: str) -> None:
     if backend not in BACKENDS:
         raise MetricError(f"scoring backend must be one of {BACKENDS}, got {backend!r}")

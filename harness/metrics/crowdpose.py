@@ -34,8 +34,9 @@ from typing import Any
 import numpy as np
 
 from harness.environment import import_coco_api
-from harness.errors import DataError, MetricError
+from harness.errors import DataError
 from harness.metrics._predictions import load_ground_truth, load_predictions, num_keypoints_of, validate_predictions
+from harness.metrics.coco_common import oks_sigmas
 from harness.metrics.ground_truth import CROWD_FIELDS_READ, FIX, check_ground_truth, shown, source_of
 from zoo.evaluators.crowdpose_keypoints import CrowdPoseEvaluator
 from zoo.registry.schema import KeypointSchema, ScoringBackend
@@ -145,14 +146,7 @@ def score_crowdpose(
     "evaluator", which `score` adds): metrics (zoo.evaluators.crowdpose_keypoints.METRICS), extra_metrics (AR75),
     counts, scoring. There is no per-keypoint breakdown and no fast path: a "fast" request runs the library and says
     so."""
-    if sigmas is None:
-        if evaluator.sigmas not in (None, schema.name):
-            raise MetricError(
-                f"the evaluator uses the sigmas of schema {evaluator.sigmas!r}, not {schema.name!r}: pass sigmas="
-            )
-        sigmas = schema.sigmas
-    if sigmas is None:
-        raise MetricError(f"keypoint schema {schema.name!r} has no OKS sigmas; CrowdPose scoring needs them")
+    sigmas = oks_sigmas(sigmas, evaluator=evaluator, schema=schema, scoring="CrowdPose scoring")
     result = evaluate_crowdpose(predictions, gt, sigmas=sigmas)
     metrics = result["metrics"]
     return {

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from harness.errors import MetricError
 from harness.metrics.coco import evaluate_coco_keypoints
+from harness.metrics.coco_common import oks_sigmas
 from harness.metrics.ground_truth import coco_fields_read
 from zoo.evaluators.coco_keypoints import METRICS, CocoKeypointsEvaluator
 from zoo.registry.schema import KeypointSchema, ScoringBackend
@@ -26,14 +26,7 @@ def score(
     per_keypoint: bool,
     backend: ScoringBackend,
 ) -> dict[str, Any]:
-    if sigmas is None:
-        if evaluator.sigmas not in (None, schema.name):
-            raise MetricError(
-                f"the evaluator uses the sigmas of schema {evaluator.sigmas!r}, not {schema.name!r}: pass sigmas="
-            )
-        sigmas = schema.sigmas
-    if sigmas is None:
-        raise MetricError(f"keypoint schema {schema.name!r} has no OKS sigmas; COCO-style scoring needs them")
+    sigmas = oks_sigmas(sigmas, evaluator=evaluator, schema=schema, scoring="COCO-style scoring")
     result = evaluate_coco_keypoints(
         predictions,
         gt,
