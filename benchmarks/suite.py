@@ -87,17 +87,30 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_capability() -> str:
+    """The vector instruction set torch's CPU kernels use here ("AVX2", "AVX512"; torch's own report): two hosts
+    with the same model name can differ, and bf16 autocast is fast only where the host has native bf16 (AVX512)."""
+    try:
+        import torch
+
+        return str(torch.backends.cpu.get_cpu_capability())
+    except Exception:  # no torch, or a torch without the query: the name says "unknown"
+        return "unknown"
+
+
 def environment_name() -> str:
-    """cpu-<cores>core-<cpu model>-torch<version> (timm's habit: results named by hardware and software)."""
+    """cpu-<cores>core-<cpu model>-<capability>-torch<version> (timm's habit: results named by hardware and
+    software). Files written before the capability was part of the name (cpu-2core-amd-epyc-torch2.15.0) keep theirs."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     torch = package_versions().get("torch", "none").split("+")[0]
-    return f"cpu-{cores}core-{_slug(cpu_model())}-torch{torch}"
+    return f"cpu-{cores}core-{_slug(cpu_model())}-{_slug(cpu_capability())}-torch{torch}"
 
 
 def environment(name: str) -> dict[str, Any]:
     return {
         "name": name,
         "cpu": cpu_model(),
+        "cpu_capability": cpu_capability(),
         "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "platform": platform.platform(),
         "packages": package_versions(),

@@ -503,10 +503,12 @@ def _score_and_write(
 
 def _data_read(spec: EvalSpec, run: _Prepared, decoded: dict[str, str]) -> dict:
     """Which data the run was computed on, compared with the data lock (harness.data.lock.run_data): the annotation
-    and box files hashed in _prepare, and the bytes of every image as decoded (harness.data.images.recording)."""
+    and box files and the evaluator's own truth (PCKh's .mat) hashed in _prepare, and the bytes of every image as
+    decoded (harness.data.images.recording)."""
     from harness.data.lock import run_data
 
-    files = {i["path"]: i["sha256"] for i in (run.files["annotations"], run.files["bbox_file"]) if i is not None}
+    read = (run.files["annotations"], run.files["bbox_file"], run.files.get(truth_key(spec.protocol.evaluator)))
+    files = {i["path"]: i["sha256"] for i in read if i is not None}
     return run_data(spec.data.root, spec.result.dataset, spec.result.split, images=decoded, files=files)
 
 

@@ -104,6 +104,28 @@ def default_amp_dtype(device: str) -> str:
     return "float16" if device.startswith("cuda") else "bfloat16"
 
 
+def native_cpu_bf16() -> bool | None:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 / AMX), as torch's oneDNN backend reports it; None when
+    torch cannot say."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return None
+
+
+def autocast_note(settings: RunSettings) -> str | None:
+    """Why fast mode will be slow here, or None: bf16 autocast on a CPU without native bf16 is emulated, several
+    times slower than exact fp32 (benchmarks/results/*-avx2-*: 0.2x; docs/PERFORMANCE.md)."""
+    if settings.mode != "fast" or settings.autocast_dtype != "bfloat16" or settings.device.startswith("cuda"):
+        return None
+    if native_cpu_bf16() is not False:
+        return None
+    return (
+        "--mode fast autocasts to bf16, which this CPU does not compute natively (torch emulates it): expect it to "
+        "run several times slower than --mode exact here; --mode tuned is the faster mode on this machine"
+    )
+
+
 def prepare_model(model: torch.nn.Module, settings: RunSettings) -> torch.nn.Module:
     """Move `model` to the run's device in eval mode, and in tuned/fast mode fold its BNs and make it channels_last
     (the inference code hands inputs over in the layout of the model's weights)."""

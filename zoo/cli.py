@@ -212,7 +212,11 @@ def _check(args: argparse.Namespace) -> int:
         f"ok: {len(registry.entries)} entries, {rows} result rows, {len(registry.datasets)} datasets, "
         f"{len(registry.schemas)} keypoint schemas, {len(registry.papers)} papers "
         f"({zoo_path.name}, {kp_path.name}, {bib_path.name}); "
-        + ("README tables up to date" if with_readme else "no README checked (installed package: --readme PATH)")
+        + (
+            "README tables up to date"
+            if with_readme
+            else f"no README checked ({settings.readme_skipped()}: --readme PATH)"
+        )
     )
     return 0
 

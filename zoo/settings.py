@@ -217,10 +217,28 @@ def registry_file() -> Path:
 
 
 def readme_file() -> Path | None:
-    """The README whose tables are generated; None in an installed package unless $HRNET_ZOO_README names one."""
-    if README.raw() is None and not in_checkout():
+    """The README whose tables are generated: $HRNET_ZOO_README; else the checkout's README.md while the history is
+    the checkout's own (its tables show results/history: a history elsewhere, $HRNET_ZOO_RESULTS, never rewrites the
+    tracked README); None otherwise, and in an installed package."""
+    if README.raw() is not None:
+        return Path(README.raw())
+    if readme_skipped() is not None:
         return None
-    return _path(README, REPO / "README.md")
+    return REPO / "README.md"
+
+
+def readme_skipped() -> str | None:
+    """Why no README is written by default (None when the checkout's README.md is)."""
+    if README.raw() is not None:
+        return None
+    if not in_checkout():
+        return "installed package, no README of its own"
+    if RESULTS.raw() is not None and Path(RESULTS.raw()).resolve() != (REPO / "results").resolve():
+        return (
+            f"the history is {RESULTS.name}={RESULTS.raw()}, not the checkout's: its README shows results/history "
+            f"(set {README.name} to write another README from it)"
+        )
+    return None
 
 
 def results_dir() -> Path:

@@ -163,10 +163,12 @@ def resolve_checkpoint(entry, path: Path | None, *, offline: bool) -> Path:
 
 
 def spec_from_args(args: argparse.Namespace, registry, result, data, checkpoint: Path | None = None):
-    """harness.spec.build_spec with the run arguments shared by `evaluate` and `reproduce`."""
+    """harness.spec.build_spec with the run arguments shared by `evaluate` and `reproduce`; a warning, once per
+    process, when the chosen mode is slow on this machine (harness.runtime.autocast_note)."""
+    from harness import runtime
     from harness.spec import build_spec
 
-    return build_spec(
+    spec = build_spec(
         registry,
         result,
         data=data,
@@ -185,6 +187,15 @@ def spec_from_args(args: argparse.Namespace, registry, result, data, checkpoint:
         scoring=args.scoring,
         chunk_size=args.chunk_size,
     )
+    note = runtime.autocast_note(spec.settings)
+    if note is not None and note not in _WARNED:
+        _WARNED.add(note)
+        print(f"warning: {note}", file=sys.stderr)
+    return spec
+
+
+#: Warnings printed by this process (a reproduce of many rows says each once).
+_WARNED: set[str] = set()
 
 
 def run(args: argparse.Namespace) -> int:

@@ -29,23 +29,44 @@ def run(args: argparse.Namespace) -> int:
     records = history.load(args.history)
     out = args.out or report.default_reports_dir()
     pages = report.render(registry, records, out, plots=not args.check)
+    target, why_not = _readme(args.history)
+    if why_not:
+        print(f"README tables not {'checked' if args.check else 'written'}: {why_not}", file=sys.stderr)
     if args.check:
         problems = report.stale(pages, out)
-        if readme.default_readme() is not None:  # an installed package has no README of its own (zoo/settings.py)
-            problems += readme.readme_problems(registry, records=records)
+        if target is not None:
+            problems += readme.readme_problems(registry, records=records, path=target)
         for p in problems:
             print(p, file=sys.stderr)
         if problems:
             print("run `nox -s report` to regenerate", file=sys.stderr)
             return 1
         # Silence would not say what was compared: one line naming it (issue 21.7).
+        tables = f" and the tables of {target}" if target is not None else ""
         print(
-            f"fresh: the {len(pages)} file(s) of {out} and the tables of {readme.default_readme()} match zoo.yaml and "
+            f"fresh: the {len(pages)} file(s) of {out}{tables} match zoo.yaml and "
             f"the {len(records)} record(s) of {args.history or history.default_history_dir()}"
         )
         return 0
     for path in report.write(pages, out):
         print(f"wrote {path}")
-    if readme.default_readme() is not None:
-        readme.write_readme(registry, records=records)
+    if target is not None:
+        readme.write_readme(registry, records=records, path=target)
     return 0
+
+
+def _readme(given_history: Path | None) -> tuple[Path | None, str | None]:
+    """The README whose tables show this history, and why there is none: a `--history` other than the default one
+    writes only a README named by HRNET_ZOO_README, never the checkout's (zoo/settings.py readme_file)."""
+    from zoo import settings
+    from zoo.results import history
+
+    target, why_not = settings.readme_file(), settings.readme_skipped()
+    other = given_history is not None and given_history.resolve() != history.default_history_dir().resolve()
+    if target is not None and other and settings.README.raw() is None:
+        return None, (
+            f"--history {given_history} is not the checkout's history: its README shows results/history (set "
+            f"{settings.README.name} to write another README from it)"
+        )
+    quiet = why_not is not None and not settings.in_checkout()  # an installed package: nothing to say
+    return target, None if quiet else why_not

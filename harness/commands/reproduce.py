@@ -271,6 +271,7 @@ def _render_reports(registry, report, history, readme) -> None:
     """reports/, the README tables and the Hub model cards in exports/ (when the checkout has them): everything that
     shows reproduced numbers is rendered again from the history, so none of it goes stale after a run. An installed
     package has no README or exports/ of its own: those are written only where HRNET_ZOO_README/EXPORTS say."""
+    from zoo import settings
     from zoo.formats import generated, hf_cards
 
     records = history.load()
@@ -279,6 +280,8 @@ def _render_reports(registry, report, history, readme) -> None:
     print(f"reports: {out}", file=sys.stderr)
     if readme.default_readme() is not None:
         readme.write_readme(registry, records=records)
+    elif settings.in_checkout():
+        print(f"README tables not written: {settings.readme_skipped()}", file=sys.stderr)
     exports = generated.default_exports_dir()
     cards = exports / "hf-cards" if exports is not None else None
     if cards is not None and (cards / generated.MANIFEST).is_file():

@@ -5,10 +5,11 @@ Per split of a dataset: every path the rows need (PROTOCOLS.md §5 layout); the 
 annotations pointing at listed images, 3*K keypoint values; every value a metric reads, by the scorers' rule,
 harness.metrics.ground_truth); every referenced image present and a sample decodable;
 the detection file's structure (a list; image ids among the annotation's, category 1, finite scores, 4 finite box
-values). Every problem is collected, not only the first. A clean check then hashes every file the splits read,
-images included, and pins the data lock on first use or compares with it, naming any file that changed
-(harness.data.pins: `repin=True` re-pins after an intended change, `full=True` re-reads files the stat cache
-vouches for). The check holds the data root's lock (harness.data.sources.data_root_locked).
+values); the files an evaluator reads beside the annotation file (PCKh's .mat), read and checked by its scorer.
+Every problem is collected, not only the first. A clean check then hashes every file the splits read, images
+included, and pins the data lock on first use or compares with it, naming any file that changed (harness.data.pins:
+`repin=True` re-pins after an intended change, `full=True` re-reads files the stat cache vouches for). The check
+holds the data root's lock (harness.data.sources.data_root_locked).
 """
 
 from __future__ import annotations
@@ -132,10 +133,37 @@ def _check_splits(dataset: Dataset, root: Path, registry: Registry, samples: int
             _check_images(names, img_dir, samples, rep, report.problems, ann_file)
         if split.bbox_file:
             _check_detections(root / split.bbox_file, {i.get("id") for i in gt.get("images", [])}, rep, report.problems)
+        sides = _check_side_files(dataset, name, registry, ann_file, gt, report.problems) if names is not None else []
         if len(report.problems) == before and names is not None:
-            rels = [split.ann_file, *([split.bbox_file] if split.bbox_file else [])]
+            rels = [split.ann_file, *([split.bbox_file] if split.bbox_file else []), *sides]
             split_files[name] = rels + [digests.layout_key(split.img_dir, n) for n in names]
     return split_files
+
+
+def _check_side_files(
+    dataset: Dataset, split: str, registry: Registry, ann_file: Path, gt: Any, problems: list[str]
+) -> list[str]:
+    """The files beside the annotation file that the split's rows' evaluators read (PCKh's .mat: the evaluator
+    record's side_files), each read and checked by its scorer against the annotation tables, as a run reads it; their
+    rel paths, to be hashed and pinned with the split."""
+    from harness.metrics.evaluators import read_truth
+
+    evaluators = {
+        r.protocol.evaluator
+        for e in registry.entries.values()
+        for r in e.results
+        if r.dataset == dataset.key and r.split == split and r.protocol.evaluator.side_files
+    }
+    folder = PurePosixPath(dataset.splits[split].ann_file).parent
+    schema = registry.schemas[dataset.keypoint_schema]
+    rels = []
+    for ev in sorted(evaluators, key=repr):
+        try:
+            read_truth(ev, ann_file=ann_file, gt=gt, schema=schema)
+        except DataError as exc:
+            problems.append(f"split {split}: {exc}")
+        rels += [str(folder / name) for name in ev.side_files if str(folder / name) not in rels]
+    return rels
 
 
 def _check_annotations(

@@ -6,7 +6,8 @@ check) that passes. Per dataset it records
     archives   sha256 and size of every archive the layout was extracted from, by source name: pinned only after the
                archive verified against the registry's hash or, where the registry has none, after it was extracted
                and the layout passed its check (a re-download that differs is refused)
-    files      sha256 and size of every file the rows read: annotation files, detection box files and every image
+    files      sha256 and size of every file the rows read: annotation files, detection box files, the files an
+               evaluator reads beside them (PCKh's .mat) and every image
     splits     per split: how many files it reads and one digest of all its files (digests.split_digest), the
                label reports show for the data a number was computed on
 

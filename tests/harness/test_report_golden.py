@@ -130,6 +130,23 @@ def test_report_check_cli(tmp_path, monkeypatch, capsys, repo_root):
     assert f"{page} is stale" in err and "nox -s report" in err
 
 
+def test_report_from_another_history_leaves_the_checkouts_readme(tmp_path, monkeypatch, capsys, repo_root):
+    """`report --history X` in a checkout renders reports/ from X but never writes the tracked README (its tables
+    show results/history), and says so; `--check` does not compare it either."""
+    from harness.cli import main
+
+    monkeypatch.delenv("HRNET_ZOO_README", raising=False)
+    monkeypatch.delenv("HRNET_ZOO_RESULTS", raising=False)
+    before = (repo_root / "README.md").read_bytes()
+    args = ["report", "--out", str(tmp_path / "reports"), "--history", str(FIXTURES)]
+    assert main(args) == 0
+    assert "README tables not written: --history" in capsys.readouterr().err
+    assert main([*args, "--check"]) == 0
+    captured = capsys.readouterr()
+    assert "README tables not checked" in captured.err and "README" not in captured.out
+    assert (repo_root / "README.md").read_bytes() == before
+
+
 def test_a_fast_mode_run_is_labelled_so(registry, records):
     """A row whose only full run used --mode fast shows its verdict with "(fast mode)" (its metrics drift by design)."""
     from dataclasses import replace

@@ -54,3 +54,42 @@ def test_the_committed_measurements_are_well_formed():
     from benchmarks import drift
 
     assert drift.check() == 0
+
+
+@pytest.mark.parametrize(
+    ("native", "settings", "warned"),
+    [
+        (False, RunSettings(device="cpu", mode="fast", autocast_dtype="bfloat16"), True),
+        (True, RunSettings(device="cpu", mode="fast", autocast_dtype="bfloat16"), False),
+        (None, RunSettings(device="cpu", mode="fast", autocast_dtype="bfloat16"), False),  # torch cannot say
+        (False, RunSettings(device="cpu", mode="tuned"), False),
+        (False, RunSettings(device="cpu", mode="fast", autocast_dtype="float16"), False),
+    ],
+)
+def test_fast_mode_warns_where_the_cpu_emulates_bf16(monkeypatch, native, settings, warned):
+    """bf16 autocast on a CPU without native bf16 ran at 0.2x of exact (benchmarks/results/*-avx2-*): say so."""
+    monkeypatch.setattr(runtime, "native_cpu_bf16", lambda: native)
+    note = runtime.autocast_note(settings)
+    assert (note is not None) == warned
+    if warned:
+        assert "--mode tuned" in note and "slower than --mode exact" in note
+
+
+def test_the_cpu_bf16_query_answers():
+    assert runtime.native_cpu_bf16() in (True, False, None)
+
+
+def test_evaluate_and_reproduce_print_the_warning_once(monkeypatch, capsys, tmp_path):
+    from harness.cli import build_parser
+    from harness.commands import evaluate
+    from harness.demo.document import ENTRY_ID
+    from zoo import load_registry
+
+    monkeypatch.setattr(runtime, "native_cpu_bf16", lambda: False)
+    monkeypatch.setattr(evaluate, "_WARNED", set())
+    registry = load_registry()
+    argv = ["evaluate", ENTRY_ID, "--mode", "fast", "--device", "cpu", "--out", str(tmp_path)]
+    args = build_parser().parse_args(argv)
+    for _ in range(2):  # reproduce builds one spec per row
+        evaluate.spec_from_args(args, registry, registry.row(ENTRY_ID, first_if_many=True), data=None)
+    assert capsys.readouterr().err.count("warning: --mode fast autocasts to bf16") == 1

@@ -82,8 +82,17 @@ CASES = {
         "test_macaque.json",
         17,
     ),
-    # COCO decoding variants (PROTOCOLS.md §3.1), each on image 785's 22 detector boxes: plain at 384x288, DARK, UDP
-    # (UDP affine + UDP decoding, no heatmap shift) and UDP with CombinedTarget offsets (a 3K-channel head).
+    # COCO decoding variants (PROTOCOLS.md §3.1), each on image 785's 22 detector boxes: plain W48, plain at 384x288,
+    # DARK, UDP (UDP affine + UDP decoding, no heatmap shift) and UDP with CombinedTarget offsets (a 3K-channel head).
+    "coco-w48": Case(
+        "hrnet_w48_coco_256x192",
+        f"{BODY}/coco/hrnet_w48_coco_256x192.py",
+        "coco",
+        "test_coco.json",
+        17,
+        bbox_file="test_coco_det_AP_H_56.json",
+        image_ids=(785,),
+    ),
     "coco-384x288": Case(
         "hrnet_w32_coco_384x288",
         f"{BODY}/coco/hrnet_w32_coco_384x288.py",

@@ -94,3 +94,21 @@ def test_installed_settings_table_verbs_name_the_checkout(installed, monkeypatch
 
 def test_an_installed_run_records_no_git_state_of_whatever_tree_holds_site_packages(installed):
     assert results.git_state() == {"sha": None, "dirty": None}
+
+
+def test_a_checkout_writes_its_readme_only_from_its_own_history(clean, monkeypatch, tmp_path, capsys):
+    """The tracked README shows results/history: a history elsewhere (HRNET_ZOO_RESULTS) never rewrites it, and says
+    why; naming a README (HRNET_ZOO_README) writes that one."""
+    monkeypatch.setenv("HRNET_ZOO_RESULTS", str(REPO / "results"))  # the checkout's own, spelled out
+    assert settings.readme_file() == REPO / "README.md" and settings.readme_skipped() is None
+    monkeypatch.setenv("HRNET_ZOO_RESULTS", str(tmp_path / "results"))
+    assert settings.readme_file() is None and "HRNET_ZOO_RESULTS" in settings.readme_skipped()
+    before = (REPO / "README.md").read_bytes()
+    assert cli.main(["readme"]) == 2
+    err = capsys.readouterr().err
+    assert "no default README: the history is HRNET_ZOO_RESULTS=" in err and "--readme PATH" in err
+    assert cli.main(["check"]) == 0
+    assert "no README checked (the history is HRNET_ZOO_RESULTS=" in capsys.readouterr().out
+    assert (REPO / "README.md").read_bytes() == before
+    monkeypatch.setenv("HRNET_ZOO_README", str(tmp_path / "README.md"))
+    assert settings.readme_file() == tmp_path / "README.md" and settings.readme_skipped() is None

@@ -37,6 +37,12 @@ class EvaluatorRecord:
     page_columns: ClassVar[Mapping[str, str]] = {}
 
     @property
+    def side_files(self) -> tuple[str, ...]:
+        """Files the scorer reads beside the annotation file (bare names, PCKh's .mat): `data check` checks and pins
+        them with the split's files, and a run compares them with the data lock like the annotation file."""
+        return ()
+
+    @property
     def sigmas_schema(self) -> str | None:
         """The keypoint schema whose OKS sigmas the scorer uses, when the kind uses any."""
         return None

@@ -27,6 +27,10 @@ class PckhEvaluator(EvaluatorRecord):
     metrics: ClassVar[tuple[str, ...]] = METRICS
     page_columns: ClassVar[Mapping[str, str]] = {m: m for m in METRICS}
 
+    @property
+    def side_files(self) -> tuple[str, ...]:
+        return (self.gt_file,)
+
     def mmpose029(self) -> PckhEvaluator:
         return self  # MPII's PCKh is the same in both (PROTOCOLS.md §11)
 

@@ -33,10 +33,13 @@ def default_readme() -> Path | None:
 
 
 def chosen_readme(path: str | Path | None) -> Path:
-    """`path`, else the default README; in an installed package without one, an error naming what to give."""
+    """`path`, else the default README; without one (an installed package, a history elsewhere), an error naming
+    why and what to give."""
     chosen = Path(path) if path else default_readme()
     if chosen is None:
-        raise settings.not_in_checkout("README for the tables", "--readme", settings.README)
+        if not settings.in_checkout():
+            raise settings.not_in_checkout("README for the tables", "--readme", settings.README)
+        raise settings.SettingError(f"no default README: {settings.readme_skipped()}; or pass --readme PATH")
     return chosen
 
 

@@ -11,6 +11,7 @@ import pytest
 from harness.data.mpii import load_mpii_instances, mpii_tables, read_mpii_annotations
 from harness.errors import DataError
 from harness.topdown.inference import given_center_scale
+from tests.helpers.mpii import write_gt_mat
 
 
 def _write(tmp_path, records):
@@ -92,6 +93,7 @@ def test_data_check_reads_mpii_by_its_format(tmp_path, samples_dir, capsys):
     ann.mkdir(parents=True)
     images.mkdir(parents=True)
     shutil.copy(samples_dir / "mpii" / "test_mpii.json", ann / "mpii_val.json")
+    write_gt_mat(ann / "mpii_val.json", ann / "mpii_gt_val.mat")
     for jpg in (samples_dir / "mpii").glob("*.jpg"):
         shutil.copy(jpg, images / jpg.name)
     assert main(["data", "check", "mpii", "--data-root", str(tmp_path)]) == 0
