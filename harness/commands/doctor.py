@@ -313,3 +313,8 @@ def _run_settings(screen: _Screen) -> None:
                 f"{'folded' if rec['fold_batchnorm'] else 'separate'}, TF32 matmul {on_off[rec['tf32_matmul']]} / "
                 f"cuDNN {on_off[rec['tf32_cudnn']]}, cuDNN autotuning {on_off[rec['cudnn_benchmark']]}, "
                 f"deterministic cuDNN {on_off[rec['cudnn_deterministic']]}")  # fmt: skip
+    fast = runtime.RunSettings(
+        device=settings.device, mode="fast", autocast_dtype=runtime.default_amp_dtype(settings.device)
+    )
+    if (note := runtime.autocast_note(fast)) is not None:
+        screen.line("note", "fast mode", note)

@@ -102,6 +102,11 @@ def test_doctor_passes_on_the_development_environment(tmp_path):
     assert res.returncode == 0, res.stdout + res.stderr
     assert _line(res.stdout, "xtcocotools").startswith("ok    xtcocotools   ")
     assert "complete: none" in _line(res.stdout, "data")
+    # Fast mode's bf16 is named slow exactly where this CPU emulates it (an AVX2 host: 0.2x of exact, PERFORMANCE.md).
+    from harness.runtime import native_cpu_bf16
+
+    emulated = native_cpu_bf16() is False
+    assert ("fast mode" in res.stdout and "--mode tuned" in res.stdout) == emulated, res.stdout
 
 
 @pytest.mark.parametrize(
