@@ -25,6 +25,11 @@ def run(args: argparse.Namespace) -> int:
     from zoo.formats import readme
     from zoo.results import history
 
+    if args.history is not None and not args.history.is_dir():
+        # An empty history renders reports without a reproduced number: a mistyped path must not look like that.
+        print(f"error: --history {args.history} is not a folder (a results/history folder of run records)",
+              file=sys.stderr)  # fmt: skip
+        return 2
     registry = load_registry()
     records = history.load(args.history)
     out = args.out or report.default_reports_dir()

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import math
 import os
+import struct
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,8 +145,21 @@ def read_pckh_ground_truth(path: str | os.PathLike[str], *, num_keypoints: int =
             f"PCKh ground truth {source} does not exist; it belongs beside the annotation file "
             "(MPII: mpii_gt_val.mat from mpii_annotations.tar, `python -m harness data fetch mpii`)"
         ) from None
-    except (MatReadError, ValueError, TypeError, OSError) as exc:
-        raise DataError(f"{source} is not a readable MATLAB file ({exc}); re-download the annotations") from None
+    except (
+        MatReadError,
+        ValueError,
+        TypeError,
+        OSError,
+        IndexError,
+        KeyError,
+        EOFError,
+        struct.error,
+        zlib.error,
+    ) as exc:
+        # scipy parses the header and streams as it meets them: hostile bytes surface as any of these (IndexError
+        # on a short header), none of them a bug of ours.
+        why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise DataError(f"{source} is not a readable MATLAB file ({why}); re-download the annotations") from None
     names = _joint_names(mat, source)
     if len(MAT_JOINTS) != num_keypoints or names != MAT_JOINTS:
         raise DataError(

@@ -145,6 +145,8 @@ def test_report_from_another_history_leaves_the_checkouts_readme(tmp_path, monke
     captured = capsys.readouterr()
     assert "README tables not checked" in captured.err and "README" not in captured.out
     assert (repo_root / "README.md").read_bytes() == before
+    assert main(["report", "--out", str(tmp_path / "typo"), "--history", str(tmp_path / "histroy")]) == 2
+    assert "is not a folder" in capsys.readouterr().err and not (tmp_path / "typo").exists()
 
 
 def test_a_fast_mode_run_is_labelled_so(registry, records):

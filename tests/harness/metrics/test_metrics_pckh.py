@@ -130,6 +130,14 @@ def test_unreadable_ground_truth_files(tmp_path):
     (tmp_path / "text.mat").write_text("not a MATLAB file")
     with pytest.raises(DataError, match=r"text\.mat is not a readable MATLAB file"):
         read_pckh_ground_truth(tmp_path / "text.mat")
+    # Hostile bytes reach scipy's header parsing (it raised IndexError on these, a traceback for the user), a folder
+    # where the file should be, a MATLAB header cut short.
+    (tmp_path / "noise.mat").write_bytes(bytes(range(7, 107)))
+    (tmp_path / "folder.mat").mkdir()
+    (tmp_path / "cut.mat").write_bytes(b"MATLAB 5.0 MAT-file" + b"\0" * 100 + b"\x00\x01IM")
+    for name in ("noise.mat", "folder.mat", "cut.mat"):
+        with pytest.raises(DataError, match=rf"{name.replace('.', '[.]')} is not a readable MATLAB file"):
+            read_pckh_ground_truth(tmp_path / name)
 
 
 @pytest.mark.parametrize(
