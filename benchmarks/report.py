@@ -47,6 +47,11 @@ def _git(git: dict[str, Any]) -> str:
     return f"{sha[:12]}{' (dirty)' if git.get('dirty') else ''}"
 
 
+def _capability(env: dict) -> str:
+    """ ", AVX2" where the file records torch's CPU capability (files from before it was recorded do not)."""
+    return f", {env['cpu_capability']}" if env.get("cpu_capability") else ""
+
+
 def render(data: dict[str, Any]) -> str:
     env = data["environment"]
     lines = [
@@ -146,8 +151,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-def _capability(env: dict) -> str:
-    """ ", AVX2" where the file records torch's CPU capability (files from before it was recorded do not)."""
-    return f", {env['cpu_capability']}" if env.get("cpu_capability") else ""

@@ -216,28 +216,31 @@ def registry_file() -> Path:
     return _path(REGISTRY, default_registry())
 
 
-def readme_file() -> Path | None:
-    """The README whose tables are generated: $HRNET_ZOO_README; else the checkout's README.md while the history is
-    the checkout's own (its tables show results/history: a history elsewhere, $HRNET_ZOO_RESULTS, never rewrites the
-    tracked README); None otherwise, and in an installed package."""
+def readme_file(history: Path | None = None) -> Path | None:
+    """The README whose tables show the run history `history` (default: the history every verb reads,
+    results/history under $HRNET_ZOO_RESULTS): $HRNET_ZOO_README; else the checkout's README.md while that history is
+    the checkout's own (a history elsewhere never rewrites the tracked README); None otherwise, and in an installed
+    package."""
     if README.raw() is not None:
         return Path(README.raw())
-    if readme_skipped() is not None:
+    if readme_skipped(history) is not None:
         return None
     return REPO / "README.md"
 
 
-def readme_skipped() -> str | None:
-    """Why no README is written by default (None when the checkout's README.md is)."""
+def readme_skipped(history: Path | None = None) -> str | None:
+    """Why no README shows the run history `history` by default (None when the checkout's README.md does): the one
+    rule that the tracked README's tables come from the checkout's results/history."""
     if README.raw() is not None:
         return None
     if not in_checkout():
         return "installed package, no README of its own"
-    if RESULTS.raw() is not None and Path(RESULTS.raw()).resolve() != (REPO / "results").resolve():
-        return (
-            f"the history is {RESULTS.name}={RESULTS.raw()}, not the checkout's: its README shows results/history "
-            f"(set {README.name} to write another README from it)"
-        )
+    own = (REPO / "results" / "history").resolve()
+    fix = f"its README shows results/history (set {README.name} to write another README from it)"
+    if history is not None:
+        return None if history.resolve() == own else f"--history {history} is not the checkout's history: {fix}"
+    if (results_dir() / "history").resolve() != own:
+        return f"the history is {RESULTS.name}={RESULTS.raw()}, not the checkout's: {fix}"
     return None
 
 

@@ -61,17 +61,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _readme(given_history: Path | None) -> tuple[Path | None, str | None]:
-    """The README whose tables show this history, and why there is none: a `--history` other than the default one
-    writes only a README named by HRNET_ZOO_README, never the checkout's (zoo/settings.py readme_file)."""
+    """The README whose tables show this history (zoo/settings.py readme_file), and why there is none where a
+    checkout has one to say (an installed package has no README of its own: nothing to say)."""
     from zoo import settings
-    from zoo.results import history
 
-    target, why_not = settings.readme_file(), settings.readme_skipped()
-    other = given_history is not None and given_history.resolve() != history.default_history_dir().resolve()
-    if target is not None and other and settings.README.raw() is None:
-        return None, (
-            f"--history {given_history} is not the checkout's history: its README shows results/history (set "
-            f"{settings.README.name} to write another README from it)"
-        )
-    quiet = why_not is not None and not settings.in_checkout()  # an installed package: nothing to say
-    return target, None if quiet else why_not
+    why_not = settings.readme_skipped(given_history) if settings.in_checkout() else None
+    return settings.readme_file(given_history), why_not

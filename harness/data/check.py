@@ -156,14 +156,12 @@ def _check_side_files(
     }
     folder = PurePosixPath(dataset.splits[split].ann_file).parent
     schema = registry.schemas[dataset.keypoint_schema]
-    rels = []
     for ev in sorted(evaluators, key=repr):
         try:
             read_truth(ev, ann_file=ann_file, gt=gt, schema=schema)
         except DataError as exc:
             problems.append(f"split {split}: {exc}")
-        rels += [str(folder / name) for name in ev.side_files if str(folder / name) not in rels]
-    return rels
+    return sorted({str(folder / name) for ev in evaluators for name in ev.side_files})
 
 
 def _check_annotations(
